@@ -1,0 +1,129 @@
+// Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
+#pragma once
+
+#include "slot_node.hpp"
+
+#include <array>
+#include <cstddef>
+#include <functional>
+#include <new>
+#include <type_traits>
+
+namespace authevents::detail {
+
+/// Room for a callable stored inline in an entry: two pointers, e.g. a lambda capturing two
+/// references, or a function pointer.
+inline constexpr std::size_t inline_callable_size = 16;
+
+/// True when F can live, bitwise copied, inside every snapshot entry: small, trivially copyable
+/// and callable through a const reference (so concurrent calls cannot race on its state).
+template <class F, class... Args>
+inline constexpr bool fits_inline =
+    sizeof(F) <= inline_callable_size && alignof(F) <= alignof(void*) &&
+    std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F> &&
+    std::is_invocable_v<const F&, Args&...>;
+
+/// One slot as an emission sees it: a thunk, the callable (inline or a pointer to it), the node
+/// holding its mutable state, and its sender filter. Trivially copyable, so snapshots copy
+/// entries with memcpy and never run user code.
+template <class... Args> struct SlotEntry {
+    using Invoker = void (*)(const SlotEntry&, Args&...);
+
+    union Storage {
+        void* object;
+        alignas(void*) std::array<unsigned char, inline_callable_size> bytes;
+    };
+
+    Invoker invoke = nullptr;
+    Storage storage{};
+    SlotNode* node = nullptr;
+    const void* sender = nullptr; // nullptr: any sender
+    bool tracked = false;
+
+    void call(Args&... args) const { invoke(*this, args...); }
+
+    /// An entry whose callable is stored inline (requires fits_inline<F, Args...>).
+    template <class F> static SlotEntry inline_callable(const F& callable, SlotNode& node) {
+        SlotEntry entry = for_node(node);
+        ::new (static_cast<void*>(entry.storage.bytes.data())) F(callable);
+        entry.invoke = &call_inline<F>;
+        return entry;
+    }
+
+    /// An entry that calls the callable owned by `node`.
+    template <class F> static SlotEntry owned_callable(CallableNode<F>& node) {
+        SlotEntry entry = for_node(node);
+        entry.storage.object = node.callable();
+        entry.invoke = &call_owned<F>;
+        return entry;
+    }
+
+private:
+    static SlotEntry for_node(SlotNode& node) noexcept {
+        SlotEntry entry;
+        entry.node = &node;
+        entry.sender = node.sender();
+        entry.tracked = node.tracked();
+        return entry;
+    }
+
+    template <class F> static void call_inline(const SlotEntry& entry, Args&... args) {
+        const F& callable = *std::launder(reinterpret_cast<const F*>(entry.storage.bytes.data()));
+        static_cast<void>(std::invoke(callable, args...));
+    }
+
+    template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {
+        F& callable = *static_cast<F*>(entry.storage.object);
+        static_cast<void>(std::invoke(callable, args...));
+    }
+};
+
+/// An immutable, contiguous array of entries, published whole and never modified. Writers build
+/// a new one for every change (copy-on-write); one allocation holds the header and the entries.
+template <class Entry> class Snapshot {
+    static_assert(std::is_trivially_copyable_v<Entry>);
+
+public:
+    /// Allocates a snapshot of `count` entries, copied from `fill(index)`.
+    template <class Fill> static Snapshot* create(std::size_t count, Fill&& fill) {
+        void* memory = ::operator new(sizeof(Snapshot) + count * sizeof(Entry));
+        auto* snapshot = ::new (memory) Snapshot(count);
+        Entry* entries = snapshot->entries();
+        for (std::size_t index = 0; index < count; ++index) {
+            ::new (static_cast<void*>(entries + index)) Entry(fill(index));
+        }
+        return snapshot;
+    }
+
+    static void destroy(const Snapshot* snapshot) noexcept {
+        if (snapshot != nullptr) {
+            ::operator delete(const_cast<Snapshot*>(snapshot));
+        }
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] const Entry& operator[](std::size_t index) const noexcept {
+        return entries()[index];
+    }
+    [[nodiscard]] const Entry* begin() const noexcept { return entries(); }
+    [[nodiscard]] const Entry* end() const noexcept { return entries() + size_; }
+
+    /// Index of the entry for `node`, or size() when absent.
+    [[nodiscard]] std::size_t find(const SlotNode* node) const noexcept {
+        std::size_t index = 0;
+        while (index < size_ && entries()[index].node != node) {
+            ++index;
+        }
+        return index;
+    }
+
+private:
+    explicit Snapshot(std::size_t size) noexcept : size_(size) {}
+
+    Entry* entries() noexcept { return reinterpret_cast<Entry*>(this + 1); }
+    const Entry* entries() const noexcept { return reinterpret_cast<const Entry*>(this + 1); }
+
+    alignas(Entry) std::size_t size_;
+};
+
+} // namespace authevents::detail

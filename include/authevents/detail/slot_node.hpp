@@ -1,0 +1,118 @@
+// The shared, mutable state of one connected slot: what Connection handles point at.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace authevents::detail {
+
+/// Identity of a plain function, for dispatch_uid-less deduplication.
+using FunctionId = void (*)();
+
+class SlotNode;
+
+/// What a slot's node needs from the signal that owns it. Implemented by SignalCore.
+class SlotOwner {
+public:
+    SlotOwner() = default;
+    SlotOwner(const SlotOwner&) = delete;
+    SlotOwner& operator=(const SlotOwner&) = delete;
+    virtual ~SlotOwner() = default;
+
+    /// Drops every disconnected or expired slot from the published snapshot. Never throws: if
+    /// memory runs out the slots stay in place (already inactive) until the next write.
+    virtual void remove_inactive() noexcept = 0;
+    /// Returns once `node` runs on no thread other than the calling one.
+    virtual void wait_until_idle(const SlotNode& node) = 0;
+};
+
+/// The state bits of a slot. Anything non-zero means the slot must not be called.
+namespace slot_state {
+inline constexpr std::uint32_t disconnected = 1U;
+inline constexpr std::uint32_t expired = 2U;
+inline constexpr std::uint32_t blocked = 4U;
+inline constexpr std::uint32_t blocker_unit = 8U; // ConnectionBlocker count, in the bits above
+inline constexpr std::uint32_t gone = disconnected | expired;
+} // namespace slot_state
+
+/// One connected slot. Shared by the signal (while connected) and every Connection handle;
+/// a small callable lives inline in the snapshot entries, a larger one in a CallableNode.
+class SlotNode : public std::enable_shared_from_this<SlotNode> {
+public:
+    SlotNode(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
+             int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept
+        : uid_(std::move(dispatch_uid)), function_(function_id), sender_(sender_key),
+          priority_(slot_priority), tracked_(is_tracked), track_(std::move(tracked_object)) {}
+    SlotNode(const SlotNode&) = delete;
+    SlotNode& operator=(const SlotNode&) = delete;
+    virtual ~SlotNode() = default;
+
+    /// Destroys the callable, if this node owns it. Called once no emission can reach it.
+    virtual void release_callable() noexcept {}
+
+    std::atomic<std::uint32_t> state{0};
+    std::weak_ptr<SlotOwner> owner;
+
+    [[nodiscard]] const std::string& uid() const noexcept { return uid_; }
+    [[nodiscard]] FunctionId function() const noexcept { return function_; }
+    [[nodiscard]] const void* sender() const noexcept { return sender_; }
+    [[nodiscard]] int priority() const noexcept { return priority_; }
+    [[nodiscard]] bool tracked() const noexcept { return tracked_; }
+    [[nodiscard]] const std::weak_ptr<const void>& track() const noexcept { return track_; }
+
+    /// True while the slot may still be called: not disconnected, not expired.
+    [[nodiscard]] bool alive() const noexcept {
+        if ((state.load(std::memory_order_acquire) & slot_state::gone) != 0) {
+            return false;
+        }
+        return !tracked_ || !track_.expired();
+    }
+
+    /// True when an emission reaching the slot now would call it.
+    [[nodiscard]] bool callable_now() const noexcept {
+        return state.load(std::memory_order_acquire) == 0 && (!tracked_ || !track_.expired());
+    }
+
+    /// Same dedup key: (uid, sender) when a uid is given, else (function identity, sender).
+    [[nodiscard]] bool same_key(const SlotNode& other) const noexcept {
+        if (sender_ != other.sender_) {
+            return false;
+        }
+        if (!uid_.empty() || !other.uid_.empty()) {
+            return uid_ == other.uid_;
+        }
+        return function_ != nullptr && function_ == other.function_;
+    }
+
+private:
+    std::string uid_;
+    FunctionId function_;
+    const void* sender_;
+    int priority_;
+    bool tracked_;
+    std::weak_ptr<const void> track_;
+};
+
+/// A node that owns a callable too large, or not trivially copyable, for the inline buffer.
+template <class F> class CallableNode final : public SlotNode {
+public:
+    template <class G>
+    CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key,
+                 int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked)
+        : SlotNode(std::move(dispatch_uid), nullptr, sender_key, slot_priority,
+                   std::move(tracked_object), is_tracked),
+          callable_(std::in_place, std::forward<G>(callable)) {}
+
+    void release_callable() noexcept override { callable_.reset(); }
+
+    [[nodiscard]] F* callable() noexcept { return &*callable_; }
+
+private:
+    std::optional<F> callable_;
+};
+
+} // namespace authevents::detail

@@ -1,0 +1,473 @@
+// authevents core: typed signals with connection handles, dispatch_uid deduplication, sender
+// filtering, priorities, lifetime tracking and blocking, safe under threads and re-entrancy.
+//
+// Standard library only. See docs/signals.md for the guide.
+#pragma once
+
+#include "detail/signal_core.hpp"
+#include "detail/slot_entry.hpp"
+#include "detail/slot_node.hpp"
+
+#include <cstddef>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace authevents {
+
+namespace detail {
+/// One object per type, whose address identifies the type as a sender.
+template <class T> inline char type_identity_tag = 0;
+
+template <class T> struct is_std_function : std::false_type {};
+template <class R, class... P> struct is_std_function<std::function<R(P...)>> : std::true_type {};
+
+template <class F>
+inline constexpr bool is_function_pointer_v =
+    std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+} // namespace detail
+
+/// Who sent a signal: Django's `sender`. A value type; copying and comparing are thread-safe.
+class SenderId {
+public:
+    /// Any sender: Django's `sender=None`. Default-constructed SenderIds are any().
+    constexpr SenderId() noexcept = default;
+
+    /// Any sender: a slot connected with any() receives every send.
+    [[nodiscard]] static constexpr SenderId any() noexcept { return SenderId(); }
+
+    /// The identity of one object, by address (of the most-derived object for polymorphic
+    /// types, so a base and a derived pointer to one object are the same sender). A null
+    /// pointer gives any().
+    template <class T> [[nodiscard]] static SenderId of(const T* object) noexcept {
+        if constexpr (std::is_polymorphic_v<T>) {
+            return SenderId(dynamic_cast<const void*>(object));
+        } else {
+            return SenderId(static_cast<const void*>(object));
+        }
+    }
+
+    /// A class as sender (Django's `sender=CustomUser`); cv-qualifiers are ignored.
+    template <class T> [[nodiscard]] static SenderId type() noexcept {
+        return SenderId(&detail::type_identity_tag<std::remove_cv_t<T>>);
+    }
+
+    /// True for any().
+    [[nodiscard]] constexpr bool is_any() const noexcept { return key_ == nullptr; }
+
+    /// An opaque key: equal keys mean equal senders (nullptr for any()).
+    [[nodiscard]] constexpr const void* key() const noexcept { return key_; }
+
+    friend constexpr bool operator==(SenderId left, SenderId right) noexcept {
+        return left.key_ == right.key_;
+    }
+    friend constexpr bool operator!=(SenderId left, SenderId right) noexcept {
+        return left.key_ != right.key_;
+    }
+
+private:
+    constexpr explicit SenderId(const void* key) noexcept : key_(key) {}
+
+    const void* key_ = nullptr;
+};
+
+/// How a slot is connected. All fields are optional.
+struct ConnectOptions {
+    /// Deduplication key; a second connect with the same uid and sender changes nothing.
+    /// Empty means none (then a plain function pointer is its own key).
+    std::string dispatch_uid;
+    /// Only sends from this sender reach the slot; any() receives every send.
+    SenderId sender = SenderId::any();
+    /// Higher runs first; equal priorities run in connection order.
+    int priority = 0;
+    /// If set, the slot is skipped and dropped once the tracked object has expired, and the
+    /// object is kept alive while the slot runs.
+    std::weak_ptr<const void> track;
+};
+
+template <class... Args> class Signal;
+class ConnectionBlocker;
+
+/// A handle to one connected slot. Copies name the same slot. Every member may be called from
+/// any thread, concurrently, also after the Signal is gone (it then reports disconnected).
+class Connection {
+public:
+    /// An empty handle: connected() is false and every operation does nothing.
+    Connection() noexcept = default;
+
+    /// True while the slot is connected: not disconnected, its track (if any) not expired,
+    /// and its Signal alive. A blocked slot is still connected.
+    [[nodiscard]] bool connected() const noexcept { return node_ != nullptr && node_->alive(); }
+
+    /// Disconnects the slot: no emission that starts after this returns calls it. Returns true
+    /// if this call disconnected it (false if it already was, or the handle is empty). May be
+    /// called from inside the slot itself.
+    bool disconnect() noexcept {
+        if (node_ == nullptr) {
+            return false;
+        }
+        const bool was_alive = node_->alive();
+        const std::uint32_t previous = node_->state.fetch_or(detail::slot_state::disconnected,
+                                                             std::memory_order_seq_cst);
+        const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
+        if (auto owner = node_->owner.lock()) {
+            owner->remove_inactive();
+        }
+        return disconnected_now;
+    }
+
+    /// disconnect(), then waits until the slot runs on no other thread. Called from inside the
+    /// slot (or from a slot further up this thread's stack) it does not wait for this thread.
+    /// Returns what disconnect() returned. Two threads each waiting for the slot the other is
+    /// running deadlock, as with any wait. May throw std::bad_alloc.
+    bool disconnect_and_wait() {
+        const bool disconnected_now = disconnect();
+        if (node_ != nullptr) {
+            if (auto owner = node_->owner.lock()) {
+                owner->wait_until_idle(*node_);
+            }
+        }
+        return disconnected_now;
+    }
+
+    /// Blocks the slot: emissions skip it until unblock(). It stays connected.
+    void block() noexcept {
+        if (node_ != nullptr) {
+            node_->state.fetch_or(detail::slot_state::blocked, std::memory_order_seq_cst);
+        }
+    }
+
+    /// Undoes block(). ConnectionBlockers still alive keep the slot blocked.
+    void unblock() noexcept {
+        if (node_ != nullptr) {
+            node_->state.fetch_and(~detail::slot_state::blocked, std::memory_order_seq_cst);
+        }
+    }
+
+    /// True while block() or a ConnectionBlocker blocks the slot.
+    [[nodiscard]] bool blocked() const noexcept {
+        return node_ != nullptr && (node_->state.load(std::memory_order_acquire) &
+                                    ~detail::slot_state::gone) != 0;
+    }
+
+    /// The dispatch_uid the slot was connected with; empty if none or for an empty handle.
+    [[nodiscard]] const std::string& dispatch_uid() const noexcept {
+        static const std::string none;
+        return node_ != nullptr ? node_->uid() : none;
+    }
+
+    /// True when both handles name the same slot (or both are empty).
+    friend bool operator==(const Connection& left, const Connection& right) noexcept {
+        return left.node_ == right.node_;
+    }
+    friend bool operator!=(const Connection& left, const Connection& right) noexcept {
+        return left.node_ != right.node_;
+    }
+
+private:
+    explicit Connection(std::shared_ptr<detail::SlotNode> node) noexcept
+        : node_(std::move(node)) {}
+
+    template <class... Args> friend class Signal;
+    friend class ConnectionBlocker;
+
+    std::shared_ptr<detail::SlotNode> node_;
+};
+
+/// Owns a Connection and disconnects it, waiting for the slot to finish on other threads, when
+/// destroyed. Move-only. Every member may be called from any thread concurrently; two threads
+/// calling release() at once: exactly one gets the Connection.
+class [[nodiscard]] ScopedConnection {
+public:
+    ScopedConnection() noexcept = default;
+
+    /// Takes charge of `connection` (implicit, so `ScopedConnection c = signal.connect(...)`).
+    ScopedConnection(Connection connection) noexcept // NOLINT(google-explicit-constructor)
+        : connection_(std::move(connection)) {}
+
+    ScopedConnection(ScopedConnection&& other) noexcept : connection_(other.release()) {}
+
+    /// Disconnects (and waits for) the slot held so far, then takes over `other`'s.
+    ScopedConnection& operator=(ScopedConnection&& other) {
+        if (this != &other) {
+            Connection incoming = other.release();
+            Connection previous = exchange(std::move(incoming));
+            previous.disconnect_and_wait();
+        }
+        return *this;
+    }
+
+    ScopedConnection(const ScopedConnection&) = delete;
+    ScopedConnection& operator=(const ScopedConnection&) = delete;
+
+    /// disconnect_and_wait(); if that cannot allocate, the slot is still disconnected.
+    ~ScopedConnection() {
+        try {
+            connection_.disconnect_and_wait();
+        } catch (...) {
+            connection_.disconnect();
+        }
+    }
+
+    /// Hands back the Connection, still connected; this object is then empty.
+    Connection release() noexcept { return exchange(Connection()); }
+
+    /// A copy of the held Connection.
+    [[nodiscard]] Connection connection() const noexcept {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return connection_;
+    }
+
+    [[nodiscard]] bool connected() const noexcept { return connection().connected(); }
+    bool disconnect() noexcept { return connection().disconnect(); }
+    bool disconnect_and_wait() { return connection().disconnect_and_wait(); }
+    void block() noexcept { connection().block(); }
+    void unblock() noexcept { connection().unblock(); }
+    [[nodiscard]] bool blocked() const noexcept { return connection().blocked(); }
+
+private:
+    Connection exchange(Connection next) noexcept {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::swap(connection_, next);
+        return next;
+    }
+
+    mutable std::mutex mutex_;
+    Connection connection_;
+};
+
+/// Blocks a Connection for its own lifetime (RAII). Blockers nest with each other and with
+/// Connection::block(): the slot runs again once no blocker and no block() remains.
+class [[nodiscard]] ConnectionBlocker {
+public:
+    explicit ConnectionBlocker(Connection connection) noexcept
+        : connection_(std::move(connection)) {
+        if (connection_.node_ != nullptr) {
+            connection_.node_->state.fetch_add(detail::slot_state::blocker_unit,
+                                               std::memory_order_seq_cst);
+        }
+    }
+    ConnectionBlocker(ConnectionBlocker&& other) noexcept
+        : connection_(std::exchange(other.connection_, Connection())) {}
+    ConnectionBlocker(const ConnectionBlocker&) = delete;
+    ConnectionBlocker& operator=(const ConnectionBlocker&) = delete;
+    ConnectionBlocker& operator=(ConnectionBlocker&&) = delete;
+    ~ConnectionBlocker() {
+        if (connection_.node_ != nullptr) {
+            connection_.node_->state.fetch_sub(detail::slot_state::blocker_unit,
+                                               std::memory_order_seq_cst);
+        }
+    }
+
+private:
+    Connection connection_;
+};
+
+/// One slot's failure in send_robust(): the slot and the exception it threw.
+struct SlotError {
+    Connection connection;
+    std::exception_ptr error;
+};
+
+/// A typed signal: slots connect to it, and each send calls them in order on the sending
+/// thread. Non-copyable and non-movable. Every member may be called from any thread
+/// concurrently and re-entrantly from inside slots; no lock is held while a slot runs.
+///
+/// Args are the parameter types, e.g. `Signal<const UserRegistered&>` or `Signal<int>`. Every
+/// slot of one send receives the same argument objects, as lvalues (`Args&...`).
+template <class... Args> class Signal {
+    static_assert((!std::is_rvalue_reference_v<Args> && ...),
+                  "authevents::Signal: argument types cannot be rvalue references; every slot "
+                  "receives the same argument objects as lvalues");
+    static_assert((!std::is_void_v<Args> && ...),
+                  "authevents::Signal: use Signal<> for a signal without arguments");
+
+    using Core = detail::SignalCore<Args...>;
+    using Entry = typename Core::Entry;
+
+public:
+    Signal() : core_(std::make_shared<Core>()) {}
+    Signal(const Signal&) = delete;
+    Signal& operator=(const Signal&) = delete;
+    Signal(Signal&&) = delete;
+    Signal& operator=(Signal&&) = delete;
+
+    /// Disconnects every slot; Connections report disconnected from then on. Must not run
+    /// while an emission of this signal is in progress.
+    ~Signal() {
+        try {
+            core_->disconnect_all();
+        } catch (...) {
+            // disconnect_all cannot throw: compaction failures are deferred to ~SignalCore.
+        }
+    }
+
+    /// Connects `slot`, any callable invocable with `Args&...` (its return value is ignored).
+    /// If a live slot has the same key, (options.dispatch_uid, options.sender) or, without a
+    /// uid, (function pointer, options.sender), nothing changes and its Connection is returned.
+    /// Throws std::invalid_argument for a null function pointer or empty std::function, and
+    /// std::bad_alloc; the signal is then unchanged.
+    template <class F> Connection connect(F&& slot, ConnectOptions options = {}) {
+        using Fn = std::decay_t<F>;
+        static_assert(std::is_invocable_v<Fn&, Args&...>,
+                      "authevents::Signal::connect: this slot cannot be called with the signal's "
+                      "arguments. Each slot is called with every argument as an lvalue (Args&...), "
+                      "so a parameter must be a value, an lvalue reference or a const reference "
+                      "of a matching type; an rvalue-reference parameter (T&&) does not fit.");
+        static_assert(std::is_constructible_v<Fn, F>,
+                      "authevents::Signal::connect: the slot must be copy- or move-constructible "
+                      "from the argument passed to connect()");
+        if constexpr (std::is_invocable_v<Fn&, Args&...> && std::is_constructible_v<Fn, F>) {
+            reject_null(slot);
+            detail::FunctionId function = nullptr;
+            if constexpr (detail::is_function_pointer_v<Fn>) {
+                function = reinterpret_cast<detail::FunctionId>(slot);
+            }
+            const void* sender = options.sender.key();
+            const std::weak_ptr<const void> untracked;
+            const bool tracked =
+                options.track.owner_before(untracked) || untracked.owner_before(options.track);
+            std::shared_ptr<detail::SlotNode> node;
+            Entry entry;
+            if constexpr (detail::fits_inline<Fn, Args...>) {
+                node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
+                                                          function, sender, options.priority,
+                                                          std::move(options.track), tracked);
+                entry = Entry::inline_callable(static_cast<const Fn&>(slot), *node);
+            } else {
+                auto owned = std::make_shared<detail::CallableNode<Fn>>(
+                    std::forward<F>(slot), std::move(options.dispatch_uid), sender,
+                    options.priority, std::move(options.track), tracked);
+                entry = Entry::owned_callable(*owned);
+                node = std::move(owned);
+            }
+            node->owner = core_;
+            return Connection(core_->insert(std::move(node), entry));
+        } else {
+            return Connection();
+        }
+    }
+
+    /// Disconnects the slot connected with this uid and sender; true if one was. An empty uid
+    /// matches nothing.
+    bool disconnect(std::string_view dispatch_uid, SenderId sender = SenderId::any()) {
+        if (dispatch_uid.empty()) {
+            return false;
+        }
+        return core_->disconnect_matching([&](const detail::SlotNode& node) {
+            return node.sender() == sender.key() && node.uid() == dispatch_uid;
+        }) != 0;
+    }
+
+    /// Disconnects the slot connected, without a uid, as this function and sender; true if one
+    /// was.
+    template <class R, class... P>
+    bool disconnect(R (*function)(P...), SenderId sender = SenderId::any()) {
+        if (function == nullptr) {
+            return false;
+        }
+        const auto identity = reinterpret_cast<detail::FunctionId>(function);
+        return core_->disconnect_matching([&](const detail::SlotNode& node) {
+            return node.sender() == sender.key() && node.uid().empty() &&
+                   node.function() == identity;
+        }) != 0;
+    }
+
+    /// Disconnects every slot. No emission that starts after this returns calls any of them.
+    void disconnect_all() { core_->disconnect_all(); }
+
+    /// Calls, in order, every slot connected for any sender. The first exception a slot throws
+    /// propagates and the remaining slots do not run.
+    void send(Args... args) { send_from(SenderId::any(), args...); }
+
+    /// Calls, in order, every slot connected for any sender or for `sender`. The first
+    /// exception a slot throws propagates and the remaining slots do not run.
+    void send_from(SenderId sender, Args... args) {
+        core_->emit(sender.key(), [&](const Entry& entry) { entry.call(args...); });
+    }
+
+    /// Like send(), but every slot runs: each exception is caught and returned, in slot order.
+    std::vector<SlotError> send_robust(Args... args) {
+        return send_robust_from(SenderId::any(), args...);
+    }
+
+    /// Like send_from(), but every slot runs: each exception is caught and returned, in slot
+    /// order.
+    std::vector<SlotError> send_robust_from(SenderId sender, Args... args) {
+        std::vector<SlotError> failures;
+        send_robust_each(
+            sender, [&failures](SlotError&& failure) { failures.push_back(std::move(failure)); },
+            args...);
+        return failures;
+    }
+
+    /// Like send_robust_from(), but hands each failure to `on_error(SlotError&&)` as it happens
+    /// (an exception from on_error propagates), and returns how many slots ran, failing ones
+    /// included.
+    template <class OnError>
+    std::size_t send_robust_each(SenderId sender, OnError&& on_error, Args... args) {
+        return core_->emit(sender.key(), [&](const Entry& entry) {
+            try {
+                entry.call(args...);
+            } catch (...) {
+                on_error(SlotError{Connection(entry.node->shared_from_this()),
+                                   std::current_exception()});
+            }
+        });
+    }
+
+    /// True exactly when a send from `sender` would call at least one slot now.
+    [[nodiscard]] bool has_listeners(SenderId sender = SenderId::any()) const {
+        if (core_->blocked()) {
+            return false;
+        }
+        bool found = false;
+        core_->for_each_node([&](const detail::SlotNode& node) {
+            found = found || ((node.sender() == nullptr || node.sender() == sender.key()) &&
+                              node.callable_now());
+        });
+        return found;
+    }
+
+    /// The number of connected slots, any sender, blocked ones included, expired ones not.
+    [[nodiscard]] std::size_t size() const {
+        std::size_t count = 0;
+        core_->for_each_node([&count](const detail::SlotNode& node) {
+            if (node.alive()) {
+                ++count;
+            }
+        });
+        return count;
+    }
+
+    /// Blocks the whole signal: sends call no slot until unblock().
+    void block() noexcept { core_->block(true); }
+    void unblock() noexcept { core_->block(false); }
+    [[nodiscard]] bool blocked() const noexcept { return core_->blocked(); }
+
+private:
+    template <class F> static void reject_null(const F& slot) {
+        using Value = std::remove_cv_t<std::remove_reference_t<F>>;
+        bool null = false;
+        if constexpr (std::is_pointer_v<Value> || std::is_member_pointer_v<Value>) {
+            null = slot == nullptr;
+        } else if constexpr (detail::is_std_function<Value>::value) {
+            null = !slot;
+        }
+        if (null) {
+            throw std::invalid_argument("authevents::Signal::connect: the slot is a null "
+                                        "function pointer or an empty std::function");
+        }
+    }
+
+    std::shared_ptr<Core> core_;
+};
+
+} // namespace authevents
