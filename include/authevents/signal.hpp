@@ -4,9 +4,11 @@
 // Standard library only. See docs/signals.md for the guide.
 #pragma once
 
+#include "detail/queued_slot.hpp"
 #include "detail/signal_core.hpp"
 #include "detail/slot_entry.hpp"
 #include "detail/slot_node.hpp"
+#include "executor.hpp"
 
 #include <cstddef>
 #include <exception>
@@ -90,6 +92,11 @@ struct ConnectOptions {
     /// If set, the slot is skipped and dropped once the tracked object has expired, and the
     /// object is kept alive while the slot runs.
     std::weak_ptr<const void> track;
+    /// If set, the slot is queued: each send hands the executor one task that calls the slot
+    /// with its own copies of the arguments, and returns without waiting. Calls of one slot
+    /// run one at a time, in send order (given an executor that starts tasks in submission
+    /// order, as ThreadPool does). Empty: the slot runs on the sending thread.
+    Executor executor;
 };
 
 template <class... Args> class Signal;
@@ -123,7 +130,8 @@ public:
         return disconnected_now;
     }
 
-    /// disconnect(), then waits until the slot runs on no other thread. Called from inside the
+    /// disconnect(), then waits until the slot runs on no other thread, queued calls already
+    /// running included (queued calls not started yet will not run). Called from inside the
     /// slot (or from a slot further up this thread's stack) it does not wait for this thread.
     /// Returns what disconnect() returned. Two threads each waiting for the slot the other is
     /// running deadlock, as with any wait. May throw std::bad_alloc.
@@ -133,6 +141,7 @@ public:
             if (auto owner = node_->owner.lock()) {
                 owner->wait_until_idle(*node_);
             }
+            detail::wait_for_queued_calls(*node_);
         }
         return disconnected_now;
     }
@@ -336,7 +345,22 @@ public:
                 options.track.owner_before(untracked) || untracked.owner_before(options.track);
             std::shared_ptr<detail::SlotNode> node;
             Entry entry;
-            if constexpr (detail::fits_inline<Fn, Args...>) {
+            if (options.executor) {
+                if constexpr (detail::queueable_arguments<Args...>) {
+                    using Queue = detail::QueuedSlot<Fn, Args...>;
+                    auto queued = std::make_shared<detail::QueuedNode<Queue>>(
+                        std::make_shared<Queue>(std::forward<F>(slot), std::move(options.executor)),
+                        std::move(options.dispatch_uid), function, sender, options.priority,
+                        std::move(options.track), tracked);
+                    entry = Entry::queued_callable(*queued);
+                    node = std::move(queued);
+                } else {
+                    throw std::invalid_argument(
+                        "authevents::Signal::connect: a slot with an executor gets its own copies "
+                        "of the arguments, but this signal has an argument type that cannot be "
+                        "copied");
+                }
+            } else if constexpr (detail::fits_inline<Fn, Args...>) {
                 node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
                                                           function, sender, options.priority,
                                                           std::move(options.track), tracked);
@@ -445,6 +469,21 @@ public:
             }
         });
         return count;
+    }
+
+    /// Sets who hears about failures of queued slots (connected with an executor), which no
+    /// send can return: `handler(const SlotError&)` runs on the executor's thread after the slot
+    /// threw, before the executor sees the exception. Empty (the default): only the executor
+    /// sees it. A handler that throws is ignored. Thread-safe.
+    void set_queued_error_handler(std::function<void(const SlotError&)> handler) {
+        if (!handler) {
+            core_->set_queued_failure_handler(nullptr);
+            return;
+        }
+        core_->set_queued_failure_handler(
+            [handler = std::move(handler)](detail::SlotNode& node, std::exception_ptr error) {
+                handler(SlotError{Connection(node.shared_from_this()), std::move(error)});
+            });
     }
 
     /// Blocks the whole signal: sends call no slot until unblock().

@@ -9,6 +9,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -197,6 +199,29 @@ public:
             released = reclaim_or_defer();
         }
         release(released);
+    }
+
+    using FailureHandler = std::function<void(SlotNode&, std::exception_ptr)>;
+
+    void set_queued_failure_handler(FailureHandler handler) {
+        std::lock_guard<std::mutex> lock(writer_);
+        queued_failure_handler_ = std::move(handler);
+    }
+
+    void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept override {
+        try {
+            FailureHandler handler;
+            {
+                std::lock_guard<std::mutex> lock(writer_);
+                handler = queued_failure_handler_;
+            }
+            if (handler) {
+                handler(node, std::move(error));
+            }
+        } catch (...) {
+            // A failing failure handler has nobody left to report to; the executor still sees
+            // the original exception.
+        }
     }
 
     /// Disconnects every slot; used by disconnect_all() and by ~Signal.
@@ -395,6 +420,7 @@ private:
     std::vector<Doomed> doomed_;
     std::uint64_t generation_ = 0;
     std::size_t waiters_ = 0;
+    FailureHandler queued_failure_handler_;
 };
 
 } // namespace authevents::detail

@@ -1,6 +1,7 @@
 // Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
 #pragma once
 
+#include "queued_slot.hpp"
 #include "slot_node.hpp"
 
 #include <array>
@@ -58,6 +59,14 @@ template <class... Args> struct SlotEntry {
         return entry;
     }
 
+    /// An entry that queues each call on the executor of `node`'s queued slot.
+    template <class Queue> static SlotEntry queued_callable(QueuedNode<Queue>& node) {
+        SlotEntry entry = for_node(node);
+        entry.storage.object = node.queue();
+        entry.invoke = &call_queued<Queue>;
+        return entry;
+    }
+
 private:
     static SlotEntry for_node(SlotNode& node) noexcept {
         SlotEntry entry;
@@ -70,6 +79,10 @@ private:
     template <class F> static void call_inline(const SlotEntry& entry, Args&... args) {
         const F& callable = *std::launder(reinterpret_cast<const F*>(entry.storage.bytes.data()));
         static_cast<void>(std::invoke(callable, args...));
+    }
+
+    template <class Queue> static void call_queued(const SlotEntry& entry, Args&... args) {
+        static_cast<Queue*>(entry.storage.object)->enqueue(*entry.node, args...);
     }
 
     template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -26,8 +27,10 @@ public:
     /// Drops every disconnected or expired slot from the published snapshot. Never throws: if
     /// memory runs out the slots stay in place (already inactive) until the next write.
     virtual void remove_inactive() noexcept = 0;
-    /// Returns once `node` runs on no thread other than the calling one.
+    /// Returns once no emission on a thread other than the calling one runs `node`.
     virtual void wait_until_idle(const SlotNode& node) = 0;
+    /// Reports that a queued call of `node` threw `error` (its send has long returned).
+    virtual void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept = 0;
 };
 
 /// The state bits of a slot. Anything non-zero means the slot must not be called.
@@ -55,6 +58,8 @@ public:
     virtual void release_callable() noexcept {}
 
     std::atomic<std::uint32_t> state{0};
+    /// Queued calls of this slot running now (queued slots only).
+    std::atomic<std::uint32_t> running_calls{0};
     std::weak_ptr<SlotOwner> owner;
 
     [[nodiscard]] const std::string& uid() const noexcept { return uid_; }

@@ -1,0 +1,232 @@
+// Queued slots: a slot connected with an executor runs as one task per call, in call order,
+// with its own copies of the arguments.
+#pragma once
+
+#include "../executor.hpp"
+#include "emission_frames.hpp"
+#include "slot_node.hpp"
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace authevents::detail {
+
+/// The queued calls running on this thread, innermost first (a stack linked through the
+/// calls' own stack frames): disconnect_and_wait() never waits for its own thread.
+struct QueuedCallFrame {
+    const SlotNode* node;
+    const void* queue;
+    const QueuedCallFrame* outer;
+};
+inline thread_local const QueuedCallFrame* this_thread_queued_calls = nullptr;
+
+/// The call being handed to an executor on this thread: if the executor runs it inline, its
+/// exception reaches the send, which reports it; it is then not reported twice.
+inline thread_local const void* this_thread_submitting = nullptr;
+
+/// Returns once no queued call of `node` runs on a thread other than the calling one.
+inline void wait_for_queued_calls(const SlotNode& node) {
+    const auto own_calls = [&node] {
+        std::uint32_t count = 0;
+        for (const QueuedCallFrame* frame = this_thread_queued_calls; frame != nullptr;
+             frame = frame->outer) {
+            count += frame->node == &node ? 1U : 0U;
+        }
+        return count;
+    }();
+    Backoff backoff;
+    while (node.running_calls.load(std::memory_order_seq_cst) > own_calls) {
+        backoff.pause();
+    }
+}
+
+/// True when every argument type can be copied into a task.
+template <class... Args>
+inline constexpr bool queueable_arguments = (std::is_copy_constructible_v<std::decay_t<Args>> &&
+                                             ...);
+
+/// The callable of one queued slot, its executor, and the turn-taking that keeps its calls in
+/// order: every call takes a ticket when queued and runs when the previous tickets are done.
+/// Thread-safe.
+template <class F, class... Args>
+class QueuedSlot final : public std::enable_shared_from_this<QueuedSlot<F, Args...>> {
+public:
+    template <class G>
+    QueuedSlot(G&& callable, Executor executor)
+        : callable_(std::forward<G>(callable)), executor_(std::move(executor)) {}
+
+    /// Copies the arguments and submits one task for them. If the executor refuses (throws),
+    /// the call is withdrawn and the exception propagates.
+    void enqueue(SlotNode& node, Args&... args) {
+        auto call = std::make_shared<Call>(this->shared_from_this(), node.shared_from_this(),
+                                           take_ticket(), args...);
+        const Call* const submitting = call.get();
+        const void* const outer = std::exchange(this_thread_submitting, submitting);
+        try {
+            executor_([call = std::move(call)] { call->run(); });
+        } catch (...) {
+            this_thread_submitting = outer;
+            throw; // the Call, destroyed unrun, gives its turn up
+        }
+        this_thread_submitting = outer;
+    }
+
+private:
+    using Arguments = std::tuple<std::decay_t<Args>...>;
+
+    /// One queued call. Destroyed without having run (refused, or dropped by the executor), it
+    /// gives up its turn so later calls are not held up.
+    class Call {
+    public:
+        Call(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
+             std::uint64_t ticket, Args&... args)
+            : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket),
+              arguments_(args...) {}
+        Call(const Call&) = delete;
+        Call& operator=(const Call&) = delete;
+        ~Call() {
+            if (!ran_) {
+                slot_->finish(ticket_);
+            }
+        }
+
+        void run() {
+            ran_ = true;
+            slot_->run(*this);
+        }
+
+    private:
+        friend class QueuedSlot;
+        std::shared_ptr<QueuedSlot> slot_;
+        std::shared_ptr<SlotNode> node_;
+        std::uint64_t ticket_;
+        Arguments arguments_;
+        bool ran_ = false;
+    };
+
+    std::uint64_t take_ticket() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        return next_ticket_++;
+    }
+
+    /// Marks `ticket` done and lets the next call in line run.
+    void finish(std::uint64_t ticket) noexcept {
+        std::unique_lock<std::mutex> lock(mutex_);
+        if (ticket != serving_) {
+            try {
+                done_early_.insert(ticket);
+                return;
+            } catch (...) {
+                // Out of memory: wait for the turn instead of recording it.
+                turn_.wait(lock, [&] { return serving_ == ticket; });
+            }
+        }
+        ++serving_;
+        while (!done_early_.empty() && *done_early_.begin() == serving_) {
+            done_early_.erase(done_early_.begin());
+            ++serving_;
+        }
+        lock.unlock();
+        turn_.notify_all();
+    }
+
+    bool running_on_this_thread() const noexcept {
+        for (const QueuedCallFrame* frame = this_thread_queued_calls; frame != nullptr;
+             frame = frame->outer) {
+            if (frame->queue == this) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    void run(Call& call) {
+        SlotNode& node = *call.node_;
+        if (!running_on_this_thread()) { // a nested call (inline executor) cannot wait for us
+            std::unique_lock<std::mutex> lock(mutex_);
+            turn_.wait(lock, [&] { return serving_ == call.ticket_; });
+        }
+        struct Turn {
+            QueuedSlot& slot;
+            std::uint64_t ticket;
+            SlotNode& node;
+            QueuedCallFrame frame;
+            ~Turn() {
+                this_thread_queued_calls = frame.outer;
+                node.running_calls.fetch_sub(1, std::memory_order_release);
+                slot.finish(ticket);
+            }
+        };
+        // seq_cst increment then seq_cst state load: pairs with disconnect then
+        // wait_for_queued_calls(), so either this call sees the disconnect or the waiter sees
+        // this call running.
+        node.running_calls.fetch_add(1, std::memory_order_seq_cst);
+        const Turn turn{*this, call.ticket_, node,
+                        QueuedCallFrame{&node, this, this_thread_queued_calls}};
+        this_thread_queued_calls = &turn.frame;
+
+        if (node.state.load(std::memory_order_seq_cst) != 0) {
+            return; // disconnected, blocked or expired since it was queued
+        }
+        std::shared_ptr<const void> keep_alive;
+        if (node.tracked()) {
+            keep_alive = node.track().lock();
+            if (!keep_alive) {
+                node.state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
+                if (auto owner = node.owner.lock()) {
+                    owner->remove_inactive();
+                }
+                return;
+            }
+        }
+        try {
+            std::apply([this](auto&... arguments) { static_cast<void>(
+                                                        std::invoke(callable_, arguments...)); },
+                       call.arguments_);
+        } catch (...) {
+            if (this_thread_submitting != &call) {
+                if (auto owner = node.owner.lock()) {
+                    owner->report_queued_failure(node, std::current_exception());
+                }
+            }
+            throw; // the executor sees the failure too (ThreadPool counts it)
+        }
+    }
+
+    F callable_;
+    Executor executor_;
+    std::mutex mutex_;
+    std::condition_variable turn_;
+    std::uint64_t next_ticket_ = 0;
+    std::uint64_t serving_ = 0;
+    std::set<std::uint64_t> done_early_;
+};
+
+/// A node owning a queued slot.
+template <class Queue> class QueuedNode final : public SlotNode {
+public:
+    QueuedNode(std::shared_ptr<Queue> queue, std::string dispatch_uid, FunctionId function_id,
+               const void* sender_key, int slot_priority, std::weak_ptr<const void> tracked_object,
+               bool is_tracked) noexcept
+        : SlotNode(std::move(dispatch_uid), function_id, sender_key, slot_priority,
+                   std::move(tracked_object), is_tracked),
+          queue_(std::move(queue)) {}
+
+    void release_callable() noexcept override { queue_.reset(); }
+
+    [[nodiscard]] Queue* queue() const noexcept { return queue_.get(); }
+
+private:
+    std::shared_ptr<Queue> queue_;
+};
+
+} // namespace authevents::detail
