@@ -124,8 +124,12 @@ public:
         const std::uint32_t previous = node_->state.fetch_or(detail::slot_state::disconnected,
                                                              std::memory_order_seq_cst);
         const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
-        if (auto owner = node_->owner.lock()) {
-            owner->remove_inactive();
+        // A slot whose callable is trivial stays in the signal as a tombstone that emissions
+        // skip and the next write drops; one owning captures is dropped now, releasing them.
+        if (disconnected_now && node_->owns_callable()) {
+            if (auto owner = node_->owner.lock()) {
+                owner->remove_inactive();
+            }
         }
         return disconnected_now;
     }
@@ -163,7 +167,7 @@ public:
     /// True while block() or a ConnectionBlocker blocks the slot.
     [[nodiscard]] bool blocked() const noexcept {
         return node_ != nullptr && (node_->state.load(std::memory_order_acquire) &
-                                    ~detail::slot_state::gone) != 0;
+                                    detail::slot_state::blocking) != 0;
     }
 
     /// The dispatch_uid the slot was connected with; empty if none or for an empty handle.
@@ -339,39 +343,10 @@ public:
             if constexpr (detail::is_function_pointer_v<Fn>) {
                 function = reinterpret_cast<detail::FunctionId>(slot);
             }
-            const void* sender = options.sender.key();
             const std::weak_ptr<const void> untracked;
             const bool tracked =
                 options.track.owner_before(untracked) || untracked.owner_before(options.track);
-            std::shared_ptr<detail::SlotNode> node;
-            Entry entry;
-            if (options.executor) {
-                if constexpr (detail::queueable_arguments<Args...>) {
-                    using Queue = detail::QueuedSlot<Fn, Args...>;
-                    auto queued = std::make_shared<detail::QueuedNode<Queue>>(
-                        std::make_shared<Queue>(std::forward<F>(slot), std::move(options.executor)),
-                        std::move(options.dispatch_uid), function, sender, options.priority,
-                        std::move(options.track), tracked);
-                    entry = Entry::queued_callable(*queued);
-                    node = std::move(queued);
-                } else {
-                    throw std::invalid_argument(
-                        "authevents::Signal::connect: a slot with an executor gets its own copies "
-                        "of the arguments, but this signal has an argument type that cannot be "
-                        "copied");
-                }
-            } else if constexpr (detail::fits_inline<Fn, Args...>) {
-                node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
-                                                          function, sender, options.priority,
-                                                          std::move(options.track), tracked);
-                entry = Entry::inline_callable(static_cast<const Fn&>(slot), *node);
-            } else {
-                auto owned = std::make_shared<detail::CallableNode<Fn>>(
-                    std::forward<F>(slot), std::move(options.dispatch_uid), sender,
-                    options.priority, std::move(options.track), tracked);
-                entry = Entry::owned_callable(*owned);
-                node = std::move(owned);
-            }
+            auto [node, entry] = make_slot(std::forward<F>(slot), options, function, tracked);
             node->owner = core_;
             return Connection(core_->insert(std::move(node), entry));
         } else {
@@ -409,27 +384,19 @@ public:
 
     /// Calls, in order, every slot connected for any sender. The first exception a slot throws
     /// propagates and the remaining slots do not run.
-    void send(Args... args) { send_from(SenderId::any(), args...); }
+    void send(Args... args) { emit(nullptr, args...); }
 
     /// Calls, in order, every slot connected for any sender or for `sender`. The first
     /// exception a slot throws propagates and the remaining slots do not run.
-    void send_from(SenderId sender, Args... args) {
-        core_->emit(sender.key(), [&](const Entry& entry) { entry.call(args...); });
-    }
+    void send_from(SenderId sender, Args... args) { emit(sender.key(), args...); }
 
     /// Like send(), but every slot runs: each exception is caught and returned, in slot order.
-    std::vector<SlotError> send_robust(Args... args) {
-        return send_robust_from(SenderId::any(), args...);
-    }
+    std::vector<SlotError> send_robust(Args... args) { return collect_failures(nullptr, args...); }
 
     /// Like send_from(), but every slot runs: each exception is caught and returned, in slot
     /// order.
     std::vector<SlotError> send_robust_from(SenderId sender, Args... args) {
-        std::vector<SlotError> failures;
-        send_robust_each(
-            sender, [&failures](SlotError&& failure) { failures.push_back(std::move(failure)); },
-            args...);
-        return failures;
+        return collect_failures(sender.key(), args...);
     }
 
     /// Like send_robust_from(), but hands each failure to `on_error(SlotError&&)` as it happens
@@ -437,14 +404,7 @@ public:
     /// included.
     template <class OnError>
     std::size_t send_robust_each(SenderId sender, OnError&& on_error, Args... args) {
-        return core_->emit(sender.key(), [&](const Entry& entry) {
-            try {
-                entry.call(args...);
-            } catch (...) {
-                on_error(SlotError{Connection(entry.node->shared_from_this()),
-                                   std::current_exception()});
-            }
-        });
+        return emit_robust(sender.key(), on_error, args...);
     }
 
     /// True exactly when a send from `sender` would call at least one slot now.
@@ -492,6 +452,65 @@ public:
     [[nodiscard]] bool blocked() const noexcept { return core_->blocked(); }
 
 private:
+    /// Creates the node and the entry for a new slot: queued, inline or owned callable.
+    template <class F>
+    static std::pair<std::shared_ptr<detail::SlotNode>, Entry>
+    make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function, bool tracked) {
+        using Fn = std::decay_t<F>;
+        const void* sender = options.sender.key();
+        if (options.executor) {
+            if constexpr (detail::queueable_arguments<Args...>) {
+                using Queue = detail::QueuedSlot<Fn, Args...>;
+                auto node = std::make_shared<detail::QueuedNode<Queue>>(
+                    std::make_shared<Queue>(std::forward<F>(slot), std::move(options.executor)),
+                    std::move(options.dispatch_uid), function, sender, options.priority,
+                    std::move(options.track), tracked);
+                Entry entry = Entry::queued_callable(*node);
+                return {std::move(node), entry};
+            } else {
+                throw std::invalid_argument(
+                    "authevents::Signal::connect: a slot with an executor gets its own copies "
+                    "of the arguments, but this signal has an argument type that cannot be "
+                    "copied");
+            }
+        } else if constexpr (detail::fits_inline<Fn, Args...>) {
+            auto node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
+                                                           function, sender, options.priority,
+                                                           std::move(options.track), tracked);
+            Entry entry = Entry::inline_callable(static_cast<const Fn&>(slot), *node);
+            return {std::move(node), entry};
+        } else {
+            auto node = std::make_shared<detail::CallableNode<Fn>>(
+                std::forward<F>(slot), std::move(options.dispatch_uid), sender, options.priority,
+                std::move(options.track), tracked);
+            Entry entry = Entry::owned_callable(*node);
+            return {std::move(node), entry};
+        }
+    }
+
+    void emit(const void* sender, Args&... args) {
+        core_->emit(sender, [&](const Entry& entry) { entry.call(args...); });
+    }
+
+    template <class OnError>
+    std::size_t emit_robust(const void* sender, OnError& on_error, Args&... args) {
+        return core_->emit(sender, [&](const Entry& entry) {
+            try {
+                entry.call(args...);
+            } catch (...) {
+                on_error(SlotError{Connection(entry.node->shared_from_this()),
+                                   std::current_exception()});
+            }
+        });
+    }
+
+    std::vector<SlotError> collect_failures(const void* sender, Args&... args) {
+        std::vector<SlotError> failures;
+        auto collect = [&failures](SlotError&& failure) { failures.push_back(std::move(failure)); };
+        emit_robust(sender, collect, args...);
+        return failures;
+    }
+
     template <class F> static void reject_null(const F& slot) {
         using Value = std::remove_cv_t<std::remove_reference_t<F>>;
         bool null = false;

@@ -12,6 +12,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <thread>
 
 namespace authevents::detail {
@@ -22,6 +23,8 @@ struct EmissionFrame {
     std::atomic<const void*> pinned{nullptr};
     /// Slots of `pinned` with an index below this have finished running in this emission.
     std::atomic<std::size_t> next_slot{0};
+    /// The emission's sender key (nullptr: any): it calls only slots of that sender or any.
+    std::atomic<const void*> sender{nullptr};
 };
 
 /// A fixed group of frames; a thread whose emissions nest deeper chains another chunk.
@@ -36,6 +39,8 @@ struct FrameChunk {
 struct alignas(64) ThreadRecord {
     FrameChunk first;
     std::atomic<bool> in_use{false};
+    /// Non-zero while this thread waits in disconnect_and_wait(): its emissions are parked.
+    std::atomic<std::uint32_t> waiting{0};
     ThreadRecord* next_record = nullptr; // immutable once the record is published
     std::size_t depth = 0;               // owner thread only
 
@@ -54,6 +59,26 @@ struct alignas(64) ThreadRecord {
     /// Takes the frame for a new, possibly nested, emission. Throws std::bad_alloc only when
     /// nesting exceeds every chunk allocated so far and a new one cannot be allocated.
     EmissionFrame& push() {
+        if (depth < FrameChunk::size) {
+            return first.frames[depth++];
+        }
+        return push_nested();
+    }
+
+    void pop() noexcept { --depth; }
+
+    /// Calls `visit(const EmissionFrame&)` for every frame of this record. Any thread may call it.
+    template <class Visit> void for_each_frame(Visit&& visit) const {
+        for (const FrameChunk* chunk = &first; chunk != nullptr;
+             chunk = chunk->next.load(std::memory_order_acquire)) {
+            for (const EmissionFrame& frame : chunk->frames) {
+                visit(frame);
+            }
+        }
+    }
+
+private:
+    EmissionFrame& push_nested() {
         FrameChunk* chunk = &first;
         std::size_t index = depth;
         while (index >= FrameChunk::size) {
@@ -67,18 +92,6 @@ struct alignas(64) ThreadRecord {
         }
         ++depth;
         return chunk->frames[index];
-    }
-
-    void pop() noexcept { --depth; }
-
-    /// Calls `visit(const EmissionFrame&)` for every frame of this record. Any thread may call it.
-    template <class Visit> void for_each_frame(Visit&& visit) const {
-        for (const FrameChunk* chunk = &first; chunk != nullptr;
-             chunk = chunk->next.load(std::memory_order_acquire)) {
-            for (const EmissionFrame& frame : chunk->frames) {
-                visit(frame);
-            }
-        }
     }
 };
 
@@ -158,8 +171,11 @@ inline ThreadRecord& this_thread_record() {
 /// RAII for one emission's frame: pins a snapshot, records progress, unpins on exit.
 class EmissionScope {
 public:
-    EmissionScope() : record_(this_thread_record()), frame_(record_.push()) {
+    explicit EmissionScope(const void* sender)
+        : record_(this_thread_record()), frame_(record_.push()) {
+        // Both become visible with the pin (a seq_cst store, so also a release).
         frame_.next_slot.store(0, std::memory_order_relaxed);
+        frame_.sender.store(sender, std::memory_order_relaxed);
     }
     EmissionScope(const EmissionScope&) = delete;
     EmissionScope& operator=(const EmissionScope&) = delete;
@@ -192,6 +208,20 @@ public:
 private:
     ThreadRecord& record_;
     EmissionFrame& frame_;
+};
+
+/// Marks this thread as waiting (see ThreadRecord::waiting) for the scope's lifetime.
+class WaitingScope {
+public:
+    WaitingScope() : record_(this_thread_record()) {
+        record_.waiting.fetch_add(1, std::memory_order_seq_cst);
+    }
+    WaitingScope(const WaitingScope&) = delete;
+    WaitingScope& operator=(const WaitingScope&) = delete;
+    ~WaitingScope() { record_.waiting.fetch_sub(1, std::memory_order_seq_cst); }
+
+private:
+    ThreadRecord& record_;
 };
 
 /// Waits politely: spins with yields first, then sleeps up to a millisecond between polls.

@@ -43,6 +43,7 @@ inline void wait_for_queued_calls(const SlotNode& node) {
         }
         return count;
     }();
+    const WaitingScope waiting;
     Backoff backoff;
     while (node.running_calls.load(std::memory_order_seq_cst) > own_calls) {
         backoff.pause();
@@ -174,11 +175,12 @@ private:
                         QueuedCallFrame{&node, this, this_thread_queued_calls}};
         this_thread_queued_calls = &turn.frame;
 
-        if (node.state.load(std::memory_order_seq_cst) != 0) {
+        const std::uint32_t state = node.state.load(std::memory_order_seq_cst);
+        if ((state & slot_state::skip) != 0) {
             return; // disconnected, blocked or expired since it was queued
         }
         std::shared_ptr<const void> keep_alive;
-        if (node.tracked()) {
+        if ((state & slot_state::tracked) != 0) {
             keep_alive = node.track().lock();
             if (!keep_alive) {
                 node.state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
@@ -222,6 +224,7 @@ public:
           queue_(std::move(queue)) {}
 
     void release_callable() noexcept override { queue_.reset(); }
+    [[nodiscard]] bool owns_callable() const noexcept override { return true; }
 
     [[nodiscard]] Queue* queue() const noexcept { return queue_.get(); }
 

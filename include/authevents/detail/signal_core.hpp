@@ -34,6 +34,7 @@ public:
             mark_disconnected(*node);
         }
         EntrySnapshot::destroy(current_.load(std::memory_order_relaxed));
+        EntrySnapshot::destroy(spare_);
         for (const Retired& retired : retired_) {
             EntrySnapshot::destroy(retired.snapshot);
         }
@@ -48,36 +49,42 @@ public:
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
     template <class Call> std::size_t emit(const void* sender, Call&& call) {
-        if (current_.load(std::memory_order_acquire) == nullptr ||
+        if (current_.load(std::memory_order_relaxed) == nullptr ||
             blocked_.load(std::memory_order_relaxed)) {
-            return 0;
+            return 0; // an empty or blocked signal costs two loads
         }
-        bool saw_expired = false;
+        return emit_pinned(sender, call);
+    }
+
+    template <class Call> std::size_t emit_pinned(const void* sender, Call& call) {
         std::size_t called = 0;
+        std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
+        std::size_t count = 0;
         {
-            EmissionScope scope;
+            EmissionScope scope(sender);
             const EntrySnapshot* snapshot = scope.pin(current_);
             if (snapshot == nullptr) {
                 return 0;
             }
-            const std::size_t count = snapshot->size();
+            count = snapshot->size();
             for (std::size_t index = 0; index < count; ++index) {
                 const Entry& entry = (*snapshot)[index];
                 if (entry.sender != nullptr && entry.sender != sender) {
                     continue;
                 }
                 // seq_cst: pairs with wait_until_idle(), which marks then scans frames.
-                if (entry.node->state.load(std::memory_order_seq_cst) != 0 ||
-                    blocked_.load(std::memory_order_relaxed)) {
+                const std::uint32_t state = entry.node->state.load(std::memory_order_seq_cst);
+                if ((state & slot_state::skip) != 0 || blocked_.load(std::memory_order_relaxed)) {
+                    inactive += (state & slot_state::gone) != 0 ? 1 : 0;
                     continue;
                 }
-                if (entry.tracked) {
+                if ((state & slot_state::tracked) != 0) {
                     // Keeps the tracked object alive while the slot runs.
-                    std::shared_ptr<const void> keep_alive = entry.node->track().lock();
+                    const std::shared_ptr<const void> keep_alive = entry.node->track().lock();
                     if (!keep_alive) {
                         entry.node->state.fetch_or(slot_state::expired,
                                                    std::memory_order_acq_rel);
-                        saw_expired = true;
+                        ++inactive;
                         continue;
                     }
                     ++called;
@@ -89,7 +96,9 @@ public:
                 scope.finished(index);
             }
         }
-        if (saw_expired) {
+        // Writers drop inactive entries whenever they copy the list; an emission compacts only
+        // when they make up two thirds of it, i.e. when no connect has come for a while.
+        if (inactive >= 4 && inactive * 3 > count * 2) {
             remove_inactive();
         }
         return called;
@@ -100,27 +109,33 @@ public:
     /// nothing if memory runs out.
     std::shared_ptr<SlotNode> insert(std::shared_ptr<SlotNode> node, const Entry& entry) {
         std::vector<std::shared_ptr<SlotNode>> released;
-        std::shared_ptr<SlotNode> result;
         {
             std::lock_guard<std::mutex> lock(writer_);
-            const EntrySnapshot* current = current_.load(std::memory_order_relaxed);
-            const std::size_t count = current != nullptr ? current->size() : 0;
-            std::size_t position = count;
-            for (std::size_t index = 0; index < count; ++index) {
-                const SlotNode& existing = *live_[index];
-                if (existing.alive() && existing.same_key(*node)) {
-                    return live_[index];
-                }
-                if (position == count && existing.priority() < node->priority()) {
-                    position = index;
+            if (!node->uid().empty() || node->function() != nullptr) {
+                for (const auto& existing : live_) {
+                    if (existing->same_key(*node) && existing->alive()) {
+                        return existing;
+                    }
                 }
             }
+            // Entries are sorted by priority, highest first: insert after the last one whose
+            // priority is at least ours.
+            const std::size_t count = live_.size();
+            std::size_t position = count;
+            while (position > 0 && live_[position - 1]->priority() < node->priority()) {
+                --position;
+            }
+            EntrySnapshot* current = current_.load(std::memory_order_relaxed);
+            if (position == count && current != nullptr && count < current->capacity()) {
+                live_.push_back(node);      // may throw: nothing has changed yet
+                current->push_back(entry); // in place: emissions under way keep their size
+                return node;
+            }
             rebuild(&entry, position, node);
-            result = std::move(node);
             released = reclaim();
         }
         release(released);
-        return result;
+        return node;
     }
 
     /// Disconnects the live slots matching `match(node)`; returns how many.
@@ -153,12 +168,19 @@ public:
         release(released);
     }
 
+    /// Waits for every emission on another thread that runs `node` now or may still reach it:
+    /// one whose pinned snapshot holds it, sent from a matching sender, that has not yet passed
+    /// its position. An emission parked because its thread is itself waiting here is not
+    /// waited for: it will see the disconnect when it resumes, and two threads waiting for each
+    /// other would never return (this covers a slot disconnecting itself on two threads).
     void wait_until_idle(const SlotNode& node) override {
         struct Watch {
+            const ThreadRecord* record;
             const EmissionFrame* frame;
             const void* snapshot;
             std::size_t index;
         };
+        const WaitingScope waiting;
         std::vector<Watch> watches;
         {
             std::lock_guard<std::mutex> lock(writer_);
@@ -171,12 +193,14 @@ public:
                 record.for_each_frame([&](const EmissionFrame& frame) {
                     const void* pinned = frame.pinned.load(std::memory_order_seq_cst);
                     const EntrySnapshot* snapshot = owned_snapshot(pinned);
-                    if (snapshot == nullptr) {
+                    if (snapshot == nullptr || (node.sender() != nullptr &&
+                                                frame.sender.load(std::memory_order_relaxed) !=
+                                                    node.sender())) {
                         return;
                     }
                     const std::size_t index = snapshot->find(&node);
                     if (index != snapshot->size()) {
-                        watches.push_back(Watch{&frame, pinned, index});
+                        watches.push_back(Watch{&record, &frame, pinned, index});
                     }
                 });
             });
@@ -188,7 +212,8 @@ public:
         for (const Watch& watch : watches) {
             Backoff backoff;
             while (watch.frame->pinned.load(std::memory_order_acquire) == watch.snapshot &&
-                   watch.frame->next_slot.load(std::memory_order_acquire) <= watch.index) {
+                   watch.frame->next_slot.load(std::memory_order_acquire) <= watch.index &&
+                   watch.record->waiting.load(std::memory_order_seq_cst) == 0) {
                 backoff.pause();
             }
         }
@@ -267,67 +292,80 @@ private:
         return (previous & slot_state::gone) == 0;
     }
 
-    /// Publishes a copy of the current snapshot without inactive slots, with `added` inserted
-    /// at `position` (an index into the current snapshot) when given. Strong guarantee.
-    void rebuild(const Entry* added, std::size_t position, std::shared_ptr<SlotNode> added_node) {
+    /// Publishes a copy of the current snapshot without its inactive slots, with `added`
+    /// inserted before index `position` of the current one when given. Does nothing when there
+    /// is nothing to add or drop. Strong guarantee: only allocation can throw, and it happens
+    /// before anything changes.
+    void rebuild(const Entry* added, std::size_t position, const std::shared_ptr<SlotNode>& node) {
         const EntrySnapshot* current = current_.load(std::memory_order_relaxed);
-        const std::size_t count = current != nullptr ? current->size() : 0;
-        std::vector<std::size_t> kept;
-        kept.reserve(count);
-        for (std::size_t index = 0; index < count; ++index) {
-            if (live_[index]->alive()) {
-                kept.push_back(index);
-            }
-        }
-        const std::size_t dead = count - kept.size();
-        if (dead == 0 && added == nullptr) {
+        const std::size_t count = live_.size();
+        // Slots only ever die, so this count bounds the slots kept below.
+        const auto alive = static_cast<std::size_t>(std::count_if(
+            live_.begin(), live_.end(), [](const auto& slot) { return slot->alive(); }));
+        if (added == nullptr && alive == count) {
             return;
         }
-        std::size_t insert_at = kept.size();
-        for (std::size_t slot = 0; slot < kept.size(); ++slot) {
-            if (kept[slot] >= position) {
-                insert_at = slot;
-                break;
-            }
-        }
-        const std::size_t next_size = kept.size() + (added != nullptr ? 1 : 0);
-
-        // Everything that may throw happens before anything changes.
-        std::vector<std::shared_ptr<SlotNode>> next_live;
-        next_live.reserve(next_size);
-        doomed_.reserve(doomed_.size() + dead);
+        doomed_.reserve(doomed_.size() + count);
         retired_.reserve(retired_.size() + 1);
-        EntrySnapshot* next = nullptr;
-        if (next_size != 0) {
-            next = EntrySnapshot::create(next_size, [&](std::size_t slot) -> const Entry& {
-                if (added != nullptr && slot == insert_at) {
-                    return *added;
-                }
-                const std::size_t from = added != nullptr && slot > insert_at ? slot - 1 : slot;
-                return (*current)[kept[from]];
-            });
-        }
+        live_.reserve(count + 1);
+        // Room to grow: connects append in place until it is full, so a rebuild happens about
+        // once per `alive` connects, whatever the number of disconnects in between.
+        EntrySnapshot* next = take_snapshot(std::max<std::size_t>(4, 2 * (alive + 1)));
 
+        // From here on nothing throws. Each slot is judged alive or not exactly once, so a
+        // concurrent disconnect cannot make the live list and the snapshot disagree.
         const std::uint64_t generation = ++generation_;
-        std::size_t next_kept = 0;
+        std::size_t kept = 0;
+        std::size_t insert_at = 0;
         for (std::size_t index = 0; index < count; ++index) {
-            if (added != nullptr && next_live.size() == insert_at) {
-                next_live.push_back(added_node);
+            if (added != nullptr && index == position) {
+                insert_at = kept;
+                next->push_back(*added);
             }
-            if (next_kept < kept.size() && kept[next_kept] == index) {
-                next_live.push_back(std::move(live_[index]));
-                ++next_kept;
+            if (live_[index]->alive()) {
+                next->push_back((*current)[index]);
+                if (kept != index) {
+                    live_[kept] = std::move(live_[index]);
+                }
+                ++kept;
             } else {
                 doomed_.push_back(Doomed{std::move(live_[index]), generation});
             }
         }
-        if (added != nullptr && next_live.size() == insert_at) {
-            next_live.push_back(std::move(added_node));
+        live_.resize(kept);
+        if (added != nullptr) {
+            if (position >= count) {
+                insert_at = kept;
+                next->push_back(*added);
+            }
+            live_.insert(live_.begin() + static_cast<std::ptrdiff_t>(insert_at), node);
         }
-        live_ = std::move(next_live);
+        if (next->size() == 0) {
+            give_back(next);
+            next = nullptr;
+        }
         const EntrySnapshot* previous = current_.exchange(next, std::memory_order_seq_cst);
         if (previous != nullptr) {
             retired_.push_back(Retired{previous, generation});
+        }
+    }
+
+    /// An empty snapshot with room for `capacity` entries: the spare one if big enough.
+    EntrySnapshot* take_snapshot(std::size_t capacity) {
+        if (spare_ != nullptr && spare_->capacity() >= capacity) {
+            EntrySnapshot* snapshot = std::exchange(spare_, nullptr);
+            snapshot->clear();
+            return snapshot;
+        }
+        return EntrySnapshot::create(capacity);
+    }
+
+    /// Keeps an unused snapshot for reuse (the larger of it and the spare), frees the other.
+    void give_back(const EntrySnapshot* snapshot) noexcept {
+        if (spare_ == nullptr || spare_->capacity() < snapshot->capacity()) {
+            EntrySnapshot::destroy(std::exchange(spare_, const_cast<EntrySnapshot*>(snapshot)));
+        } else {
+            EntrySnapshot::destroy(snapshot);
         }
     }
 
@@ -347,7 +385,9 @@ private:
         if (waiters_ != 0 || retired_.empty()) {
             return released;
         }
-        released.reserve(doomed_.size()); // the only step that may throw comes first
+        if (!doomed_.empty()) {
+            released.reserve(doomed_.size()); // the only step that may throw comes first
+        }
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
         for (const Retired& retired : retired_) {
@@ -355,7 +395,7 @@ private:
                 retired_[kept++] = retired;
                 oldest_kept = std::min(oldest_kept, retired.generation);
             } else {
-                EntrySnapshot::destroy(retired.snapshot);
+                give_back(retired.snapshot);
             }
         }
         retired_.resize(kept);
@@ -416,6 +456,7 @@ private:
     std::atomic<bool> blocked_{false};
     mutable std::mutex writer_;
     std::vector<std::shared_ptr<SlotNode>> live_; // parallel to *current_
+    EntrySnapshot* spare_ = nullptr;              // a reclaimed snapshot, kept for reuse
     std::vector<Retired> retired_;
     std::vector<Doomed> doomed_;
     std::uint64_t generation_ = 0;

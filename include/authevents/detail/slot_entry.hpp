@@ -5,6 +5,7 @@
 #include "slot_node.hpp"
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <functional>
 #include <new>
@@ -39,7 +40,6 @@ template <class... Args> struct SlotEntry {
     Storage storage{};
     SlotNode* node = nullptr;
     const void* sender = nullptr; // nullptr: any sender
-    bool tracked = false;
 
     void call(Args&... args) const { invoke(*this, args...); }
 
@@ -72,7 +72,6 @@ private:
         SlotEntry entry;
         entry.node = &node;
         entry.sender = node.sender();
-        entry.tracked = node.tracked();
         return entry;
     }
 
@@ -91,21 +90,19 @@ private:
     }
 };
 
-/// An immutable, contiguous array of entries, published whole and never modified. Writers build
-/// a new one for every change (copy-on-write); one allocation holds the header and the entries.
+/// A contiguous array of entries that emissions read without locking. Once published it only
+/// grows at the end (a writer appends an entry, then publishes the new size), so an emission,
+/// which reads the size once, sees a fixed list; any other change is made in a new snapshot
+/// (copy-on-write). One allocation holds the header and room for `capacity()` entries, so a
+/// reclaimed snapshot can be refilled.
 template <class Entry> class Snapshot {
     static_assert(std::is_trivially_copyable_v<Entry>);
 
 public:
-    /// Allocates a snapshot of `count` entries, copied from `fill(index)`.
-    template <class Fill> static Snapshot* create(std::size_t count, Fill&& fill) {
-        void* memory = ::operator new(sizeof(Snapshot) + count * sizeof(Entry));
-        auto* snapshot = ::new (memory) Snapshot(count);
-        Entry* entries = snapshot->entries();
-        for (std::size_t index = 0; index < count; ++index) {
-            ::new (static_cast<void*>(entries + index)) Entry(fill(index));
-        }
-        return snapshot;
+    /// Allocates an empty snapshot with room for `capacity` entries.
+    static Snapshot* create(std::size_t capacity) {
+        void* memory = ::operator new(sizeof(Snapshot) + capacity * sizeof(Entry));
+        return ::new (memory) Snapshot(capacity);
     }
 
     static void destroy(const Snapshot* snapshot) noexcept {
@@ -114,7 +111,21 @@ public:
         }
     }
 
-    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    /// Appends an entry; size() < capacity() is required. One writer at a time; emissions
+    /// reading concurrently see either the old size or the new entry complete.
+    void push_back(const Entry& entry) noexcept {
+        const std::size_t index = size_.load(std::memory_order_relaxed);
+        ::new (static_cast<void*>(entries() + index)) Entry(entry);
+        size_.store(index + 1, std::memory_order_release);
+    }
+
+    /// Empties an unpublished snapshot for refilling.
+    void clear() noexcept { size_.store(0, std::memory_order_relaxed); }
+
+    [[nodiscard]] std::size_t size() const noexcept {
+        return size_.load(std::memory_order_acquire);
+    }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] const Entry& operator[](std::size_t index) const noexcept {
         return entries()[index];
     }
@@ -123,20 +134,22 @@ public:
 
     /// Index of the entry for `node`, or size() when absent.
     [[nodiscard]] std::size_t find(const SlotNode* node) const noexcept {
+        const std::size_t count = size();
         std::size_t index = 0;
-        while (index < size_ && entries()[index].node != node) {
+        while (index < count && entries()[index].node != node) {
             ++index;
         }
         return index;
     }
 
 private:
-    explicit Snapshot(std::size_t size) noexcept : size_(size) {}
+    explicit Snapshot(std::size_t capacity) noexcept : capacity_(capacity) {}
 
     Entry* entries() noexcept { return reinterpret_cast<Entry*>(this + 1); }
     const Entry* entries() const noexcept { return reinterpret_cast<const Entry*>(this + 1); }
 
-    alignas(Entry) std::size_t size_;
+    alignas(Entry) std::atomic<std::size_t> size_{0};
+    std::size_t capacity_;
 };
 
 } // namespace authevents::detail

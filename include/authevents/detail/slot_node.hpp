@@ -33,13 +33,16 @@ public:
     virtual void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept = 0;
 };
 
-/// The state bits of a slot. Anything non-zero means the slot must not be called.
+/// The state bits of a slot. Any bit but `tracked` means the slot must not be called.
 namespace slot_state {
 inline constexpr std::uint32_t disconnected = 1U;
 inline constexpr std::uint32_t expired = 2U;
 inline constexpr std::uint32_t blocked = 4U;
-inline constexpr std::uint32_t blocker_unit = 8U; // ConnectionBlocker count, in the bits above
+inline constexpr std::uint32_t tracked = 8U;       // constant: the slot has a track
+inline constexpr std::uint32_t blocker_unit = 16U; // ConnectionBlocker count, in the bits above
 inline constexpr std::uint32_t gone = disconnected | expired;
+inline constexpr std::uint32_t skip = ~tracked;
+inline constexpr std::uint32_t blocking = ~(gone | tracked);
 } // namespace slot_state
 
 /// One connected slot. Shared by the signal (while connected) and every Connection handle;
@@ -49,13 +52,20 @@ public:
     SlotNode(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
              int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept
         : uid_(std::move(dispatch_uid)), function_(function_id), sender_(sender_key),
-          priority_(slot_priority), tracked_(is_tracked), track_(std::move(tracked_object)) {}
+          priority_(slot_priority), track_(std::move(tracked_object)) {
+        if (is_tracked) {
+            state.store(slot_state::tracked, std::memory_order_relaxed);
+        }
+    }
     SlotNode(const SlotNode&) = delete;
     SlotNode& operator=(const SlotNode&) = delete;
     virtual ~SlotNode() = default;
 
     /// Destroys the callable, if this node owns it. Called once no emission can reach it.
     virtual void release_callable() noexcept {}
+    /// True when the node owns a callable whose destruction may matter (captures, queues):
+    /// disconnecting it then drops it from the signal at once rather than lazily.
+    [[nodiscard]] virtual bool owns_callable() const noexcept { return false; }
 
     std::atomic<std::uint32_t> state{0};
     /// Queued calls of this slot running now (queued slots only).
@@ -66,20 +76,21 @@ public:
     [[nodiscard]] FunctionId function() const noexcept { return function_; }
     [[nodiscard]] const void* sender() const noexcept { return sender_; }
     [[nodiscard]] int priority() const noexcept { return priority_; }
-    [[nodiscard]] bool tracked() const noexcept { return tracked_; }
+    [[nodiscard]] bool tracked() const noexcept {
+        return (state.load(std::memory_order_relaxed) & slot_state::tracked) != 0;
+    }
     [[nodiscard]] const std::weak_ptr<const void>& track() const noexcept { return track_; }
 
     /// True while the slot may still be called: not disconnected, not expired.
     [[nodiscard]] bool alive() const noexcept {
-        if ((state.load(std::memory_order_acquire) & slot_state::gone) != 0) {
-            return false;
-        }
-        return !tracked_ || !track_.expired();
+        const std::uint32_t bits = state.load(std::memory_order_acquire);
+        return (bits & slot_state::gone) == 0 && track_alive(bits);
     }
 
     /// True when an emission reaching the slot now would call it.
     [[nodiscard]] bool callable_now() const noexcept {
-        return state.load(std::memory_order_acquire) == 0 && (!tracked_ || !track_.expired());
+        const std::uint32_t bits = state.load(std::memory_order_acquire);
+        return (bits & slot_state::skip) == 0 && track_alive(bits);
     }
 
     /// Same dedup key: (uid, sender) when a uid is given, else (function identity, sender).
@@ -94,11 +105,14 @@ public:
     }
 
 private:
+    bool track_alive(std::uint32_t bits) const noexcept {
+        return (bits & slot_state::tracked) == 0 || !track_.expired();
+    }
+
     std::string uid_;
     FunctionId function_;
     const void* sender_;
     int priority_;
-    bool tracked_;
     std::weak_ptr<const void> track_;
 };
 
@@ -113,6 +127,7 @@ public:
           callable_(std::in_place, std::forward<G>(callable)) {}
 
     void release_callable() noexcept override { callable_.reset(); }
+    [[nodiscard]] bool owns_callable() const noexcept override { return true; }
 
     [[nodiscard]] F* callable() noexcept { return &*callable_; }
 

@@ -1,0 +1,215 @@
+// Emission, connection and dispatch costs of authevents::Signal beside the floor (a loop over
+// std::vector<std::function<void(int)>>) and, when found at build time, Boost.Signals2 and
+// libsigc++. Every library runs the same workload: a void(int) signal whose N slots add into a
+// thread-local volatile, four distinct slot functions rotating across the slots.
+//
+// Benchmark names: <case>/<library>/<N>[/threads:2]. benchmarks/run turns the JSON output into
+// a table of medians with each figure's ratio to the floor of the same case.
+#include <authevents/signal.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifdef AUTHEVENTS_BENCH_BOOST
+#include <boost/signals2.hpp>
+#endif
+#ifdef AUTHEVENTS_BENCH_SIGC
+#include <sigc++/sigc++.h>
+#endif
+
+namespace {
+
+thread_local volatile int sink = 0;
+
+template <int K> void add_into_sink(int value) { sink = sink + value + K; }
+
+using SlotFunction = void (*)(int);
+constexpr std::array<SlotFunction, 4> slot_functions{&add_into_sink<0>, &add_into_sink<1>,
+                                                     &add_into_sink<2>, &add_into_sink<3>};
+
+SlotFunction slot_for(std::size_t index) { return slot_functions[index % slot_functions.size()]; }
+
+// --- One adapter per library: connect N slots, emit, connect+disconnect one more -------------
+
+struct Floor {
+    static constexpr const char* name = "floor";
+    static constexpr bool concurrent_emits = true; // read-only loop
+    static constexpr bool thread_safe = false;
+    std::vector<std::function<void(int)>> slots;
+
+    void connect_many(std::size_t count) {
+        for (std::size_t index = 0; index < count; ++index) {
+            slots.emplace_back(slot_for(index));
+        }
+    }
+    void emit(int value) {
+        for (const auto& slot : slots) {
+            slot(value);
+        }
+    }
+    void connect_disconnect() {
+        slots.emplace_back(slot_for(1));
+        slots.erase(slots.end() - 1);
+    }
+};
+
+struct Authevents {
+    static constexpr const char* name = "authevents";
+    static constexpr bool concurrent_emits = true;
+    static constexpr bool thread_safe = true;
+    authevents::Signal<int> signal;
+
+    void connect_many(std::size_t count) {
+        for (std::size_t index = 0; index < count; ++index) {
+            authevents::ConnectOptions options;
+            options.dispatch_uid = std::to_string(index); // plain functions dedup without a uid
+            signal.connect(slot_for(index), std::move(options));
+        }
+    }
+    void emit(int value) { signal.send(value); }
+    void connect_disconnect() {
+        signal.connect([](int value) { add_into_sink<1>(value); }).disconnect();
+    }
+};
+
+#ifdef AUTHEVENTS_BENCH_BOOST
+struct BoostSignals2 {
+    static constexpr const char* name = "boost_signals2";
+    static constexpr bool concurrent_emits = true;
+    static constexpr bool thread_safe = true;
+    boost::signals2::signal<void(int)> signal;
+
+    void connect_many(std::size_t count) {
+        for (std::size_t index = 0; index < count; ++index) {
+            signal.connect(slot_for(index));
+        }
+    }
+    void emit(int value) { signal(value); }
+    void connect_disconnect() { signal.connect(slot_for(1)).disconnect(); }
+};
+#endif
+
+#ifdef AUTHEVENTS_BENCH_SIGC
+struct Sigc {
+    static constexpr const char* name = "libsigcpp";
+    static constexpr bool concurrent_emits = false; // emission updates plain counters
+    static constexpr bool thread_safe = false;
+    sigc::signal<void(int)> signal;
+
+    void connect_many(std::size_t count) {
+        for (std::size_t index = 0; index < count; ++index) {
+            signal.connect(sigc::ptr_fun(slot_for(index)));
+        }
+    }
+    void emit(int value) { signal.emit(value); }
+    void connect_disconnect() { signal.connect(sigc::ptr_fun(slot_for(1))).disconnect(); }
+};
+#endif
+
+std::size_t slot_count(const benchmark::State& state) {
+    return static_cast<std::size_t>(state.range(0));
+}
+
+// --- Cases ----------------------------------------------------------------------------------
+
+template <class Library> void emit(benchmark::State& state) {
+    Library library;
+    library.connect_many(slot_count(state));
+    for (auto _ : state) {
+        library.emit(1);
+    }
+}
+
+/// Two threads emit the same signal; each thread's time per emit.
+template <class Library> void emit_two_threads(benchmark::State& state) {
+    static std::unique_ptr<Library> shared;
+    if (state.thread_index() == 0) {
+        shared = std::make_unique<Library>();
+        shared->connect_many(slot_count(state));
+    }
+    for (auto _ : state) { // Google Benchmark starts and stops the threads' loops together
+        shared->emit(1);
+    }
+    if (state.thread_index() == 0) {
+        shared.reset();
+    }
+}
+
+/// One thread emits while another connects and disconnects a slot nonstop.
+template <class Library> void emit_under_churn(benchmark::State& state) {
+    Library library;
+    library.connect_many(slot_count(state));
+    std::atomic<bool> stop{false};
+    std::thread writer([&] {
+        while (!stop.load(std::memory_order_relaxed)) {
+            library.connect_disconnect();
+        }
+    });
+    for (auto _ : state) {
+        library.emit(1);
+    }
+    stop.store(true);
+    writer.join();
+}
+
+/// One connect plus one disconnect with N slots already connected.
+template <class Library> void connect_disconnect(benchmark::State& state) {
+    Library library;
+    library.connect_many(slot_count(state));
+    for (auto _ : state) {
+        library.connect_disconnect();
+    }
+}
+
+template <class Library> void register_library() {
+    const std::string library = Library::name;
+    benchmark::RegisterBenchmark(("emit/" + library).c_str(), &emit<Library>)
+        ->Arg(0)
+        ->Arg(1)
+        ->Arg(8)
+        ->Arg(64);
+    if constexpr (Library::concurrent_emits) {
+        benchmark::RegisterBenchmark(("emit_two_threads/" + library).c_str(),
+                                     &emit_two_threads<Library>)
+            ->Arg(1)
+            ->Arg(8)
+            ->Threads(2)
+            ->UseRealTime();
+    }
+    if constexpr (Library::thread_safe) {
+        benchmark::RegisterBenchmark(("emit_under_churn/" + library).c_str(),
+                                     &emit_under_churn<Library>)
+            ->Arg(8)
+            ->UseRealTime();
+    }
+    benchmark::RegisterBenchmark(("connect_disconnect/" + library).c_str(),
+                                 &connect_disconnect<Library>)
+        ->Arg(1)
+        ->Arg(8)
+        ->Arg(64);
+}
+
+const bool registered = [] {
+    register_library<Floor>();
+    register_library<Authevents>();
+#ifdef AUTHEVENTS_BENCH_BOOST
+    register_library<BoostSignals2>();
+#endif
+#ifdef AUTHEVENTS_BENCH_SIGC
+    register_library<Sigc>();
+#endif
+    return true;
+}();
+
+} // namespace
+
+BENCHMARK_MAIN();

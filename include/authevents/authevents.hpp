@@ -1,0 +1,16 @@
+/// @file
+/// Umbrella header: the whole authevents library (signals, events, dispatcher, declarative
+/// registration, test helpers, version).
+#pragma once
+
+#include <authevents/version.hpp>
+
+#include <authevents/signal.hpp>
+#include <authevents/thread_pool.hpp>
+
+#include <authevents/events.hpp>
+#include <authevents/format.hpp>
+
+#include <authevents/dispatcher.hpp>
+#include <authevents/receiver.hpp>
+#include <authevents/testing.hpp>

@@ -1,0 +1,661 @@
+/// @file
+/// EventDispatcher: the facade services dispatch authentication events through (Django's
+/// `EventDispatcher`), with logging, an enable switch, custom events and counters.
+///
+/// The only core header that uses fmt (for the log lines; formatters in format.hpp).
+#pragma once
+
+#include <authevents/events.hpp>
+#include <authevents/format.hpp>
+#include <authevents/signal.hpp>
+
+#include <fmt/format.h>
+
+#include <any>
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <iterator>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace authevents {
+
+/// Severity of a dispatcher log line, as in Python's logging.
+enum class LogLevel { debug, info, warning, error };
+
+/// The lower-case name of `level` ("debug", "info", "warning", "error"). Thread-safe.
+constexpr std::string_view to_string(LogLevel level) noexcept {
+    switch (level) {
+    case LogLevel::debug:
+        return "debug";
+    case LogLevel::info:
+        return "info";
+    case LogLevel::warning:
+        return "warning";
+    case LogLevel::error:
+        return "error";
+    }
+    return "unknown";
+}
+
+/// Receives the dispatcher's log lines. Called on the dispatching thread, possibly from
+/// several threads at once, so it must be thread-safe. Exceptions it throws are swallowed.
+using Logger = std::function<void(LogLevel, std::string_view)>;
+
+/// A Logger writing lines at `min_level` or above to stderr as `authevents <level>: <line>`,
+/// one fmt::print call (one write) per line. The default `min_level` is warning, like the
+/// root logger of Python's logging: info lines such as `[EVENT] ...` are dropped.
+/// The returned logger is thread-safe and never throws.
+inline Logger stderr_logger(LogLevel min_level = LogLevel::warning) {
+    return [min_level](LogLevel level, std::string_view line) {
+        if (level >= min_level) {
+            fmt::print(stderr, "authevents {}: {}\n", to_string(level), line);
+        }
+    };
+}
+
+/// What one dispatch did: how many handlers ran and which of them threw.
+struct DispatchReport {
+    /// Handlers that ran, failing ones included (blocked and sender-filtered ones not).
+    std::size_t handlers_called = 0;
+    /// One entry per handler that threw, in the order they ran.
+    std::vector<SlotError> failures;
+
+    /// True when no handler threw.
+    [[nodiscard]] bool ok() const noexcept { return failures.empty(); }
+};
+
+/// A snapshot of one event type's counters (see EventDispatcher::stats()).
+struct EventStats {
+    std::string_view name;              ///< The event's `name`.
+    std::uint64_t dispatched = 0;       ///< Dispatches while enabled.
+    std::uint64_t suppressed = 0;       ///< Dispatches while disabled (no handler called).
+    std::uint64_t handlers_called = 0;  ///< Handler calls, failing ones included.
+    std::uint64_t handler_failures = 0; ///< Handler calls that threw.
+};
+
+namespace detail {
+
+template <class E, class = void> struct has_static_name : std::false_type {};
+template <class E>
+struct has_static_name<E, std::void_t<decltype(&E::name)>>
+    : std::bool_constant<!std::is_member_pointer_v<decltype(&E::name)> &&
+                         std::is_convertible_v<decltype(E::name), std::string_view>> {};
+
+/// True for a type the dispatcher accepts as an event: a non-cv class with a static `name`
+/// convertible to std::string_view.
+template <class E>
+inline constexpr bool is_event_v = std::is_class_v<E> && !std::is_const_v<E> &&
+                                   !std::is_volatile_v<E> && has_static_name<E>::value;
+
+template <class E, class Tuple> struct tuple_contains;
+template <class E, class... Ts>
+struct tuple_contains<E, std::tuple<Ts...>> : std::bool_constant<(std::is_same_v<E, Ts> || ...)> {};
+
+/// True for the twelve built-in events.
+template <class E>
+inline constexpr bool is_builtin_event_v = tuple_contains<E, BuiltinEvents>::value;
+
+/// One object per event type, whose address identifies the type.
+template <class E> inline const char event_type_tag = 0;
+
+/// Opaque identity of an event type.
+template <class E> constexpr const void* event_type_key() noexcept { return &event_type_tag<E>; }
+
+template <class E> std::any copy_event(const void* event) {
+    if constexpr (std::is_copy_constructible_v<E>) {
+        return std::any(*static_cast<const E*>(event));
+    } else {
+        return std::any();
+    }
+}
+
+/// Counters of one event type; relaxed atomics, read as a snapshot.
+struct ChannelCounters {
+    std::string_view name;
+    std::atomic<std::uint64_t> dispatched{0};
+    std::atomic<std::uint64_t> suppressed{0};
+    std::atomic<std::uint64_t> handlers_called{0};
+    std::atomic<std::uint64_t> handler_failures{0};
+
+    explicit ChannelCounters(std::string_view event_name) noexcept : name(event_name) {}
+
+    EventStats snapshot() const noexcept {
+        return EventStats{name, dispatched.load(std::memory_order_relaxed),
+                          suppressed.load(std::memory_order_relaxed),
+                          handlers_called.load(std::memory_order_relaxed),
+                          handler_failures.load(std::memory_order_relaxed)};
+    }
+
+    void reset() noexcept {
+        dispatched.store(0, std::memory_order_relaxed);
+        suppressed.store(0, std::memory_order_relaxed);
+        handlers_called.store(0, std::memory_order_relaxed);
+        handler_failures.store(0, std::memory_order_relaxed);
+    }
+};
+
+/// The signal and counters of one event type.
+class ChannelBase {
+public:
+    explicit ChannelBase(std::string_view event_name) noexcept : counters(event_name) {}
+    ChannelBase(const ChannelBase&) = delete;
+    ChannelBase& operator=(const ChannelBase&) = delete;
+    virtual ~ChannelBase() = default;
+
+    ChannelCounters counters;
+};
+
+template <class E> class Channel final : public ChannelBase {
+public:
+    Channel() noexcept : ChannelBase(E::name) {}
+
+    Signal<const E&> signal;
+};
+
+template <class Tuple> struct ChannelsOf;
+template <class... Es> struct ChannelsOf<std::tuple<Es...>> {
+    using type = std::tuple<Channel<Es>...>;
+};
+
+/// The channels of the twelve built-in events, in table order.
+using BuiltinChannels = ChannelsOf<BuiltinEvents>::type;
+
+/// The text of the exception in `error`: what() or a note that it is not a std::exception.
+inline std::string describe_exception(const std::exception_ptr& error) {
+    try {
+        if (error) {
+            std::rethrow_exception(error);
+        }
+        return "no exception";
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "non-standard exception (not derived from std::exception)";
+    }
+}
+
+/// True when `text` is `name` or starts with `name` followed by a space.
+constexpr bool starts_with_word(std::string_view text, std::string_view name) noexcept {
+    return text.substr(0, name.size()) == name &&
+           (text.size() == name.size() || text[name.size()] == ' ');
+}
+
+} // namespace detail
+
+/// Customisation point: the sender `EventDispatcher::dispatch(event)` sends from when no
+/// sender is given. The default uses `Event::sender_type` when the event declares it
+/// (`SenderId::type<sender_type>()`, or `SenderId::any()` for `void`) and `SenderId::any()`
+/// otherwise. Specialise it for your own event to send from something else, e.g. an object:
+///
+///     template <> struct authevents::EventSender<TenantEvent> {
+///         static SenderId get(const TenantEvent& e) noexcept { return SenderId::of(e.tenant); }
+///     };
+///
+/// `get` must be thread-safe and should not throw (an exception reaches the dispatching code).
+template <class Event, class = void> struct EventSender {
+    /// SenderId::any(): Django's `sender=None`.
+    static SenderId get(const Event& /*event*/) noexcept { return SenderId::any(); }
+};
+
+/// EventSender for events declaring `using sender_type = ...;`.
+template <class Event> struct EventSender<Event, std::void_t<typename Event::sender_type>> {
+    /// `SenderId::type<sender_type>()`, or `SenderId::any()` when sender_type is void.
+    static SenderId get(const Event& /*event*/) noexcept {
+        if constexpr (std::is_void_v<typename Event::sender_type>) {
+            return SenderId::any();
+        } else {
+            return SenderId::type<typename Event::sender_type>();
+        }
+    }
+};
+
+/// A non-owning, type-erased view of one event being dispatched, as observers see it (see
+/// EventDispatcher::observers()). Valid only during the observer call; copy what you keep.
+/// Every member is a thread-safe query; only copy() may throw (what the copy throws).
+class EventView {
+public:
+    /// A view of `event`, sent from `sender`; `enabled` says whether handlers are called.
+    template <class Event>
+    EventView(const Event& event, SenderId sender, bool enabled) noexcept
+        : event_(&event), key_(detail::event_type_key<Event>()), name_(Event::name),
+          sender_(sender), enabled_(enabled), copy_(&detail::copy_event<Event>) {}
+
+    /// The event's `name`.
+    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    /// The sender the event is dispatched from.
+    [[nodiscard]] SenderId sender() const noexcept { return sender_; }
+    /// Whether the dispatcher was enabled, i.e. handlers are called for this dispatch.
+    [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+    /// Opaque identity of the event's type; equal to key_of<Event>() for that type.
+    [[nodiscard]] const void* type_key() const noexcept { return key_; }
+    /// Opaque identity of `Event`, to compare with type_key().
+    template <class Event> [[nodiscard]] static const void* key_of() noexcept {
+        return detail::event_type_key<Event>();
+    }
+    /// True when the event is an `Event`.
+    template <class Event> [[nodiscard]] bool is() const noexcept {
+        return key_ == key_of<Event>();
+    }
+    /// The event as an `Event`, or nullptr when it is of another type.
+    template <class Event> [[nodiscard]] const Event* get_if() const noexcept {
+        return is<Event>() ? static_cast<const Event*>(event_) : nullptr;
+    }
+    /// A copy of the event in a std::any; empty when the event type is not copyable.
+    [[nodiscard]] std::any copy() const { return copy_(event_); }
+
+private:
+    const void* event_;
+    const void* key_;
+    std::string_view name_;
+    SenderId sender_;
+    bool enabled_;
+    std::any (*copy_)(const void*);
+};
+
+/// The facade services dispatch authentication events through: one Signal per event type,
+/// robust dispatch, one `[EVENT]` log line per dispatch, an enable switch, custom events and
+/// per-event counters.
+///
+/// Thread-safety: every member may be called from any thread concurrently, also from inside
+/// handlers (re-entrant dispatch works). Non-copyable and non-movable. It must outlive every
+/// dispatch through it and every handler call (destroy it only when no thread dispatches).
+///
+/// Exceptions: dispatch never lets a handler's or observer's exception through (each is
+/// logged and reported); it can only throw std::bad_alloc. Logger exceptions are swallowed.
+///
+/// The named signals are public reference members, e.g. `dispatcher.user_registered`, bound
+/// to signals the dispatcher owns; `signal<UserRegistered>()` is the same object.
+class EventDispatcher {
+    detail::BuiltinChannels builtins_; // declared first: the references below bind to it
+
+public:
+    /// Signal of UserRegistered (same object as signal<UserRegistered>()).
+    Signal<const UserRegistered&>& user_registered;
+    /// Signal of UserEmailVerified.
+    Signal<const UserEmailVerified&>& user_email_verified;
+    /// Signal of UserLoginSuccessful.
+    Signal<const UserLoginSuccessful&>& user_login_successful;
+    /// Signal of UserLoginFailed.
+    Signal<const UserLoginFailed&>& user_login_failed;
+    /// Signal of User2faEnabled.
+    Signal<const User2faEnabled&>& user_2fa_enabled;
+    /// Signal of User2faDisabled.
+    Signal<const User2faDisabled&>& user_2fa_disabled;
+    /// Signal of SellerApplicationSubmitted.
+    Signal<const SellerApplicationSubmitted&>& seller_application_submitted;
+    /// Signal of SellerApplicationApproved.
+    Signal<const SellerApplicationApproved&>& seller_application_approved;
+    /// Signal of SellerApplicationRejected.
+    Signal<const SellerApplicationRejected&>& seller_application_rejected;
+    /// Signal of ProfileUpdated.
+    Signal<const ProfileUpdated&>& profile_updated;
+    /// Signal of ProfilePictureUploaded.
+    Signal<const ProfilePictureUploaded&>& profile_picture_uploaded;
+    /// Signal of ProfilePictureDeleted.
+    Signal<const ProfilePictureDeleted&>& profile_picture_deleted;
+
+    /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
+    /// only). May throw std::bad_alloc.
+    EventDispatcher()
+        : user_registered(builtin_signal<UserRegistered>()),
+          user_email_verified(builtin_signal<UserEmailVerified>()),
+          user_login_successful(builtin_signal<UserLoginSuccessful>()),
+          user_login_failed(builtin_signal<UserLoginFailed>()),
+          user_2fa_enabled(builtin_signal<User2faEnabled>()),
+          user_2fa_disabled(builtin_signal<User2faDisabled>()),
+          seller_application_submitted(builtin_signal<SellerApplicationSubmitted>()),
+          seller_application_approved(builtin_signal<SellerApplicationApproved>()),
+          seller_application_rejected(builtin_signal<SellerApplicationRejected>()),
+          profile_updated(builtin_signal<ProfileUpdated>()),
+          profile_picture_uploaded(builtin_signal<ProfilePictureUploaded>()),
+          profile_picture_deleted(builtin_signal<ProfilePictureDeleted>()),
+          logger_(std::make_shared<const Logger>(stderr_logger())) {}
+
+    EventDispatcher(const EventDispatcher&) = delete;
+    EventDispatcher& operator=(const EventDispatcher&) = delete;
+    EventDispatcher(EventDispatcher&&) = delete;
+    EventDispatcher& operator=(EventDispatcher&&) = delete;
+    /// Disconnects every handler and observer. No dispatch may be running.
+    ~EventDispatcher() = default;
+
+    /// The signal of `Event`: the named member for a built-in event; for any other class with
+    /// a static `name` (a custom event) a signal created on first use. The reference stays
+    /// valid for the dispatcher's lifetime. Thread-safe; may throw std::bad_alloc on first use.
+    template <class Event> Signal<const Event&>& signal() {
+        static_assert(detail::is_event_v<Event>,
+                      "authevents::EventDispatcher: an event must be a class type with a static "
+                      "member `name` convertible to std::string_view, e.g. "
+                      "`static constexpr std::string_view name = \"user_password_changed\";`");
+        if constexpr (detail::is_event_v<Event>) {
+            return channel<Event>().signal;
+        } else {
+            return *static_cast<Signal<const Event&>*>(nullptr); // unreachable: rejected above
+        }
+    }
+
+    /// Connects `handler` to `Event`'s signal with `options` (uid, sender, priority, track).
+    /// The handler is called with one `const Event&` argument; its return value is ignored.
+    /// Thread-safe. Throws what Signal::connect throws (std::invalid_argument for a null
+    /// function pointer or empty std::function, std::bad_alloc).
+    template <class Event, class F> Connection connect(F&& handler, ConnectOptions options = {}) {
+        static_assert(detail::is_event_v<Event>,
+                      "authevents::EventDispatcher::connect<Event>: Event must be a class type "
+                      "with a static member `name` convertible to std::string_view");
+        static_assert(std::is_invocable_v<std::decay_t<F>&, const Event&>,
+                      "authevents::EventDispatcher::connect<Event>: a handler must be callable "
+                      "with one `const Event&` argument, e.g. "
+                      "`[](const authevents::UserRegistered& event) { ... }`. Take the event by "
+                      "const reference (or by value), not by non-const or rvalue reference, and "
+                      "take no other parameter: the sender goes in ConnectOptions::sender.");
+        if constexpr (detail::is_event_v<Event> &&
+                      std::is_invocable_v<std::decay_t<F>&, const Event&>) {
+            return signal<Event>().connect(std::forward<F>(handler), std::move(options));
+        } else {
+            return Connection();
+        }
+    }
+
+    /// Dispatches `event` from its default sender (EventSender<Event>): see the overload
+    /// taking a sender.
+    template <class Event> DispatchReport dispatch(const Event& event) {
+        return dispatch(event, EventSender<Event>::get(event));
+    }
+
+    /// Dispatches `event` from `sender`: logs one info line `[EVENT] <name> <key fields>`,
+    /// shows the event to every observer, then, if enabled, calls every handler connected for
+    /// any sender or for `sender`, in order, on this thread (send_robust semantics).
+    ///
+    /// A handler that throws is logged at error (event name, the handler's dispatch_uid if it
+    /// has one, what() or a note that it is not a std::exception), counted and reported; the
+    /// other handlers still run and nothing is rethrown. Disabled, no handler is called, the
+    /// report is empty, and the info line ends with `(handlers disabled)`.
+    ///
+    /// Thread-safe and re-entrant. Throws only std::bad_alloc.
+    template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
+        static_assert(detail::is_event_v<Event>,
+                      "authevents::EventDispatcher::dispatch: an event must be a class type with "
+                      "a static member `name` convertible to std::string_view");
+        if constexpr (detail::is_event_v<Event>) {
+            auto& ch = channel<Event>();
+            const bool on = enabled();
+            log_event(event, on);
+            notify_observers(event, sender, on);
+            DispatchReport report;
+            if (!on) {
+                ch.counters.suppressed.fetch_add(1, std::memory_order_relaxed);
+                return report;
+            }
+            ch.counters.dispatched.fetch_add(1, std::memory_order_relaxed);
+            report.handlers_called = ch.signal.send_robust_each(
+                sender,
+                [&](SlotError&& failure) {
+                    ch.counters.handler_failures.fetch_add(1, std::memory_order_relaxed);
+                    log_failure(Event::name, "handler", failure);
+                    report.failures.push_back(std::move(failure));
+                },
+                event);
+            ch.counters.handlers_called.fetch_add(report.handlers_called,
+                                                  std::memory_order_relaxed);
+            return report;
+        } else {
+            return DispatchReport{};
+        }
+    }
+
+    /// Dispatches UserRegistered{user, email_sent, ip_address}. See dispatch().
+    DispatchReport dispatch_user_registered(const User& user, bool email_sent,
+                                            std::optional<std::string> ip_address = {}) {
+        return dispatch(UserRegistered{user, email_sent, std::move(ip_address)});
+    }
+
+    /// Dispatches UserEmailVerified{user, ip_address}. See dispatch().
+    DispatchReport dispatch_user_email_verified(const User& user,
+                                                std::optional<std::string> ip_address = {}) {
+        return dispatch(UserEmailVerified{user, std::move(ip_address)});
+    }
+
+    /// Dispatches UserLoginSuccessful{user, ip_address, required_2fa}. See dispatch().
+    DispatchReport dispatch_user_login_successful(const User& user,
+                                                  std::optional<std::string> ip_address = {},
+                                                  bool required_2fa = false) {
+        return dispatch(UserLoginSuccessful{user, std::move(ip_address), required_2fa});
+    }
+
+    /// Dispatches UserLoginFailed{email, reason, ip_address}. See dispatch().
+    DispatchReport dispatch_user_login_failed(std::string email, LoginFailureReason reason,
+                                              std::optional<std::string> ip_address = {}) {
+        return dispatch(UserLoginFailed{std::move(email), reason, std::move(ip_address)});
+    }
+
+    /// Dispatches User2faEnabled{user}. See dispatch().
+    DispatchReport dispatch_user_2fa_enabled(const User& user) {
+        return dispatch(User2faEnabled{user});
+    }
+
+    /// Dispatches User2faDisabled{user}. See dispatch().
+    DispatchReport dispatch_user_2fa_disabled(const User& user) {
+        return dispatch(User2faDisabled{user});
+    }
+
+    /// Dispatches SellerApplicationSubmitted{application, is_resubmission}. See dispatch().
+    DispatchReport dispatch_seller_application_submitted(const SellerApplication& application,
+                                                         bool is_resubmission = false) {
+        return dispatch(SellerApplicationSubmitted{application, is_resubmission});
+    }
+
+    /// Dispatches SellerApplicationApproved{application, admin_user, new_seller}. See
+    /// dispatch().
+    DispatchReport dispatch_seller_application_approved(const SellerApplication& application,
+                                                        const User& admin_user,
+                                                        const User& new_seller) {
+        return dispatch(SellerApplicationApproved{application, admin_user, new_seller});
+    }
+
+    /// Dispatches SellerApplicationRejected{application, admin_user, reason}. See dispatch().
+    DispatchReport dispatch_seller_application_rejected(const SellerApplication& application,
+                                                        const User& admin_user,
+                                                        std::string reason) {
+        return dispatch(SellerApplicationRejected{application, admin_user, std::move(reason)});
+    }
+
+    /// Dispatches ProfileUpdated{user, updated_fields, profile_completion}. See dispatch().
+    DispatchReport dispatch_profile_updated(const User& user,
+                                            std::vector<std::string> updated_fields,
+                                            int profile_completion) {
+        return dispatch(ProfileUpdated{user, std::move(updated_fields), profile_completion});
+    }
+
+    /// Dispatches ProfilePictureUploaded{user, file_key}. See dispatch().
+    DispatchReport dispatch_profile_picture_uploaded(const User& user, std::string file_key) {
+        return dispatch(ProfilePictureUploaded{user, std::move(file_key)});
+    }
+
+    /// Dispatches ProfilePictureDeleted{user}. See dispatch().
+    DispatchReport dispatch_profile_picture_deleted(const User& user) {
+        return dispatch(ProfilePictureDeleted{user});
+    }
+
+    /// The observer signal: every dispatch, of every event type, enabled or not, shows the
+    /// event to its slots as an EventView before any handler runs (sent from the dispatch's
+    /// sender, so ConnectOptions::sender filters as for handlers). For recorders (see
+    /// testing::EventRecorder), audit trails and bridges. An observer's exception is logged
+    /// at error and swallowed; observers are not handlers (not counted, not reported).
+    /// Thread-safe.
+    [[nodiscard]] Signal<const EventView&>& observers() noexcept { return observers_; }
+
+    /// Replaces the logger; an empty Logger silences the dispatcher. Takes effect for log
+    /// lines that start after it returns. Thread-safe; noexcept apart from std::bad_alloc.
+    void set_logger(Logger logger) {
+        auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
+        std::lock_guard<std::mutex> lock(logger_mutex_);
+        logger_ = std::move(next);
+        logger_min_level_ = LogLevel::debug;
+    }
+
+    /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
+    /// still log and reach observers but call no handler. Thread-safe; takes effect for
+    /// dispatches that start after it returns.
+    void set_enabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_seq_cst); }
+
+    /// Whether handlers are called (true for a new dispatcher). Thread-safe.
+    [[nodiscard]] bool enabled() const noexcept { return enabled_.load(std::memory_order_seq_cst); }
+
+    /// A snapshot of `Event`'s counters (all zero for a custom event never used). Each counter
+    /// is read atomically; the snapshot as a whole is not. Thread-safe, noexcept.
+    template <class Event> [[nodiscard]] EventStats stats() const noexcept {
+        static_assert(detail::is_event_v<Event>,
+                      "authevents::EventDispatcher::stats<Event>: not an event type");
+        if (const detail::ChannelBase* ch = find_channel<Event>()) {
+            return ch->counters.snapshot();
+        }
+        EventStats unused;
+        unused.name = Event::name;
+        return unused;
+    }
+
+    /// Snapshots of every event type's counters: the twelve built-in events in table order,
+    /// then custom events in order of first use. Thread-safe; may throw std::bad_alloc.
+    [[nodiscard]] std::vector<EventStats> all_stats() const {
+        std::vector<EventStats> result;
+        std::apply(
+            [&result](const auto&... ch) { (result.push_back(ch.counters.snapshot()), ...); },
+            builtins_);
+        std::shared_lock<std::shared_mutex> lock(custom_mutex_);
+        for (const detail::ChannelBase* ch : custom_order_) {
+            result.push_back(ch->counters.snapshot());
+        }
+        return result;
+    }
+
+    /// Sets every counter of every event type to zero. Thread-safe.
+    void reset_stats() noexcept {
+        std::apply([](auto&... ch) { (ch.counters.reset(), ...); }, builtins_);
+        std::shared_lock<std::shared_mutex> lock(custom_mutex_);
+        for (detail::ChannelBase* ch : custom_order_) {
+            ch->counters.reset();
+        }
+    }
+
+private:
+    template <class Event> Signal<const Event&>& builtin_signal() noexcept {
+        return std::get<detail::Channel<Event>>(builtins_).signal;
+    }
+
+    template <class Event> detail::Channel<Event>& channel() {
+        if constexpr (detail::is_builtin_event_v<Event>) {
+            return std::get<detail::Channel<Event>>(builtins_);
+        } else {
+            const void* key = detail::event_type_key<Event>();
+            {
+                std::shared_lock<std::shared_mutex> lock(custom_mutex_);
+                const auto found = custom_.find(key);
+                if (found != custom_.end()) {
+                    return static_cast<detail::Channel<Event>&>(*found->second);
+                }
+            }
+            std::unique_lock<std::shared_mutex> lock(custom_mutex_);
+            std::unique_ptr<detail::ChannelBase>& slot = custom_[key];
+            if (slot == nullptr) {
+                custom_order_.reserve(custom_order_.size() + 1);
+                slot = std::make_unique<detail::Channel<Event>>();
+                custom_order_.push_back(slot.get());
+            }
+            return static_cast<detail::Channel<Event>&>(*slot);
+        }
+    }
+
+    template <class Event> const detail::ChannelBase* find_channel() const noexcept {
+        if constexpr (detail::is_builtin_event_v<Event>) {
+            return &std::get<detail::Channel<Event>>(builtins_);
+        } else {
+            std::shared_lock<std::shared_mutex> lock(custom_mutex_);
+            const auto found = custom_.find(detail::event_type_key<Event>());
+            return found == custom_.end() ? nullptr : found->second.get();
+        }
+    }
+
+    /// The current logger, if it wants lines at `level`.
+    std::shared_ptr<const Logger> logger_for(LogLevel level) const noexcept {
+        std::lock_guard<std::mutex> lock(logger_mutex_);
+        return level >= logger_min_level_ ? logger_ : nullptr;
+    }
+
+    /// Builds a line with `make_line()` and passes it to the logger; swallows exceptions.
+    template <class MakeLine> void log(LogLevel level, MakeLine&& make_line) const noexcept {
+        if (auto logger = logger_for(level)) {
+            try {
+                const std::string line = make_line();
+                (*logger)(level, line);
+            } catch (...) {
+                // A failing logger (or formatting) has nowhere to report to.
+            }
+        }
+    }
+
+    template <class Event> void log_event(const Event& event, bool handlers_enabled) const {
+        log(LogLevel::info, [&] {
+            fmt::memory_buffer line;
+            fmt::format_to(std::back_inserter(line), "[EVENT] ");
+            if constexpr (fmt::is_formattable<Event>::value) {
+                const std::string text = fmt::format("{}", event);
+                if (!detail::starts_with_word(text, Event::name)) {
+                    fmt::format_to(std::back_inserter(line), "{}{}", Event::name,
+                                   text.empty() ? "" : " ");
+                }
+                fmt::format_to(std::back_inserter(line), "{}", text);
+            } else {
+                fmt::format_to(std::back_inserter(line), "{}", Event::name);
+            }
+            if (!handlers_enabled) {
+                fmt::format_to(std::back_inserter(line), " (handlers disabled)");
+            }
+            return fmt::to_string(line);
+        });
+    }
+
+    void log_failure(std::string_view event_name, std::string_view role,
+                     const SlotError& failure) const {
+        log(LogLevel::error, [&] {
+            const std::string& uid = failure.connection.dispatch_uid();
+            const std::string what = detail::describe_exception(failure.error);
+            if (uid.empty()) {
+                return fmt::format("[EVENT] {} {} failed: {}", event_name, role, what);
+            }
+            return fmt::format("[EVENT] {} {} '{}' failed: {}", event_name, role, uid, what);
+        });
+    }
+
+    template <class Event>
+    void notify_observers(const Event& event, SenderId sender, bool handlers_enabled) {
+        const EventView view(event, sender, handlers_enabled);
+        observers_.send_robust_each(
+            sender, [this](SlotError&& failure) { log_failure(Event::name, "observer", failure); },
+            view);
+    }
+
+    mutable std::shared_mutex custom_mutex_;
+    std::unordered_map<const void*, std::unique_ptr<detail::ChannelBase>> custom_;
+    std::vector<detail::ChannelBase*> custom_order_;
+
+    mutable std::mutex logger_mutex_;
+    std::shared_ptr<const Logger> logger_;
+    LogLevel logger_min_level_ = LogLevel::warning; // the default logger drops info lines
+
+    std::atomic<bool> enabled_{true};
+    Signal<const EventView&> observers_;
+};
+
+} // namespace authevents
