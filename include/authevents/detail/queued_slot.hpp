@@ -66,8 +66,11 @@ public:
         : callable_(std::forward<G>(callable)), executor_(std::move(executor)) {}
 
     /// Copies the arguments and submits one task for them. If the executor refuses (throws),
-    /// the call is withdrawn and the exception propagates.
+    /// the call is withdrawn and the exception propagates. Concurrent sends submit one at a
+    /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
+    /// run a slot that sends again).
     void enqueue(SlotNode& node, Args&... args) {
+        const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
         auto call = std::make_shared<Call>(this->shared_from_this(), node.shared_from_this(),
                                            take_ticket(), args...);
         const Call* const submitting = call.get();
@@ -206,6 +209,7 @@ private:
 
     F callable_;
     Executor executor_;
+    std::recursive_mutex submit_mutex_;
     std::mutex mutex_;
     std::condition_variable turn_;
     std::uint64_t next_ticket_ = 0;

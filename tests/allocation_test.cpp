@@ -1,0 +1,116 @@
+// The emit path allocates nothing: counted with a replaced global operator new.
+#include <authevents/signal.hpp>
+
+#include "catch_compat.hpp"
+
+#include <atomic>
+#include <cstddef>
+#include <cstdlib>
+#include <memory>
+#include <new>
+#include <string>
+
+namespace {
+std::atomic<std::size_t> allocations{0};
+} // namespace
+
+void* operator new(std::size_t size) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    if (void* memory = std::malloc(size == 0 ? 1 : size)) {
+        return memory;
+    }
+    throw std::bad_alloc();
+}
+void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t /*size*/) noexcept { std::free(memory); }
+
+namespace {
+
+/// Allocations made while `action` runs.
+template <class Action> std::size_t allocations_during(Action&& action) {
+    const std::size_t before = allocations.load();
+    action();
+    return allocations.load() - before;
+}
+
+using authevents::ConnectOptions;
+using authevents::SenderId;
+using authevents::Signal;
+
+} // namespace
+
+TEST_CASE("sending to slots whose callables fit in 16 bytes allocates nothing", "[allocation]") {
+    Signal<int> signal;
+    int total = 0;
+    int calls = 0;
+    signal.connect([&total, &calls](int value) { // two references: 16 bytes
+        total += value;
+        ++calls;
+    });
+    static_assert(sizeof(int*) * 2 == 16);
+    signal.connect(+[](int) {}); // a function pointer
+    signal.send(0);                // the thread's first emission registers the thread
+
+    const std::size_t during = allocations_during([&] {
+        for (int round = 0; round < 1000; ++round) {
+            signal.send(1);
+            signal.send_from(SenderId::type<int>(), 1);
+        }
+    });
+    CHECK(during == 0);
+    CHECK(total == 2000);
+    CHECK(calls == 2001);
+}
+
+TEST_CASE("sending to a signal with no slots allocates nothing", "[allocation]") {
+    Signal<const std::string&> signal;
+    const std::string payload = "payload";
+    bool no_failures = true;
+    CHECK(allocations_during([&] {
+              for (int round = 0; round < 1000; ++round) {
+                  signal.send(payload);
+                  no_failures = no_failures && signal.send_robust(payload).empty();
+              }
+          }) == 0);
+    CHECK(no_failures);
+}
+
+TEST_CASE("large callables are allocated at connect, never while sending", "[allocation]") {
+    Signal<int> signal;
+    auto shared = std::make_shared<int>(0);
+    std::string label(64, 'x');
+    signal.connect([shared, label](int value) { *shared += value + (label.empty() ? 1 : 0); });
+    signal.send(0);
+    bool no_failures = true;
+    CHECK(allocations_during([&] {
+              for (int round = 0; round < 1000; ++round) {
+                  signal.send(1);
+                  no_failures = no_failures && signal.send_robust(1).empty();
+              }
+          }) == 0);
+    CHECK(no_failures);
+    CHECK(*shared == 2000);
+}
+
+TEST_CASE("nested sends and tracked slots allocate nothing", "[allocation]") {
+    Signal<int> signal;
+    auto owner = std::make_shared<int>(0);
+    ConnectOptions options;
+    options.track = owner;
+    int depth_reached = 0;
+    signal.connect(
+        [&signal, &depth_reached](int depth) {
+            depth_reached = depth;
+            if (depth < 6) {
+                signal.send(depth + 1); // within the frames every thread has
+            }
+        },
+        options);
+    signal.send(0);
+    CHECK(allocations_during([&] {
+              for (int round = 0; round < 100; ++round) {
+                  signal.send(0);
+              }
+          }) == 0);
+    CHECK(depth_reached == 6);
+}
