@@ -5,6 +5,7 @@
 //
 // Benchmark names: <case>/<library>/<N>[/threads:2]. benchmarks/run turns the JSON output into
 // a table of medians with each figure's ratio to the floor of the same case.
+#include <authevents/dispatcher.hpp>
 #include <authevents/signal.hpp>
 
 #include <benchmark/benchmark.h>
@@ -170,6 +171,46 @@ template <class Library> void connect_disconnect(benchmark::State& state) {
     }
 }
 
+// --- The facade: one event to 8 handlers, logging off, beside a loop over 8 std::functions ---
+
+authevents::UserRegistered sample_event() {
+    authevents::UserRegistered event;
+    event.user.id = 42;
+    event.user.email = "ada@example.com";
+    event.email_sent = true;
+    return event;
+}
+
+void dispatch_floor(benchmark::State& state) {
+    std::vector<std::function<void(const authevents::UserRegistered&)>> handlers;
+    for (std::size_t index = 0; index < slot_count(state); ++index) {
+        handlers.emplace_back([slot = slot_for(index)](const authevents::UserRegistered& event) {
+            slot(static_cast<int>(event.user.id));
+        });
+    }
+    const authevents::UserRegistered event = sample_event();
+    for (auto _ : state) {
+        for (const auto& handler : handlers) {
+            handler(event);
+        }
+    }
+}
+
+void dispatch_authevents(benchmark::State& state) {
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger(nullptr);
+    for (std::size_t index = 0; index < slot_count(state); ++index) {
+        dispatcher.connect<authevents::UserRegistered>(
+            [slot = slot_for(index)](const authevents::UserRegistered& event) {
+                slot(static_cast<int>(event.user.id));
+            });
+    }
+    const authevents::UserRegistered event = sample_event();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(dispatcher.dispatch(event));
+    }
+}
+
 template <class Library> void register_library() {
     const std::string library = Library::name;
     benchmark::RegisterBenchmark(("emit/" + library).c_str(), &emit<Library>)
@@ -201,6 +242,8 @@ template <class Library> void register_library() {
 const bool registered = [] {
     register_library<Floor>();
     register_library<Authevents>();
+    benchmark::RegisterBenchmark("dispatch/floor", &dispatch_floor)->Arg(8);
+    benchmark::RegisterBenchmark("dispatch/authevents", &dispatch_authevents)->Arg(8);
 #ifdef AUTHEVENTS_BENCH_BOOST
     register_library<BoostSignals2>();
 #endif

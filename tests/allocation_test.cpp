@@ -49,7 +49,7 @@ TEST_CASE("sending to slots whose callables fit in 16 bytes allocates nothing", 
     });
     static_assert(sizeof(int*) * 2 == 16);
     signal.connect(+[](int) {}); // a function pointer
-    signal.send(0);                // the thread's first emission registers the thread
+    signal.send(0);              // the thread's first emission registers the thread
 
     const std::size_t during = allocations_during([&] {
         for (int round = 0; round < 1000; ++round) {

@@ -1,8 +1,10 @@
 // ThreadPool and queued slots (ConnectOptions::executor): DESIGN.md section 4.
+#include <authevents/dispatcher.hpp>
 #include <authevents/signal.hpp>
 #include <authevents/thread_pool.hpp>
 
 #include "catch_compat.hpp"
+#include "log_capture.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -308,8 +310,8 @@ TEST_CASE("a throwing queued slot is reported to the error handler and the pool,
             CHECK(failure.connection == failing_connection);
         }
     });
-    failing_connection = signal.connect([](int) { throw std::runtime_error("crm down"); },
-                                        on(pool.executor()));
+    failing_connection =
+        signal.connect([](int) { throw std::runtime_error("crm down"); }, on(pool.executor()));
     std::atomic<int> other_calls{0};
     signal.connect([&](int) { other_calls.fetch_add(1); }, on(pool.executor()));
     std::vector<SlotError> failures;
@@ -491,8 +493,7 @@ TEST_CASE("an inline executor runs the slot during the send; its exception reach
     CHECK(handler_calls == 0);
 }
 
-TEST_CASE("a queued slot on a signal with a move-only argument is refused at connect",
-          "[queued]") {
+TEST_CASE("a queued slot on a signal with a move-only argument is refused at connect", "[queued]") {
     Signal<std::unique_ptr<int>> signal;
     CHECK_THROWS_AS(signal.connect([](const std::unique_ptr<int>&) {},
                                    on([](std::function<void()> task) { task(); })),
@@ -519,4 +520,35 @@ TEST_CASE("an executor that drops a task does not hold up the slot's later calls
     signal.send(3);
     CHECK(eventually([&] { return calls.load() == 2; }));
     pool.shutdown();
+}
+
+TEST_CASE("a dispatcher's queued handler failure is logged with the event and uid, and counted",
+          "[pool][thread][queued][dispatcher]") {
+    LogCapture log;
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger(log.logger());
+    ThreadPool pool(2, 8);
+    ConnectOptions crm = on(pool.executor());
+    crm.dispatch_uid = "crm-sync";
+    dispatcher.connect<authevents::UserRegistered>(
+        [](const authevents::UserRegistered&) { throw std::runtime_error("CRM unreachable"); },
+        crm);
+    std::atomic<int> welcome_emails{0};
+    dispatcher.connect<authevents::UserRegistered>(
+        [&](const authevents::UserRegistered&) { welcome_emails.fetch_add(1); },
+        on(pool.executor()));
+    authevents::User user;
+    user.id = 7;
+    user.email = "ada@example.com";
+    const authevents::DispatchReport report = dispatcher.dispatch_user_registered(user, true);
+    CHECK(report.handlers_called == 2);
+    CHECK(report.failures.empty());
+    pool.shutdown();
+    CHECK(welcome_emails.load() == 1);
+    CHECK(pool.stats().failed == 1);
+    CHECK(dispatcher.stats<authevents::UserRegistered>().handler_failures == 1);
+    const auto errors = log.texts(authevents::LogLevel::error);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors.front() ==
+          "[EVENT] user_registered queued handler 'crm-sync' failed: CRM unreachable");
 }

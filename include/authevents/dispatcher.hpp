@@ -271,7 +271,12 @@ private:
 ///
 /// Thread-safety: every member may be called from any thread concurrently, also from inside
 /// handlers (re-entrant dispatch works). Non-copyable and non-movable. It must outlive every
-/// dispatch through it and every handler call (destroy it only when no thread dispatches).
+/// dispatch through it and every handler call (destroy it only when no thread dispatches, and
+/// after the executors of its queued handlers have run their calls, e.g. ThreadPool::shutdown).
+///
+/// Queued handlers (ConnectOptions::executor) run later on their executor: a dispatch counts
+/// them in handlers_called once queued; their failures are logged at error
+/// (`[EVENT] <name> queued handler '<uid>' failed: <what>`) and counted in handler_failures.
 ///
 /// Exceptions: dispatch never lets a handler's or observer's exception through (each is
 /// logged and reported); it can only throw std::bad_alloc. Logger exceptions are swallowed.
@@ -322,7 +327,9 @@ public:
           profile_updated(builtin_signal<ProfileUpdated>()),
           profile_picture_uploaded(builtin_signal<ProfilePictureUploaded>()),
           profile_picture_deleted(builtin_signal<ProfilePictureDeleted>()),
-          logger_(std::make_shared<const Logger>(stderr_logger())) {}
+          logger_(std::make_shared<const Logger>(stderr_logger())) {
+        std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
+    }
 
     EventDispatcher(const EventDispatcher&) = delete;
     EventDispatcher& operator=(const EventDispatcher&) = delete;
@@ -501,8 +508,8 @@ public:
     void set_logger(Logger logger) {
         auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
         std::lock_guard<std::mutex> lock(logger_mutex_);
+        logger_min_level_.store(next ? LogLevel::debug : silent, std::memory_order_relaxed);
         logger_ = std::move(next);
-        logger_min_level_ = LogLevel::debug;
     }
 
     /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
@@ -570,7 +577,9 @@ private:
             std::unique_ptr<detail::ChannelBase>& slot = custom_[key];
             if (slot == nullptr) {
                 custom_order_.reserve(custom_order_.size() + 1);
-                slot = std::make_unique<detail::Channel<Event>>();
+                auto created = std::make_unique<detail::Channel<Event>>();
+                report_queued_failures(*created);
+                slot = std::move(created);
                 custom_order_.push_back(slot.get());
             }
             return static_cast<detail::Channel<Event>&>(*slot);
@@ -587,10 +596,23 @@ private:
         }
     }
 
-    /// The current logger, if it wants lines at `level`.
+    /// The current logger, if it wants lines at `level`. Lines nobody wants cost one load.
     std::shared_ptr<const Logger> logger_for(LogLevel level) const noexcept {
+        if (level < logger_min_level_.load(std::memory_order_relaxed)) {
+            return nullptr;
+        }
         std::lock_guard<std::mutex> lock(logger_mutex_);
-        return level >= logger_min_level_ ? logger_ : nullptr;
+        return level >= logger_min_level_.load(std::memory_order_relaxed) ? logger_ : nullptr;
+    }
+
+    /// Routes failures of `ch`'s queued handlers (connected with an executor), which no
+    /// dispatch can report, to the error log and the counters. Runs on the executor's thread:
+    /// hence the rule that the dispatcher outlives its queued handlers' calls.
+    template <class Event> void report_queued_failures(detail::Channel<Event>& ch) {
+        ch.signal.set_queued_error_handler([this, &ch](const SlotError& failure) {
+            ch.counters.handler_failures.fetch_add(1, std::memory_order_relaxed);
+            log_failure(Event::name, "queued handler", failure);
+        });
     }
 
     /// Builds a line with `make_line()` and passes it to the logger; swallows exceptions.
@@ -652,7 +674,8 @@ private:
 
     mutable std::mutex logger_mutex_;
     std::shared_ptr<const Logger> logger_;
-    LogLevel logger_min_level_ = LogLevel::warning; // the default logger drops info lines
+    static constexpr auto silent = static_cast<LogLevel>(static_cast<int>(LogLevel::error) + 1);
+    std::atomic<LogLevel> logger_min_level_{LogLevel::warning}; // the default drops info lines
 
     std::atomic<bool> enabled_{true};
     Signal<const EventView&> observers_;

@@ -33,7 +33,7 @@ template <class R, class... P> struct is_std_function<std::function<R(P...)>> : 
 
 template <class F>
 inline constexpr bool is_function_pointer_v =
-    std::is_pointer_v<F> && std::is_function_v<std::remove_pointer_t<F>>;
+    std::conjunction_v<std::is_pointer<F>, std::is_function<std::remove_pointer_t<F>>>;
 } // namespace detail
 
 /// Who sent a signal: Django's `sender`. A value type; copying and comparing are thread-safe.
@@ -121,8 +121,8 @@ public:
             return false;
         }
         const bool was_alive = node_->alive();
-        const std::uint32_t previous = node_->state.fetch_or(detail::slot_state::disconnected,
-                                                             std::memory_order_seq_cst);
+        const std::uint32_t previous =
+            node_->state.fetch_or(detail::slot_state::disconnected, std::memory_order_seq_cst);
         const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
         // A slot whose callable is trivial stays in the signal as a tombstone that emissions
         // skip and the next write drops; one owning captures is dropped now, releasing them.
@@ -166,8 +166,8 @@ public:
 
     /// True while block() or a ConnectionBlocker blocks the slot.
     [[nodiscard]] bool blocked() const noexcept {
-        return node_ != nullptr && (node_->state.load(std::memory_order_acquire) &
-                                    detail::slot_state::blocking) != 0;
+        return node_ != nullptr &&
+               (node_->state.load(std::memory_order_acquire) & detail::slot_state::blocking) != 0;
     }
 
     /// The dispatch_uid the slot was connected with; empty if none or for an empty handle.
@@ -185,8 +185,7 @@ public:
     }
 
 private:
-    explicit Connection(std::shared_ptr<detail::SlotNode> node) noexcept
-        : node_(std::move(node)) {}
+    explicit Connection(std::shared_ptr<detail::SlotNode> node) noexcept : node_(std::move(node)) {}
 
     template <class... Args> friend class Signal;
     friend class ConnectionBlocker;

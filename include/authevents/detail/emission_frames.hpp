@@ -104,8 +104,7 @@ struct ThreadRegistry {
              record = record->next_record) {
             bool expected = false;
             if (!record->in_use.load(std::memory_order_relaxed) &&
-                record->in_use.compare_exchange_strong(expected, true,
-                                                       std::memory_order_acquire)) {
+                record->in_use.compare_exchange_strong(expected, true, std::memory_order_acquire)) {
                 return *record;
             }
         }
@@ -120,8 +119,8 @@ struct ThreadRegistry {
     }
 
     template <class Visit> void for_each_record(Visit&& visit) const {
-        for (const ThreadRecord* record = head.load(std::memory_order_acquire);
-             record != nullptr; record = record->next_record) {
+        for (const ThreadRecord* record = head.load(std::memory_order_acquire); record != nullptr;
+             record = record->next_record) {
             visit(*record);
         }
     }

@@ -91,10 +91,10 @@ private:
     /// gives up its turn so later calls are not held up.
     class Call {
     public:
-        Call(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
-             std::uint64_t ticket, Args&... args)
-            : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket),
-              arguments_(args...) {}
+        Call(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node, std::uint64_t ticket,
+             Args&... args)
+            : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket), arguments_(args...) {
+        }
         Call(const Call&) = delete;
         Call& operator=(const Call&) = delete;
         ~Call() {
@@ -194,9 +194,11 @@ private:
             }
         }
         try {
-            std::apply([this](auto&... arguments) { static_cast<void>(
-                                                        std::invoke(callable_, arguments...)); },
-                       call.arguments_);
+            std::apply(
+                [this](auto&... arguments) {
+                    static_cast<void>(std::invoke(callable_, arguments...));
+                },
+                call.arguments_);
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {

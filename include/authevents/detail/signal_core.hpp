@@ -82,8 +82,7 @@ public:
                     // Keeps the tracked object alive while the slot runs.
                     const std::shared_ptr<const void> keep_alive = entry.node->track().lock();
                     if (!keep_alive) {
-                        entry.node->state.fetch_or(slot_state::expired,
-                                                   std::memory_order_acq_rel);
+                        entry.node->state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
                         ++inactive;
                         continue;
                     }
@@ -127,7 +126,7 @@ public:
             }
             EntrySnapshot* current = current_.load(std::memory_order_relaxed);
             if (position == count && current != nullptr && count < current->capacity()) {
-                live_.push_back(node);      // may throw: nothing has changed yet
+                live_.push_back(node);     // may throw: nothing has changed yet
                 current->push_back(entry); // in place: emissions under way keep their size
                 return node;
             }
@@ -193,9 +192,9 @@ public:
                 record.for_each_frame([&](const EmissionFrame& frame) {
                     const void* pinned = frame.pinned.load(std::memory_order_seq_cst);
                     const EntrySnapshot* snapshot = owned_snapshot(pinned);
-                    if (snapshot == nullptr || (node.sender() != nullptr &&
-                                                frame.sender.load(std::memory_order_relaxed) !=
-                                                    node.sender())) {
+                    if (snapshot == nullptr ||
+                        (node.sender() != nullptr &&
+                         frame.sender.load(std::memory_order_relaxed) != node.sender())) {
                         return;
                     }
                     const std::size_t index = snapshot->find(&node);
@@ -272,9 +271,7 @@ public:
     }
 
     void block(bool blocked) noexcept { blocked_.store(blocked, std::memory_order_relaxed); }
-    [[nodiscard]] bool blocked() const noexcept {
-        return blocked_.load(std::memory_order_relaxed);
-    }
+    [[nodiscard]] bool blocked() const noexcept { return blocked_.load(std::memory_order_relaxed); }
 
 private:
     struct Retired {

@@ -20,10 +20,10 @@ inline constexpr std::size_t inline_callable_size = 16;
 /// True when F can live, bitwise copied, inside every snapshot entry: small, trivially copyable
 /// and callable through a const reference (so concurrent calls cannot race on its state).
 template <class F, class... Args>
-inline constexpr bool fits_inline =
-    sizeof(F) <= inline_callable_size && alignof(F) <= alignof(void*) &&
-    std::is_trivially_copyable_v<F> && std::is_trivially_destructible_v<F> &&
-    std::is_invocable_v<const F&, Args&...>;
+inline constexpr bool
+    fits_inline = sizeof(F) <= inline_callable_size && alignof(F) <= alignof(void*) &&
+                  std::is_trivially_copyable_v<F>&& std::is_trivially_destructible_v<
+                      F>&& std::is_invocable_v<const F&, Args&...>;
 
 /// One slot as an emission sees it: a thunk, the callable (inline or a pointer to it), the node
 /// holding its mutable state, and its sender filter. Trivially copyable, so snapshots copy

@@ -120,8 +120,8 @@ private:
 template <class F> class CallableNode final : public SlotNode {
 public:
     template <class G>
-    CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key,
-                 int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked)
+    CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key, int slot_priority,
+                 std::weak_ptr<const void> tracked_object, bool is_tracked)
         : SlotNode(std::move(dispatch_uid), nullptr, sender_key, slot_priority,
                    std::move(tracked_object), is_tracked),
           callable_(std::in_place, std::forward<G>(callable)) {}

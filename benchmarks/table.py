@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Prints benchmark medians as one table, with ratios to the floor, and checks the targets.
+
+Usage: table.py results.json   (Google Benchmark JSON with median aggregates)
+"""
+import json
+import sys
+
+LIBRARIES = ["floor", "authevents", "boost_signals2", "libsigcpp"]
+COLUMNS = [  # (case, N, heading)
+    ("emit", "0", "empty send"),
+    ("emit", "1", "N=1"),
+    ("emit", "8", "N=8"),
+    ("emit", "64", "N=64"),
+    ("emit_two_threads", "1", "2 threads, N=1 (per thread)"),
+    ("emit_two_threads", "8", "2 threads, N=8 (per thread)"),
+    ("emit_under_churn", "8", "N=8 under churn"),
+    ("connect_disconnect", "1", "connect+disconnect, 1 slot"),
+    ("connect_disconnect", "8", "connect+disconnect, 8 slots"),
+    ("connect_disconnect", "64", "connect+disconnect, 64 slots"),
+    ("dispatch", "8", "dispatcher, 8 handlers"),
+]
+
+
+def load_medians(path):
+    """{(case, library, N): median ns per operation (real time)}"""
+    with open(path, encoding="utf-8") as results:
+        data = json.load(results)
+    medians = {}
+    for run in data["benchmarks"]:
+        if run.get("aggregate_name") != "median":
+            continue
+        parts = run["run_name"].split("/")
+        case, library, count = parts[0], parts[1], parts[2]
+        scale = {"ns": 1.0, "us": 1e3, "ms": 1e6}[run["time_unit"]]
+        medians[(case, library, count)] = run["real_time"] * scale
+    return medians, data.get("context", {})
+
+
+def cell(medians, case, library, count):
+    value = medians.get((case, library, count))
+    if value is None:
+        return "n/a"
+    floor = medians.get((case, "floor", count))
+    if floor and library != "floor":
+        return f"{value:.1f} [{value / floor:.2f}]"
+    return f"{value:.1f}"
+
+
+def main():
+    medians, context = load_medians(sys.argv[1])
+    present = [lib for lib in LIBRARIES if any(key[1] == lib for key in medians)]
+    columns = [col for col in COLUMNS if any((col[0], lib, col[1]) in medians for lib in present)]
+    print(f"Medians of {context.get('num_cpus', '?')}-CPU runs, ns per operation "
+          f"[ratio to the floor of the same column]\n")
+    print("| library | " + " | ".join(heading for _, _, heading in columns) + " |")
+    print("|---" * (len(columns) + 1) + "|")
+    for library in present:
+        cells = [cell(medians, case, library, count) for case, count, _ in columns]
+        print(f"| {library} | " + " | ".join(cells) + " |")
+
+    def ratio(numerator, denominator):
+        top, bottom = medians.get(numerator), medians.get(denominator)
+        return top / bottom if top is not None and bottom else None
+
+    ours = "authevents"
+    targets = [
+        ("emit N=1 / floor", ratio(("emit", ours, "1"), ("emit", "floor", "1")), 2.0),
+        ("emit N=8 / floor", ratio(("emit", ours, "8"), ("emit", "floor", "8")), 1.1),
+        ("emit N=64 / floor", ratio(("emit", ours, "64"), ("emit", "floor", "64")), 1.1),
+        ("2 threads / 1 thread, N=1",
+         ratio(("emit_two_threads", ours, "1"), ("emit", ours, "1")), 1.2),
+        ("2 threads / 1 thread, N=8",
+         ratio(("emit_two_threads", ours, "8"), ("emit", ours, "8")), 1.2),
+        ("under churn / quiet, N=8",
+         ratio(("emit_under_churn", ours, "8"), ("emit", ours, "8")), 3.0),
+    ]
+    print("\nTargets (shared/PERFORMANCE.md):\n")
+    print("| target | measured | limit | |")
+    print("|---|---|---|---|")
+    for name, value, limit in targets:
+        if value is None:
+            print(f"| {name} | n/a | {limit} | |")
+        else:
+            print(f"| {name} | {value:.2f}x | {limit}x | {'met' if value <= limit else 'MISSED'} |")
+    pair = medians.get(("connect_disconnect", ours, "64"))
+    if pair is not None:
+        print(f"| connect+disconnect, 64 slots | {pair:.1f} ns | 100 ns | "
+              f"{'met' if pair <= 100 else 'MISSED'} |")
+
+
+if __name__ == "__main__":
+    main()

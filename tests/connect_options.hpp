@@ -1,0 +1,18 @@
+// ConnectOptions in one expression without -Wmissing-field-initializers (C++17 has no
+// designated initializers).
+#pragma once
+
+#include <authevents/signal.hpp>
+
+#include <string>
+#include <utility>
+
+inline authevents::ConnectOptions options(std::string dispatch_uid,
+                                          authevents::SenderId sender = authevents::SenderId::any(),
+                                          int priority = 0) {
+    authevents::ConnectOptions result;
+    result.dispatch_uid = std::move(dispatch_uid);
+    result.sender = sender;
+    result.priority = priority;
+    return result;
+}

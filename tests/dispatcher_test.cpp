@@ -1,0 +1,641 @@
+// Tests for authevents/dispatcher.hpp: EventDispatcher, its log lines, enable switch,
+// custom events, observers and counters.
+#include <authevents/dispatcher.hpp>
+
+#include "catch_compat.hpp"
+#include "connect_options.hpp"
+#include "event_samples.hpp"
+#include "log_capture.hpp"
+
+#include <fmt/format.h>
+
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+using namespace authevents;
+using samples::ana;
+
+namespace {
+
+// A custom event without a formatter, following the reference's four steps.
+struct UserPasswordChanged {
+    static constexpr std::string_view name = "user_password_changed";
+    using sender_type = User;
+    User user;
+};
+
+// A custom event whose formatter prints only its fields.
+struct ApiKeyCreated {
+    static constexpr std::string_view name = "api_key_created";
+    std::int64_t user_id = 0;
+    std::string key_prefix;
+};
+
+// A custom event whose formatter starts with the name, like the built-in ones.
+struct SessionRevoked {
+    static constexpr std::string_view name = "session_revoked";
+    std::int64_t session_id = 0;
+};
+
+// A custom event that is not copyable.
+struct Unique {
+    static constexpr std::string_view name = "unique";
+    std::unique_ptr<int> value;
+};
+
+// A custom event with an object as sender, through the EventSender customisation point.
+struct TenantEvent {
+    static constexpr std::string_view name = "tenant_event";
+    const int* tenant = nullptr;
+};
+
+// Records the events a handler receives.
+template <class E> struct Received {
+    std::vector<E> events;
+    Connection connect(EventDispatcher& dispatcher, ConnectOptions options = {}) {
+        return dispatcher.connect<E>([this](const E& event) { events.push_back(event); },
+                                     std::move(options));
+    }
+};
+
+LogCapture& capture_into(EventDispatcher& dispatcher, LogCapture& capture) {
+    dispatcher.set_logger(capture.logger());
+    return capture;
+}
+
+} // namespace
+
+template <> struct fmt::formatter<ApiKeyCreated> : fmt::formatter<std::string_view> {
+    template <class Context> auto format(const ApiKeyCreated& e, Context& ctx) const {
+        return fmt::format_to(ctx.out(), "user_id={} key_prefix={}", e.user_id, e.key_prefix);
+    }
+};
+
+template <> struct fmt::formatter<SessionRevoked> : fmt::formatter<std::string_view> {
+    template <class Context> auto format(const SessionRevoked& e, Context& ctx) const {
+        return fmt::format_to(ctx.out(), "session_revoked session_id={}", e.session_id);
+    }
+};
+
+template <> struct authevents::EventSender<TenantEvent> {
+    static SenderId get(const TenantEvent& event) noexcept { return SenderId::of(event.tenant); }
+};
+
+TEST_CASE("each named signal is the same object as signal<Event>()", "[dispatcher]") {
+    EventDispatcher d;
+    CHECK(&d.user_registered == &d.signal<UserRegistered>());
+    CHECK(&d.user_email_verified == &d.signal<UserEmailVerified>());
+    CHECK(&d.user_login_successful == &d.signal<UserLoginSuccessful>());
+    CHECK(&d.user_login_failed == &d.signal<UserLoginFailed>());
+    CHECK(&d.user_2fa_enabled == &d.signal<User2faEnabled>());
+    CHECK(&d.user_2fa_disabled == &d.signal<User2faDisabled>());
+    CHECK(&d.seller_application_submitted == &d.signal<SellerApplicationSubmitted>());
+    CHECK(&d.seller_application_approved == &d.signal<SellerApplicationApproved>());
+    CHECK(&d.seller_application_rejected == &d.signal<SellerApplicationRejected>());
+    CHECK(&d.profile_updated == &d.signal<ProfileUpdated>());
+    CHECK(&d.profile_picture_uploaded == &d.signal<ProfilePictureUploaded>());
+    CHECK(&d.profile_picture_deleted == &d.signal<ProfilePictureDeleted>());
+    STATIC_REQUIRE(std::is_same_v<decltype(d.user_registered), Signal<const UserRegistered&>&>);
+    STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<EventDispatcher>);
+    STATIC_REQUIRE_FALSE(std::is_move_constructible_v<EventDispatcher>);
+}
+
+TEMPLATE_LIST_TEST_CASE("dispatch delivers the very event to handlers and reports them",
+                        "[dispatcher]", BuiltinEvents) {
+    EventDispatcher d;
+    d.set_logger({});
+    const TestType sent = samples::sample<TestType>();
+    std::vector<const TestType*> addresses;
+    Received<TestType> first;
+    first.connect(d);
+    d.signal<TestType>().connect([&](const TestType& event) { addresses.push_back(&event); });
+
+    const DispatchReport report = d.dispatch(sent);
+
+    REQUIRE(first.events.size() == 1);
+    CHECK(first.events.front() == sent);
+    CHECK(addresses == std::vector<const TestType*>{&sent});
+    CHECK(report.handlers_called == 2);
+    CHECK(report.failures.empty());
+    CHECK(report.ok());
+}
+
+TEST_CASE("every dispatch_ method delivers a correctly filled event", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+
+    SECTION("user_registered") {
+        Received<UserRegistered> r;
+        r.connect(d);
+        d.dispatch_user_registered(ana(), true, "203.0.113.7");
+        d.dispatch_user_registered(ana(), false);
+        CHECK(r.events == std::vector<UserRegistered>{samples::user_registered(),
+                                                      {ana(), false, std::nullopt}});
+    }
+    SECTION("user_email_verified") {
+        Received<UserEmailVerified> r;
+        r.connect(d);
+        d.dispatch_user_email_verified(ana(), "203.0.113.8");
+        d.dispatch_user_email_verified(ana());
+        CHECK(r.events == std::vector<UserEmailVerified>{samples::user_email_verified(),
+                                                         {ana(), std::nullopt}});
+    }
+    SECTION("user_login_successful") {
+        Received<UserLoginSuccessful> r;
+        r.connect(d);
+        d.dispatch_user_login_successful(ana(), "203.0.113.9", true);
+        d.dispatch_user_login_successful(ana());
+        CHECK(r.events == std::vector<UserLoginSuccessful>{samples::user_login_successful(),
+                                                           {ana(), std::nullopt, false}});
+    }
+    SECTION("user_login_failed") {
+        Received<UserLoginFailed> r;
+        r.connect(d);
+        d.dispatch_user_login_failed("ana@example.com", LoginFailureReason::wrong_password,
+                                     "198.51.100.1");
+        d.dispatch_user_login_failed("bob@example.com", LoginFailureReason::user_not_found);
+        CHECK(r.events == std::vector<UserLoginFailed>{
+                              samples::user_login_failed(),
+                              {"bob@example.com", LoginFailureReason::user_not_found, {}}});
+    }
+    SECTION("user_2fa_enabled and user_2fa_disabled") {
+        Received<User2faEnabled> on;
+        Received<User2faDisabled> off;
+        on.connect(d);
+        off.connect(d);
+        d.dispatch_user_2fa_enabled(ana());
+        d.dispatch_user_2fa_disabled(samples::admin());
+        CHECK(on.events == std::vector<User2faEnabled>{{ana()}});
+        CHECK(off.events == std::vector<User2faDisabled>{{samples::admin()}});
+    }
+    SECTION("seller_application_submitted") {
+        Received<SellerApplicationSubmitted> r;
+        r.connect(d);
+        d.dispatch_seller_application_submitted(samples::application(), true);
+        d.dispatch_seller_application_submitted(samples::application());
+        CHECK(r.events ==
+              std::vector<SellerApplicationSubmitted>{samples::seller_application_submitted(),
+                                                      {samples::application(), false}});
+    }
+    SECTION("seller_application_approved") {
+        Received<SellerApplicationApproved> r;
+        r.connect(d);
+        d.dispatch_seller_application_approved(samples::application(), samples::admin(), ana());
+        CHECK(r.events ==
+              std::vector<SellerApplicationApproved>{samples::seller_application_approved()});
+    }
+    SECTION("seller_application_rejected") {
+        Received<SellerApplicationRejected> r;
+        r.connect(d);
+        d.dispatch_seller_application_rejected(samples::application(), samples::admin(),
+                                               "Missing tax documents");
+        CHECK(r.events ==
+              std::vector<SellerApplicationRejected>{samples::seller_application_rejected()});
+    }
+    SECTION("profile_updated") {
+        Received<ProfileUpdated> r;
+        r.connect(d);
+        d.dispatch_profile_updated(ana(), {"first_name", "language"}, 80);
+        CHECK(r.events == std::vector<ProfileUpdated>{samples::profile_updated()});
+    }
+    SECTION("profile_picture_uploaded") {
+        Received<ProfilePictureUploaded> r;
+        r.connect(d);
+        d.dispatch_profile_picture_uploaded(ana(), "avatars/42.png");
+        CHECK(r.events == std::vector<ProfilePictureUploaded>{samples::profile_picture_uploaded()});
+    }
+    SECTION("profile_picture_deleted") {
+        Received<ProfilePictureDeleted> r;
+        r.connect(d);
+        d.dispatch_profile_picture_deleted(ana());
+        CHECK(r.events == std::vector<ProfilePictureDeleted>{samples::profile_picture_deleted()});
+    }
+}
+
+TEST_CASE("each event reaches only the handlers of its own type", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    Received<User2faEnabled> enabled;
+    Received<User2faDisabled> disabled;
+    enabled.connect(d);
+    disabled.connect(d);
+    d.dispatch_user_2fa_disabled(ana());
+    CHECK(enabled.events.empty());
+    CHECK(disabled.events.size() == 1);
+}
+
+TEST_CASE("events are sent from Django's sender: the User or SellerApplication class, or none",
+          "[dispatcher][sender]") {
+    EventDispatcher d;
+    d.set_logger({});
+    int user_class = 0;
+    int application_class = 0;
+    int any_sender = 0;
+    d.connect<UserRegistered>([&](const UserRegistered&) { ++user_class; },
+                              options("", SenderId::type<User>()));
+    d.connect<UserLoginFailed>([&](const UserLoginFailed&) { ++user_class; },
+                               options("", SenderId::type<User>()));
+    d.connect<SellerApplicationApproved>([&](const SellerApplicationApproved&) { ++user_class; },
+                                         options("", SenderId::type<User>()));
+    d.connect<SellerApplicationApproved>(
+        [&](const SellerApplicationApproved&) { ++application_class; },
+        options("", SenderId::type<SellerApplication>()));
+    d.connect<UserLoginFailed>([&](const UserLoginFailed&) { ++any_sender; });
+
+    d.dispatch_user_registered(ana(), true);
+    d.dispatch_user_login_failed("x@example.com", LoginFailureReason::rate_limited);
+    d.dispatch_seller_application_approved(samples::application(), samples::admin(), ana());
+
+    CHECK(user_class == 1);        // user_registered only: login_failed has no sender
+    CHECK(application_class == 1); // seller events come from the SellerApplication class
+    CHECK(any_sender == 1);
+    CHECK(EventSender<UserLoginFailed>::get(samples::user_login_failed()).is_any());
+    CHECK(EventSender<UserPasswordChanged>::get({ana()}) == SenderId::type<User>());
+    CHECK(EventSender<ApiKeyCreated>::get({}).is_any());
+}
+
+TEST_CASE("dispatch with an explicit sender reaches that sender's handlers and any-sender ones",
+          "[dispatcher][sender]") {
+    EventDispatcher d;
+    d.set_logger({});
+    const int admin_panel = 0;
+    const int api = 0;
+    std::vector<std::string> calls;
+    d.connect<ProfileUpdated>([&](const ProfileUpdated&) { calls.emplace_back("panel"); },
+                              options("", SenderId::of(&admin_panel)));
+    d.connect<ProfileUpdated>([&](const ProfileUpdated&) { calls.emplace_back("api"); },
+                              options("", SenderId::of(&api)));
+    d.connect<ProfileUpdated>([&](const ProfileUpdated&) { calls.emplace_back("all"); });
+
+    const DispatchReport report = d.dispatch(samples::profile_updated(), SenderId::of(&api));
+
+    CHECK(calls == std::vector<std::string>{"api", "all"});
+    CHECK(report.handlers_called == 2);
+}
+
+TEST_CASE("EventSender can be specialised to send a custom event from an object",
+          "[dispatcher][sender][custom]") {
+    EventDispatcher d;
+    d.set_logger({});
+    const int tenant_a = 0;
+    const int tenant_b = 0;
+    int calls = 0;
+    d.connect<TenantEvent>([&](const TenantEvent&) { ++calls; },
+                           options("", SenderId::of(&tenant_a)));
+    d.dispatch(TenantEvent{&tenant_b});
+    CHECK(calls == 0);
+    d.dispatch(TenantEvent{&tenant_a});
+    CHECK(calls == 1);
+}
+
+TEST_CASE("handlers run by priority, then connection order", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    std::vector<std::string> order;
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { order.emplace_back("audit"); });
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { order.emplace_back("security"); },
+                              options("security", SenderId::any(), 10));
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { order.emplace_back("email"); });
+    d.dispatch_user_2fa_enabled(ana());
+    CHECK(order == std::vector<std::string>{"security", "audit", "email"});
+}
+
+TEST_CASE("a dispatch_uid connects a handler once", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    int calls = 0;
+    const auto handler = [&](const UserEmailVerified&) { ++calls; };
+    const Connection first = d.connect<UserEmailVerified>(handler, options("welcome"));
+    const Connection second = d.connect<UserEmailVerified>(handler, options("welcome"));
+    CHECK(first == second);
+    CHECK(d.user_email_verified.size() == 1);
+    d.dispatch_user_email_verified(ana());
+    CHECK(calls == 1);
+    CHECK(first.dispatch_uid() == "welcome");
+}
+
+TEST_CASE("handlers take the event by const reference or by value", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    int calls = 0;
+    d.connect<ProfilePictureDeleted>(
+        [&](ProfilePictureDeleted event) { calls += event.user.id > 0; });
+    d.connect<ProfilePictureDeleted>([&](const auto&) { ++calls; });
+    d.connect<ProfilePictureDeleted>([&](const ProfilePictureDeleted&) { return 42; });
+    CHECK(d.dispatch_profile_picture_deleted(ana()).handlers_called == 3);
+    CHECK(calls == 2);
+}
+
+TEST_CASE("a throwing handler is isolated, logged and reported", "[dispatcher][errors]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    std::vector<std::string> ran;
+    d.connect<UserRegistered>([&](const UserRegistered&) { ran.emplace_back("first"); });
+    const Connection failing = d.connect<UserRegistered>(
+        [&](const UserRegistered&) {
+            ran.emplace_back("crm");
+            throw std::runtime_error("CRM unreachable");
+        },
+        options("crm_sync"));
+    d.connect<UserRegistered>([&](const UserRegistered&) {
+        ran.emplace_back("anonymous");
+        throw std::logic_error("bad state");
+    });
+    d.connect<UserRegistered>([&](const UserRegistered&) {
+        ran.emplace_back("odd");
+        throw 42;
+    });
+    d.connect<UserRegistered>([&](const UserRegistered&) { ran.emplace_back("last"); });
+
+    DispatchReport report;
+    REQUIRE_NOTHROW(report = d.dispatch_user_registered(ana(), true));
+
+    CHECK(ran == std::vector<std::string>{"first", "crm", "anonymous", "odd", "last"});
+    CHECK(report.handlers_called == 5);
+    REQUIRE(report.failures.size() == 3);
+    CHECK_FALSE(report.ok());
+    CHECK(report.failures[0].connection == failing);
+    CHECK_THROWS_WITH(std::rethrow_exception(report.failures[0].error), "CRM unreachable");
+    CHECK(log.texts(LogLevel::error) ==
+          std::vector<std::string>{
+              "[EVENT] user_registered handler 'crm_sync' failed: CRM unreachable",
+              "[EVENT] user_registered handler failed: bad state",
+              "[EVENT] user_registered handler failed: non-standard exception (not derived from "
+              "std::exception)",
+          });
+    // The info line comes first, then one error line per failure, nothing else.
+    REQUIRE(log.size() == 4);
+    CHECK(log.lines().front().level == LogLevel::info);
+}
+
+TEST_CASE("every dispatch logs exactly one info line with the event's key fields",
+          "[dispatcher][log]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+
+    d.dispatch_user_registered(ana(), true, "203.0.113.7");
+    d.dispatch_user_email_verified(ana());
+    d.dispatch_user_login_successful(ana(), "203.0.113.9", true);
+    d.dispatch_user_login_failed("ana@example.com", LoginFailureReason::invalid_2fa_code);
+    d.dispatch_user_2fa_enabled(ana());
+    d.dispatch_user_2fa_disabled(ana());
+    d.dispatch_seller_application_submitted(samples::application(), false);
+    d.dispatch_seller_application_approved(samples::application(), samples::admin(), ana());
+    d.dispatch_seller_application_rejected(samples::application(), samples::admin(), "Blurry");
+    d.dispatch_profile_updated(ana(), {"language"}, 100);
+    d.dispatch_profile_picture_uploaded(ana(), "avatars/42.png");
+    d.dispatch_profile_picture_deleted(ana());
+
+    const std::string user = "user=42 <ana@example.com>";
+    const std::string application =
+        "application=7 seller_type=individual applicant=42 <ana@example.com>";
+    CHECK(
+        log.texts(LogLevel::info) ==
+        std::vector<std::string>{
+            "[EVENT] user_registered " + user + " email_sent=true ip_address=203.0.113.7",
+            "[EVENT] user_email_verified " + user,
+            "[EVENT] user_login_successful " + user + " ip_address=203.0.113.9 required_2fa=true",
+            "[EVENT] user_login_failed email=ana@example.com reason=invalid_2fa_code",
+            "[EVENT] user_2fa_enabled " + user,
+            "[EVENT] user_2fa_disabled " + user,
+            "[EVENT] seller_application_submitted " + application + " is_resubmission=false",
+            "[EVENT] seller_application_approved " + application +
+                " admin_user=1 <admin@example.com> new_seller=42 <ana@example.com>",
+            "[EVENT] seller_application_rejected " + application +
+                " admin_user=1 <admin@example.com> reason=Blurry",
+            "[EVENT] profile_updated " + user + " updated_fields=[language] profile_completion=100",
+            "[EVENT] profile_picture_uploaded " + user + " file_key=avatars/42.png",
+            "[EVENT] profile_picture_deleted " + user,
+        });
+    CHECK(log.size() == 12); // exactly one line each, no handler connected
+}
+
+TEST_CASE("custom events: created on first use, connected, dispatched and logged",
+          "[dispatcher][custom]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+
+    Signal<const UserPasswordChanged&>& signal = d.signal<UserPasswordChanged>();
+    CHECK(&signal == &d.signal<UserPasswordChanged>());
+    CHECK(signal.size() == 0);
+    Received<UserPasswordChanged> received;
+    received.connect(d);
+    CHECK(signal.size() == 1);
+
+    const DispatchReport report = d.dispatch(UserPasswordChanged{ana()});
+    CHECK(report.handlers_called == 1);
+    REQUIRE(received.events.size() == 1);
+    CHECK(received.events.front().user == ana());
+
+    d.dispatch(ApiKeyCreated{42, "ak_live_3f"});
+    d.dispatch(SessionRevoked{9});
+    d.dispatch(Unique{std::make_unique<int>(1)});
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] user_password_changed",
+              "[EVENT] api_key_created user_id=42 key_prefix=ak_live_3f",
+              "[EVENT] session_revoked session_id=9",
+              "[EVENT] unique",
+          });
+}
+
+TEST_CASE("the info line comes before handlers run, also for re-entrant dispatches",
+          "[dispatcher][log]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    d.connect<UserEmailVerified>(
+        [&](const UserEmailVerified& event) { d.dispatch_user_2fa_enabled(event.user); });
+    d.dispatch_user_email_verified(ana());
+    const auto lines = log.texts(LogLevel::info);
+    REQUIRE(lines.size() == 2);
+    CHECK(lines[0].rfind("[EVENT] user_email_verified", 0) == 0);
+    CHECK(lines[1].rfind("[EVENT] user_2fa_enabled", 0) == 0);
+}
+
+TEST_CASE("an empty logger silences the dispatcher; set_logger replaces it", "[dispatcher][log]") {
+    EventDispatcher d;
+    LogCapture first;
+    LogCapture second;
+    d.set_logger(first.logger());
+    d.dispatch_user_2fa_enabled(ana());
+    d.set_logger(second.logger());
+    d.dispatch_user_2fa_enabled(ana());
+    d.set_logger({});
+    d.connect<User2faEnabled>([](const User2faEnabled&) { throw std::runtime_error("x"); });
+    CHECK(d.dispatch_user_2fa_enabled(ana()).failures.size() == 1);
+    CHECK(first.size() == 1);
+    CHECK(second.size() == 1);
+}
+
+TEST_CASE("a throwing logger never reaches the service", "[dispatcher][log]") {
+    EventDispatcher d;
+    d.set_logger([](LogLevel, std::string_view) { throw std::runtime_error("disk full"); });
+    int calls = 0;
+    d.connect<User2faEnabled>([&](const User2faEnabled&) {
+        ++calls;
+        throw std::runtime_error("x");
+    });
+    DispatchReport report;
+    REQUIRE_NOTHROW(report = d.dispatch_user_2fa_enabled(ana()));
+    CHECK(calls == 1);
+    CHECK(report.failures.size() == 1);
+}
+
+TEST_CASE("stderr_logger keeps lines at or above its level", "[dispatcher][log]") {
+    // It writes to stderr; here only that it accepts every level without throwing.
+    const Logger logger = stderr_logger(LogLevel::error);
+    CHECK_NOTHROW(logger(LogLevel::info, "dropped"));
+    CHECK(to_string(LogLevel::warning) == "warning");
+    CHECK(to_string(LogLevel::debug) == "debug");
+}
+
+TEST_CASE("a dispatcher is enabled by default; disabled it calls no handler",
+          "[dispatcher][enabled]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    CHECK(d.enabled());
+    int calls = 0;
+    d.connect<User2faDisabled>([&](const User2faDisabled&) { ++calls; });
+
+    d.set_enabled(false);
+    CHECK_FALSE(d.enabled());
+    const DispatchReport report = d.dispatch_user_2fa_disabled(ana());
+    CHECK(calls == 0);
+    CHECK(report.handlers_called == 0);
+    CHECK(report.failures.empty());
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] user_2fa_disabled user=42 <ana@example.com> (handlers disabled)"});
+
+    d.set_enabled(true);
+    CHECK(d.dispatch_user_2fa_disabled(ana()).handlers_called == 1);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("blocked handlers and a blocked signal are not called nor counted", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    int calls = 0;
+    Connection c = d.connect<User2faEnabled>([&](const User2faEnabled&) { ++calls; });
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { ++calls; });
+    c.block();
+    CHECK(d.dispatch_user_2fa_enabled(ana()).handlers_called == 1);
+    d.user_2fa_enabled.block();
+    CHECK(d.dispatch_user_2fa_enabled(ana()).handlers_called == 0);
+    CHECK(calls == 1);
+}
+
+TEST_CASE("per-event counters count dispatches, handler calls and failures",
+          "[dispatcher][stats]") {
+    EventDispatcher d;
+    d.set_logger({});
+    d.connect<UserLoginFailed>([](const UserLoginFailed&) {});
+    d.connect<UserLoginFailed>([](const UserLoginFailed& e) {
+        if (e.reason == LoginFailureReason::rate_limited) {
+            throw std::runtime_error("limiter down");
+        }
+    });
+    d.dispatch_user_login_failed("a@example.com", LoginFailureReason::wrong_password);
+    d.dispatch_user_login_failed("a@example.com", LoginFailureReason::rate_limited);
+    d.dispatch_user_2fa_enabled(ana());
+    d.set_enabled(false);
+    d.dispatch_user_login_failed("a@example.com", LoginFailureReason::rate_limited);
+    d.set_enabled(true);
+    d.dispatch(UserPasswordChanged{ana()});
+
+    const EventStats failed = d.stats<UserLoginFailed>();
+    CHECK(failed.name == "user_login_failed");
+    CHECK(failed.dispatched == 2);
+    CHECK(failed.suppressed == 1);
+    CHECK(failed.handlers_called == 4);
+    CHECK(failed.handler_failures == 1);
+    CHECK(d.stats<User2faEnabled>().dispatched == 1);
+    CHECK(d.stats<User2faEnabled>().handlers_called == 0);
+    CHECK(d.stats<UserPasswordChanged>().dispatched == 1);
+    CHECK(d.stats<ApiKeyCreated>().dispatched == 0); // never used: not created by stats()
+    CHECK(d.stats<ApiKeyCreated>().name == "api_key_created");
+
+    const std::vector<EventStats> all = d.all_stats();
+    REQUIRE(all.size() == 13);
+    CHECK(all.front().name == "user_registered");
+    CHECK(all[3].name == "user_login_failed");
+    CHECK(all[3].dispatched == 2);
+    CHECK(all[11].name == "profile_picture_deleted");
+    CHECK(all.back().name == "user_password_changed");
+
+    d.reset_stats();
+    CHECK(d.stats<UserLoginFailed>().dispatched == 0);
+    CHECK(d.stats<UserLoginFailed>().handler_failures == 0);
+    CHECK(d.stats<UserPasswordChanged>().dispatched == 0);
+}
+
+TEST_CASE("observers see every dispatch first, enabled or not, and are not handlers",
+          "[dispatcher][observers]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    std::vector<std::string> seen;
+    d.observers().connect([&](const EventView& event) {
+        seen.push_back(std::string(event.name()) + (event.enabled() ? "" : " (disabled)"));
+        if (const auto* registered = event.get_if<UserRegistered>()) {
+            CHECK(registered->user == ana());
+            CHECK(event.sender() == SenderId::type<User>());
+            CHECK(event.is<UserRegistered>());
+            CHECK_FALSE(event.is<UserLoginFailed>());
+            CHECK(event.get_if<UserLoginFailed>() == nullptr);
+            const std::any copy = event.copy();
+            CHECK(std::any_cast<UserRegistered>(copy) == samples::user_registered());
+        }
+    });
+    d.observers().connect([](const EventView&) { throw std::runtime_error("audit down"); });
+    d.connect<UserRegistered>([&](const UserRegistered&) { seen.emplace_back("handler"); });
+
+    const DispatchReport report = d.dispatch(samples::user_registered());
+    d.set_enabled(false);
+    d.dispatch(UserPasswordChanged{ana()});
+
+    CHECK(seen == std::vector<std::string>{"user_registered", "handler",
+                                           "user_password_changed (disabled)"});
+    CHECK(report.handlers_called == 1);
+    CHECK(report.failures.empty());
+    CHECK(d.stats<UserRegistered>().handler_failures == 0);
+    CHECK(log.texts(LogLevel::error) ==
+          std::vector<std::string>{"[EVENT] user_registered observer failed: audit down",
+                                   "[EVENT] user_password_changed observer failed: audit down"});
+}
+
+TEST_CASE("an EventView of a non-copyable event copies to an empty any", "[dispatcher]") {
+    const Unique event{std::make_unique<int>(3)};
+    const EventView view(event, SenderId::any(), true);
+    CHECK(view.name() == "unique");
+    CHECK_FALSE(view.copy().has_value());
+    CHECK(view.get_if<Unique>() == &event);
+    CHECK(view.type_key() == EventView::key_of<Unique>());
+}
+
+TEST_CASE("a handler may connect and disconnect handlers and dispatch again", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    int late_calls = 0;
+    Connection self;
+    self = d.connect<ProfileUpdated>([&](const ProfileUpdated& event) {
+        self.disconnect();
+        d.connect<ProfileUpdated>([&](const ProfileUpdated&) { ++late_calls; });
+        if (event.profile_completion < 100) {
+            d.dispatch_profile_updated(event.user, {}, 100);
+        }
+    });
+    CHECK(d.dispatch_profile_updated(ana(), {"bio"}, 50).handlers_called == 1);
+    CHECK(late_calls == 1); // connected during the outer dispatch, called by the inner one
+    CHECK_FALSE(self.connected());
+}

@@ -1,0 +1,260 @@
+// Tests for authevents/events.hpp: the event value structs, User, SellerApplication and
+// LoginFailureReason.
+#include <authevents/events.hpp>
+
+#include "catch_compat.hpp"
+#include "event_samples.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+using namespace authevents;
+
+namespace {
+
+// Field types, in table order, checked through aggregate initialisation.
+template <class E, class... Fields> constexpr bool brace_initialisable_with() {
+    return std::is_aggregate_v<E> && std::is_same_v<decltype(E{std::declval<Fields>()...}), E>;
+}
+
+// Applies each mutation to a copy of `original` and checks that the copy then differs.
+template <class E>
+void check_every_field_compared(const E& original, std::vector<std::function<void(E&)>> mutations) {
+    for (std::size_t i = 0; i < mutations.size(); ++i) {
+        INFO("mutation " << i);
+        E changed = original;
+        mutations[i](changed);
+        CHECK_FALSE(changed == original);
+        CHECK(changed != original);
+    }
+}
+
+} // namespace
+
+static_assert(brace_initialisable_with<User, std::int64_t, std::string, std::string, std::string,
+                                       std::string>());
+static_assert(brace_initialisable_with<SellerApplication, std::int64_t, User, std::string>());
+static_assert(brace_initialisable_with<UserRegistered, User, bool, std::optional<std::string>>());
+static_assert(brace_initialisable_with<UserEmailVerified, User, std::optional<std::string>>());
+static_assert(
+    brace_initialisable_with<UserLoginSuccessful, User, std::optional<std::string>, bool>());
+static_assert(brace_initialisable_with<UserLoginFailed, std::string, LoginFailureReason,
+                                       std::optional<std::string>>());
+static_assert(brace_initialisable_with<User2faEnabled, User>());
+static_assert(brace_initialisable_with<User2faDisabled, User>());
+static_assert(brace_initialisable_with<SellerApplicationSubmitted, SellerApplication, bool>());
+static_assert(brace_initialisable_with<SellerApplicationApproved, SellerApplication, User, User>());
+static_assert(
+    brace_initialisable_with<SellerApplicationRejected, SellerApplication, User, std::string>());
+static_assert(brace_initialisable_with<ProfileUpdated, User, std::vector<std::string>, int>());
+static_assert(brace_initialisable_with<ProfilePictureUploaded, User, std::string>());
+static_assert(brace_initialisable_with<ProfilePictureDeleted, User>());
+
+static_assert(std::is_same_v<decltype(UserRegistered::name), const std::string_view>);
+static_assert(UserRegistered::name == "user_registered");
+static_assert(UserEmailVerified::name == "user_email_verified");
+static_assert(UserLoginSuccessful::name == "user_login_successful");
+static_assert(UserLoginFailed::name == "user_login_failed");
+static_assert(User2faEnabled::name == "user_2fa_enabled");
+static_assert(User2faDisabled::name == "user_2fa_disabled");
+static_assert(SellerApplicationSubmitted::name == "seller_application_submitted");
+static_assert(SellerApplicationApproved::name == "seller_application_approved");
+static_assert(SellerApplicationRejected::name == "seller_application_rejected");
+static_assert(ProfileUpdated::name == "profile_updated");
+static_assert(ProfilePictureUploaded::name == "profile_picture_uploaded");
+static_assert(ProfilePictureDeleted::name == "profile_picture_deleted");
+
+// Django's senders: the CustomUser class, the SellerApplication class, or None.
+static_assert(std::is_same_v<UserRegistered::sender_type, User>);
+static_assert(std::is_same_v<UserLoginFailed::sender_type, void>);
+static_assert(std::is_same_v<SellerApplicationApproved::sender_type, SellerApplication>);
+static_assert(std::is_same_v<ProfilePictureDeleted::sender_type, User>);
+static_assert(std::tuple_size_v<BuiltinEvents> == 12);
+
+TEMPLATE_LIST_TEST_CASE("every event is a copyable, comparable, default-constructible value",
+                        "[events]", BuiltinEvents) {
+    STATIC_REQUIRE(std::is_default_constructible_v<TestType>);
+    STATIC_REQUIRE(std::is_copy_constructible_v<TestType>);
+    STATIC_REQUIRE(std::is_copy_assignable_v<TestType>);
+    STATIC_REQUIRE(std::is_nothrow_move_constructible_v<TestType>);
+
+    const TestType original = samples::sample<TestType>();
+    TestType copy = original;
+    CHECK(copy == original);
+    CHECK_FALSE(copy != original);
+    TestType assigned;
+    CHECK(assigned == TestType{});
+    assigned = original;
+    CHECK(assigned == original);
+    CHECK_FALSE(TestType{} == original);
+}
+
+TEST_CASE("a default-constructed event has zero, false and empty fields", "[events]") {
+    const UserRegistered registered;
+    CHECK(registered.user.id == 0);
+    CHECK(registered.user.email.empty());
+    CHECK_FALSE(registered.email_sent);
+    CHECK_FALSE(registered.ip_address.has_value());
+
+    const UserLoginFailed failed;
+    CHECK(failed.reason == LoginFailureReason::wrong_password);
+    CHECK_FALSE(UserLoginSuccessful{}.required_2fa);
+    CHECK_FALSE(SellerApplicationSubmitted{}.is_resubmission);
+    CHECK(ProfileUpdated{}.profile_completion == 0);
+    CHECK(SellerApplication{}.id == 0);
+}
+
+TEST_CASE("brace initialisation fills the fields in table order", "[events]") {
+    const UserLoginSuccessful login{samples::ana(), "203.0.113.9", true};
+    CHECK(login.user == samples::ana());
+    CHECK(login.ip_address == std::optional<std::string>("203.0.113.9"));
+    CHECK(login.required_2fa);
+
+    const SellerApplicationApproved approved{samples::application(), samples::admin(),
+                                             samples::ana()};
+    CHECK(approved.application.id == 7);
+    CHECK(approved.admin_user.id == 1);
+    CHECK(approved.new_seller.id == 42);
+
+    const ProfileUpdated updated{samples::ana(), {"first_name"}, 55};
+    CHECK(updated.updated_fields == std::vector<std::string>{"first_name"});
+    CHECK(updated.profile_completion == 55);
+}
+
+TEST_CASE("equality compares every field of User and SellerApplication", "[events]") {
+    check_every_field_compared<User>(samples::ana(), {
+                                                         [](User& u) { u.id = 43; },
+                                                         [](User& u) { u.email = "x@y.z"; },
+                                                         [](User& u) { u.first_name = "X"; },
+                                                         [](User& u) { u.last_name = "X"; },
+                                                         [](User& u) { u.language = "en"; },
+                                                     });
+    check_every_field_compared<SellerApplication>(
+        samples::application(), {
+                                    [](SellerApplication& a) { a.id = 8; },
+                                    [](SellerApplication& a) { a.applicant.id = 1; },
+                                    [](SellerApplication& a) { a.seller_type = "business"; },
+                                });
+}
+
+TEST_CASE("equality compares every field of every event", "[events]") {
+    check_every_field_compared<UserRegistered>(samples::user_registered(),
+                                               {
+                                                   [](UserRegistered& e) { e.user.id = 1; },
+                                                   [](UserRegistered& e) { e.email_sent = false; },
+                                                   [](UserRegistered& e) { e.ip_address.reset(); },
+                                               });
+    check_every_field_compared<UserEmailVerified>(
+        samples::user_email_verified(), {
+                                            [](UserEmailVerified& e) { e.user.email = ""; },
+                                            [](UserEmailVerified& e) { e.ip_address = "::1"; },
+                                        });
+    check_every_field_compared<UserLoginSuccessful>(
+        samples::user_login_successful(),
+        {
+            [](UserLoginSuccessful& e) { e.user.language = "en"; },
+            [](UserLoginSuccessful& e) { e.ip_address.reset(); },
+            [](UserLoginSuccessful& e) { e.required_2fa = false; },
+        });
+    check_every_field_compared<UserLoginFailed>(
+        samples::user_login_failed(),
+        {
+            [](UserLoginFailed& e) { e.email = "bob@example.com"; },
+            [](UserLoginFailed& e) { e.reason = LoginFailureReason::rate_limited; },
+            [](UserLoginFailed& e) { e.ip_address = "::1"; },
+        });
+    check_every_field_compared<User2faEnabled>(samples::user_2fa_enabled(),
+                                               {[](User2faEnabled& e) { e.user.id = 2; }});
+    check_every_field_compared<User2faDisabled>(samples::user_2fa_disabled(),
+                                                {[](User2faDisabled& e) { e.user.id = 2; }});
+    check_every_field_compared<SellerApplicationSubmitted>(
+        samples::seller_application_submitted(),
+        {
+            [](SellerApplicationSubmitted& e) { e.application.id = 9; },
+            [](SellerApplicationSubmitted& e) { e.is_resubmission = false; },
+        });
+    check_every_field_compared<SellerApplicationApproved>(
+        samples::seller_application_approved(),
+        {
+            [](SellerApplicationApproved& e) { e.application.seller_type = "x"; },
+            [](SellerApplicationApproved& e) { e.admin_user.id = 5; },
+            [](SellerApplicationApproved& e) { e.new_seller.id = 5; },
+        });
+    check_every_field_compared<SellerApplicationRejected>(
+        samples::seller_application_rejected(),
+        {
+            [](SellerApplicationRejected& e) { e.application.applicant.id = 3; },
+            [](SellerApplicationRejected& e) { e.admin_user.first_name = "Z"; },
+            [](SellerApplicationRejected& e) { e.reason = "other"; },
+        });
+    check_every_field_compared<ProfileUpdated>(
+        samples::profile_updated(), {
+                                        [](ProfileUpdated& e) { e.user.last_name = "Z"; },
+                                        [](ProfileUpdated& e) { e.updated_fields.pop_back(); },
+                                        [](ProfileUpdated& e) { e.profile_completion = 81; },
+                                    });
+    check_every_field_compared<ProfilePictureUploaded>(
+        samples::profile_picture_uploaded(),
+        {
+            [](ProfilePictureUploaded& e) { e.user.id = 3; },
+            [](ProfilePictureUploaded& e) { e.file_key = "avatars/43.png"; },
+        });
+    check_every_field_compared<ProfilePictureDeleted>(
+        samples::profile_picture_deleted(), {[](ProfilePictureDeleted& e) { e.user.id = 3; }});
+}
+
+TEST_CASE("to_string gives the snake_case word of each reason", "[events][reason]") {
+    CHECK(to_string(LoginFailureReason::wrong_password) == "wrong_password");
+    CHECK(to_string(LoginFailureReason::user_not_found) == "user_not_found");
+    CHECK(to_string(LoginFailureReason::account_inactive) == "account_inactive");
+    CHECK(to_string(LoginFailureReason::email_not_verified) == "email_not_verified");
+    CHECK(to_string(LoginFailureReason::invalid_2fa_code) == "invalid_2fa_code");
+    CHECK(to_string(LoginFailureReason::rate_limited) == "rate_limited");
+
+    // The result converts to both string types without dangling.
+    const std::string owned = to_string(LoginFailureReason::rate_limited);
+    const std::string_view view = to_string(LoginFailureReason::rate_limited);
+    CHECK(owned == view);
+}
+
+TEST_CASE("to_string of a value outside the enumerators is \"unknown\"", "[events][reason]") {
+    CHECK(to_string(static_cast<LoginFailureReason>(99)) == "unknown");
+    CHECK(to_string(static_cast<LoginFailureReason>(-1)) == "unknown");
+}
+
+TEST_CASE("parse_login_failure_reason inverts to_string for every reason", "[events][reason]") {
+    CHECK(login_failure_reasons.size() == 6);
+    for (const LoginFailureReason reason : login_failure_reasons) {
+        CHECK(parse_login_failure_reason(to_string(reason)) == reason);
+        CHECK(login_failure_reason_from_string(to_string(reason)) == reason);
+    }
+}
+
+TEST_CASE("parse_login_failure_reason rejects every other word", "[events][reason]") {
+    for (const std::string_view word :
+         {"", "unknown", "Wrong_Password", "WRONG_PASSWORD", " wrong_password", "wrong_password ",
+          "wrong password", "wrong-password", "wrong_passwor", "wrong_passwords", "2fa"}) {
+        INFO("word: '" << std::string(word) << "'");
+        CHECK_FALSE(parse_login_failure_reason(word).has_value());
+        CHECK_THROWS_AS(login_failure_reason_from_string(word), std::invalid_argument);
+    }
+}
+
+TEST_CASE("login_failure_reason_from_string names the bad word and the valid ones",
+          "[events][reason]") {
+    try {
+        (void)login_failure_reason_from_string("bad_pin");
+        FAIL("no exception");
+    } catch (const std::invalid_argument& error) {
+        CHECK(std::string(error.what()) ==
+              "unknown login failure reason \"bad_pin\" (expected one of: wrong_password, "
+              "user_not_found, account_inactive, email_not_verified, invalid_2fa_code, "
+              "rate_limited)");
+    }
+}
