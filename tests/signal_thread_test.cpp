@@ -456,8 +456,7 @@ TEST_CASE("disconnect_and_wait does not wait for another thread's emission from 
         },
         high);
     int target_calls = 0;
-    Connection target =
-        signal.connect([&] { ++target_calls; }, with_sender(SenderId::of(&source)));
+    Connection target = signal.connect([&] { ++target_calls; }, with_sender(SenderId::of(&source)));
     std::thread emitter([&] { signal.send(); });
     entered.wait();
     std::atomic<bool> returned{false};
