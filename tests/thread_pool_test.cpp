@@ -552,3 +552,23 @@ TEST_CASE("a dispatcher's queued handler failure is logged with the event and ui
     CHECK(errors.front() ==
           "[EVENT] user_registered queued handler 'crm-sync' failed: CRM unreachable");
 }
+
+TEST_CASE("wait_idle returns once every submitted task has finished, and the pool keeps working",
+          "[pool][thread]") {
+    ThreadPool pool(2, 4);
+    std::atomic<int> finished{0};
+    for (int task = 0; task < 50; ++task) {
+        pool.submit([&finished] {
+            std::this_thread::sleep_for(std::chrono::microseconds(100));
+            finished.fetch_add(1);
+        });
+    }
+    pool.wait_idle();
+    CHECK(finished.load() == 50);
+    const ThreadPoolStats stats = pool.stats();
+    CHECK(stats.queued == 0);
+    CHECK(stats.running == 0);
+    pool.submit([&finished] { finished.fetch_add(1); });
+    pool.wait_idle();
+    CHECK(finished.load() == 51);
+}

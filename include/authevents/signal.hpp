@@ -91,12 +91,12 @@ struct ConnectOptions {
     int priority = 0;
     /// If set, the slot is skipped and dropped once the tracked object has expired, and the
     /// object is kept alive while the slot runs.
-    std::weak_ptr<const void> track;
+    std::weak_ptr<const void> track{};
     /// If set, the slot is queued: each send hands the executor one task that calls the slot
     /// with its own copies of the arguments, and returns without waiting. Calls of one slot
     /// run one at a time, in send order (given an executor that starts tasks in submission
     /// order, as ThreadPool does). Empty: the slot runs on the sending thread.
-    Executor executor;
+    Executor executor{};
 };
 
 template <class... Args> class Signal;
@@ -206,12 +206,12 @@ public:
 
     ScopedConnection(ScopedConnection&& other) noexcept : connection_(other.release()) {}
 
-    /// Disconnects (and waits for) the slot held so far, then takes over `other`'s.
-    ScopedConnection& operator=(ScopedConnection&& other) {
+    /// Disconnects (and waits for) the slot held so far, then takes over `other`'s. If the
+    /// wait cannot allocate, the old slot is still disconnected.
+    ScopedConnection& operator=(ScopedConnection&& other) noexcept {
         if (this != &other) {
             Connection incoming = other.release();
-            Connection previous = exchange(std::move(incoming));
-            previous.disconnect_and_wait();
+            disconnect_waiting(exchange(std::move(incoming)));
         }
         return *this;
     }
@@ -220,13 +220,7 @@ public:
     ScopedConnection& operator=(const ScopedConnection&) = delete;
 
     /// disconnect_and_wait(); if that cannot allocate, the slot is still disconnected.
-    ~ScopedConnection() {
-        try {
-            connection_.disconnect_and_wait();
-        } catch (...) {
-            connection_.disconnect();
-        }
-    }
+    ~ScopedConnection() { disconnect_waiting(connection_); }
 
     /// Hands back the Connection, still connected; this object is then empty.
     Connection release() noexcept { return exchange(Connection()); }
@@ -245,6 +239,14 @@ public:
     [[nodiscard]] bool blocked() const noexcept { return connection().blocked(); }
 
 private:
+    static void disconnect_waiting(Connection connection) noexcept {
+        try {
+            connection.disconnect_and_wait();
+        } catch (...) {
+            connection.disconnect(); // out of memory while waiting: disconnected all the same
+        }
+    }
+
     Connection exchange(Connection next) noexcept {
         std::lock_guard<std::mutex> lock(mutex_);
         std::swap(connection_, next);

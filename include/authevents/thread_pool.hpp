@@ -96,6 +96,10 @@ public:
         }
     }
 
+    /// Blocks until no task is queued or running (tasks submitted meanwhile are waited for
+    /// too). The pool keeps accepting tasks. Must not be called from one of its own tasks.
+    void wait_idle() const { state_->wait_idle(); }
+
     [[nodiscard]] ThreadPoolStats stats() const { return state_->stats(); }
 
 private:
@@ -150,6 +154,9 @@ private:
                 lock.lock();
                 --stats_.running;
                 ++(failed ? stats_.failed : stats_.completed);
+                if (tasks_.empty() && stats_.running == 0) {
+                    idle_.notify_all();
+                }
             }
         }
 
@@ -158,11 +165,17 @@ private:
             return stats_;
         }
 
+        void wait_idle() const {
+            std::unique_lock<std::mutex> lock(mutex_);
+            idle_.wait(lock, [this] { return tasks_.empty() && stats_.running == 0; });
+        }
+
     private:
         const std::size_t capacity_;
         mutable std::mutex mutex_;
         std::condition_variable not_empty_;
         std::condition_variable not_full_;
+        mutable std::condition_variable idle_;
         std::deque<std::function<void()>> tasks_;
         ThreadPoolStats stats_;
         bool closed_ = false;

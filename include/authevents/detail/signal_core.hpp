@@ -275,12 +275,12 @@ public:
 
 private:
     struct Retired {
-        const EntrySnapshot* snapshot;
-        std::uint64_t generation;
+        const EntrySnapshot* snapshot = nullptr;
+        std::uint64_t generation = 0;
     };
     struct Doomed {
         std::shared_ptr<SlotNode> node;
-        std::uint64_t generation; // last generation of snapshots that may still contain it
+        std::uint64_t generation = 0; // last generation of snapshots that may still contain it
     };
 
     static bool mark_disconnected(SlotNode& node) noexcept {

@@ -18,7 +18,8 @@ namespace authevents::detail {
 inline constexpr std::size_t inline_callable_size = 16;
 
 /// True when F can live, bitwise copied, inside every snapshot entry: small, trivially copyable
-/// and callable through a const reference (so concurrent calls cannot race on its state).
+/// (so also trivially destructible) and callable through a const reference (so concurrent
+/// calls cannot race on its state).
 template <class F, class... Args>
 inline constexpr bool
     fits_inline = sizeof(F) <= inline_callable_size && alignof(F) <= alignof(void*) &&

@@ -1,0 +1,129 @@
+// A custom event, user_password_changed, added in the reference's four steps:
+//   1. define the event, 2. add a dispatch helper, 3. create the handler,
+//   4. dispatch from the service's change_password().
+// The program changes a password, prints the transcript and checks that the event reached
+// its handler; it exits non-zero if not.
+#include "password_hasher.hpp" // the auth service example's libsodium hasher
+
+#include <authevents/receiver.hpp>
+
+#include <fmt/format.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// ---- Step 1: define the event: a value struct with the Django signal's name ---------------
+struct UserPasswordChanged {
+    static constexpr std::string_view name = "user_password_changed";
+    using sender_type = authevents::User; // Django's sender=user.__class__ (optional)
+
+    authevents::User user;
+    std::optional<std::string> ip_address;
+};
+
+// Optional: the key fields for the dispatcher's `[EVENT] user_password_changed ...` line.
+template <> struct fmt::formatter<UserPasswordChanged> : fmt::formatter<std::string_view> {
+    template <class Context> auto format(const UserPasswordChanged& event, Context& ctx) const {
+        return fmt::format_to(ctx.out(), "user={} ip_address={}", event.user,
+                              event.ip_address.value_or("-"));
+    }
+};
+
+// ---- Step 2: a dispatch helper, like EventDispatcher::dispatch_user_registered ------------
+authevents::DispatchReport dispatch_user_password_changed(authevents::EventDispatcher& dispatcher,
+                                                          const authevents::User& user,
+                                                          std::optional<std::string> ip = {}) {
+    return dispatcher.dispatch(UserPasswordChanged{user, std::move(ip)});
+}
+
+// ---- Step 3: the handler: a security alert email, registered declaratively ----------------
+std::vector<std::string> outbox; // the "sent" emails
+
+void handle_user_password_changed(const UserPasswordChanged& event) {
+    outbox.push_back(event.user.email + ": Your password was changed");
+    fmt::print("      email        -> {}: Your password was changed (from {})\n", event.user.email,
+               event.ip_address.value_or("an unknown address"));
+}
+
+authevents::ConnectOptions uid(std::string dispatch_uid) {
+    authevents::ConnectOptions options;
+    options.dispatch_uid = std::move(dispatch_uid);
+    return options;
+}
+
+const authevents::Receiver<UserPasswordChanged> password_changed_email{
+    &handle_user_password_changed, uid("security.password_changed_email")};
+
+// ---- Step 4: dispatch from the service --------------------------------------------------------
+class AccountService {
+public:
+    explicit AccountService(authevents::EventDispatcher& events) : events_(events) {}
+
+    authevents::User add_user(std::string email, std::string_view password) {
+        const authevents::User user{next_id_++, std::move(email), "Ana", "Silva", "en"};
+        accounts_[user.id] = Account{user, hasher_.hash(password)};
+        return user;
+    }
+
+    void change_password(std::int64_t user_id, std::string_view current,
+                         std::string_view new_password, std::optional<std::string> ip = {}) {
+        Account& account = accounts_.at(user_id);
+        if (!hasher_.verify(account.password_hash, current)) {
+            throw std::invalid_argument("current password is wrong");
+        }
+        if (new_password.size() < 10 || new_password == current) {
+            throw std::invalid_argument("new password must have 10 characters and be new");
+        }
+        account.password_hash = hasher_.hash(new_password);
+        dispatch_user_password_changed(events_, account.user, std::move(ip)); // step 4
+    }
+
+    bool check_password(std::int64_t user_id, std::string_view password) const {
+        return hasher_.verify(accounts_.at(user_id).password_hash, password);
+    }
+
+private:
+    struct Account {
+        authevents::User user;
+        std::string password_hash;
+    };
+    authevents::EventDispatcher& events_;
+    authsvc::PasswordHasher hasher_;
+    std::map<std::int64_t, Account> accounts_;
+    std::int64_t next_id_ = 1;
+};
+
+int main() {
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger(
+        [](authevents::LogLevel, std::string_view line) { fmt::print("    {}\n", line); });
+    authevents::HandlerRegistry::global().connect_all(dispatcher);
+
+    AccountService accounts(dispatcher);
+    const authevents::User ana = accounts.add_user("ana@example.com", "correct-horse-42");
+
+    fmt::print("> accounts.change_password(ana, wrong current password)\n");
+    try {
+        accounts.change_password(ana.id, "not-my-password", "battery-staple-17");
+    } catch (const std::invalid_argument& e) {
+        fmt::print("  = refused: {} (no event)\n", e.what());
+    }
+    fmt::print("> accounts.change_password(ana, \"correct-horse-42\" -> \"battery-staple-17\")\n");
+    accounts.change_password(ana.id, "correct-horse-42", "battery-staple-17", "203.0.113.7");
+    fmt::print("  = password changed\n");
+
+    const auto stats = dispatcher.stats<UserPasswordChanged>();
+    const bool ok = stats.dispatched == 1 && stats.handlers_called == 1 && outbox.size() == 1 &&
+                    accounts.check_password(ana.id, "battery-staple-17") &&
+                    !accounts.check_password(ana.id, "correct-horse-42");
+    fmt::print("\n{}: dispatched {}, handlers called {}, emails {}\n", stats.name, stats.dispatched,
+               stats.handlers_called, outbox.size());
+    fmt::print("custom_event_example: {}\n", ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
+}
