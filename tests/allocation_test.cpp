@@ -14,15 +14,54 @@ namespace {
 std::atomic<std::size_t> allocations{0};
 } // namespace
 
-void* operator new(std::size_t size) {
+// Every replaceable allocation function is replaced, so that whichever form a library uses,
+// allocation and deallocation match (AddressSanitizer checks that they do).
+namespace {
+void* counted_allocation(std::size_t size) {
     allocations.fetch_add(1, std::memory_order_relaxed);
-    if (void* memory = std::malloc(size == 0 ? 1 : size)) {
-        return memory;
+    return std::malloc(size == 0 ? 1 : size);
+}
+void* counted_aligned_allocation(std::size_t size, std::align_val_t alignment) {
+    allocations.fetch_add(1, std::memory_order_relaxed);
+    const auto align = static_cast<std::size_t>(alignment);
+    const std::size_t rounded = (size + align - 1) / align * align;
+    return std::aligned_alloc(align, rounded == 0 ? align : rounded);
+}
+template <class Pointer> Pointer or_bad_alloc(Pointer memory) {
+    if (memory == nullptr) {
+        throw std::bad_alloc();
     }
-    throw std::bad_alloc();
+    return memory;
+}
+} // namespace
+
+void* operator new(std::size_t size) { return or_bad_alloc(counted_allocation(size)); }
+void* operator new[](std::size_t size) { return or_bad_alloc(counted_allocation(size)); }
+void* operator new(std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_allocation(size);
+}
+void* operator new[](std::size_t size, const std::nothrow_t&) noexcept {
+    return counted_allocation(size);
+}
+void* operator new(std::size_t size, std::align_val_t alignment) {
+    return or_bad_alloc(counted_aligned_allocation(size, alignment));
+}
+void* operator new[](std::size_t size, std::align_val_t alignment) {
+    return or_bad_alloc(counted_aligned_allocation(size, alignment));
 }
 void operator delete(void* memory) noexcept { std::free(memory); }
+void operator delete[](void* memory) noexcept { std::free(memory); }
 void operator delete(void* memory, std::size_t /*size*/) noexcept { std::free(memory); }
+void operator delete[](void* memory, std::size_t /*size*/) noexcept { std::free(memory); }
+void operator delete(void* memory, std::align_val_t /*alignment*/) noexcept { std::free(memory); }
+void operator delete[](void* memory, std::align_val_t /*alignment*/) noexcept { std::free(memory); }
+void operator delete(void* memory, std::size_t /*size*/, std::align_val_t /*alignment*/) noexcept {
+    std::free(memory);
+}
+void operator delete[](void* memory, std::size_t /*size*/,
+                       std::align_val_t /*alignment*/) noexcept {
+    std::free(memory);
+}
 
 namespace {
 
