@@ -5,6 +5,7 @@
 #include <authevents/signal.hpp>
 
 #include "catch_compat.hpp"
+#include "sync_helpers.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -34,70 +35,9 @@ using authevents::SlotError;
 
 namespace {
 
-// A one-shot gate: wait() blocks until open() has been called.
-class Gate {
-public:
-    void open() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            open_ = true;
-        }
-        cv_.notify_all();
-    }
-    void wait() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        cv_.wait(lock, [this] { return open_; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool open_ = false;
-};
-
-// Ends the process with a message and exit code 3 if it is not destroyed within a generous bound:
-// a deadlock then fails the test run instead of hanging it. Not a timing assertion.
-class Watchdog {
-public:
-    explicit Watchdog(const char* what) : what_(what), thread_([this] { run(); }) {}
-    Watchdog(const Watchdog&) = delete;
-    Watchdog& operator=(const Watchdog&) = delete;
-    ~Watchdog() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            done_ = true;
-        }
-        cv_.notify_all();
-        thread_.join();
-    }
-
-private:
-    void run() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        if (!cv_.wait_for(lock, std::chrono::seconds(60), [this] { return done_; })) {
-            std::fprintf(stderr, "\nWATCHDOG: deadlock suspected in: %s; exiting with 3\n", what_);
-            std::fflush(stderr);
-            std::_Exit(3); // not abort(): no signal handler runs with other threads stuck
-        }
-    }
-
-    const char* what_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool done_ = false;
-    std::thread thread_;
-};
-
-// Polls `predicate` until it holds or a generous bound passes; returns its last value.
-template <class Predicate> bool eventually(Predicate predicate) {
-    for (int i = 0; i < 20000; ++i) {
-        if (predicate()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return predicate();
-}
+using test_sync::eventually;
+using test_sync::Gate;
+using test_sync::Watchdog;
 
 // Lets a broken implementation run ahead (e.g. return too early) before we look. Correct
 // implementations pass regardless of how long this takes; it is not a timing assertion.
@@ -504,10 +444,12 @@ TEST_CASE("an emission parked before a slot that another thread disconnects and 
         result = target.disconnect_and_wait();
         returned.store(true);
     });
-    release.open();
+    const bool disconnected = eventually([&] { return !target.connected(); });
+    release.open(); // only now may the parked emission move on to the slot
     waiter.join();
     emitter.join();
 
+    CHECK(disconnected);
     CHECK(returned.load());
     CHECK(result);
     CHECK(target_calls.load() == 0);

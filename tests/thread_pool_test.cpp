@@ -5,6 +5,7 @@
 
 #include "catch_compat.hpp"
 #include "log_capture.hpp"
+#include "sync_helpers.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -28,45 +29,10 @@ using authevents::ThreadPool;
 using authevents::ThreadPoolShutDown;
 using authevents::ThreadPoolStats;
 
+using test_sync::eventually;
+using test_sync::Gate;
+
 namespace {
-
-/// A one-shot gate: wait() blocks until open().
-class Gate {
-public:
-    void open() {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            open_ = true;
-        }
-        changed_.notify_all();
-    }
-    void wait() {
-        std::unique_lock<std::mutex> lock(mutex_);
-        changed_.wait(lock, [this] { return open_; });
-    }
-    /// Waits at most `limit`; true if opened (the bound only keeps a broken build from hanging).
-    bool wait_for(std::chrono::seconds limit) {
-        std::unique_lock<std::mutex> lock(mutex_);
-        return changed_.wait_for(lock, limit, [this] { return open_; });
-    }
-
-private:
-    std::mutex mutex_;
-    std::condition_variable changed_;
-    bool open_ = false;
-};
-
-/// Polls `condition` for up to ten seconds.
-template <class Condition> bool eventually(Condition&& condition) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline) {
-            return false;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    return true;
-}
 
 ConnectOptions on(Executor executor) {
     ConnectOptions options;
