@@ -33,6 +33,9 @@ def load_medians(path):
         parts = run["run_name"].split("/")
         case, library, count = parts[0], parts[1], parts[2]
         scale = {"ns": 1.0, "us": 1e3, "ms": 1e6}[run["time_unit"]]
+        # With N threads, Google Benchmark divides the wall time by the iterations of all
+        # threads together: the time one thread spends per operation is N times that.
+        scale *= run.get("threads", 1)
         medians[(case, library, count)] = run["real_time"] * scale
     return medians, data.get("context", {})
 
