@@ -16,3 +16,16 @@ inline authevents::ConnectOptions options(std::string dispatch_uid,
     result.priority = priority;
     return result;
 }
+
+inline authevents::ConnectOptions
+with_uid(std::string uid, authevents::SenderId sender = authevents::SenderId::any()) {
+    return options(std::move(uid), sender);
+}
+
+inline authevents::ConnectOptions with_sender(authevents::SenderId sender) {
+    return options("", sender);
+}
+
+inline authevents::ConnectOptions with_priority(int priority) {
+    return options("", authevents::SenderId::any(), priority);
+}

@@ -2,6 +2,7 @@
 #include <authevents/signal.hpp>
 
 #include "catch_compat.hpp"
+#include "connect_options.hpp"
 
 #include <climits>
 #include <cstddef>
@@ -86,25 +87,6 @@ static_assert(noexcept(std::declval<const Signal<int>&>().blocked()));
 
 // ---------------------------------------------------------------------------------------------
 // Helpers.
-
-ConnectOptions with_uid(std::string uid, SenderId sender = SenderId::any()) {
-    ConnectOptions options;
-    options.dispatch_uid = std::move(uid);
-    options.sender = sender;
-    return options;
-}
-
-ConnectOptions with_sender(SenderId sender) {
-    ConnectOptions options;
-    options.sender = sender;
-    return options;
-}
-
-ConnectOptions with_priority(int priority) {
-    ConnectOptions options;
-    options.priority = priority;
-    return options;
-}
 
 ConnectOptions with_track(const std::shared_ptr<const void>& tracked) {
     ConnectOptions options;

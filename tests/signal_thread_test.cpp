@@ -5,6 +5,7 @@
 #include <authevents/signal.hpp>
 
 #include "catch_compat.hpp"
+#include "connect_options.hpp"
 #include "sync_helpers.hpp"
 
 #include <atomic>
@@ -62,19 +63,6 @@ public:
 private:
     std::atomic<int> remaining_;
 };
-
-ConnectOptions with_uid(std::string uid, SenderId sender = SenderId::any()) {
-    ConnectOptions options;
-    options.dispatch_uid = std::move(uid);
-    options.sender = sender;
-    return options;
-}
-
-ConnectOptions with_sender(SenderId sender) {
-    ConnectOptions options;
-    options.sender = sender;
-    return options;
-}
 
 struct Source {
     int id = 0;
