@@ -34,6 +34,16 @@ using test_sync::Gate;
 
 namespace {
 
+/// Occupies a worker of `pool` until `release` opens; returns once the task is running.
+void occupy_worker(ThreadPool& pool, Gate& release) {
+    auto running = std::make_shared<Gate>(); // shared: the task may still be opening it
+    pool.submit([running, &release] {
+        running->open();
+        release.wait();
+    });
+    running->wait();
+}
+
 ConnectOptions on(Executor executor) {
     ConnectOptions options;
     options.executor = std::move(executor);
@@ -104,13 +114,8 @@ TEST_CASE("submitting after shutdown throws, also through an executor that outli
 
 TEST_CASE("a full queue blocks the submitter until a worker takes a task", "[pool][thread]") {
     ThreadPool pool(1, 1);
-    Gate running;
     Gate release;
-    pool.submit([&] {
-        running.open();
-        release.wait();
-    });
-    running.wait();
+    occupy_worker(pool, release);
     pool.submit([] {}); // fills the queue
     std::atomic<bool> third_accepted{false};
     std::thread submitter([&] {
@@ -311,13 +316,8 @@ TEST_CASE("disconnecting a queued slot stops its calls that have not started",
           "[pool][thread][queued]") {
     ThreadPool pool(1, 16);
     Signal<int> signal;
-    Gate blocker_running;
     Gate release;
-    pool.submit([&] { // occupies the only worker
-        blocker_running.open();
-        release.wait();
-    });
-    blocker_running.wait();
+    occupy_worker(pool, release);
     std::atomic<int> calls{0};
     Connection connection = signal.connect([&](int) { calls.fetch_add(1); }, on(pool.executor()));
     signal.send(1);
@@ -340,13 +340,8 @@ TEST_CASE("a blocked signal queues nothing; a slot blocked before its call start
     CHECK(pool.stats().queued + pool.stats().running + pool.stats().completed == 0);
     signal.unblock();
 
-    Gate blocker_running;
     Gate release;
-    pool.submit([&] {
-        blocker_running.open();
-        release.wait();
-    });
-    blocker_running.wait();
+    occupy_worker(pool, release);
     signal.send(2);
     connection.block();
     release.open();
@@ -428,13 +423,8 @@ TEST_CASE("a queued slot may disconnect_and_wait itself without deadlock",
 
 TEST_CASE("queued calls whose signal is destroyed do not run", "[pool][thread][queued]") {
     ThreadPool pool(1, 16);
-    Gate blocker_running;
     Gate release;
-    pool.submit([&] {
-        blocker_running.open();
-        release.wait();
-    });
-    blocker_running.wait();
+    occupy_worker(pool, release);
     std::atomic<int> calls{0};
     {
         Signal<int> signal;
