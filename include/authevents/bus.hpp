@@ -1,0 +1,14 @@
+/// @file
+/// Umbrella header of authevents::bus (CMake target `authevents::bus`): every dispatched
+/// event as a CloudEvent, through a durable SQLite outbox, to a Redis stream, and from there
+/// into the EventDispatcher of another process. See docs/bus.md.
+#pragma once
+
+#include <authevents/bus/backoff.hpp>
+#include <authevents/bus/cloudevent.hpp>
+#include <authevents/bus/consumer.hpp>
+#include <authevents/bus/dedup.hpp>
+#include <authevents/bus/outbox.hpp>
+#include <authevents/bus/publisher.hpp>
+#include <authevents/bus/redis.hpp>
+#include <authevents/bus/relay.hpp>

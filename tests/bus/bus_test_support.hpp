@@ -1,0 +1,83 @@
+// Shared pieces of the bus tests: temporary files, reading a stream back, a silent logger.
+#pragma once
+
+#include "redis_server.hpp"
+
+#include <authevents/bus/redis.hpp>
+
+#include <exception>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace test_bus {
+
+/// The what() of the exception `action` throws, or "<no exception>".
+template <class Action> std::string error_of(Action&& action) {
+    try {
+        action();
+    } catch (const std::exception& e) {
+        return e.what();
+    }
+    return "<no exception>";
+}
+
+/// True when `text` contains `part`.
+inline bool contains(const std::string& text, const std::string& part) {
+    return text.find(part) != std::string::npos;
+}
+
+/// One entry read back with XRANGE: its id and its fields in order.
+struct Entry {
+    std::string id;
+    std::vector<std::pair<std::string, std::string>> fields;
+
+    [[nodiscard]] std::string field(const std::string& name) const {
+        for (const auto& [key, value] : fields) {
+            if (key == name) {
+                return value;
+            }
+        }
+        return "<missing field " + name + ">";
+    }
+};
+
+/// Every entry of `stream`, oldest first.
+inline std::vector<Entry> read_stream(authevents::bus::RedisConnection& redis,
+                                      const std::string& stream) {
+    std::vector<Entry> entries;
+    const auto reply = redis.command({"XRANGE", stream, "-", "+"});
+    for (const auto& item : reply.elements) {
+        Entry entry{item.elements[0].text, {}};
+        const auto& values = item.elements[1].elements;
+        for (std::size_t i = 0; i + 1 < values.size(); i += 2) {
+            entry.fields.emplace_back(values[i].text, values[i + 1].text);
+        }
+        entries.push_back(std::move(entry));
+    }
+    return entries;
+}
+
+/// XLEN of `stream` (0 when it does not exist).
+inline long long stream_length(authevents::bus::RedisConnection& redis,
+                               const std::string& stream) {
+    return redis.command({"XLEN", stream}).integer;
+}
+
+/// A path for an SQLite file inside a fresh temporary directory (removed with the object).
+class TempDatabase {
+public:
+    explicit TempDatabase(const std::string& name = "outbox.db")
+        : dir_("authevents-bus"), path_((dir_.path() / name).string()) {}
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::string sibling(const std::string& name) const {
+        return (dir_.path() / name).string();
+    }
+
+private:
+    test_redis::TempDir dir_;
+    std::string path_;
+};
+
+} // namespace test_bus

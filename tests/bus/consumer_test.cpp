@@ -1,0 +1,320 @@
+#include "bus_test_support.hpp"
+#include "catch_compat.hpp"
+#include "event_samples.hpp"
+#include "sync_helpers.hpp"
+
+#include <authevents/bus/cloudevent.hpp>
+#include <authevents/bus/consumer.hpp>
+#include <authevents/bus/dedup.hpp>
+#include <authevents/bus/redis.hpp>
+#include <authevents/dispatcher.hpp>
+#include <authevents/testing.hpp>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+using authevents::EventDispatcher;
+using authevents::UserLoginFailed;
+using authevents::UserRegistered;
+using authevents::bus::CloudEvent;
+using authevents::bus::ConsumerOptions;
+using authevents::bus::EventTypeRegistry;
+using authevents::bus::MemoryDedupStore;
+using authevents::bus::RedisConnection;
+using authevents::bus::StreamConsumer;
+
+namespace {
+
+ConsumerOptions fast_options(const std::string& name = "worker-1") {
+    ConsumerOptions options;
+    options.stream = "events";
+    options.group = "notifications";
+    options.consumer = name;
+    options.block = std::chrono::milliseconds(20);
+    options.retry_delay = std::chrono::milliseconds(1);
+    options.max_deliveries = 3;
+    options.claim_min_idle = std::chrono::milliseconds(50);
+    options.claim_interval = std::chrono::milliseconds(1);
+    options.min_backoff = std::chrono::milliseconds(5);
+    options.max_backoff = std::chrono::milliseconds(50);
+    return options;
+}
+
+/// Adds `event` to the stream as the relay would; returns the entry id.
+std::string add(RedisConnection& redis, const CloudEvent& event) {
+    return redis
+        .command({"XADD", "events", "*", "id", event.id, "type", event.type, "event",
+                  authevents::bus::to_json_text(event)})
+        .text;
+}
+
+std::string add_raw(RedisConnection& redis, const std::vector<std::string>& fields) {
+    std::vector<std::string> command = {"XADD", "events", "*"};
+    command.insert(command.end(), fields.begin(), fields.end());
+    return redis.command(command).text;
+}
+
+long long pending_count(RedisConnection& redis) {
+    const auto summary = redis.command({"XPENDING", "events", "notifications"});
+    return summary.elements.at(0).integer;
+}
+
+template <class F, std::size_t... I> void for_each_sample(F& f, std::index_sequence<I...>) {
+    (f(samples::sample<std::tuple_element_t<I, authevents::BuiltinEvents>>()), ...);
+}
+
+/// Calls `f` with the sample value of every built-in event.
+template <class F> void for_each_sample(F f) {
+    for_each_sample(f, std::make_index_sequence<std::tuple_size_v<authevents::BuiltinEvents>>{});
+}
+
+/// A dispatcher with no log output.
+struct QuietDispatcher : EventDispatcher {
+    QuietDispatcher() { set_logger({}); }
+};
+
+/// Runs poll_once until `done` holds (bounded).
+template <class Done> bool poll_until(StreamConsumer& consumer, Done done) {
+    for (int round = 0; round < 500 && !done(); ++round) {
+        consumer.poll_once();
+    }
+    return done();
+}
+
+} // namespace
+
+TEST_CASE("consumer: every built-in event arrives at the same typed handler, then is acked") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const EventTypeRegistry registry;
+    for_each_sample([&](const auto& event) { add(redis, registry.encode(event)); });
+
+    QuietDispatcher dispatcher;
+    authevents::testing::EventRecorder recorder(dispatcher);
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().handled == 12; }));
+
+    for_each_sample([&](const auto& event) {
+        using Event = std::decay_t<decltype(event)>;
+        INFO(Event::name);
+        CHECK(recorder.last<Event>() == event);
+    });
+    CHECK(pending_count(redis) == 0);
+    CHECK(consumer.stats().dead_lettered == 0);
+}
+
+TEST_CASE("consumer: a duplicate CloudEvent id runs the handlers once and is acked") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const EventTypeRegistry registry;
+    const CloudEvent event = registry.encode(samples::user_registered());
+    add(redis, event);
+    add(redis, event); // e.g. the relay re-published after losing XADD's reply
+
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().duplicates == 1; }));
+    CHECK(calls == 1);
+    CHECK(consumer.stats().handled == 1);
+    CHECK(pending_count(redis) == 0);
+    CHECK(dedup.seen(event.id));
+}
+
+TEST_CASE("consumer: a handler that fails is retried, and succeeds on a later delivery") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    add(redis, EventTypeRegistry{}.encode(samples::user_login_failed()));
+
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.user_login_failed.connect([&](const UserLoginFailed&) {
+        if (++calls < 3) {
+            throw std::runtime_error("mail server busy");
+        }
+    });
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().handled == 1; }));
+    CHECK(calls == 3);
+    CHECK(consumer.stats().failed_attempts == 2);
+    CHECK(consumer.stats().dead_lettered == 0);
+    CHECK(pending_count(redis) == 0);
+}
+
+TEST_CASE("consumer: an entry whose handler keeps failing goes to the dead-letter stream") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const CloudEvent event = EventTypeRegistry{}.encode(samples::user_registered());
+    const std::string entry_id = add(redis, event);
+
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.user_registered.connect([&](const UserRegistered&) {
+        ++calls;
+        throw std::runtime_error("CRM unreachable");
+    });
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().dead_lettered == 1; }));
+    CHECK(calls == 3); // max_deliveries
+    CHECK(pending_count(redis) == 0);
+    CHECK_FALSE(dedup.seen(event.id));
+
+    const auto dead = test_bus::read_stream(redis, "events.dead");
+    REQUIRE(dead.size() == 1);
+    CHECK(dead[0].field("entry_id") == entry_id);
+    CHECK(test_bus::contains(dead[0].field("reason"), "CRM unreachable"));
+    CHECK(test_bus::contains(dead[0].field("reason"), "3 deliveries"));
+    CHECK(dead[0].field("field.event") == authevents::bus::to_json_text(event));
+    CHECK(dead[0].field("consumer") == "worker-1");
+}
+
+TEST_CASE("consumer: malformed and unknown entries are dead-lettered at once with the reason") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    CloudEvent unknown = EventTypeRegistry{}.encode(samples::user_registered());
+    unknown.type = "authevents.user_exploded.v1";
+    CloudEvent bad_data = EventTypeRegistry{}.encode(samples::user_registered());
+    bad_data.data["user"]["id"] = "forty-two";
+
+    add_raw(redis, {"event", "{not json"});
+    add_raw(redis, {"id", "x", "type", "y"});
+    add(redis, unknown);
+    add(redis, bad_data);
+    add_raw(redis, {"event", "{\"specversion\":\"1.0\"}"});
+
+    QuietDispatcher dispatcher;
+    authevents::testing::EventRecorder recorder(dispatcher);
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().dead_lettered == 5; }));
+    CHECK(recorder.size() == 0);
+    CHECK(pending_count(redis) == 0);
+
+    const auto dead = test_bus::read_stream(redis, "events.dead");
+    REQUIRE(dead.size() == 5);
+    CHECK(test_bus::contains(dead[0].field("reason"), "cannot parse the CloudEvent"));
+    CHECK(dead[1].field("reason") == "entry has no 'event' field");
+    CHECK(test_bus::contains(dead[2].field("reason"), "authevents.user_exploded.v1"));
+    CHECK(test_bus::contains(dead[3].field("reason"), "data.user.id"));
+    CHECK(test_bus::contains(dead[4].field("reason"), "'id'"));
+}
+
+TEST_CASE("consumer: a restarted consumer re-reads its own pending entries") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
+    const EventTypeRegistry registry;
+    for (int i = 0; i < 5; ++i) {
+        add(redis, registry.encode(samples::user_registered()));
+    }
+    // worker-1 took all five, then died before acknowledging any.
+    redis.command({"XREADGROUP", "GROUP", "notifications", "worker-1", "COUNT", "10", "STREAMS",
+                   "events", ">"});
+    REQUIRE(pending_count(redis) == 5);
+
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
+    MemoryDedupStore dedup;
+    StreamConsumer restarted(server.endpoint(), dispatcher, dedup, fast_options("worker-1"));
+    restarted.poll_once();
+    CHECK(calls == 5);
+    CHECK(pending_count(redis) == 0);
+    CHECK(restarted.stats().claimed == 0);
+}
+
+TEST_CASE("consumer: entries a dead consumer left idle are claimed by another") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
+    const EventTypeRegistry registry;
+    for (int i = 0; i < 4; ++i) {
+        add(redis, registry.encode(samples::profile_updated()));
+    }
+    redis.command({"XREADGROUP", "GROUP", "notifications", "dead-worker", "COUNT", "10",
+                   "STREAMS", "events", ">"});
+
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.profile_updated.connect([&](const authevents::ProfileUpdated&) { ++calls; });
+    MemoryDedupStore dedup;
+    StreamConsumer survivor(server.endpoint(), dispatcher, dedup, fast_options("worker-2"));
+    CHECK(poll_until(survivor, [&] { return calls == 4; })); // after claim_min_idle (50 ms)
+    CHECK(survivor.stats().claimed == 4);
+    CHECK(pending_count(redis) == 0);
+}
+
+TEST_CASE("consumer: the background thread rides out a Redis restart") {
+    test_redis::RedisServer server;
+    QuietDispatcher dispatcher;
+    std::mutex mutex;
+    std::map<std::string, int> calls_by_id;
+    dispatcher.user_registered.connect([&](const UserRegistered& event) {
+        std::lock_guard<std::mutex> lock(mutex);
+        ++calls_by_id[event.user.email];
+    });
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
+    consumer.start();
+
+    const EventTypeRegistry registry;
+    auto publish = [&](int first, int count) {
+        RedisConnection redis(server.endpoint());
+        for (int i = first; i < first + count; ++i) {
+            auto event = samples::user_registered();
+            event.user.email = "user" + std::to_string(i) + "@example.com";
+            add(redis, registry.encode(event));
+        }
+    };
+    auto handled = [&] {
+        std::lock_guard<std::mutex> lock(mutex);
+        return calls_by_id.size();
+    };
+    publish(0, 50);
+    CHECK(test_sync::eventually([&] { return handled() == 50; }));
+    server.stop();
+    CHECK(test_sync::eventually([&] { return consumer.stats().redis_errors > 0; }));
+    server.start();
+    publish(50, 50);
+    CHECK(test_sync::eventually([&] { return handled() == 100; }));
+    consumer.stop();
+
+    std::lock_guard<std::mutex> lock(mutex);
+    for (const auto& [email, calls] : calls_by_id) {
+        INFO(email);
+        CHECK(calls == 1);
+    }
+}
+
+TEST_CASE("consumer: options that cannot work are rejected by name") {
+    QuietDispatcher dispatcher;
+    MemoryDedupStore dedup;
+    ConsumerOptions no_group = fast_options();
+    no_group.group.clear();
+    CHECK(test_bus::contains(test_bus::error_of([&] {
+                                 StreamConsumer consumer({}, dispatcher, dedup, no_group);
+                             }),
+                             "group"));
+    ConsumerOptions zero_deliveries = fast_options();
+    zero_deliveries.max_deliveries = 0;
+    CHECK(test_bus::contains(test_bus::error_of([&] {
+                                 StreamConsumer consumer({}, dispatcher, dedup, zero_deliveries);
+                             }),
+                             "max_deliveries"));
+    ConsumerOptions defaults;
+    StreamConsumer named({}, dispatcher, dedup, defaults);
+    CHECK_FALSE(named.options().consumer.empty());
+    CHECK(named.options().dead_letter_stream == "authevents.dead");
+}
