@@ -100,10 +100,9 @@ std::vector<std::string> lines_of(const std::string& path) {
     return lines;
 }
 
-pid_t spawn_consumer(int port, const std::string& member, const std::string& out,
-                     long kill_after) {
-    std::vector<std::string> args = {AUTHEVENTS_CONSUMER_PROCESS, std::to_string(port), member,
-                                     out, std::to_string(kill_after)};
+pid_t spawn_consumer(int port, const std::string& member, const std::string& out, long kill_after) {
+    std::vector<std::string> args = {AUTHEVENTS_CONSUMER_PROCESS, std::to_string(port), member, out,
+                                     std::to_string(kill_after)};
     std::vector<char*> argv;
     for (auto& arg : args) {
         argv.push_back(arg.data());

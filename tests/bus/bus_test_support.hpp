@@ -60,8 +60,7 @@ inline std::vector<Entry> read_stream(authevents::bus::RedisConnection& redis,
 }
 
 /// XLEN of `stream` (0 when it does not exist).
-inline long long stream_length(authevents::bus::RedisConnection& redis,
-                               const std::string& stream) {
+inline long long stream_length(authevents::bus::RedisConnection& redis, const std::string& stream) {
     return redis.command({"XLEN", stream}).integer;
 }
 

@@ -243,8 +243,8 @@ TEST_CASE("consumer: entries a dead consumer left idle are claimed by another") 
     for (int i = 0; i < 4; ++i) {
         add(redis, registry.encode(samples::profile_updated()));
     }
-    redis.command({"XREADGROUP", "GROUP", "notifications", "dead-worker", "COUNT", "10",
-                   "STREAMS", "events", ">"});
+    redis.command({"XREADGROUP", "GROUP", "notifications", "dead-worker", "COUNT", "10", "STREAMS",
+                   "events", ">"});
 
     QuietDispatcher dispatcher;
     int calls = 0;
@@ -303,10 +303,9 @@ TEST_CASE("consumer: options that cannot work are rejected by name") {
     MemoryDedupStore dedup;
     ConsumerOptions no_group = fast_options();
     no_group.group.clear();
-    CHECK(test_bus::contains(test_bus::error_of([&] {
-                                 StreamConsumer consumer({}, dispatcher, dedup, no_group);
-                             }),
-                             "group"));
+    CHECK(test_bus::contains(
+        test_bus::error_of([&] { StreamConsumer consumer({}, dispatcher, dedup, no_group); }),
+        "group"));
     ConsumerOptions zero_deliveries = fast_options();
     zero_deliveries.max_deliveries = 0;
     CHECK(test_bus::contains(test_bus::error_of([&] {

@@ -60,8 +60,8 @@ public:
         std::random_device seed;
         const auto base = std::filesystem::temp_directory_path();
         for (int attempt = 0; attempt < 100; ++attempt) {
-            auto candidate = base / (prefix + "-" + std::to_string(::getpid()) + "-" +
-                                     std::to_string(seed()));
+            auto candidate =
+                base / (prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(seed()));
             if (std::filesystem::create_directory(candidate)) {
                 path_ = candidate;
                 return;
@@ -111,15 +111,24 @@ public:
         const std::string dir = dir_.path().string();
         const std::string log = (dir_.path() / "redis.log").string();
         std::vector<std::string> args = {AUTHEVENTS_REDIS_SERVER,
-                                         "--port", port,
-                                         "--bind", "127.0.0.1",
-                                         "--dir", dir,
-                                         "--logfile", log,
-                                         "--appendonly", "yes",
-                                         "--appendfsync", "always",
-                                         "--save", "",
-                                         "--daemonize", "no",
-                                         "--protected-mode", "no"};
+                                         "--port",
+                                         port,
+                                         "--bind",
+                                         "127.0.0.1",
+                                         "--dir",
+                                         dir,
+                                         "--logfile",
+                                         log,
+                                         "--appendonly",
+                                         "yes",
+                                         "--appendfsync",
+                                         "always",
+                                         "--save",
+                                         "",
+                                         "--daemonize",
+                                         "no",
+                                         "--protected-mode",
+                                         "no"};
         std::vector<char*> argv;
         for (auto& arg : args) {
             argv.push_back(arg.data());
@@ -163,8 +172,7 @@ private:
             int status = 0;
             if (::waitpid(pid_, &status, WNOHANG) == pid_) {
                 pid_ = 0;
-                throw std::runtime_error("test_redis: redis-server exited at start: " +
-                                         read_log());
+                throw std::runtime_error("test_redis: redis-server exited at start: " + read_log());
             }
             try {
                 authevents::bus::RedisConnection probe(endpoint());

@@ -54,8 +54,7 @@ public:
     /// Starts publishing `dispatcher`'s events into `outbox`.
     BusPublisher(EventDispatcher& dispatcher, SqliteOutbox& outbox,
                  EventTypeRegistry registry = EventTypeRegistry{}, PublisherOptions options = {})
-        : dispatcher_(dispatcher), outbox_(outbox), registry_(std::move(registry)),
-          options_(options),
+        : outbox_(outbox), registry_(std::move(registry)), options_(options),
           observer_(dispatcher.observers().connect(
               [this](const EventView& view) { on_dispatch(view); })) {}
 
@@ -89,10 +88,10 @@ private:
         std::optional<CloudEvent> cloud_event = registry_.encode(view);
         if (!cloud_event) {
             unregistered_.fetch_add(1, std::memory_order_relaxed);
-            throw std::invalid_argument(fmt::format(
-                "bus publisher: event '{}' has no CloudEvent type: register it with "
-                "EventTypeRegistry::add<Event>()",
-                view.name()));
+            throw std::invalid_argument(
+                fmt::format("bus publisher: event '{}' has no CloudEvent type: register it with "
+                            "EventTypeRegistry::add<Event>()",
+                            view.name()));
         }
         append(*cloud_event);
     }
@@ -105,7 +104,6 @@ private:
         }
     }
 
-    EventDispatcher& dispatcher_;
     SqliteOutbox& outbox_;
     EventTypeRegistry registry_;
     PublisherOptions options_;

@@ -65,10 +65,10 @@ struct RedisReply {
     /// What the reply holds.
     enum class Kind { nil, string, status, integer, error, array };
 
-    Kind kind = Kind::nil;              ///< The reply's kind.
-    std::string text;                   ///< For string, status and error replies.
-    long long integer = 0;              ///< For integer replies.
-    std::vector<RedisReply> elements;   ///< For array replies.
+    Kind kind = Kind::nil;            ///< The reply's kind.
+    std::string text;                 ///< For string, status and error replies.
+    long long integer = 0;            ///< For integer replies.
+    std::vector<RedisReply> elements; ///< For array replies.
 
     /// True for a nil reply.
     [[nodiscard]] bool is_nil() const noexcept { return kind == Kind::nil; }
@@ -142,9 +142,7 @@ class RedisConnection {
 public:
     /// Connects to `endpoint` (and authenticates if it has a password).
     /// @throws RedisConnectionError naming the endpoint when it cannot connect.
-    explicit RedisConnection(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) {
-        connect();
-    }
+    explicit RedisConnection(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) { connect(); }
 
     /// The endpoint this connection talks to.
     [[nodiscard]] const RedisEndpoint& endpoint() const noexcept { return endpoint_; }
@@ -201,8 +199,8 @@ public:
                 throw std::invalid_argument("redis: a pipelined command needs its name");
             }
             split(args, argv, lengths);
-            if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()),
-                                       argv.data(), lengths.data()) != REDIS_OK) {
+            if (redisAppendCommandArgv(context_.get(), static_cast<int>(argv.size()), argv.data(),
+                                       lengths.data()) != REDIS_OK) {
                 fail(args.front());
             }
         }
@@ -225,8 +223,7 @@ private:
         std::unique_ptr<redisContext, detail::ContextDeleter> context(
             redisConnectWithTimeout(endpoint_.host.c_str(), endpoint_.port, connect_timeout));
         if (context == nullptr) {
-            throw RedisConnectionError("redis: cannot connect to " + where() +
-                                       ": out of memory");
+            throw RedisConnectionError("redis: cannot connect to " + where() + ": out of memory");
         }
         if (context->err != 0) {
             throw RedisConnectionError("redis: cannot connect to " + where() + ": " +

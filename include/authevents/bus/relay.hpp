@@ -168,8 +168,7 @@ private:
         commands.reserve(batch.size());
         for (const OutboxRecord& record : batch) {
             commands.push_back({"XADD", options_.stream, "MAXLEN", "~", max_length, "*", "id",
-                                record.event_id, "type", record.type, "event",
-                                record.payload});
+                                record.event_id, "type", record.type, "event", record.payload});
         }
         std::vector<RedisReply> replies;
         try {
@@ -207,7 +206,8 @@ private:
         try {
             outbox_.record_failure(sequences, error);
         } catch (const std::exception& e) {
-            log(LogLevel::error, fmt::format("outbox relay: cannot record a failure: {}", e.what()));
+            log(LogLevel::error,
+                fmt::format("outbox relay: cannot record a failure: {}", e.what()));
         }
     }
 
@@ -241,8 +241,7 @@ private:
             }
             std::unique_lock<std::mutex> lock(wake_mutex_);
             const bool backing_off = attempts_failed_;
-            wake_.wait_for(lock, pause,
-                           [&] { return stopping_ || (notified_ && !backing_off); });
+            wake_.wait_for(lock, pause, [&] { return stopping_ || (notified_ && !backing_off); });
             notified_ = false;
             if (stopping_) {
                 return;
