@@ -11,4 +11,5 @@
 #include <authevents/bus/outbox.hpp>
 #include <authevents/bus/publisher.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/redis_dedup.hpp>
 #include <authevents/bus/relay.hpp>

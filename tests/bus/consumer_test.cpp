@@ -7,6 +7,7 @@
 #include <authevents/bus/consumer.hpp>
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/redis_dedup.hpp>
 #include <authevents/dispatcher.hpp>
 #include <authevents/testing.hpp>
 
@@ -316,4 +317,28 @@ TEST_CASE("consumer: options that cannot work are rejected by name") {
     StreamConsumer named({}, dispatcher, dedup, defaults);
     CHECK_FALSE(named.options().consumer.empty());
     CHECK(named.options().dead_letter_stream == "authevents.dead");
+}
+
+TEST_CASE("consumer: members on a shared RedisDedupStore skip a duplicate the other handled") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const CloudEvent event = EventTypeRegistry{}.encode(samples::user_registered());
+    add(redis, event);
+
+    authevents::bus::RedisDedupStore shared(server.endpoint(),
+                                            "test:consumed:", std::chrono::seconds(60));
+    QuietDispatcher dispatcher;
+    int calls = 0;
+    dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
+    StreamConsumer first(server.endpoint(), dispatcher, shared, fast_options("worker-1"));
+    CHECK(poll_until(first, [&] { return first.stats().handled == 1; }));
+
+    add(redis, event); // the relay's duplicate, delivered to the other member
+    StreamConsumer second(server.endpoint(), dispatcher, shared, fast_options("worker-2"));
+    CHECK(poll_until(second, [&] { return second.stats().duplicates == 1; }));
+    CHECK(calls == 1);
+    CHECK(pending_count(redis) == 0);
+    const long long ttl = redis.command({"TTL", shared.key(event.id)}).integer;
+    CHECK(ttl > 0);
+    CHECK(ttl <= 60);
 }

@@ -1,8 +1,9 @@
-// Consumer-side duplicate filtering: the outbox publishes at least once, so a consumer
-// remembers which event ids it has handled and skips redelivered ones.
+/// @file
+/// Consumer-side duplicate filtering: the outbox publishes at least once, so a consumer
+/// remembers which event ids it has handled and skips redelivered ones.
 #pragma once
 
-#include "detail/sqlite.hpp"
+#include <authevents/bus/detail/sqlite.hpp>
 
 #include <sqlite3.h>
 

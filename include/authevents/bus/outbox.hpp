@@ -1,8 +1,9 @@
-// The transactional outbox: a durable, ordered queue of events in an SQLite table, from which
-// a relay publishes them (to Redis Streams) and marks them published.
+/// @file
+/// The transactional outbox: a durable, ordered queue of events in an SQLite table, from which
+/// a relay publishes them (to Redis Streams) and marks them published.
 #pragma once
 
-#include "detail/sqlite.hpp"
+#include <authevents/bus/detail/sqlite.hpp>
 
 #include <sqlite3.h>
 

@@ -1,5 +1,6 @@
-// SQLite plumbing shared by the outbox and the dedup store: the SqliteError exception, RAII
-// handles for connections and statements, identifier validation and opening a database file.
+/// @file
+/// SQLite plumbing shared by the outbox and the dedup store: the SqliteError exception, RAII
+/// handles for connections and statements, identifier validation and opening a database file.
 #pragma once
 
 #include <sqlite3.h>
