@@ -146,7 +146,7 @@ TEST_CASE("relay: the background thread publishes through a Redis restart, losin
     CHECK(test_sync::eventually([&] { return relay.stats().failed_attempts > 0; }));
     server.start();
     producer.join();
-    CHECK(test_sync::eventually([&] { return outbox.pending_count() == 0; }));
+    CHECK(relay.wait_until_drained(std::chrono::seconds(20)));
     relay.stop();
 
     // At-least-once: a batch whose replies were lost may be in the stream twice; every id is
@@ -190,4 +190,20 @@ TEST_CASE("relay: options that cannot work are rejected by name") {
     no_batch.batch_size = 0;
     CHECK(test_bus::contains(
         test_bus::error_of([&] { OutboxRelay relay(outbox, endpoint, no_batch); }), "batch_size"));
+}
+
+TEST_CASE("relay: wait_until_drained reports a timeout while Redis stays down") {
+    test_redis::RedisServer server;
+    test_bus::TempDatabase db;
+    SqliteOutbox outbox(db.path());
+    OutboxRelay relay(outbox, server.endpoint(), fast_options());
+    server.stop();
+    relay.start();
+    append_numbered(outbox, 0, 3);
+    CHECK_FALSE(relay.wait_until_drained(std::chrono::milliseconds(100)));
+    server.start();
+    CHECK(relay.wait_until_drained(std::chrono::seconds(20)));
+    relay.stop();
+    RedisConnection redis(server.endpoint());
+    CHECK(ids_in(redis) == numbered_ids(3));
 }

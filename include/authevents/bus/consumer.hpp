@@ -32,9 +32,12 @@ namespace authevents::bus {
 
 /// How a StreamConsumer reads, retries and gives up.
 struct ConsumerOptions {
-    std::string stream = "authevents";    ///< The stream the relay publishes to.
-    std::string group = "authevents";     ///< Consumer group: each entry goes to one member.
-    std::string consumer;                 ///< This member's name; empty: "<hostname>-<pid>".
+    std::string stream = "authevents"; ///< The stream the relay publishes to.
+    std::string group = "authevents";  ///< Consumer group: each entry goes to one member.
+    /// This member's name. Keep it stable across restarts (a restarted member re-reads its own
+    /// pending entries at once) and distinct per process (two processes under one name would
+    /// re-run each other's entries). Empty: the hostname.
+    std::string consumer;
     std::string dead_letter_stream;       ///< Empty: "<stream>.dead".
     std::string group_start_id = "0";     ///< Where a new group starts: "0" all, "$" new only.
     std::size_t batch_size = 64;          ///< Entries per read.
@@ -64,10 +67,10 @@ namespace detail {
 
 inline std::string default_consumer_name() {
     char host[256] = {};
-    if (::gethostname(host, sizeof(host) - 1) != 0) {
-        host[0] = '\0';
+    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+        return "consumer";
     }
-    return fmt::format("{}-{}", host[0] != '\0' ? host : "consumer", ::getpid());
+    return host;
 }
 
 /// One stream entry: its id and its field/value pairs (absent when the stream trimmed it).
@@ -448,12 +451,18 @@ private:
 
     void run() noexcept {
         Backoff backoff(options_.min_backoff, options_.max_backoff);
+        bool failing = false;
         while (!stopping_.load(std::memory_order_relaxed)) {
             try {
                 poll_once();
                 backoff.reset();
+                if (failing) {
+                    failing = false;
+                    log(LogLevel::info, "stream consumer: Redis reachable again");
+                }
             } catch (const std::exception& e) {
                 redis_errors_.fetch_add(1, std::memory_order_relaxed);
+                failing = true;
                 const std::chrono::milliseconds pause = backoff.next();
                 log(LogLevel::warning,
                     fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",

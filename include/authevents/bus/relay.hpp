@@ -151,6 +151,24 @@ public:
         wake_.notify_all();
     }
 
+    /// Waits until the outbox has no pending record (published by the background thread, which
+    /// must be running) or `timeout` passes; returns whether it drained. For a graceful
+    /// shutdown: `relay.wait_until_drained(10s); relay.stop();`. Thread-safe.
+    /// @throws SqliteError when the outbox cannot be read.
+    bool wait_until_drained(std::chrono::milliseconds timeout) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (;;) {
+            if (outbox_.pending_count() == 0) {
+                return true;
+            }
+            if (std::chrono::steady_clock::now() >= deadline) {
+                return false;
+            }
+            notify();
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+
     /// A snapshot of the counters. Thread-safe; noexcept.
     [[nodiscard]] RelayStats stats() const noexcept {
         return RelayStats{published_.load(std::memory_order_relaxed),
