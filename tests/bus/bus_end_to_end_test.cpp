@@ -7,6 +7,7 @@
 
 #include <authevents/bus.hpp>
 #include <authevents/dispatcher.hpp>
+#include <authevents/testing.hpp>
 
 #include <signal.h>
 #include <spawn.h>
@@ -18,6 +19,9 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 using authevents::EventDispatcher;
@@ -114,6 +118,30 @@ pid_t spawn_consumer(int port, const std::string& member, const std::string& out
 }
 
 } // namespace
+
+TEST_CASE("bus: every built-in event goes from dispatch to the other dispatcher's handlers") {
+    test_redis::RedisServer server;
+    test_bus::TempDatabase db;
+    PublishingService service(server.endpoint(), db.path());
+    EventDispatcher remote;
+    remote.set_logger({});
+    authevents::testing::EventRecorder recorder(remote);
+    MemoryDedupStore dedup;
+    StreamConsumer consumer(server.endpoint(), remote, dedup, fast_consumer());
+    consumer.start();
+
+    test_bus::for_each_sample([&](const auto& event) { service.dispatcher.dispatch(event); });
+    CHECK(test_sync::eventually([&] { return recorder.size() == 12; }));
+    consumer.stop();
+    service.relay.stop();
+    test_bus::for_each_sample([&](const auto& event) {
+        using Event = std::decay_t<decltype(event)>;
+        INFO(Event::name);
+        CHECK(recorder.count<Event>() == 1);
+        CHECK(recorder.last<Event>() == event);
+    });
+    CHECK(service.publisher.stats().appended == 12);
+}
 
 TEST_CASE("bus: events from several threads arrive exactly once through a Redis restart") {
     test_redis::RedisServer server;

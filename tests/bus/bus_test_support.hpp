@@ -1,6 +1,7 @@
 // Shared pieces of the bus tests: temporary files, reading a stream back, a silent logger.
 #pragma once
 
+#include "event_samples.hpp"
 #include "redis_server.hpp"
 
 #include <authevents/bus/redis.hpp>
@@ -8,10 +9,20 @@
 #include <exception>
 #include <filesystem>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
 namespace test_bus {
+
+template <class F, std::size_t... I> void for_each_sample(F& f, std::index_sequence<I...>) {
+    (f(samples::sample<std::tuple_element_t<I, authevents::BuiltinEvents>>()), ...);
+}
+
+/// Calls `f` with the sample value (event_samples.hpp) of every built-in event, in table order.
+template <class F> void for_each_sample(F f) {
+    for_each_sample(f, std::make_index_sequence<std::tuple_size_v<authevents::BuiltinEvents>>{});
+}
 
 /// The what() of the exception `action` throws, or "<no exception>".
 template <class Action> std::string error_of(Action&& action) {

@@ -69,15 +69,6 @@ long long pending_count(RedisConnection& redis) {
     return summary.elements.at(0).integer;
 }
 
-template <class F, std::size_t... I> void for_each_sample(F& f, std::index_sequence<I...>) {
-    (f(samples::sample<std::tuple_element_t<I, authevents::BuiltinEvents>>()), ...);
-}
-
-/// Calls `f` with the sample value of every built-in event.
-template <class F> void for_each_sample(F f) {
-    for_each_sample(f, std::make_index_sequence<std::tuple_size_v<authevents::BuiltinEvents>>{});
-}
-
 /// A dispatcher with no log output.
 struct QuietDispatcher : EventDispatcher {
     QuietDispatcher() { set_logger({}); }
@@ -97,7 +88,7 @@ TEST_CASE("consumer: every built-in event arrives at the same typed handler, the
     test_redis::RedisServer server;
     RedisConnection redis(server.endpoint());
     const EventTypeRegistry registry;
-    for_each_sample([&](const auto& event) { add(redis, registry.encode(event)); });
+    test_bus::for_each_sample([&](const auto& event) { add(redis, registry.encode(event)); });
 
     QuietDispatcher dispatcher;
     authevents::testing::EventRecorder recorder(dispatcher);
@@ -105,7 +96,7 @@ TEST_CASE("consumer: every built-in event arrives at the same typed handler, the
     StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
     CHECK(poll_until(consumer, [&] { return consumer.stats().handled == 12; }));
 
-    for_each_sample([&](const auto& event) {
+    test_bus::for_each_sample([&](const auto& event) {
         using Event = std::decay_t<decltype(event)>;
         INFO(Event::name);
         CHECK(recorder.last<Event>() == event);
