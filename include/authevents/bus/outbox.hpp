@@ -234,10 +234,12 @@ public:
     }
 
     /// How many records are not published yet. Thread-safe. Throws SqliteError.
-    [[nodiscard]] std::size_t pending_count() { return count(pending_count_, "pending_count"); }
+    [[nodiscard]] std::size_t pending_count() const {
+        return count(pending_count_, "pending_count");
+    }
 
     /// How many published records are kept (not pruned yet). Thread-safe. Throws SqliteError.
-    [[nodiscard]] std::size_t published_count() {
+    [[nodiscard]] std::size_t published_count() const {
         return count(published_count_, "published_count");
     }
 
@@ -301,7 +303,7 @@ private:
 
     // Locks the mutex, after checking that the caller is not inside one of our transaction()
     // bodies on this thread (which holds it already).
-    std::unique_lock<std::mutex> lock_connection(const char* operation) {
+    std::unique_lock<std::mutex> lock_connection(const char* operation) const {
         if (transaction_owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
             throw std::logic_error(std::string("outbox: ") + operation +
                                    " called inside a transaction() body of the same outbox; use "
@@ -342,7 +344,7 @@ private:
         transaction.commit();
     }
 
-    std::size_t count(detail::Statement& statement, const char* operation) {
+    std::size_t count(detail::Statement& statement, const char* operation) const {
         const auto lock = lock_connection(operation);
         const detail::Statement::Use use(statement);
         statement.step();
@@ -351,15 +353,15 @@ private:
 
     std::string path_;
     OutboxOptions options_;
-    std::mutex mutex_;
+    mutable std::mutex mutex_; // serialises the connection; the counts lock it too
     std::atomic<std::thread::id> transaction_owner_{};
     detail::Connection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement next_batch_;
     detail::Statement mark_published_;
     detail::Statement record_failure_;
-    detail::Statement pending_count_;
-    detail::Statement published_count_;
+    mutable detail::Statement pending_count_; // prepared queries of the const counts
+    mutable detail::Statement published_count_;
     detail::Statement prune_;
 };
 
