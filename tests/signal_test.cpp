@@ -9,6 +9,7 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -808,6 +809,60 @@ TEST_CASE("a slot blocked by an earlier slot in the same emission is not called"
     log.clear();
     signal.send();
     CHECK(log == Log{"blocker", "survivor"}); // blocked again by the first slot
+}
+
+TEST_CASE("a slot held by a ConnectionBlocker made earlier in the same emission is not called",
+          "[signal][reentrancy][blocking]") {
+    Signal<> signal;
+    Log log;
+    Connection victim;
+    std::optional<ConnectionBlocker> blocker;
+    signal.connect([&] {
+        log.emplace_back("blocker");
+        blocker.emplace(victim);
+    });
+    victim = signal.connect(recorder(log, "victim"));
+    signal.connect(recorder(log, "survivor"));
+    signal.send();
+    CHECK(log == Log{"blocker", "survivor"});
+    blocker.reset();
+    CHECK_FALSE(victim.blocked());
+}
+
+TEST_CASE("after blocks and disconnects, old and newly connected slots still run in order",
+          "[signal][blocking]") {
+    Signal<> signal;
+    Log log;
+    Connection first = signal.connect(recorder(log, "first"));
+    Connection gone = signal.connect(recorder(log, "gone"));
+    signal.block();
+    signal.unblock();
+    first.block();
+    first.unblock();
+    gone.disconnect();
+    signal.connect(recorder(log, "late"));
+    signal.send();
+    CHECK(log == Log{"first", "late"});
+    log.clear();
+    signal.connect(recorder(log, "later"));
+    first.block();
+    signal.send();
+    CHECK(log == Log{"late", "later"});
+}
+
+TEST_CASE("a Connection that outlives its Signal does not disturb a Signal made later",
+          "[signal][lifetime]") {
+    auto old_signal = std::make_unique<Signal<>>();
+    Connection stale = old_signal->connect([] {});
+    old_signal.reset();
+    Signal<> signal;
+    Log log;
+    signal.connect(recorder(log, "a"));
+    signal.connect(recorder(log, "b"));
+    CHECK_FALSE(stale.disconnect());
+    stale.block();
+    signal.send();
+    CHECK(log == Log{"a", "b"});
 }
 
 TEST_CASE("a slot may block itself during an emission and is skipped until unblocked",

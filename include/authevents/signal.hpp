@@ -121,8 +121,7 @@ public:
             return false;
         }
         const bool was_alive = node_->alive();
-        const std::uint32_t previous =
-            node_->state.fetch_or(detail::slot_state::disconnected, std::memory_order_seq_cst);
+        const std::uint32_t previous = node_->disturb(detail::slot_state::disconnected);
         const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
         // A slot whose callable is trivial stays in the signal as a tombstone that emissions
         // skip and the next write drops; one owning captures is dropped now, releasing them.
@@ -153,7 +152,7 @@ public:
     /// Blocks the slot: emissions skip it until unblock(). It stays connected.
     void block() noexcept {
         if (node_ != nullptr) {
-            node_->state.fetch_or(detail::slot_state::blocked, std::memory_order_seq_cst);
+            node_->disturb(detail::slot_state::blocked);
         }
     }
 
@@ -264,8 +263,7 @@ public:
     explicit ConnectionBlocker(Connection connection) noexcept
         : connection_(std::move(connection)) {
         if (connection_.node_ != nullptr) {
-            connection_.node_->state.fetch_add(detail::slot_state::blocker_unit,
-                                               std::memory_order_seq_cst);
+            connection_.node_->add_blocker();
         }
     }
     ConnectionBlocker(ConnectionBlocker&& other) noexcept
@@ -349,6 +347,7 @@ public:
                 options.track.owner_before(untracked) || untracked.owner_before(options.track);
             auto [node, entry] = make_slot(std::forward<F>(slot), options, function, tracked);
             node->owner = core_;
+            node->attention = &core_->attention();
             return Connection(core_->insert(std::move(node), entry));
         } else {
             return Connection();
@@ -490,19 +489,21 @@ private:
     }
 
     void emit(const void* sender, Args&... args) {
-        core_->emit(sender, [&](const Entry& entry) { entry.call(args...); });
+        auto call = [&args...](const Entry& entry) { entry.call(args...); };
+        core_->emit(sender, call);
     }
 
     template <class OnError>
     std::size_t emit_robust(const void* sender, OnError& on_error, Args&... args) {
-        return core_->emit(sender, [&](const Entry& entry) {
+        auto call = [&](const Entry& entry) {
             try {
                 entry.call(args...);
             } catch (...) {
                 on_error(SlotError{Connection(entry.node->shared_from_this()),
                                    std::current_exception()});
             }
-        });
+        };
+        return core_->emit(sender, call);
     }
 
     std::vector<SlotError> collect_failures(const void* sender, Args&... args) {

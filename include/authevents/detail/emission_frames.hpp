@@ -15,14 +15,24 @@
 #include <cstdint>
 #include <thread>
 
+/// Keeps a rarely taken path out of the hot function that calls it (internal).
+#if defined(_MSC_VER) && !defined(__clang__)
+#define AUTHEVENTS_DETAIL_NOINLINE __declspec(noinline)
+#elif defined(__GNUC__) || defined(__clang__)
+#define AUTHEVENTS_DETAIL_NOINLINE __attribute__((noinline))
+#else
+#define AUTHEVENTS_DETAIL_NOINLINE
+#endif
+
 namespace authevents::detail {
 
-/// One emission in progress: the snapshot it pinned and the index of the next slot it may call.
+/// One emission in progress: the snapshot it pinned and how far it got.
 struct EmissionFrame {
     /// The snapshot this emission reads, or nullptr when the frame is unused.
     std::atomic<const void*> pinned{nullptr};
-    /// Slots of `pinned` with an index below this have finished running in this emission.
-    std::atomic<std::size_t> next_slot{0};
+    /// One past the last entry of `pinned` whose slot has returned in this emission (an entry
+    /// address), or nullptr before the first one returns.
+    std::atomic<const void*> passed{nullptr};
     /// The emission's sender key (nullptr: any): it calls only slots of that sender or any.
     std::atomic<const void*> sender{nullptr};
 };
@@ -36,13 +46,13 @@ struct FrameChunk {
 
 /// The emission frames of one thread. Records are pooled and never freed, so a writer may read
 /// any record at any time; a record is reused by a new thread once its owner thread has exited.
+/// A frame is in use while it pins a snapshot; an emission that does not nest uses the first one.
 struct alignas(64) ThreadRecord {
     FrameChunk first;
     std::atomic<bool> in_use{false};
     /// Non-zero while this thread waits in disconnect_and_wait(): its emissions are parked.
     std::atomic<std::uint32_t> waiting{0};
     ThreadRecord* next_record = nullptr; // immutable once the record is published
-    std::size_t depth = 0;               // owner thread only
 
     ThreadRecord() = default;
     ThreadRecord(const ThreadRecord&) = delete;
@@ -56,16 +66,34 @@ struct alignas(64) ThreadRecord {
         }
     }
 
-    /// Takes the frame for a new, possibly nested, emission. Throws std::bad_alloc only when
-    /// nesting exceeds every chunk allocated so far and a new one cannot be allocated.
-    EmissionFrame& push() {
-        if (depth < FrameChunk::size) {
-            return first.frames[depth++];
+    /// A free frame for a new emission: the first of the record unless emissions nest. Owner
+    /// thread only. Throws std::bad_alloc only when nesting exceeds every chunk allocated so
+    /// far and a new one cannot be allocated.
+    EmissionFrame& free_frame() {
+        FrameChunk* chunk = &first;
+        for (;;) {
+            for (EmissionFrame& frame : chunk->frames) {
+                if (frame.pinned.load(std::memory_order_relaxed) == nullptr) {
+                    return frame;
+                }
+            }
+            FrameChunk* next = chunk->next.load(std::memory_order_acquire);
+            if (next == nullptr) {
+                next = new FrameChunk();
+                chunk->next.store(next, std::memory_order_release);
+            }
+            chunk = next;
         }
-        return push_nested();
     }
 
-    void pop() noexcept { --depth; }
+    /// True when no emission of the owner thread is in progress. Owner thread only.
+    [[nodiscard]] bool idle() const noexcept {
+        bool idle = true;
+        for_each_frame([&idle](const EmissionFrame& frame) {
+            idle = idle && frame.pinned.load(std::memory_order_relaxed) == nullptr;
+        });
+        return idle;
+    }
 
     /// Calls `visit(const EmissionFrame&)` for every frame of this record. Any thread may call it.
     template <class Visit> void for_each_frame(Visit&& visit) const {
@@ -75,23 +103,6 @@ struct alignas(64) ThreadRecord {
                 visit(frame);
             }
         }
-    }
-
-private:
-    EmissionFrame& push_nested() {
-        FrameChunk* chunk = &first;
-        std::size_t index = depth;
-        while (index >= FrameChunk::size) {
-            FrameChunk* next = chunk->next.load(std::memory_order_acquire);
-            if (next == nullptr) {
-                next = new FrameChunk();
-                chunk->next.store(next, std::memory_order_release);
-            }
-            chunk = next;
-            index -= FrameChunk::size;
-        }
-        ++depth;
-        return chunk->frames[index];
     }
 };
 
@@ -143,7 +154,7 @@ struct ThreadRecordReturner {
     ThreadRecordReturner& operator=(const ThreadRecordReturner&) = delete;
     ~ThreadRecordReturner() {
         this_thread_exiting = true;
-        if (record != nullptr && record->depth == 0) {
+        if (record != nullptr && record->idle()) {
             this_thread_record_ptr = nullptr;
             record->in_use.store(false, std::memory_order_release);
         }
@@ -167,45 +178,73 @@ inline ThreadRecord& this_thread_record() {
     return record != nullptr ? *record : register_this_thread();
 }
 
-/// RAII for one emission's frame: pins a snapshot, records progress, unpins on exit.
+/// One emission's frame: enter() takes a free frame of this thread's record and pin() pins a
+/// snapshot there; the scope then records progress, and unpins (so frees) the frame on exit,
+/// also when a slot throws. The common case (thread registered, not nested) is a few plain loads
+/// and one or two plain stores to the thread's own record plus the one seq_cst store of pin():
+/// that store waits for every store before it, so there are as few as possible.
 class EmissionScope {
 public:
-    explicit EmissionScope(const void* sender)
-        : record_(this_thread_record()), frame_(record_.push()) {
-        // Both become visible with the pin (a seq_cst store, so also a release).
-        frame_.next_slot.store(0, std::memory_order_relaxed);
-        frame_.sender.store(sender, std::memory_order_relaxed);
-    }
-    EmissionScope(const EmissionScope&) = delete;
-    EmissionScope& operator=(const EmissionScope&) = delete;
-    ~EmissionScope() {
-        frame_.pinned.store(nullptr, std::memory_order_release);
-        record_.pop();
+    /// Takes the frame for a new emission from `sender`. Throws std::bad_alloc only on this
+    /// thread's first emission or on deep nesting; nothing needs undoing then.
+    static EmissionFrame& enter(const void* sender) {
+        ThreadRecord* record = this_thread_record_ptr;
+        EmissionFrame* frame = record != nullptr ? &record->first.frames[0] : nullptr;
+        if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
+            frame = &enter_nested();
+        }
+        // Both become visible with the pin (a seq_cst store, so also a release), which also
+        // marks the frame in use. No store that is not needed: the pin waits for them.
+        frame->passed.store(nullptr, std::memory_order_relaxed);
+        if (frame->sender.load(std::memory_order_relaxed) != sender) {
+            frame->sender.store(sender, std::memory_order_relaxed);
+        }
+        return *frame;
     }
 
-    /// Pins the snapshot `source` currently publishes and returns it (nullptr if none). The
-    /// seq_cst store then re-load pairs with the writers' seq_cst exchange then scan: a writer
-    /// that replaced the snapshot either sees this pin or this emission sees the replacement.
-    template <class Snapshot> const Snapshot* pin(const std::atomic<Snapshot*>& source) {
-        Snapshot* snapshot = source.load(std::memory_order_acquire);
+    /// Pins `seen`, the snapshot `source` published a moment ago, in `frame` and returns the
+    /// snapshot now pinned (nullptr if none is published any more). The seq_cst store then
+    /// re-load pairs with the writers' seq_cst exchange then scan: a writer that replaced the
+    /// snapshot either sees this pin or this emission sees the replacement. The re-load is also
+    /// the acquire that makes the snapshot's contents visible.
+    template <class Snapshot>
+    static const Snapshot* pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source,
+                               const Snapshot* seen) {
+        const Snapshot* snapshot = seen;
         while (snapshot != nullptr) {
-            frame_.pinned.store(snapshot, std::memory_order_seq_cst);
-            Snapshot* again = source.load(std::memory_order_seq_cst);
+            frame.pinned.store(snapshot, std::memory_order_seq_cst);
+            const Snapshot* again = source.load(std::memory_order_seq_cst);
             if (again == snapshot) {
-                return snapshot;
+                break;
             }
             snapshot = again;
         }
-        return nullptr;
+        return snapshot;
     }
 
-    /// Publishes that the slot at `index` has returned.
-    void finished(std::size_t index) noexcept {
-        frame_.next_slot.store(index + 1, std::memory_order_release);
+    /// Takes charge of a frame from enter(): unpins and frees it when destroyed.
+    explicit EmissionScope(EmissionFrame& frame) noexcept : frame_(frame) {}
+    EmissionScope(const EmissionScope&) = delete;
+    EmissionScope& operator=(const EmissionScope&) = delete;
+    ~EmissionScope() { frame_.pinned.store(nullptr, std::memory_order_release); }
+
+    /// The sender this emission was entered with.
+    [[nodiscard]] const void* sender() const noexcept {
+        return frame_.sender.load(std::memory_order_relaxed);
+    }
+
+    /// Publishes that every slot before `end` (an entry address in the pinned snapshot) has
+    /// returned.
+    void passed(const void* end) const noexcept {
+        frame_.passed.store(end, std::memory_order_release);
     }
 
 private:
-    ThreadRecord& record_;
+    /// enter() for this thread's first emission or a nested one.
+    AUTHEVENTS_DETAIL_NOINLINE static EmissionFrame& enter_nested() {
+        return this_thread_record().free_frame();
+    }
+
     EmissionFrame& frame_;
 };
 

@@ -28,7 +28,10 @@ public:
     using Entry = SlotEntry<Args...>;
     using EntrySnapshot = Snapshot<Entry>;
 
-    SignalCore() = default;
+    /// Throws std::bad_alloc.
+    SignalCore() : cell_(AttentionCell::take()) {}
+    SignalCore(const SignalCore&) = delete;
+    SignalCore& operator=(const SignalCore&) = delete;
     ~SignalCore() override {
         for (const auto& node : live_) {
             mark_disconnected(*node);
@@ -44,63 +47,60 @@ public:
         for (const Doomed& doomed : doomed_) {
             doomed.node->release_callable();
         }
+        AttentionCell::give_back(cell_);
     }
+
+    /// The attention epoch that this signal's slots bump (see AttentionCell).
+    [[nodiscard]] std::atomic<std::uint64_t>& attention() const noexcept { return cell_->epoch; }
 
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
-    template <class Call> std::size_t emit(const void* sender, Call&& call) {
-        if (current_.load(std::memory_order_relaxed) == nullptr ||
-            blocked_.load(std::memory_order_relaxed)) {
+    template <class Call> std::size_t emit(const void* sender, Call& call) {
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        if (seen == nullptr || blocked_.load(std::memory_order_relaxed) != 0) {
             return 0; // an empty or blocked signal costs two loads
         }
-        return emit_pinned(sender, call);
+        return emit_pinned(seen, sender, call);
     }
 
-    template <class Call> std::size_t emit_pinned(const void* sender, Call& call) {
-        std::size_t called = 0;
-        std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
-        std::size_t count = 0;
-        {
-            EmissionScope scope(sender);
-            const EntrySnapshot* snapshot = scope.pin(current_);
-            if (snapshot == nullptr) {
-                return 0;
-            }
-            count = snapshot->size();
-            for (std::size_t index = 0; index < count; ++index) {
-                const Entry& entry = (*snapshot)[index];
-                if (entry.sender != nullptr && entry.sender != sender) {
-                    continue;
-                }
-                // seq_cst: pairs with wait_until_idle(), which marks then scans frames.
-                const std::uint32_t state = entry.node->state.load(std::memory_order_seq_cst);
-                if ((state & slot_state::skip) != 0 || blocked_.load(std::memory_order_relaxed)) {
-                    inactive += (state & slot_state::gone) != 0 ? 1 : 0;
-                    continue;
-                }
-                if ((state & slot_state::tracked) != 0) {
-                    // Keeps the tracked object alive while the slot runs.
-                    const std::shared_ptr<const void> keep_alive = entry.node->track().lock();
-                    if (!keep_alive) {
-                        entry.node->state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
-                        ++inactive;
-                        continue;
-                    }
-                    ++called;
-                    call(entry);
-                } else {
-                    ++called;
-                    call(entry);
-                }
-                scope.finished(index);
-            }
+    /// emit() once a snapshot has been `seen`: pins one, then runs its slots. The pin comes
+    /// before anything run_slots() stores (spilled registers included): it waits for them.
+    template <class Call>
+    std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
+        EmissionFrame& frame = EmissionScope::enter(sender);
+        return run_slots(frame, EmissionScope::pin(frame, current_, seen), call);
+    }
+
+    /// The slots of a pinned `snapshot` (nullptr: none). Small, so that it can be inlined into
+    /// the sending function: every rare case is in emit_checked().
+    template <class Call>
+    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, Call& call) {
+        const EmissionScope scope(frame);
+        if (snapshot == nullptr) {
+            return 0;
         }
-        // Writers drop inactive entries whenever they copy the list; an emission compacts only
-        // when they make up two thirds of it, i.e. when no connect has come for a while.
-        if (inactive >= 4 && inactive * 3 > count * 2) {
-            remove_inactive();
+        // clean_count() first: it never exceeds the size() read after it.
+        const std::size_t clean_count = snapshot->clean_count();
+        const std::size_t count = snapshot->size();
+        const Entry* const begin = snapshot->begin();
+        // Entries below clean_count() may be called unchecked while the attention epoch is
+        // clean_epoch(): a disconnect or block of one of them bumps the epoch after setting its
+        // bit. seq_cst: pairs with wait_until_idle(), which disconnects (so bumps) then scans
+        // frames: either this load sees the bump, and the checked path sees the bit, or the
+        // scan sees this emission's frame. Later entries take the checked path.
+        const Entry* const clean_end = begin + clean_count;
+        const std::uint64_t clean = snapshot->clean_epoch();
+        const std::atomic<std::uint64_t>& attention = cell_->epoch;
+        const Entry* entry = begin;
+        for (; entry != clean_end && attention.load(std::memory_order_seq_cst) == clean; ++entry) {
+            call(*entry);
+            scope.passed(entry + 1);
         }
-        return called;
+        const auto called = static_cast<std::size_t>(entry - begin);
+        if (entry == begin + count) {
+            return called;
+        }
+        return called + emit_checked(entry, begin + count, count, call, scope);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
@@ -108,8 +108,16 @@ public:
     /// nothing if memory runs out.
     std::shared_ptr<SlotNode> insert(std::shared_ptr<SlotNode> node, const Entry& entry) {
         std::vector<std::shared_ptr<SlotNode>> released;
+        // Reclaimed nodes that own nothing are freed one per connect rather than all at once,
+        // so that the allocator's per-thread cache hands their memory straight to the next
+        // connects (other writes free them all). Freed after the unlock.
+        std::shared_ptr<SlotNode> freed;
         {
             std::lock_guard<std::mutex> lock(writer_);
+            if (!unfreed_.empty()) {
+                freed = std::move(unfreed_.back());
+                unfreed_.pop_back();
+            }
             if (!node->uid().empty() || node->function() != nullptr) {
                 for (const auto& existing : live_) {
                     if (existing->same_key(*node) && existing->alive()) {
@@ -126,8 +134,22 @@ public:
             }
             EntrySnapshot* current = current_.load(std::memory_order_relaxed);
             if (position == count && current != nullptr && count < current->capacity()) {
-                live_.push_back(node);     // may throw: nothing has changed yet
+                live_.push_back(node); // may throw: nothing has changed yet
+                // The node is not shared yet, so it is listed with a plain store. The clean
+                // prefix grows only while it spans the whole snapshot and the epoch has not
+                // moved since it was built; an appended slot that needs checks ends it.
+                const bool extend =
+                    current->clean_count() == count && entry.sender == nullptr &&
+                    node->state.load(std::memory_order_relaxed) == 0 &&
+                    blocked_.load(std::memory_order_seq_cst) == 0 &&
+                    cell_->epoch.load(std::memory_order_seq_cst) == current->clean_epoch();
+                if (extend) {
+                    node->state.store(slot_state::listed, std::memory_order_relaxed);
+                }
                 current->push_back(entry); // in place: emissions under way keep their size
+                if (extend) {
+                    current->extend_clean();
+                }
                 return node;
             }
             rebuild(&entry, position, node);
@@ -140,6 +162,7 @@ public:
     /// Disconnects the live slots matching `match(node)`; returns how many.
     template <class Match> std::size_t disconnect_matching(Match&& match) {
         std::vector<std::shared_ptr<SlotNode>> released;
+        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
         std::size_t disconnected = 0;
         {
             std::lock_guard<std::mutex> lock(writer_);
@@ -151,6 +174,7 @@ public:
             if (disconnected != 0) {
                 compact_or_defer();
                 released = reclaim();
+                unfreed.swap(unfreed_);
             }
         }
         release(released);
@@ -159,10 +183,12 @@ public:
 
     void remove_inactive() noexcept override {
         std::vector<std::shared_ptr<SlotNode>> released;
+        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
         {
             std::lock_guard<std::mutex> lock(writer_);
             compact_or_defer();
             released = reclaim_or_defer();
+            unfreed.swap(unfreed_);
         }
         release(released);
     }
@@ -177,7 +203,7 @@ public:
             const ThreadRecord* record;
             const EmissionFrame* frame;
             const void* snapshot;
-            std::size_t index;
+            const void* entry; // the slot's entry in `snapshot`
         };
         const WaitingScope waiting;
         std::vector<Watch> watches;
@@ -199,7 +225,8 @@ public:
                     }
                     const std::size_t index = snapshot->find(&node);
                     if (index != snapshot->size()) {
-                        watches.push_back(Watch{&record, &frame, pinned, index});
+                        watches.push_back(
+                            Watch{&record, &frame, pinned, snapshot->begin() + index});
                     }
                 });
             });
@@ -208,10 +235,15 @@ public:
             }
             ++waiters_; // keeps watched snapshots (and so their addresses) from being reused
         }
+        // An emission has not passed the slot while `passed` is null or at most its entry.
+        const auto not_passed = [](const Watch& watch) {
+            const void* passed = watch.frame->passed.load(std::memory_order_acquire);
+            return passed == nullptr || !std::less<const void*>()(watch.entry, passed);
+        };
         for (const Watch& watch : watches) {
             Backoff backoff;
             while (watch.frame->pinned.load(std::memory_order_acquire) == watch.snapshot &&
-                   watch.frame->next_slot.load(std::memory_order_acquire) <= watch.index &&
+                   not_passed(watch) &&
                    watch.record->waiting.load(std::memory_order_seq_cst) == 0) {
                 backoff.pause();
             }
@@ -251,6 +283,7 @@ public:
     /// Disconnects every slot; used by disconnect_all() and by ~Signal.
     void disconnect_all() {
         std::vector<std::shared_ptr<SlotNode>> released;
+        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
         {
             std::lock_guard<std::mutex> lock(writer_);
             for (const auto& node : live_) {
@@ -258,6 +291,7 @@ public:
             }
             compact_or_defer();
             released = reclaim_or_defer();
+            unfreed.swap(unfreed_);
         }
         release(released);
     }
@@ -270,8 +304,17 @@ public:
         }
     }
 
-    void block(bool blocked) noexcept { blocked_.store(blocked, std::memory_order_relaxed); }
-    [[nodiscard]] bool blocked() const noexcept { return blocked_.load(std::memory_order_relaxed); }
+    /// Blocking bumps the attention epoch after the store, so emissions take the checked path,
+    /// which reads blocked_ (the same argument as SlotNode::disturb()).
+    void block(bool blocked) noexcept {
+        blocked_.store(blocked ? 1U : 0U, std::memory_order_seq_cst);
+        if (blocked) {
+            cell_->epoch.fetch_add(1, std::memory_order_seq_cst);
+        }
+    }
+    [[nodiscard]] bool blocked() const noexcept {
+        return blocked_.load(std::memory_order_relaxed) != 0;
+    }
 
 private:
     struct Retired {
@@ -283,10 +326,66 @@ private:
         std::uint64_t generation = 0; // last generation of snapshots that may still contain it
     };
 
+    /// The rest of an emission, from `entry` on, past the clean prefix or once the attention
+    /// epoch has moved: checks each slot's sender filter and state and the signal's block, and
+    /// holds a tracked slot's object while it runs (or marks the slot expired). Returns how many
+    /// slots it called.
+    template <class Call>
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
+                                                        std::size_t count, Call& call,
+                                                        const EmissionScope& scope) {
+        const void* const sender = scope.sender();
+        std::size_t called = 0;
+        std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
+        for (; entry != end; ++entry) {
+            if (entry->sender != nullptr && entry->sender != sender) {
+                continue;
+            }
+            // seq_cst: pairs with wait_until_idle(), which marks then scans frames.
+            const std::uint32_t state = entry->node->state.load(std::memory_order_seq_cst);
+            if ((state & slot_state::skip) != 0 || blocked_.load(std::memory_order_relaxed) != 0) {
+                inactive += (state & slot_state::gone) != 0 ? 1 : 0;
+                continue;
+            }
+            if ((state & slot_state::tracked) != 0) {
+                // Keeps the tracked object alive while the slot runs.
+                const std::shared_ptr<const void> keep_alive = entry->node->track().lock();
+                if (!keep_alive) {
+                    entry->node->state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
+                    ++inactive;
+                    continue;
+                }
+                call(*entry);
+            } else {
+                call(*entry);
+            }
+            ++called;
+            scope.passed(entry + 1);
+        }
+        // Writers drop inactive entries whenever they copy the list; an emission compacts only
+        // when they make up two thirds of it, i.e. when no connect has come for a while. (Its
+        // own pin only delays freeing the old snapshot to a later write.)
+        if (inactive >= 4 && inactive * 3 > count * 2) {
+            remove_inactive();
+        }
+        return called;
+    }
+
     static bool mark_disconnected(SlotNode& node) noexcept {
-        const std::uint32_t previous =
-            node.state.fetch_or(slot_state::disconnected, std::memory_order_seq_cst);
-        return (previous & slot_state::gone) == 0;
+        return (node.disturb(slot_state::disconnected) & slot_state::gone) == 0;
+    }
+
+    /// True when `node` may be called unchecked while the attention epoch stays as it is now,
+    /// marking it `listed` so that a later change bumps the epoch. Writers only.
+    static bool list_if_clean(SlotNode& node, const Entry& entry) noexcept {
+        if (entry.sender != nullptr) {
+            return false;
+        }
+        std::uint32_t state = node.state.load(std::memory_order_seq_cst);
+        if (state == 0) {
+            state = node.state.fetch_or(slot_state::listed, std::memory_order_seq_cst);
+        }
+        return (state & ~slot_state::listed) == 0;
     }
 
     /// Publishes a copy of the current snapshot without its inactive slots, with `added`
@@ -312,15 +411,25 @@ private:
         // From here on nothing throws. Each slot is judged alive or not exactly once, so a
         // concurrent disconnect cannot make the live list and the snapshot disagree.
         const std::uint64_t generation = ++generation_;
+        // Read before the slots' states: a change after a state is read bumps the epoch past
+        // this value (see list_if_clean() and SlotNode::disturb()).
+        const std::uint64_t epoch = cell_->epoch.load(std::memory_order_seq_cst);
+        bool clean = blocked_.load(std::memory_order_seq_cst) == 0;
+        std::size_t clean_count = 0; // the longest prefix of slots callable unchecked
+        const auto add = [&](const Entry& entry, SlotNode& slot) {
+            next->push_back(entry);
+            clean = clean && list_if_clean(slot, entry);
+            clean_count += clean ? 1 : 0;
+        };
         std::size_t kept = 0;
         std::size_t insert_at = 0;
         for (std::size_t index = 0; index < count; ++index) {
             if (added != nullptr && index == position) {
                 insert_at = kept;
-                next->push_back(*added);
+                add(*added, *node);
             }
             if (live_[index]->alive()) {
-                next->push_back((*current)[index]);
+                add((*current)[index], *live_[index]);
                 if (kept != index) {
                     live_[kept] = std::move(live_[index]);
                 }
@@ -333,13 +442,15 @@ private:
         if (added != nullptr) {
             if (position >= count) {
                 insert_at = kept;
-                next->push_back(*added);
+                add(*added, *node);
             }
             live_.insert(live_.begin() + static_cast<std::ptrdiff_t>(insert_at), node);
         }
         if (next->size() == 0) {
             give_back(next);
             next = nullptr;
+        } else {
+            next->set_clean(clean_count, epoch);
         }
         const EntrySnapshot* previous = current_.exchange(next, std::memory_order_seq_cst);
         if (previous != nullptr) {
@@ -382,8 +493,14 @@ private:
         if (waiters_ != 0 || retired_.empty()) {
             return released;
         }
-        if (!doomed_.empty()) {
-            released.reserve(doomed_.size()); // the only step that may throw comes first
+        if (!doomed_.empty()) { // the only steps that may throw come first
+            const auto owning = static_cast<std::size_t>(
+                std::count_if(doomed_.begin(), doomed_.end(),
+                              [](const Doomed& doomed) { return doomed.node->owns_callable(); }));
+            if (owning != 0) {
+                released.reserve(owning);
+            }
+            unfreed_.reserve(unfreed_.size() + doomed_.size() - owning);
         }
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
@@ -399,7 +516,9 @@ private:
         std::size_t still_doomed = 0;
         for (Doomed& doomed : doomed_) {
             if (doomed.generation < oldest_kept) {
-                released.push_back(std::move(doomed.node));
+                // A node that owns nothing is freed later, one per connect (see insert()).
+                auto& to = doomed.node->owns_callable() ? released : unfreed_;
+                to.push_back(std::move(doomed.node));
             } else {
                 doomed_[still_doomed++] = std::move(doomed);
             }
@@ -449,13 +568,17 @@ private:
         return nullptr;
     }
 
-    std::atomic<EntrySnapshot*> current_{nullptr};
-    std::atomic<bool> blocked_{false};
-    mutable std::mutex writer_;
+    // What emissions read, on a cache line of its own: writers change it only to publish a
+    // snapshot or (un)block. The writers' own state starts on the next line.
+    alignas(64) std::atomic<EntrySnapshot*> current_{nullptr};
+    AttentionCell* const cell_;             // never null; a line of its own
+    std::atomic<std::uint32_t> blocked_{0}; // 0 or 1
+    alignas(64) mutable std::mutex writer_;
     std::vector<std::shared_ptr<SlotNode>> live_; // parallel to *current_
     EntrySnapshot* spare_ = nullptr;              // a reclaimed snapshot, kept for reuse
     std::vector<Retired> retired_;
     std::vector<Doomed> doomed_;
+    std::vector<std::shared_ptr<SlotNode>> unfreed_; // reclaimed, owning nothing: to free
     std::uint64_t generation_ = 0;
     std::size_t waiters_ = 0;
     FailureHandler queued_failure_handler_;

@@ -7,6 +7,7 @@
 #include <array>
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <new>
 #include <type_traits>
@@ -121,7 +122,26 @@ public:
     }
 
     /// Empties an unpublished snapshot for refilling.
-    void clear() noexcept { size_.store(0, std::memory_order_relaxed); }
+    void clear() noexcept {
+        size_.store(0, std::memory_order_relaxed);
+        clean_count_.store(0, std::memory_order_relaxed);
+        clean_epoch_ = 0;
+    }
+
+    /// Marks the first `count` entries as callable without checks while the signal's attention
+    /// epoch is `epoch` (see SignalCore::run_slots()). Before the snapshot is published.
+    void set_clean(std::size_t count, std::uint64_t epoch) noexcept {
+        clean_count_.store(count, std::memory_order_relaxed);
+        clean_epoch_ = epoch;
+    }
+    /// Extends the clean entries to every entry, after an append. One writer at a time.
+    void extend_clean() noexcept { clean_count_.store(size(), std::memory_order_release); }
+
+    /// Read it before size(): the acquire then guarantees it is at most that size.
+    [[nodiscard]] std::size_t clean_count() const noexcept {
+        return clean_count_.load(std::memory_order_acquire);
+    }
+    [[nodiscard]] std::uint64_t clean_epoch() const noexcept { return clean_epoch_; }
 
     [[nodiscard]] std::size_t size() const noexcept {
         return size_.load(std::memory_order_acquire);
@@ -151,6 +171,8 @@ private:
 
     alignas(Entry) std::atomic<std::size_t> size_{0};
     std::size_t capacity_;
+    std::atomic<std::size_t> clean_count_{0};
+    std::uint64_t clean_epoch_ = 0; // fixed while published
 };
 
 } // namespace authevents::detail

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -33,17 +34,60 @@ public:
     virtual void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept = 0;
 };
 
-/// The state bits of a slot. Any bit but `tracked` means the slot must not be called.
+/// The state bits of a slot. Any bit but `tracked` and `listed` means the slot must not be
+/// called.
 namespace slot_state {
 inline constexpr std::uint32_t disconnected = 1U;
 inline constexpr std::uint32_t expired = 2U;
 inline constexpr std::uint32_t blocked = 4U;
-inline constexpr std::uint32_t tracked = 8U;       // constant: the slot has a track
-inline constexpr std::uint32_t blocker_unit = 16U; // ConnectionBlocker count, in the bits above
+inline constexpr std::uint32_t tracked = 8U; // constant: the slot has a track
+/// Sticky: the slot may be in a snapshot that emissions call without reading states, so a
+/// change that makes it uncallable must also bump its signal's attention epoch.
+inline constexpr std::uint32_t listed = 16U;
+inline constexpr std::uint32_t blocker_unit = 32U; // ConnectionBlocker count, in the bits above
 inline constexpr std::uint32_t gone = disconnected | expired;
-inline constexpr std::uint32_t skip = ~tracked;
-inline constexpr std::uint32_t blocking = ~(gone | tracked);
+inline constexpr std::uint32_t skip = ~(tracked | listed);
+inline constexpr std::uint32_t blocking = ~(gone | tracked | listed);
 } // namespace slot_state
+
+/// A signal's attention epoch: bumped whenever a slot that emissions may call unchecked
+/// becomes uncallable (disconnect, block) or the signal is blocked. A snapshot records the
+/// epoch at which a prefix of its slots was callable; while the epoch still has that value, an
+/// emission calls those slots without reading their state. Cells are pooled and never freed, so
+/// a slot (or Connection) that outlives its signal may still bump its old cell: at worst a
+/// signal that reuses it takes the checked path until its next write.
+struct alignas(64) AttentionCell {
+    std::atomic<std::uint64_t> epoch{0};
+    AttentionCell* next_free = nullptr; // guarded by the pool's mutex
+
+    /// Takes a cell from the pool (or allocates one). Thread-safe; may throw std::bad_alloc.
+    static AttentionCell* take() {
+        Pool& pool = the_pool();
+        {
+            std::lock_guard<std::mutex> lock(pool.mutex);
+            if (pool.free != nullptr) {
+                return std::exchange(pool.free, pool.free->next_free);
+            }
+        }
+        return new AttentionCell();
+    }
+    /// Returns a cell to the pool. Thread-safe.
+    static void give_back(AttentionCell* cell) noexcept {
+        Pool& pool = the_pool();
+        std::lock_guard<std::mutex> lock(pool.mutex);
+        cell->next_free = std::exchange(pool.free, cell);
+    }
+
+private:
+    struct Pool {
+        std::mutex mutex;
+        AttentionCell* free = nullptr;
+    };
+    static Pool& the_pool() {
+        static Pool* const pool = new Pool(); // never destroyed: cells outlive static destructors
+        return *pool;
+    }
+};
 
 /// One connected slot. Shared by the signal (while connected) and every Connection handle;
 /// a small callable lives inline in the snapshot entries, a larger one in a CallableNode.
@@ -68,6 +112,8 @@ public:
     [[nodiscard]] virtual bool owns_callable() const noexcept { return false; }
 
     std::atomic<std::uint32_t> state{0};
+    /// The attention epoch of the signal the slot was connected to; set before it is published.
+    std::atomic<std::uint64_t>* attention = nullptr;
     /// Queued calls of this slot running now (queued slots only).
     std::atomic<std::uint32_t> running_calls{0};
     std::weak_ptr<SlotOwner> owner;
@@ -93,6 +139,17 @@ public:
         return (bits & slot_state::skip) == 0 && track_alive(bits);
     }
 
+    /// Sets `bits` in the state (seq_cst) and returns the old state; if the slot may be called
+    /// unchecked, then bumps its signal's attention epoch so that emissions read the new state.
+    std::uint32_t disturb(std::uint32_t bits) noexcept {
+        return bump_if_listed(state.fetch_or(bits, std::memory_order_seq_cst));
+    }
+
+    /// Like disturb(), but adds one ConnectionBlocker to the state.
+    void add_blocker() noexcept {
+        bump_if_listed(state.fetch_add(slot_state::blocker_unit, std::memory_order_seq_cst));
+    }
+
     /// Same dedup key: (uid, sender) when a uid is given, else (function identity, sender).
     [[nodiscard]] bool same_key(const SlotNode& other) const noexcept {
         if (sender_ != other.sender_) {
@@ -105,6 +162,16 @@ public:
     }
 
 private:
+    // The one RMW on the state word orders the change against the writer that sets `listed`:
+    // either the writer saw the change (and did not call its snapshot clean) or this bump
+    // follows the listing, so emissions comparing epochs see it.
+    std::uint32_t bump_if_listed(std::uint32_t previous) noexcept {
+        if ((previous & slot_state::listed) != 0) {
+            attention->fetch_add(1, std::memory_order_seq_cst);
+        }
+        return previous;
+    }
+
     bool track_alive(std::uint32_t bits) const noexcept {
         return (bits & slot_state::tracked) == 0 || !track_.expired();
     }
