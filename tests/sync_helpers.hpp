@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 namespace test_sync {
 
@@ -69,6 +71,24 @@ private:
     bool done_ = false;
     std::thread thread_;
 };
+
+// Runs body(t) on `threads` threads at once (each waits at a gate until all are started) and
+// joins them.
+template <class Body> void run_together(std::size_t threads, Body body) {
+    Gate start;
+    std::vector<std::thread> workers;
+    workers.reserve(threads);
+    for (std::size_t t = 0; t < threads; ++t) {
+        workers.emplace_back([&start, &body, t] {
+            start.wait();
+            body(t);
+        });
+    }
+    start.open();
+    for (std::thread& worker : workers) {
+        worker.join();
+    }
+}
 
 // Polls `predicate` until it holds or a generous bound (20 s) passes; returns its last value.
 template <class Predicate> bool eventually(Predicate predicate) {

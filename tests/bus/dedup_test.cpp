@@ -11,7 +11,6 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
-#include <thread>
 #include <vector>
 
 using authevents::bus::DedupStore;
@@ -109,30 +108,20 @@ TEST_CASE("dedup stores take concurrent remember and seen calls") {
 
     constexpr std::size_t threads = 4;
     constexpr int per_thread = 100;
-    test_sync::Gate start;
     std::atomic<int> missing{0};
-    std::vector<std::thread> workers;
-    workers.reserve(threads);
-    for (std::size_t t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            start.wait();
-            for (int i = 0; i < per_thread; ++i) {
-                // Every thread remembers the shared ids and its own; all must be seen after.
-                const std::string shared = "shared-" + std::to_string(i);
-                const std::string own = std::to_string(t) + "-" + std::to_string(i);
-                store->remember(shared);
-                store->remember(own);
-                if (!store->seen(shared) || !store->seen(own)) {
-                    ++missing;
-                }
-                (void)store->seen("never");
+    test_sync::run_together(threads, [&](std::size_t t) {
+        for (int i = 0; i < per_thread; ++i) {
+            // Every thread remembers the shared ids and its own; all must be seen after.
+            const std::string shared = "shared-" + std::to_string(i);
+            const std::string own = std::to_string(t) + "-" + std::to_string(i);
+            store->remember(shared);
+            store->remember(own);
+            if (!store->seen(shared) || !store->seen(own)) {
+                ++missing;
             }
-        });
-    }
-    start.open();
-    for (std::thread& worker : workers) {
-        worker.join();
-    }
+            (void)store->seen("never");
+        }
+    });
     CHECK(missing == 0);
     CHECK_FALSE(store->seen("never"));
     for (int i = 0; i < per_thread; ++i) {

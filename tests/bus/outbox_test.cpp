@@ -324,21 +324,11 @@ TEST_CASE("concurrent appends from 4 threads are all kept, each thread's in orde
     }());
     constexpr std::size_t threads = 4;
     constexpr int per_thread = 250;
-    test_sync::Gate start;
-    std::vector<std::thread> workers;
-    workers.reserve(threads);
-    for (std::size_t t = 0; t < threads; ++t) {
-        workers.emplace_back([&, t] {
-            start.wait();
-            for (int i = 0; i < per_thread; ++i) {
-                outbox.append(std::to_string(t) + ":" + std::to_string(i), "t", "p");
-            }
-        });
-    }
-    start.open();
-    for (std::thread& worker : workers) {
-        worker.join();
-    }
+    test_sync::run_together(threads, [&](std::size_t t) {
+        for (int i = 0; i < per_thread; ++i) {
+            outbox.append(std::to_string(t) + ":" + std::to_string(i), "t", "p");
+        }
+    });
 
     const std::vector<OutboxRecord> batch = outbox.next_batch(2000);
     REQUIRE(batch.size() == threads * std::size_t{per_thread});
