@@ -123,8 +123,7 @@ TEST_CASE("bus: every built-in event goes from dispatch to the other dispatcher'
     test_redis::RedisServer server;
     test_bus::TempDatabase db;
     PublishingService service(server.endpoint(), db.path());
-    EventDispatcher remote;
-    remote.set_logger({});
+    test_bus::QuietDispatcher remote;
     authevents::testing::EventRecorder recorder(remote);
     MemoryDedupStore dedup;
     StreamConsumer consumer(server.endpoint(), remote, dedup, fast_consumer());
@@ -148,8 +147,7 @@ TEST_CASE("bus: events from several threads arrive exactly once through a Redis 
     test_bus::TempDatabase db;
     PublishingService service(server.endpoint(), db.path());
 
-    EventDispatcher remote;
-    remote.set_logger({});
+    test_bus::QuietDispatcher remote;
     std::mutex mutex;
     std::map<std::string, int> calls;
     remote.user_registered.connect([&](const UserRegistered& event) {

@@ -1,10 +1,11 @@
-// Shared pieces of the bus tests: temporary files, reading a stream back, a silent logger.
+// Shared pieces of the bus tests: temporary files, reading a stream back, a silent dispatcher.
 #pragma once
 
 #include "event_samples.hpp"
 #include "redis_server.hpp"
 
 #include <authevents/bus/redis.hpp>
+#include <authevents/dispatcher.hpp>
 
 #include <exception>
 #include <filesystem>
@@ -74,6 +75,11 @@ inline std::vector<Entry> read_stream(authevents::bus::RedisConnection& redis,
 inline long long stream_length(authevents::bus::RedisConnection& redis, const std::string& stream) {
     return redis.command({"XLEN", stream}).integer;
 }
+
+/// A dispatcher with no log output.
+struct QuietDispatcher : authevents::EventDispatcher {
+    QuietDispatcher() { set_logger({}); }
+};
 
 /// A path for an SQLite file inside a fresh temporary directory (removed with the object).
 class TempDatabase {

@@ -23,7 +23,6 @@
 #include <utility>
 #include <vector>
 
-using authevents::EventDispatcher;
 using authevents::UserLoginFailed;
 using authevents::UserRegistered;
 using authevents::bus::CloudEvent;
@@ -69,10 +68,19 @@ long long pending_count(RedisConnection& redis) {
     return summary.elements.at(0).integer;
 }
 
-/// A dispatcher with no log output.
-struct QuietDispatcher : EventDispatcher {
-    QuietDispatcher() { set_logger({}); }
-};
+/// Creates the group and adds `count` entries of `event` (each its own CloudEvent id), which
+/// `member` then reads and never acknowledges, like a consumer that died mid-batch.
+template <class Event>
+void leave_pending(RedisConnection& redis, const std::string& member, int count,
+                   const Event& event) {
+    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
+    const EventTypeRegistry registry;
+    for (int i = 0; i < count; ++i) {
+        add(redis, registry.encode(event));
+    }
+    redis.command({"XREADGROUP", "GROUP", "notifications", member, "COUNT", std::to_string(count),
+                   "STREAMS", "events", ">"});
+}
 
 /// Runs poll_once until `done` holds (bounded).
 template <class Done> bool poll_until(StreamConsumer& consumer, Done done) {
@@ -90,7 +98,7 @@ TEST_CASE("consumer: every built-in event arrives at the same typed handler, the
     const EventTypeRegistry registry;
     test_bus::for_each_sample([&](const auto& event) { add(redis, registry.encode(event)); });
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     authevents::testing::EventRecorder recorder(dispatcher);
     MemoryDedupStore dedup;
     StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
@@ -113,7 +121,7 @@ TEST_CASE("consumer: a duplicate CloudEvent id runs the handlers once and is ack
     add(redis, event);
     add(redis, event); // e.g. the relay re-published after losing XADD's reply
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
     MemoryDedupStore dedup;
@@ -130,7 +138,7 @@ TEST_CASE("consumer: a handler that fails is retried, and succeeds on a later de
     RedisConnection redis(server.endpoint());
     add(redis, EventTypeRegistry{}.encode(samples::user_login_failed()));
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.user_login_failed.connect([&](const UserLoginFailed&) {
         if (++calls < 3) {
@@ -152,7 +160,7 @@ TEST_CASE("consumer: an entry whose handler keeps failing goes to the dead-lette
     const CloudEvent event = EventTypeRegistry{}.encode(samples::user_registered());
     const std::string entry_id = add(redis, event);
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.user_registered.connect([&](const UserRegistered&) {
         ++calls;
@@ -188,7 +196,7 @@ TEST_CASE("consumer: malformed and unknown entries are dead-lettered at once wit
     add(redis, bad_data);
     add_raw(redis, {"event", "{\"specversion\":\"1.0\"}"});
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     authevents::testing::EventRecorder recorder(dispatcher);
     MemoryDedupStore dedup;
     StreamConsumer consumer(server.endpoint(), dispatcher, dedup, fast_options());
@@ -208,17 +216,11 @@ TEST_CASE("consumer: malformed and unknown entries are dead-lettered at once wit
 TEST_CASE("consumer: a restarted consumer re-reads its own pending entries") {
     test_redis::RedisServer server;
     RedisConnection redis(server.endpoint());
-    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
-    const EventTypeRegistry registry;
-    for (int i = 0; i < 5; ++i) {
-        add(redis, registry.encode(samples::user_registered()));
-    }
     // worker-1 took all five, then died before acknowledging any.
-    redis.command({"XREADGROUP", "GROUP", "notifications", "worker-1", "COUNT", "10", "STREAMS",
-                   "events", ">"});
+    leave_pending(redis, "worker-1", 5, samples::user_registered());
     REQUIRE(pending_count(redis) == 5);
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
     MemoryDedupStore dedup;
@@ -232,15 +234,9 @@ TEST_CASE("consumer: a restarted consumer re-reads its own pending entries") {
 TEST_CASE("consumer: entries a dead consumer left idle are claimed by another") {
     test_redis::RedisServer server;
     RedisConnection redis(server.endpoint());
-    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
-    const EventTypeRegistry registry;
-    for (int i = 0; i < 4; ++i) {
-        add(redis, registry.encode(samples::profile_updated()));
-    }
-    redis.command({"XREADGROUP", "GROUP", "notifications", "dead-worker", "COUNT", "10", "STREAMS",
-                   "events", ">"});
+    leave_pending(redis, "dead-worker", 4, samples::profile_updated());
 
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.profile_updated.connect([&](const authevents::ProfileUpdated&) { ++calls; });
     MemoryDedupStore dedup;
@@ -252,7 +248,7 @@ TEST_CASE("consumer: entries a dead consumer left idle are claimed by another") 
 
 TEST_CASE("consumer: the background thread rides out a Redis restart") {
     test_redis::RedisServer server;
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     std::mutex mutex;
     std::map<std::string, int> calls_by_id;
     dispatcher.user_registered.connect([&](const UserRegistered& event) {
@@ -293,7 +289,7 @@ TEST_CASE("consumer: the background thread rides out a Redis restart") {
 }
 
 TEST_CASE("consumer: options that cannot work are rejected by name") {
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     MemoryDedupStore dedup;
     ConsumerOptions no_group = fast_options();
     no_group.group.clear();
@@ -322,7 +318,7 @@ TEST_CASE("consumer: members on a shared RedisDedupStore skip a duplicate the ot
 
     authevents::bus::RedisDedupStore shared(server.endpoint(),
                                             "test:consumed:", std::chrono::seconds(60));
-    QuietDispatcher dispatcher;
+    test_bus::QuietDispatcher dispatcher;
     int calls = 0;
     dispatcher.user_registered.connect([&](const UserRegistered&) { ++calls; });
     StreamConsumer first(server.endpoint(), dispatcher, shared, fast_options("worker-1"));
