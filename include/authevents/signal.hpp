@@ -121,7 +121,7 @@ public:
             return false;
         }
         const bool was_alive = node_->alive();
-        const std::uint32_t previous = node_->disturb(detail::slot_state::disconnected);
+        const std::uint32_t previous = node_->disturb({detail::slot_state::disconnected, 0});
         const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
         // A slot whose callable is trivial stays in the signal as a tombstone that emissions
         // skip and the next write drops; one owning captures is dropped now, releasing them.
@@ -152,14 +152,14 @@ public:
     /// Blocks the slot: emissions skip it until unblock(). It stays connected.
     void block() noexcept {
         if (node_ != nullptr) {
-            node_->disturb(detail::slot_state::blocked);
+            node_->disturb({detail::slot_state::blocked, 0});
         }
     }
 
     /// Undoes block(). ConnectionBlockers still alive keep the slot blocked.
     void unblock() noexcept {
         if (node_ != nullptr) {
-            node_->state.fetch_and(~detail::slot_state::blocked, std::memory_order_seq_cst);
+            node_->unblock();
         }
     }
 
@@ -263,7 +263,7 @@ public:
     explicit ConnectionBlocker(Connection connection) noexcept
         : connection_(std::move(connection)) {
         if (connection_.node_ != nullptr) {
-            connection_.node_->add_blocker();
+            connection_.node_->disturb({0, detail::slot_state::blocker_unit});
         }
     }
     ConnectionBlocker(ConnectionBlocker&& other) noexcept
@@ -273,8 +273,7 @@ public:
     ConnectionBlocker& operator=(ConnectionBlocker&&) = delete;
     ~ConnectionBlocker() {
         if (connection_.node_ != nullptr) {
-            connection_.node_->state.fetch_sub(detail::slot_state::blocker_unit,
-                                               std::memory_order_seq_cst);
+            connection_.node_->remove_blocker();
         }
     }
 
@@ -347,7 +346,6 @@ public:
                 options.track.owner_before(untracked) || untracked.owner_before(options.track);
             auto [node, entry] = make_slot(std::forward<F>(slot), options, function, tracked);
             node->owner = core_;
-            node->attention = &core_->attention();
             return Connection(core_->insert(std::move(node), entry));
         } else {
             return Connection();
