@@ -81,16 +81,17 @@ public:
         // that becomes uncallable is first unlisted, which lowers clean_count() below it, and
         // this re-reads clean_count() before each call. The count read here bounds the entries
         // even if the prefix grows (an append), so slots connected from now on are not called.
-        const std::size_t count = snapshot->size();
+        const std::size_t count = snapshot->size(); // never 0: empty ones are not published
         const Entry* const begin = snapshot->begin();
         // Progress is published before each call but the first (see EmissionScope::passed()):
         // one store fewer than slots, none for a single slot.
         std::size_t index = 0;
-        for (; index != count && index < snapshot->clean_count(); ++index) {
-            if (index != 0) {
+        if (snapshot->clean_count() != 0) {
+            call(begin[0]);
+            for (index = 1; index != count && index < snapshot->clean_count(); ++index) {
                 scope.passed(begin + index);
+                call(begin[index]);
             }
-            call(begin[index]);
         }
         if (index == count) {
             return count;
@@ -338,12 +339,13 @@ private:
     };
 
     /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
-    /// checks each slot's sender filter and state and the signal's block, and
-    /// holds a tracked slot's object while it runs (or marks the slot expired). Returns how many
-    /// slots it called.
+    /// checks each slot's sender filter and state and the signal's block, and holds a tracked
+    /// slot's object while it runs (or marks the slot expired). Returns how many slots it
+    /// called. `call` (a lambda holding references) is taken by value, so that the inlined
+    /// part of the emission can keep its copy in registers.
     template <class Call>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
-                                                        std::size_t count, Call& call,
+                                                        std::size_t count, Call call,
                                                         const EmissionScope& scope) {
         const void* const sender = scope.sender();
         std::size_t called = 0;
