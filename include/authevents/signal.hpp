@@ -491,8 +491,11 @@ private:
         core_->emit(sender, call);
     }
 
+    // Out of line: its caller (e.g. a dispatch with its report and counters) would otherwise
+    // crowd the slot loop out of registers.
     template <class OnError>
-    std::size_t emit_robust(const void* sender, OnError& on_error, Args&... args) {
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, OnError& on_error,
+                                                       Args&... args) {
         auto call = [&](const Entry& entry) {
             try {
                 entry.call(args...);

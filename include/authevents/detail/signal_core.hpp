@@ -87,10 +87,12 @@ public:
         // one store fewer than slots, none for a single slot.
         std::size_t index = 0;
         if (snapshot->clean_count() != 0) {
-            call(begin[0]);
-            for (index = 1; index != count && index < snapshot->clean_count(); ++index) {
-                scope.passed(begin + index);
+            for (;;) { // one call site, so that `call` is inlined once
                 call(begin[index]);
+                if (++index == count || index >= snapshot->clean_count()) {
+                    break;
+                }
+                scope.passed(begin + index);
             }
         }
         if (index == count) {
