@@ -72,9 +72,11 @@ inline constexpr std::uint32_t blocking = ~(gone | tracked | listed);
 class SlotNode : public std::enable_shared_from_this<SlotNode> {
 public:
     SlotNode(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
-             int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept
+             int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked,
+             bool owns_a_callable = false) noexcept
         : uid_(std::move(dispatch_uid)), function_(function_id), sender_(sender_key),
-          priority_(slot_priority), track_(std::move(tracked_object)) {
+          priority_(slot_priority), owns_callable_(owns_a_callable),
+          track_(std::move(tracked_object)) {
         if (is_tracked) {
             state.store(slot_state::tracked, std::memory_order_relaxed);
         }
@@ -87,7 +89,7 @@ public:
     virtual void release_callable() noexcept {}
     /// True when the node owns a callable whose destruction may matter (captures, queues):
     /// disconnecting it then drops it from the signal at once rather than lazily.
-    [[nodiscard]] virtual bool owns_callable() const noexcept { return false; }
+    [[nodiscard]] bool owns_callable() const noexcept { return owns_callable_; }
 
     std::atomic<std::uint32_t> state{0};
     /// Queued calls of this slot running now (queued slots only).
@@ -182,6 +184,7 @@ private:
     FunctionId function_;
     const void* sender_;
     int priority_;
+    bool owns_callable_; // a plain member, not a virtual call: writers ask it per dropped slot
     std::weak_ptr<const void> track_;
 };
 
@@ -192,11 +195,10 @@ public:
     CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key, int slot_priority,
                  std::weak_ptr<const void> tracked_object, bool is_tracked)
         : SlotNode(std::move(dispatch_uid), nullptr, sender_key, slot_priority,
-                   std::move(tracked_object), is_tracked),
+                   std::move(tracked_object), is_tracked, true),
           callable_(std::in_place, std::forward<G>(callable)) {}
 
     void release_callable() noexcept override { callable_.reset(); }
-    [[nodiscard]] bool owns_callable() const noexcept override { return true; }
 
     [[nodiscard]] F* callable() noexcept { return &*callable_; }
 
