@@ -450,10 +450,18 @@ public:
     [[nodiscard]] bool blocked() const noexcept { return core_->blocked(); }
 
 private:
+    /// A new slot's node and entry. An aggregate, so that the entry is built in place: copying
+    /// it right after building it field by field stalls the store buffer (wide loads of
+    /// narrow, just-made stores).
+    struct MadeSlot {
+        std::shared_ptr<detail::SlotNode> node;
+        Entry entry;
+    };
+
     /// Creates the node and the entry for a new slot: queued, inline or owned callable.
     template <class F>
-    static std::pair<std::shared_ptr<detail::SlotNode>, Entry>
-    make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function, bool tracked) {
+    static MadeSlot make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function,
+                              bool tracked) {
         using Fn = std::decay_t<F>;
         const void* sender = options.sender.key();
         if (options.executor) {
@@ -464,7 +472,7 @@ private:
                     std::move(options.dispatch_uid), function, sender, options.priority,
                     std::move(options.track), tracked);
                 Entry entry = Entry::queued_callable(*node);
-                return {std::move(node), entry};
+                return MadeSlot{std::move(node), entry};
             } else {
                 throw std::invalid_argument(
                     "authevents::Signal::connect: a slot with an executor gets its own copies "
@@ -475,14 +483,15 @@ private:
             auto node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
                                                            function, sender, options.priority,
                                                            std::move(options.track), tracked);
-            Entry entry = Entry::inline_callable(static_cast<const Fn&>(slot), *node);
-            return {std::move(node), entry};
+            detail::SlotNode& made = *node;
+            return MadeSlot{std::move(node),
+                            Entry::inline_callable(static_cast<const Fn&>(slot), made)};
         } else {
             auto node = std::make_shared<detail::CallableNode<Fn>>(
                 std::forward<F>(slot), std::move(options.dispatch_uid), sender, options.priority,
                 std::move(options.track), tracked);
-            Entry entry = Entry::owned_callable(*node);
-            return {std::move(node), entry};
+            auto& made = *node;
+            return MadeSlot{std::move(node), Entry::owned_callable(made)};
         }
     }
 
