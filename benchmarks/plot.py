@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Plots benchmark medians (ns, log scale) per case and library into a PNG.
 
-Usage: plot.py results.json output.png
+Usage: plot.py results.json... output.png   (several files: medians over the processes)
 """
 import sys
 
@@ -14,7 +14,7 @@ from table import COLUMNS, LIBRARIES, load_medians  # noqa: E402
 
 
 def main():
-    medians, _ = load_medians(sys.argv[1])
+    medians, _ = load_medians(*sys.argv[1:-1])
     present = [lib for lib in LIBRARIES if any(key[1] == lib for key in medians)]
     columns = [col for col in COLUMNS if any((col[0], lib, col[1]) in medians for lib in present)]
     width = 0.8 / len(present)
@@ -35,7 +35,7 @@ def main():
     axes.grid(axis="y", which="both", alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(sys.argv[2], dpi=110)
+    figure.savefig(sys.argv[-1], dpi=110)
 
 
 if __name__ == "__main__":

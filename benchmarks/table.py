@@ -1,9 +1,13 @@
 #!/usr/bin/env python3
 """Prints benchmark medians as one table, with ratios to the floor, and checks the targets.
 
-Usage: table.py results.json   (Google Benchmark JSON with median aggregates)
+Usage: table.py results.json...   (Google Benchmark JSON with median aggregates, one file per
+process). With several files, each figure is the median over the processes of its per-process
+median, and each ratio the median over the processes of the ratio within each process: timings
+move between processes (address-space layout, the machine's neighbours), ratios much less.
 """
 import json
+import statistics
 import sys
 
 LIBRARIES = ["floor", "authevents", "boost_signals2", "libsigcpp"]
@@ -22,8 +26,8 @@ COLUMNS = [  # (case, N, heading)
 ]
 
 
-def load_medians(path):
-    """{(case, library, N): median ns per operation (real time)}"""
+def load_run(path):
+    """{(case, library, N): median ns per operation (real time)} of one process, and its context"""
     with open(path, encoding="utf-8") as results:
         data = json.load(results)
     medians = {}
@@ -40,31 +44,56 @@ def load_medians(path):
     return medians, data.get("context", {})
 
 
-def cell(medians, case, library, count):
+def load_runs(paths):
+    """The runs of load_run() for every path."""
+    return [load_run(path) for path in paths]
+
+
+def median_figures(runs):
+    """{key: median over the runs of the figure}, for every key some run measured."""
+    keys = {key for medians, _ in runs for key in medians}
+    return {key: statistics.median(m[key] for m, _ in runs if key in m) for key in keys}
+
+
+def load_medians(*paths):
+    """median_figures() of the runs in `paths`, and the first run's context."""
+    runs = load_runs(paths)
+    return median_figures(runs), runs[0][1]
+
+
+def median_ratio(runs, numerator, denominator):
+    """Median over the runs of numerator / denominator within each run (None if never both)."""
+    ratios = [m[numerator] / m[denominator] for m, _ in runs
+              if m.get(numerator) is not None and m.get(denominator)]
+    return statistics.median(ratios) if ratios else None
+
+
+def cell(runs, medians, case, library, count):
     value = medians.get((case, library, count))
     if value is None:
         return "n/a"
-    floor = medians.get((case, "floor", count))
-    if floor and library != "floor":
-        return f"{value:.1f} [{value / floor:.2f}]"
+    floor_ratio = median_ratio(runs, (case, library, count), (case, "floor", count))
+    if floor_ratio is not None and library != "floor":
+        return f"{value:.1f} [{floor_ratio:.2f}]"
     return f"{value:.1f}"
 
 
 def main():
-    medians, context = load_medians(sys.argv[1])
+    runs = load_runs(sys.argv[1:])
+    medians = median_figures(runs)
+    context = runs[0][1]
     present = [lib for lib in LIBRARIES if any(key[1] == lib for key in medians)]
     columns = [col for col in COLUMNS if any((col[0], lib, col[1]) in medians for lib in present)]
-    print(f"Medians of {context.get('num_cpus', '?')}-CPU runs, ns per operation "
-          f"[ratio to the floor of the same column]\n")
+    print(f"Medians over {len(runs)} process(es) on {context.get('num_cpus', '?')} CPUs, ns per "
+          f"operation [ratio to the floor of the same column and process, median]\n")
     print("| library | " + " | ".join(heading for _, _, heading in columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for library in present:
-        cells = [cell(medians, case, library, count) for case, count, _ in columns]
+        cells = [cell(runs, medians, case, library, count) for case, count, _ in columns]
         print(f"| {library} | " + " | ".join(cells) + " |")
 
     def ratio(numerator, denominator):
-        top, bottom = medians.get(numerator), medians.get(denominator)
-        return top / bottom if top is not None and bottom else None
+        return median_ratio(runs, numerator, denominator)
 
     ours = "authevents"
     targets = [

@@ -811,6 +811,30 @@ TEST_CASE("a slot blocked by an earlier slot in the same emission is not called"
     CHECK(log == Log{"blocker", "survivor"}); // blocked again by the first slot
 }
 
+TEST_CASE("a slot unblocked by an earlier slot in the same emission is called",
+          "[signal][reentrancy][blocking]") {
+    Signal<> signal;
+    Log log;
+    Connection blocked_slot;
+    std::optional<ConnectionBlocker> blocker;
+    signal.connect([&] {
+        log.emplace_back("unblocker");
+        blocked_slot.unblock();
+        blocker.reset();
+    });
+    signal.connect(recorder(log, "steady"));
+    blocked_slot = signal.connect(recorder(log, "blocked"));
+    signal.connect(recorder(log, "last"));
+    blocked_slot.block();
+    signal.send();
+    CHECK(log == Log{"unblocker", "steady", "blocked", "last"});
+    log.clear();
+    blocker.emplace(blocked_slot);
+    signal.send();
+    CHECK(log == Log{"unblocker", "steady", "blocked", "last"});
+    CHECK_FALSE(blocked_slot.blocked());
+}
+
 TEST_CASE("a slot held by a ConnectionBlocker made earlier in the same emission is not called",
           "[signal][reentrancy][blocking]") {
     Signal<> signal;

@@ -19,6 +19,7 @@
 #include <limits>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -443,6 +444,45 @@ TEST_CASE("an emission parked before a slot that another thread disconnects and 
     CHECK(target_calls.load() == 0);
 }
 
+TEST_CASE("disconnect_and_wait does not wait for an emission that has already passed the slot",
+          "[signal][thread][wait]") {
+    Watchdog watchdog("disconnect_and_wait and an emission parked after the slot");
+    // The emission is parked in a later slot until the waiter returns: a waiter that waited for
+    // the whole emission instead of for the slot would never return. Both the unchecked path
+    // (the first round) and the checked path (a sender filter ahead of the slots) are covered.
+    for (const bool checked : {false, true}) {
+        Signal<> signal;
+        Source source;
+        if (checked) {
+            signal.connect([] {}, with_sender(SenderId::of(&source)));
+        }
+        std::atomic<int> target_calls{0};
+        Connection target = signal.connect([&] { target_calls.fetch_add(1); });
+        signal.connect([] {});
+        Gate entered;
+        Gate release;
+        signal.connect([&] {
+            entered.open();
+            release.wait();
+        });
+        std::thread emitter([&] { signal.send(); });
+        entered.wait();
+        std::atomic<bool> returned{false};
+        std::thread waiter([&] {
+            (void)target.disconnect_and_wait();
+            returned.store(true);
+        });
+        const bool returned_while_parked = eventually([&] { return returned.load(); });
+        release.open();
+        waiter.join();
+        emitter.join();
+
+        CHECK(returned_while_parked);
+        CHECK(target_calls.load() == 1);
+        CHECK_FALSE(target.connected());
+    }
+}
+
 // =============================================================================================
 // disconnect_and_wait from inside a slot never waits for its own thread
 
@@ -658,6 +698,78 @@ TEST_CASE("after disconnect returns no emission that starts later calls the slot
     CHECK(violations.load() == 0);
     CHECK(calls.load() > 0);
     CHECK(signal.size() == 0);
+}
+
+TEST_CASE("after a block returns no emission that starts later calls the slot, and after the "
+          "unblock emissions call it again",
+          "[signal][thread][blocking]") {
+    Watchdog watchdog("block and unblock under emission");
+    // As above: emitters pass the epoch read before each send, and the blocking thread moves
+    // the epoch after each block returns; the slot must not see an epoch from after a block
+    // while blocked. Blocks alternate between Connection::block, a ConnectionBlocker and the
+    // whole signal; the slot sits between two other slots, so both the unchecked and the
+    // checked paths of the emission are exercised.
+    constexpr int cycles = 120;
+    std::atomic<std::uint64_t> epoch{0};
+    std::atomic<std::uint64_t> blocked_since{std::numeric_limits<std::uint64_t>::max()};
+    std::atomic<int> violations{0};
+    std::atomic<long> calls{0};
+    std::atomic<bool> stop{false};
+    Signal<std::uint64_t> signal;
+    signal.connect([](std::uint64_t) {});
+    Connection watched = signal.connect([&](std::uint64_t started) {
+        calls.fetch_add(1);
+        if (started >= blocked_since.load()) {
+            violations.fetch_add(1);
+        }
+    });
+    signal.connect([](std::uint64_t) {});
+
+    auto emit = [&] {
+        while (!stop.load()) {
+            signal.send(epoch.load());
+        }
+    };
+    std::thread e1(emit);
+    std::thread e2(emit);
+    int resumed = 0;
+    for (int i = 0; i < cycles; ++i) {
+        const long before = calls.load();
+        eventually([&] { return calls.load() > before; }); // running (again) before each block
+        ++resumed;
+        std::optional<ConnectionBlocker> blocker;
+        switch (i % 3) {
+        case 0:
+            watched.block();
+            break;
+        case 1:
+            blocker.emplace(watched);
+            break;
+        default:
+            signal.block();
+            break;
+        }
+        blocked_since.store(epoch.fetch_add(1) + 1);
+        give_other_threads_a_chance();
+        blocked_since.store(std::numeric_limits<std::uint64_t>::max());
+        switch (i % 3) {
+        case 0:
+            watched.unblock();
+            break;
+        case 1:
+            blocker.reset();
+            break;
+        default:
+            signal.unblock();
+            break;
+        }
+    }
+    stop.store(true);
+    e1.join();
+    e2.join();
+    CHECK(violations.load() == 0);
+    CHECK(resumed == cycles);
+    CHECK(watched.connected());
 }
 
 TEST_CASE("after a track expires no emission that starts later calls the slot",

@@ -121,7 +121,7 @@ public:
             return false;
         }
         const bool was_alive = node_->alive();
-        const std::uint32_t previous = node_->disturb(detail::slot_state::disconnected);
+        const std::uint32_t previous = node_->disturb({detail::slot_state::disconnected, 0});
         const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
         // A slot whose callable is trivial stays in the signal as a tombstone that emissions
         // skip and the next write drops; one owning captures is dropped now, releasing them.
@@ -152,14 +152,14 @@ public:
     /// Blocks the slot: emissions skip it until unblock(). It stays connected.
     void block() noexcept {
         if (node_ != nullptr) {
-            node_->disturb(detail::slot_state::blocked);
+            node_->disturb({detail::slot_state::blocked, 0});
         }
     }
 
     /// Undoes block(). ConnectionBlockers still alive keep the slot blocked.
     void unblock() noexcept {
         if (node_ != nullptr) {
-            node_->state.fetch_and(~detail::slot_state::blocked, std::memory_order_seq_cst);
+            node_->unblock();
         }
     }
 
@@ -263,7 +263,7 @@ public:
     explicit ConnectionBlocker(Connection connection) noexcept
         : connection_(std::move(connection)) {
         if (connection_.node_ != nullptr) {
-            connection_.node_->add_blocker();
+            connection_.node_->disturb({0, detail::slot_state::blocker_unit});
         }
     }
     ConnectionBlocker(ConnectionBlocker&& other) noexcept
@@ -273,8 +273,7 @@ public:
     ConnectionBlocker& operator=(ConnectionBlocker&&) = delete;
     ~ConnectionBlocker() {
         if (connection_.node_ != nullptr) {
-            connection_.node_->state.fetch_sub(detail::slot_state::blocker_unit,
-                                               std::memory_order_seq_cst);
+            connection_.node_->remove_blocker();
         }
     }
 
@@ -347,7 +346,6 @@ public:
                 options.track.owner_before(untracked) || untracked.owner_before(options.track);
             auto [node, entry] = make_slot(std::forward<F>(slot), options, function, tracked);
             node->owner = core_;
-            node->attention = &core_->attention();
             return Connection(core_->insert(std::move(node), entry));
         } else {
             return Connection();
@@ -452,10 +450,18 @@ public:
     [[nodiscard]] bool blocked() const noexcept { return core_->blocked(); }
 
 private:
+    /// A new slot's node and entry. An aggregate, so that the entry is built in place: copying
+    /// it right after building it field by field stalls the store buffer (wide loads of
+    /// narrow, just-made stores).
+    struct MadeSlot {
+        std::shared_ptr<detail::SlotNode> node;
+        Entry entry;
+    };
+
     /// Creates the node and the entry for a new slot: queued, inline or owned callable.
     template <class F>
-    static std::pair<std::shared_ptr<detail::SlotNode>, Entry>
-    make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function, bool tracked) {
+    static MadeSlot make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function,
+                              bool tracked) {
         using Fn = std::decay_t<F>;
         const void* sender = options.sender.key();
         if (options.executor) {
@@ -466,7 +472,7 @@ private:
                     std::move(options.dispatch_uid), function, sender, options.priority,
                     std::move(options.track), tracked);
                 Entry entry = Entry::queued_callable(*node);
-                return {std::move(node), entry};
+                return MadeSlot{std::move(node), entry};
             } else {
                 throw std::invalid_argument(
                     "authevents::Signal::connect: a slot with an executor gets its own copies "
@@ -477,14 +483,15 @@ private:
             auto node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
                                                            function, sender, options.priority,
                                                            std::move(options.track), tracked);
-            Entry entry = Entry::inline_callable(static_cast<const Fn&>(slot), *node);
-            return {std::move(node), entry};
+            detail::SlotNode& made = *node;
+            return MadeSlot{std::move(node),
+                            Entry::inline_callable(static_cast<const Fn&>(slot), made)};
         } else {
             auto node = std::make_shared<detail::CallableNode<Fn>>(
                 std::forward<F>(slot), std::move(options.dispatch_uid), sender, options.priority,
                 std::move(options.track), tracked);
-            Entry entry = Entry::owned_callable(*node);
-            return {std::move(node), entry};
+            auto& made = *node;
+            return MadeSlot{std::move(node), Entry::owned_callable(made)};
         }
     }
 
@@ -493,8 +500,11 @@ private:
         core_->emit(sender, call);
     }
 
+    // Out of line: its caller (e.g. a dispatch with its report and counters) would otherwise
+    // crowd the slot loop out of registers.
     template <class OnError>
-    std::size_t emit_robust(const void* sender, OnError& on_error, Args&... args) {
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, OnError& on_error,
+                                                       Args&... args) {
         auto call = [&](const Entry& entry) {
             try {
                 entry.call(args...);

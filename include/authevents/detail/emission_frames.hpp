@@ -30,8 +30,8 @@ namespace authevents::detail {
 struct EmissionFrame {
     /// The snapshot this emission reads, or nullptr when the frame is unused.
     std::atomic<const void*> pinned{nullptr};
-    /// One past the last entry of `pinned` whose slot has returned in this emission (an entry
-    /// address), or nullptr before the first one returns.
+    /// An entry address of `pinned`: every slot before it has returned (or was skipped) in this
+    /// emission. Published before each call but the first, so nullptr until then.
     std::atomic<const void*> passed{nullptr};
     /// The emission's sender key (nullptr: any): it calls only slots of that sender or any.
     std::atomic<const void*> sender{nullptr};
@@ -180,9 +180,9 @@ inline ThreadRecord& this_thread_record() {
 
 /// One emission's frame: enter() takes a free frame of this thread's record and pin() pins a
 /// snapshot there; the scope then records progress, and unpins (so frees) the frame on exit,
-/// also when a slot throws. The common case (thread registered, not nested) is a few plain loads
-/// and one or two plain stores to the thread's own record plus the one seq_cst store of pin():
-/// that store waits for every store before it, so there are as few as possible.
+/// also when a slot throws. The common case (thread registered, not nested) is a few plain loads,
+/// one plain store and the one seq_cst store of pin(): that store waits for every store before
+/// it, so there are as few as possible.
 class EmissionScope {
 public:
     /// Takes the frame for a new emission from `sender`. Throws std::bad_alloc only on this
@@ -193,12 +193,10 @@ public:
         if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
             frame = &enter_nested();
         }
-        // Both become visible with the pin (a seq_cst store, so also a release), which also
-        // marks the frame in use. No store that is not needed: the pin waits for them.
-        frame->passed.store(nullptr, std::memory_order_relaxed);
-        if (frame->sender.load(std::memory_order_relaxed) != sender) {
-            frame->sender.store(sender, std::memory_order_relaxed);
-        }
+        // Becomes visible with the pin (a seq_cst store, so also a release), which also marks
+        // the frame in use; `passed` is already null (see ~EmissionScope). One plain store to
+        // the thread's own line measured cheaper than comparing first.
+        frame->sender.store(sender, std::memory_order_relaxed);
         return *frame;
     }
 
@@ -210,6 +208,18 @@ public:
     template <class Snapshot>
     static const Snapshot* pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source,
                                const Snapshot* seen) {
+        frame.pinned.store(seen, std::memory_order_seq_cst);
+        const Snapshot* again = source.load(std::memory_order_seq_cst);
+        if (again == seen) {
+            return seen;
+        }
+        return pin_again(frame, source, again);
+    }
+
+    /// pin() once the snapshot changed under it.
+    template <class Snapshot>
+    AUTHEVENTS_DETAIL_NOINLINE static const Snapshot*
+    pin_again(EmissionFrame& frame, const std::atomic<Snapshot*>& source, const Snapshot* seen) {
         const Snapshot* snapshot = seen;
         while (snapshot != nullptr) {
             frame.pinned.store(snapshot, std::memory_order_seq_cst);
@@ -226,7 +236,13 @@ public:
     explicit EmissionScope(EmissionFrame& frame) noexcept : frame_(frame) {}
     EmissionScope(const EmissionScope&) = delete;
     EmissionScope& operator=(const EmissionScope&) = delete;
-    ~EmissionScope() { frame_.pinned.store(nullptr, std::memory_order_release); }
+    /// Leaves `passed` null for the frame's next emission, then unpins.
+    ~EmissionScope() {
+        if (frame_.passed.load(std::memory_order_relaxed) != nullptr) {
+            frame_.passed.store(nullptr, std::memory_order_relaxed);
+        }
+        frame_.pinned.store(nullptr, std::memory_order_release);
+    }
 
     /// The sender this emission was entered with.
     [[nodiscard]] const void* sender() const noexcept {
@@ -234,7 +250,8 @@ public:
     }
 
     /// Publishes that every slot before `end` (an entry address in the pinned snapshot) has
-    /// returned.
+    /// returned or was skipped. An emission publishes it before calling the slot at `end`: a
+    /// slot that waits for another thread then never makes it wait for slots already behind.
     void passed(const void* end) const noexcept {
         frame_.passed.store(end, std::memory_order_release);
     }

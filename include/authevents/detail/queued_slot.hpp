@@ -226,11 +226,10 @@ public:
                const void* sender_key, int slot_priority, std::weak_ptr<const void> tracked_object,
                bool is_tracked) noexcept
         : SlotNode(std::move(dispatch_uid), function_id, sender_key, slot_priority,
-                   std::move(tracked_object), is_tracked),
+                   std::move(tracked_object), is_tracked, true),
           queue_(std::move(queue)) {}
 
     void release_callable() noexcept override { queue_.reset(); }
-    [[nodiscard]] bool owns_callable() const noexcept override { return true; }
 
     [[nodiscard]] Queue* queue() const noexcept { return queue_.get(); }
 

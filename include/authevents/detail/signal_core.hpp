@@ -28,13 +28,15 @@ public:
     using Entry = SlotEntry<Args...>;
     using EntrySnapshot = Snapshot<Entry>;
 
-    /// Throws std::bad_alloc.
-    SignalCore() : cell_(AttentionCell::take()) {}
+    /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
+    static constexpr std::size_t churn_room = 32;
+
+    SignalCore() = default;
     SignalCore(const SignalCore&) = delete;
     SignalCore& operator=(const SignalCore&) = delete;
     ~SignalCore() override {
         for (const auto& node : live_) {
-            mark_disconnected(*node);
+            node->apply({slot_state::disconnected, 0}); // no emission can run: nothing to unlist
         }
         EntrySnapshot::destroy(current_.load(std::memory_order_relaxed));
         EntrySnapshot::destroy(spare_);
@@ -47,18 +49,14 @@ public:
         for (const Doomed& doomed : doomed_) {
             doomed.node->release_callable();
         }
-        AttentionCell::give_back(cell_);
     }
-
-    /// The attention epoch that this signal's slots bump (see AttentionCell).
-    [[nodiscard]] std::atomic<std::uint64_t>& attention() const noexcept { return cell_->epoch; }
 
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
     template <class Call> std::size_t emit(const void* sender, Call& call) {
         const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
-        if (seen == nullptr || blocked_.load(std::memory_order_relaxed) != 0) {
-            return 0; // an empty or blocked signal costs two loads
+        if (seen == nullptr) {
+            return 0; // an empty signal costs one load
         }
         return emit_pinned(seen, sender, call);
     }
@@ -79,28 +77,28 @@ public:
         if (snapshot == nullptr) {
             return 0;
         }
-        // clean_count() first: it never exceeds the size() read after it.
-        const std::size_t clean_count = snapshot->clean_count();
-        const std::size_t count = snapshot->size();
+        // Entries in the clean prefix are called without reading their slot's state: a slot
+        // that becomes uncallable is first unlisted, which lowers clean_count() below it, and
+        // this re-reads clean_count() before each call. The count read here bounds the entries
+        // even if the prefix grows (an append), so slots connected from now on are not called.
+        const std::size_t count = snapshot->size(); // never 0: empty ones are not published
         const Entry* const begin = snapshot->begin();
-        // Entries below clean_count() may be called unchecked while the attention epoch is
-        // clean_epoch(): a disconnect or block of one of them bumps the epoch after setting its
-        // bit. seq_cst: pairs with wait_until_idle(), which disconnects (so bumps) then scans
-        // frames: either this load sees the bump, and the checked path sees the bit, or the
-        // scan sees this emission's frame. Later entries take the checked path.
-        const Entry* const clean_end = begin + clean_count;
-        const std::uint64_t clean = snapshot->clean_epoch();
-        const std::atomic<std::uint64_t>& attention = cell_->epoch;
-        const Entry* entry = begin;
-        for (; entry != clean_end && attention.load(std::memory_order_seq_cst) == clean; ++entry) {
-            call(*entry);
-            scope.passed(entry + 1);
+        // Progress is published before each call but the first (see EmissionScope::passed()):
+        // one store fewer than slots, none for a single slot.
+        std::size_t index = 0;
+        if (snapshot->clean_count() != 0) {
+            for (;;) { // one call site, so that `call` is inlined once
+                call(begin[index]);
+                if (++index == count || index >= snapshot->clean_count()) {
+                    break;
+                }
+                scope.passed(begin + index);
+            }
         }
-        const auto called = static_cast<std::size_t>(entry - begin);
-        if (entry == begin + count) {
-            return called;
+        if (index == count) {
+            return count;
         }
-        return called + emit_checked(entry, begin + count, count, call, scope);
+        return index + emit_checked(begin + index, begin + count, count, call, scope);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
@@ -136,19 +134,16 @@ public:
             if (position == count && current != nullptr && count < current->capacity()) {
                 live_.push_back(node); // may throw: nothing has changed yet
                 // The node is not shared yet, so it is listed with a plain store. The clean
-                // prefix grows only while it spans the whole snapshot and the epoch has not
-                // moved since it was built; an appended slot that needs checks ends it.
-                const bool extend =
-                    current->clean_count() == count && entry.sender == nullptr &&
-                    node->state.load(std::memory_order_relaxed) == 0 &&
-                    blocked_.load(std::memory_order_seq_cst) == 0 &&
-                    cell_->epoch.load(std::memory_order_seq_cst) == current->clean_epoch();
+                // prefix grows only while it spans the whole snapshot (so the signal is not
+                // blocked); an appended slot that needs checks ends it.
+                const bool extend = current->clean_count() == count && entry.sender == nullptr &&
+                                    node->state.load(std::memory_order_relaxed) == 0;
                 if (extend) {
                     node->state.store(slot_state::listed, std::memory_order_relaxed);
                 }
                 current->push_back(entry); // in place: emissions under way keep their size
                 if (extend) {
-                    current->extend_clean();
+                    current->set_clean_count(count + 1);
                 }
                 return node;
             }
@@ -191,6 +186,17 @@ public:
             unfreed.swap(unfreed_);
         }
         release(released);
+    }
+
+    std::uint32_t disturb_listed(SlotNode& node, StateChange change) noexcept override {
+        std::lock_guard<std::mutex> lock(writer_);
+        unlist_locked(node);
+        return node.apply(change);
+    }
+
+    void relist() noexcept override {
+        std::lock_guard<std::mutex> lock(writer_);
+        relist_locked();
     }
 
     /// Waits for every emission on another thread that runs `node` now or may still reach it:
@@ -286,8 +292,10 @@ public:
         std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
         {
             std::lock_guard<std::mutex> lock(writer_);
+            // Unlisted first: once a slot reads as disconnected, no emission calls it unchecked.
+            for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
             for (const auto& node : live_) {
-                mark_disconnected(*node);
+                node->apply({slot_state::disconnected, 0});
             }
             compact_or_defer();
             released = reclaim_or_defer();
@@ -304,21 +312,27 @@ public:
         }
     }
 
-    /// Blocking bumps the attention epoch after the store, so emissions take the checked path,
-    /// which reads blocked_ (the same argument as SlotNode::disturb()).
+    /// Blocking empties every clean prefix before the store, so that emissions take the
+    /// checked path, which reads blocked_; unblocking lets them call the current snapshot
+    /// unchecked again.
     void block(bool blocked) noexcept {
-        blocked_.store(blocked ? 1U : 0U, std::memory_order_seq_cst);
+        std::lock_guard<std::mutex> lock(writer_);
         if (blocked) {
-            cell_->epoch.fetch_add(1, std::memory_order_seq_cst);
+            for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
+        }
+        blocked_.store(blocked ? 1U : 0U, std::memory_order_seq_cst);
+        if (!blocked) {
+            relist_locked();
         }
     }
+
     [[nodiscard]] bool blocked() const noexcept {
         return blocked_.load(std::memory_order_relaxed) != 0;
     }
 
 private:
     struct Retired {
-        const EntrySnapshot* snapshot = nullptr;
+        EntrySnapshot* snapshot = nullptr;
         std::uint64_t generation = 0;
     };
     struct Doomed {
@@ -326,13 +340,14 @@ private:
         std::uint64_t generation = 0; // last generation of snapshots that may still contain it
     };
 
-    /// The rest of an emission, from `entry` on, past the clean prefix or once the attention
-    /// epoch has moved: checks each slot's sender filter and state and the signal's block, and
-    /// holds a tracked slot's object while it runs (or marks the slot expired). Returns how many
-    /// slots it called.
+    /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
+    /// checks each slot's sender filter and state and the signal's block, and holds a tracked
+    /// slot's object while it runs (or marks the slot expired). Returns how many slots it
+    /// called. `call` (a lambda holding references) is taken by value, so that the inlined
+    /// part of the emission can keep its copy in registers.
     template <class Call>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
-                                                        std::size_t count, Call& call,
+                                                        std::size_t count, Call call,
                                                         const EmissionScope& scope) {
         const void* const sender = scope.sender();
         std::size_t called = 0;
@@ -343,10 +358,11 @@ private:
             }
             // seq_cst: pairs with wait_until_idle(), which marks then scans frames.
             const std::uint32_t state = entry->node->state.load(std::memory_order_seq_cst);
-            if ((state & slot_state::skip) != 0 || blocked_.load(std::memory_order_relaxed) != 0) {
+            if ((state & slot_state::skip) != 0 || blocked_.load(std::memory_order_seq_cst) != 0) {
                 inactive += (state & slot_state::gone) != 0 ? 1 : 0;
                 continue;
             }
+            scope.passed(entry);
             if ((state & slot_state::tracked) != 0) {
                 // Keeps the tracked object alive while the slot runs.
                 const std::shared_ptr<const void> keep_alive = entry->node->track().lock();
@@ -360,7 +376,6 @@ private:
                 call(*entry);
             }
             ++called;
-            scope.passed(entry + 1);
         }
         // Writers drop inactive entries whenever they copy the list; an emission compacts only
         // when they make up two thirds of it, i.e. when no connect has come for a while. (Its
@@ -371,12 +386,59 @@ private:
         return called;
     }
 
-    static bool mark_disconnected(SlotNode& node) noexcept {
-        return (node.disturb(slot_state::disconnected) & slot_state::gone) == 0;
+    /// Marks `node` disconnected, unlisting it first; true if this call did. Writers only.
+    bool mark_disconnected(SlotNode& node) noexcept {
+        if ((node.state.load(std::memory_order_relaxed) & slot_state::listed) != 0) {
+            unlist_locked(node); // `listed` is set only under the lock held here
+        }
+        return (node.apply({slot_state::disconnected, 0}) & slot_state::gone) == 0;
     }
 
-    /// True when `node` may be called unchecked while the attention epoch stays as it is now,
-    /// marking it `listed` so that a later change bumps the epoch. Writers only.
+    /// Calls `visit(EntrySnapshot&)` for every snapshot an emission may read. Writers only.
+    template <class Visit> void for_each_snapshot(Visit&& visit) const {
+        if (EntrySnapshot* current = current_.load(std::memory_order_relaxed)) {
+            visit(*current);
+        }
+        for (const Retired& retired : retired_) {
+            visit(*retired.snapshot);
+        }
+    }
+
+    /// Ends the clean prefix of every snapshot before `node`'s entry. The seq_cst store, then
+    /// the scan of wait_until_idle(), pairs with an emission's pin, then its seq_cst loads of
+    /// clean_count(): either the emission sees the lower count (and reads the slot's state) or
+    /// the scan sees the emission. Writers only.
+    void unlist_locked(const SlotNode& node) const noexcept {
+        for_each_snapshot([&node](EntrySnapshot& snapshot) {
+            const std::size_t clean = std::min(snapshot.clean_count(), snapshot.size());
+            for (std::size_t index = 0; index < clean; ++index) {
+                if (snapshot[index].node == &node) {
+                    snapshot.set_clean_count(index);
+                    return;
+                }
+            }
+        });
+    }
+
+    /// Lengthens the current snapshot's clean prefix over the entries whose slots are callable
+    /// now, listing them. Writers only.
+    void relist_locked() const noexcept {
+        EntrySnapshot* current = current_.load(std::memory_order_relaxed);
+        if (current == nullptr || blocked_.load(std::memory_order_seq_cst) != 0) {
+            return;
+        }
+        const std::size_t count = current->size();
+        std::size_t clean = current->clean_count();
+        while (clean < count && list_if_clean(*(*current)[clean].node, (*current)[clean])) {
+            ++clean;
+        }
+        if (clean > current->clean_count()) {
+            current->set_clean_count(clean);
+        }
+    }
+
+    /// True when `node` may be called unchecked until it is unlisted, marking it `listed` so
+    /// that a later change unlists it. Writers only.
     static bool list_if_clean(SlotNode& node, const Entry& entry) noexcept {
         if (entry.sender != nullptr) {
             return false;
@@ -405,15 +467,19 @@ private:
         retired_.reserve(retired_.size() + 1);
         live_.reserve(count + 1);
         // Room to grow: connects append in place until it is full, so a rebuild happens about
-        // once per `alive` connects, whatever the number of disconnects in between.
-        EntrySnapshot* next = take_snapshot(std::max<std::size_t>(4, 2 * (alive + 1)));
+        // once per `alive` connects, whatever the number of disconnects in between. A signal
+        // whose snapshot filled up with tombstones (slots connected and disconnected again)
+        // gets room for at least churn_room appends from then on: every copy costs its
+        // emitters a cache miss per line, far more than skipping the tombstones.
+        const bool churning =
+            added != nullptr && current != nullptr && count == current->capacity() && alive < count;
+        churned_ = churned_ || churning;
+        const std::size_t room = std::max(alive + 1, churned_ ? churn_room : std::size_t{0});
+        EntrySnapshot* next = take_snapshot(std::max<std::size_t>(4, alive + 1 + room));
 
         // From here on nothing throws. Each slot is judged alive or not exactly once, so a
         // concurrent disconnect cannot make the live list and the snapshot disagree.
         const std::uint64_t generation = ++generation_;
-        // Read before the slots' states: a change after a state is read bumps the epoch past
-        // this value (see list_if_clean() and SlotNode::disturb()).
-        const std::uint64_t epoch = cell_->epoch.load(std::memory_order_seq_cst);
         bool clean = blocked_.load(std::memory_order_seq_cst) == 0;
         std::size_t clean_count = 0; // the longest prefix of slots callable unchecked
         const auto add = [&](const Entry& entry, SlotNode& slot) {
@@ -450,9 +516,9 @@ private:
             give_back(next);
             next = nullptr;
         } else {
-            next->set_clean(clean_count, epoch);
+            next->set_clean_count(clean_count);
         }
-        const EntrySnapshot* previous = current_.exchange(next, std::memory_order_seq_cst);
+        EntrySnapshot* previous = current_.exchange(next, std::memory_order_seq_cst);
         if (previous != nullptr) {
             retired_.push_back(Retired{previous, generation});
         }
@@ -469,9 +535,9 @@ private:
     }
 
     /// Keeps an unused snapshot for reuse (the larger of it and the spare), frees the other.
-    void give_back(const EntrySnapshot* snapshot) noexcept {
+    void give_back(EntrySnapshot* snapshot) noexcept {
         if (spare_ == nullptr || spare_->capacity() < snapshot->capacity()) {
-            EntrySnapshot::destroy(std::exchange(spare_, const_cast<EntrySnapshot*>(snapshot)));
+            EntrySnapshot::destroy(std::exchange(spare_, snapshot));
         } else {
             EntrySnapshot::destroy(snapshot);
         }
@@ -571,7 +637,6 @@ private:
     // What emissions read, on a cache line of its own: writers change it only to publish a
     // snapshot or (un)block. The writers' own state starts on the next line.
     alignas(64) std::atomic<EntrySnapshot*> current_{nullptr};
-    AttentionCell* const cell_;             // never null; a line of its own
     std::atomic<std::uint32_t> blocked_{0}; // 0 or 1
     alignas(64) mutable std::mutex writer_;
     std::vector<std::shared_ptr<SlotNode>> live_; // parallel to *current_
@@ -581,6 +646,7 @@ private:
     std::vector<std::shared_ptr<SlotNode>> unfreed_; // reclaimed, owning nothing: to free
     std::uint64_t generation_ = 0;
     std::size_t waiters_ = 0;
+    bool churned_ = false; // see rebuild()
     FailureHandler queued_failure_handler_;
 };
 

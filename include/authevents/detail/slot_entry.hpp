@@ -125,23 +125,19 @@ public:
     void clear() noexcept {
         size_.store(0, std::memory_order_relaxed);
         clean_count_.store(0, std::memory_order_relaxed);
-        clean_epoch_ = 0;
     }
 
-    /// Marks the first `count` entries as callable without checks while the signal's attention
-    /// epoch is `epoch` (see SignalCore::run_slots()). Before the snapshot is published.
-    void set_clean(std::size_t count, std::uint64_t epoch) noexcept {
-        clean_count_.store(count, std::memory_order_relaxed);
-        clean_epoch_ = epoch;
-    }
-    /// Extends the clean entries to every entry, after an append. One writer at a time.
-    void extend_clean() noexcept { clean_count_.store(size(), std::memory_order_release); }
-
-    /// Read it before size(): the acquire then guarantees it is at most that size.
+    /// The clean prefix: emissions call the entries below clean_count() without reading their
+    /// slot's state (see SignalCore::run_slots()). Writers (one at a time) set it, lower it the
+    /// moment one of those slots becomes uncallable, and raise it only over entries whose slot
+    /// they have just found callable and listed. It may exceed size() for a moment after an
+    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist()).
     [[nodiscard]] std::size_t clean_count() const noexcept {
-        return clean_count_.load(std::memory_order_acquire);
+        return clean_count_.load(std::memory_order_seq_cst);
     }
-    [[nodiscard]] std::uint64_t clean_epoch() const noexcept { return clean_epoch_; }
+    void set_clean_count(std::size_t count) noexcept {
+        clean_count_.store(count, std::memory_order_seq_cst);
+    }
 
     [[nodiscard]] std::size_t size() const noexcept {
         return size_.load(std::memory_order_acquire);
@@ -172,7 +168,6 @@ private:
     alignas(Entry) std::atomic<std::size_t> size_{0};
     std::size_t capacity_;
     std::atomic<std::size_t> clean_count_{0};
-    std::uint64_t clean_epoch_ = 0; // fixed while published
 };
 
 } // namespace authevents::detail

@@ -5,7 +5,6 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -16,6 +15,16 @@ namespace authevents::detail {
 using FunctionId = void (*)();
 
 class SlotNode;
+
+/// A change of a slot's state word that may make the slot uncallable: `set` bits are or-ed in,
+/// then `add` is added (a ConnectionBlocker count).
+struct StateChange {
+    std::uint32_t set = 0;
+    std::uint32_t add = 0;
+    [[nodiscard]] std::uint32_t applied_to(std::uint32_t state) const noexcept {
+        return (state | set) + add;
+    }
+};
 
 /// What a slot's node needs from the signal that owns it. Implemented by SignalCore.
 class SlotOwner {
@@ -32,6 +41,14 @@ public:
     virtual void wait_until_idle(const SlotNode& node) = 0;
     /// Reports that a queued call of `node` threw `error` (its send has long returned).
     virtual void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept = 0;
+    /// Changes the state of `node`, which is listed, as SlotNode::disturb() describes, after
+    /// taking it out of the clean prefix of every snapshot that may hold it, both under the
+    /// writers' lock: once the new state is visible, no emission calls the slot unchecked.
+    /// Returns the old state.
+    virtual std::uint32_t disturb_listed(SlotNode& node, StateChange change) noexcept = 0;
+    /// Lengthens the current snapshot's clean prefix again after a slot or the signal was
+    /// unblocked. Never throws; at worst emissions keep reading states until the next write.
+    virtual void relist() noexcept = 0;
 };
 
 /// The state bits of a slot. Any bit but `tracked` and `listed` means the slot must not be
@@ -41,8 +58,8 @@ inline constexpr std::uint32_t disconnected = 1U;
 inline constexpr std::uint32_t expired = 2U;
 inline constexpr std::uint32_t blocked = 4U;
 inline constexpr std::uint32_t tracked = 8U; // constant: the slot has a track
-/// Sticky: the slot may be in a snapshot that emissions call without reading states, so a
-/// change that makes it uncallable must also bump its signal's attention epoch.
+/// Sticky: the slot may be in the clean prefix of a snapshot (entries that emissions call
+/// without reading their state), so a change that makes it uncallable must also unlist it.
 inline constexpr std::uint32_t listed = 16U;
 inline constexpr std::uint32_t blocker_unit = 32U; // ConnectionBlocker count, in the bits above
 inline constexpr std::uint32_t gone = disconnected | expired;
@@ -50,53 +67,16 @@ inline constexpr std::uint32_t skip = ~(tracked | listed);
 inline constexpr std::uint32_t blocking = ~(gone | tracked | listed);
 } // namespace slot_state
 
-/// A signal's attention epoch: bumped whenever a slot that emissions may call unchecked
-/// becomes uncallable (disconnect, block) or the signal is blocked. A snapshot records the
-/// epoch at which a prefix of its slots was callable; while the epoch still has that value, an
-/// emission calls those slots without reading their state. Cells are pooled and never freed, so
-/// a slot (or Connection) that outlives its signal may still bump its old cell: at worst a
-/// signal that reuses it takes the checked path until its next write.
-struct alignas(64) AttentionCell {
-    std::atomic<std::uint64_t> epoch{0};
-    AttentionCell* next_free = nullptr; // guarded by the pool's mutex
-
-    /// Takes a cell from the pool (or allocates one). Thread-safe; may throw std::bad_alloc.
-    static AttentionCell* take() {
-        Pool& pool = the_pool();
-        {
-            std::lock_guard<std::mutex> lock(pool.mutex);
-            if (pool.free != nullptr) {
-                return std::exchange(pool.free, pool.free->next_free);
-            }
-        }
-        return new AttentionCell();
-    }
-    /// Returns a cell to the pool. Thread-safe.
-    static void give_back(AttentionCell* cell) noexcept {
-        Pool& pool = the_pool();
-        std::lock_guard<std::mutex> lock(pool.mutex);
-        cell->next_free = std::exchange(pool.free, cell);
-    }
-
-private:
-    struct Pool {
-        std::mutex mutex;
-        AttentionCell* free = nullptr;
-    };
-    static Pool& the_pool() {
-        static Pool* const pool = new Pool(); // never destroyed: cells outlive static destructors
-        return *pool;
-    }
-};
-
 /// One connected slot. Shared by the signal (while connected) and every Connection handle;
 /// a small callable lives inline in the snapshot entries, a larger one in a CallableNode.
 class SlotNode : public std::enable_shared_from_this<SlotNode> {
 public:
     SlotNode(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
-             int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept
+             int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked,
+             bool owns_a_callable = false) noexcept
         : uid_(std::move(dispatch_uid)), function_(function_id), sender_(sender_key),
-          priority_(slot_priority), track_(std::move(tracked_object)) {
+          priority_(slot_priority), owns_callable_(owns_a_callable),
+          track_(std::move(tracked_object)) {
         if (is_tracked) {
             state.store(slot_state::tracked, std::memory_order_relaxed);
         }
@@ -109,11 +89,9 @@ public:
     virtual void release_callable() noexcept {}
     /// True when the node owns a callable whose destruction may matter (captures, queues):
     /// disconnecting it then drops it from the signal at once rather than lazily.
-    [[nodiscard]] virtual bool owns_callable() const noexcept { return false; }
+    [[nodiscard]] bool owns_callable() const noexcept { return owns_callable_; }
 
     std::atomic<std::uint32_t> state{0};
-    /// The attention epoch of the signal the slot was connected to; set before it is published.
-    std::atomic<std::uint64_t>* attention = nullptr;
     /// Queued calls of this slot running now (queued slots only).
     std::atomic<std::uint32_t> running_calls{0};
     std::weak_ptr<SlotOwner> owner;
@@ -139,15 +117,43 @@ public:
         return (bits & slot_state::skip) == 0 && track_alive(bits);
     }
 
-    /// Sets `bits` in the state (seq_cst) and returns the old state; if the slot may be called
-    /// unchecked, then bumps its signal's attention epoch so that emissions read the new state.
-    std::uint32_t disturb(std::uint32_t bits) noexcept {
-        return bump_if_listed(state.fetch_or(bits, std::memory_order_seq_cst));
+    /// Applies `change` to the state (seq_cst) and returns the old state. A slot that may be
+    /// called unchecked (`listed`) is changed by its signal, under the writers' lock (see
+    /// SlotOwner::disturb_listed()); any other with one compare-exchange, which fails if a
+    /// writer lists the slot meanwhile: a writer lists only slots it finds callable. Never call
+    /// it while holding the signal's writer lock: writers use apply() and unlist themselves.
+    std::uint32_t disturb(StateChange change) noexcept {
+        std::uint32_t previous = state.load(std::memory_order_seq_cst);
+        while ((previous & slot_state::listed) == 0) {
+            if (state.compare_exchange_weak(previous, change.applied_to(previous),
+                                            std::memory_order_seq_cst)) {
+                return previous;
+            }
+        }
+        if (const auto signal = owner.lock()) {
+            return signal->disturb_listed(*this, change);
+        }
+        return apply(change); // the signal is gone: no emission can call the slot
     }
 
-    /// Like disturb(), but adds one ConnectionBlocker to the state.
-    void add_blocker() noexcept {
-        bump_if_listed(state.fetch_add(slot_state::blocker_unit, std::memory_order_seq_cst));
+    /// Applies `change` to the state (seq_cst) and returns the old state, nothing else.
+    std::uint32_t apply(StateChange change) noexcept {
+        std::uint32_t previous = state.load(std::memory_order_relaxed);
+        while (!state.compare_exchange_weak(previous, change.applied_to(previous),
+                                            std::memory_order_seq_cst)) {
+        }
+        return previous;
+    }
+
+    /// Clears the `blocked` bit; if that makes the slot callable again, lets its signal call it
+    /// unchecked again (see SlotOwner::relist()).
+    void unblock() noexcept {
+        relist_if_callable(state.fetch_and(~slot_state::blocked, std::memory_order_seq_cst));
+    }
+
+    /// Like unblock(), but removes one ConnectionBlocker from the state.
+    void remove_blocker() noexcept {
+        relist_if_callable(state.fetch_sub(slot_state::blocker_unit, std::memory_order_seq_cst));
     }
 
     /// Same dedup key: (uid, sender) when a uid is given, else (function identity, sender).
@@ -162,14 +168,12 @@ public:
     }
 
 private:
-    // The one RMW on the state word orders the change against the writer that sets `listed`:
-    // either the writer saw the change (and did not call its snapshot clean) or this bump
-    // follows the listing, so emissions comparing epochs see it.
-    std::uint32_t bump_if_listed(std::uint32_t previous) noexcept {
-        if ((previous & slot_state::listed) != 0) {
-            attention->fetch_add(1, std::memory_order_seq_cst);
+    void relist_if_callable(std::uint32_t previous) noexcept {
+        if ((previous & slot_state::listed) != 0 && callable_now()) {
+            if (const auto signal = owner.lock()) {
+                signal->relist();
+            }
         }
-        return previous;
     }
 
     bool track_alive(std::uint32_t bits) const noexcept {
@@ -180,6 +184,7 @@ private:
     FunctionId function_;
     const void* sender_;
     int priority_;
+    bool owns_callable_; // a plain member, not a virtual call: writers ask it per dropped slot
     std::weak_ptr<const void> track_;
 };
 
@@ -190,11 +195,10 @@ public:
     CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key, int slot_priority,
                  std::weak_ptr<const void> tracked_object, bool is_tracked)
         : SlotNode(std::move(dispatch_uid), nullptr, sender_key, slot_priority,
-                   std::move(tracked_object), is_tracked),
+                   std::move(tracked_object), is_tracked, true),
           callable_(std::in_place, std::forward<G>(callable)) {}
 
     void release_callable() noexcept override { callable_.reset(); }
-    [[nodiscard]] bool owns_callable() const noexcept override { return true; }
 
     [[nodiscard]] F* callable() noexcept { return &*callable_; }
 
