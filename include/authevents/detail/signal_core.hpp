@@ -293,7 +293,7 @@ public:
         {
             std::lock_guard<std::mutex> lock(writer_);
             // Unlisted first: once a slot reads as disconnected, no emission calls it unchecked.
-            for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
+            unlist_all_locked();
             for (const auto& node : live_) {
                 node->apply({slot_state::disconnected, 0});
             }
@@ -318,7 +318,7 @@ public:
     void block(bool blocked) noexcept {
         std::lock_guard<std::mutex> lock(writer_);
         if (blocked) {
-            for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
+            unlist_all_locked();
         }
         blocked_.store(blocked ? 1U : 0U, std::memory_order_seq_cst);
         if (!blocked) {
@@ -402,6 +402,12 @@ private:
         for (const Retired& retired : retired_) {
             visit(*retired.snapshot);
         }
+    }
+
+    /// Empties the clean prefix of every snapshot: sends read every slot's state (see
+    /// unlist_locked()). Writers only.
+    void unlist_all_locked() const noexcept {
+        for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
     }
 
     /// Ends the clean prefix of every snapshot before `node`'s entry. The seq_cst store, then
