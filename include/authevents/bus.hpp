@@ -7,6 +7,7 @@
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/cloudevent.hpp>
 #include <authevents/bus/consumer.hpp>
+#include <authevents/bus/dead_letters.hpp>
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/outbox.hpp>
 #include <authevents/bus/publisher.hpp>

@@ -491,19 +491,80 @@ inline CloudEvent cloud_event_from_json(const nlohmann::json& value) {
     return event;
 }
 
-/// Parses CloudEvent JSON text (structured mode) with the checks of cloud_event_from_json().
+/// Bounds on CloudEvent JSON text read from outside (a stream entry), checked by
+/// parse_cloud_event() before the JSON parser runs, so an entry can neither exhaust memory
+/// through one huge value nor nest deeper than code that walks the value recursively can go.
+/// A plain value; 0 in a field means "no limit" for that field.
+struct CloudEventLimits {
+    std::size_t max_entry_bytes = 1024 * 1024; ///< Size of the whole JSON text (1 MiB).
+    std::size_t max_string_bytes = 64 * 1024;  ///< One string or key as written, escapes
+                                               ///< included (64 KiB).
+    std::size_t max_depth = 64;                ///< Nesting of arrays and objects; the event
+                                               ///< object itself is depth 1.
+};
+
+namespace detail {
+
+/// Checks `text` against `limits` in one iterative pass (no recursion, no allocation),
+/// before the parser sees it. Malformed JSON is left to the parser.
+/// @throws CloudEventError naming the limit that `text` exceeds.
+inline void check_cloud_event_limits(std::string_view text, const CloudEventLimits& limits) {
+    auto exceeded = [](const char* what, std::size_t limit, const char* option) {
+        return CloudEventError("", std::string(what) + " exceeds the limit of " +
+                                       std::to_string(limit) + " (CloudEventLimits::" + option +
+                                       ")");
+    };
+    if (limits.max_entry_bytes != 0 && text.size() > limits.max_entry_bytes) {
+        throw exceeded(("the text of " + std::to_string(text.size()) + " bytes").c_str(),
+                       limits.max_entry_bytes, "max_entry_bytes");
+    }
+    std::size_t depth = 0;
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '[' || c == '{') {
+            if (++depth > limits.max_depth && limits.max_depth != 0) {
+                throw exceeded("the nesting", limits.max_depth, "max_depth");
+            }
+        } else if ((c == ']' || c == '}') && depth > 0) {
+            --depth;
+        } else if (c == '"') {
+            const std::size_t start = ++i;
+            while (i < text.size() && text[i] != '"') {
+                i += text[i] == '\\' ? std::size_t{2} : std::size_t{1};
+            }
+            if (limits.max_string_bytes != 0 && i - start > limits.max_string_bytes) {
+                throw exceeded("a string", limits.max_string_bytes, "max_string_bytes");
+            }
+        }
+    }
+}
+
+} // namespace detail
+
+/// Parses CloudEvent JSON text (structured mode) with the checks of cloud_event_from_json(),
+/// after checking `limits` (see CloudEventLimits) in an iterative pass over the text.
 ///
-/// Thread-safe, pure. @throws CloudEventError: with an empty field() for text that is not
-/// valid JSON (the message has the parser's position) or not an object; else naming the
-/// attribute.
-inline CloudEvent parse_cloud_event(std::string_view text) {
+/// Thread-safe, pure. @throws CloudEventError: with an empty field() for text over a limit,
+/// not valid JSON (the message has the parser's position, or names a number out of range
+/// such as 1e400) or not an object; else naming the attribute.
+inline CloudEvent parse_cloud_event(std::string_view text, const CloudEventLimits& limits = {}) {
+    detail::check_cloud_event_limits(text, limits);
     nlohmann::json value;
     try {
         value = nlohmann::json::parse(text.begin(), text.end());
-    } catch (const nlohmann::json::parse_error& error) {
+    } catch (const nlohmann::json::exception& error) { // parse_error, out_of_range, ...
         throw CloudEventError("", std::string("invalid JSON text: ") + error.what());
     }
-    return cloud_event_from_json(value);
+    // Move the data out first, so cloud_event_from_json() copies a null, not the data tree.
+    nlohmann::json data;
+    const auto found = value.is_object() ? value.find("data") : value.end();
+    if (found != value.end()) {
+        data = std::move(*found);
+        *found = nullptr;
+    }
+    CloudEvent event = cloud_event_from_json(value);
+    event.data = std::move(data);
+    return event;
 }
 
 /// Strict reader of one JSON object of event data, for EventCodec::from_data. Each accessor

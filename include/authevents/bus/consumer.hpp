@@ -15,7 +15,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <functional>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -42,14 +45,29 @@ struct ConsumerOptions {
     std::string group_start_id = "0";     ///< Where a new group starts: "0" all, "$" new only.
     std::size_t batch_size = 64;          ///< Entries per read.
     std::chrono::milliseconds block{500}; ///< How long a read waits for new entries.
-    int max_deliveries = 5;               ///< Deliveries of a failing entry before it is
-                                          ///< dead-lettered (Redis counts them per entry).
-    std::chrono::milliseconds retry_delay{1000};     ///< Pause before failing entries re-run.
-    std::chrono::milliseconds claim_min_idle{30000}; ///< Idle time after which another
-                                                     ///< member's pending entry is claimed.
-    std::chrono::milliseconds claim_interval{5000};  ///< How often to look for such entries.
-    std::chrono::milliseconds min_backoff{50};       ///< Reconnect backoff while Redis is down.
-    std::chrono::milliseconds max_backoff{5000};     ///< See min_backoff.
+    /// Deliveries of an entry before it is dead-lettered (Redis counts them per entry): one
+    /// whose handlers failed on delivery max_deliveries, or one delivered more often than
+    /// that (its consumer died while running it) before it runs again.
+    int max_deliveries = 8;
+    std::chrono::milliseconds retry_delay{1000};       ///< Pause after a first failure.
+    double retry_factor = 2.0;                         ///< Each next pause: times this...
+    std::chrono::milliseconds retry_max_delay{300000}; ///< ...up to this (5 min).
+    std::chrono::milliseconds claim_min_idle{30000};   ///< Idle time after which another
+                                                       ///< member's pending entry is claimed.
+    /// How often the pending entries are scanned for retries that are due and for entries
+    /// other members left idle for claim_min_idle.
+    std::chrono::milliseconds claim_interval{1000};
+    /// How often the entries in hand are touched (`XCLAIM ... JUSTID`, from a helper thread on
+    /// its own connection) while handlers run, so no member claims them from a live one.
+    /// Zero: claim_min_idle / 3.
+    std::chrono::milliseconds claim_refresh_interval{0};
+    std::size_t dead_letter_max_length = 100000; ///< Bound of the dead-letter stream: beyond
+                                                 ///< it the oldest are dropped (counted,
+                                                 ///< logged at error).
+    std::size_t max_reason_bytes = 1024;         ///< Cap of a dead letter's reason.
+    CloudEventLimits limits{};                   ///< Bounds on each entry's CloudEvent text.
+    std::chrono::milliseconds min_backoff{50};   ///< Reconnect backoff while Redis is down.
+    std::chrono::milliseconds max_backoff{5000}; ///< See min_backoff.
 };
 
 /// Counters of a StreamConsumer (a snapshot; each counter read atomically).
@@ -61,6 +79,14 @@ struct ConsumerStats {
     std::uint64_t claimed = 0;         ///< Entries claimed from other (dead) members.
     std::uint64_t lost = 0;            ///< Pending entries the stream had trimmed (logged).
     std::uint64_t redis_errors = 0;    ///< Failed rounds (Redis unreachable or refusing).
+    std::uint64_t busy = 0;            ///< Entries left pending because another member was
+                                       ///< running the same event.
+    std::uint64_t dead_letter_failures = 0; ///< Dead-letter XADDs Redis refused (the entry
+                                            ///< stays pending; logged at error).
+    std::uint64_t dead_letters_dropped = 0; ///< Old dead letters trimmed by
+                                            ///< dead_letter_max_length (logged at error).
+    std::uint64_t pending = 0;            ///< The group's pending entries at the last scan.
+    std::uint64_t dead_letter_length = 0; ///< The dead-letter stream's length at the last scan.
 };
 
 namespace detail {
@@ -110,59 +136,228 @@ inline std::vector<StreamEntry> parse_entries(const RedisReply& list) {
     return entries;
 }
 
+/// `text` for a log line or a dead letter's reason: control bytes, DEL and backslash escaped
+/// (`\n`, `\t`, `\r`, `\\`, `\xNN`), and at most `max_bytes` long (at least 64): a longer text
+/// is cut (never inside a UTF-8 sequence) and ends with `... (cut, <n> bytes in all)`.
+/// Throws only std::bad_alloc.
+inline std::string bounded_reason(std::string_view text, std::size_t max_bytes) {
+    constexpr std::size_t suffix_room = 48;
+    const std::size_t limit = max_bytes > suffix_room ? max_bytes - suffix_room : 16;
+    std::string out;
+    bool cut = false;
+    for (const char raw : text) {
+        const auto c = static_cast<unsigned char>(raw);
+        std::string piece;
+        if (c == '\n') {
+            piece = "\\n";
+        } else if (c == '\t') {
+            piece = "\\t";
+        } else if (c == '\r') {
+            piece = "\\r";
+        } else if (c == '\\') {
+            piece = "\\\\";
+        } else if (c < 0x20 || c == 0x7F) {
+            piece = fmt::format("\\x{:02x}", c);
+        } else {
+            piece.assign(1, raw);
+        }
+        if (out.size() + piece.size() > limit) {
+            cut = true;
+            break;
+        }
+        out += piece;
+    }
+    if (!cut) {
+        if (out.size() <= max_bytes) {
+            return out;
+        }
+    }
+    // Drop an incomplete UTF-8 sequence at the end.
+    std::size_t start = out.size();
+    std::size_t continuation = 0;
+    while (start > 0 && continuation < 3 &&
+           (static_cast<unsigned char>(out[start - 1]) & 0xC0U) == 0x80U) {
+        --start;
+        ++continuation;
+    }
+    if (start > 0) {
+        const auto lead = static_cast<unsigned char>(out[start - 1]);
+        const std::size_t needed = lead >= 0xF0U ? 3 : lead >= 0xE0U ? 2 : lead >= 0xC0U ? 1 : 0;
+        if ((lead & 0x80U) != 0 && needed != continuation) {
+            out.resize(start - 1);
+        }
+    }
+    out += fmt::format("... (cut, {} bytes in all)", text.size());
+    return out;
+}
+
+/// Keeps a consumer's entries in hand claimed while its handlers run: every `interval` a
+/// helper thread, on its own connection, touches them (`XCLAIM <ids> JUSTID`, which resets
+/// their idle time without counting a delivery) and extends the inbox claim of the event
+/// running. Quiet while nothing is held for an interval. Thread-safe; started on first use,
+/// stopped by the destructor.
+class ClaimKeeper {
+public:
+    using Report = std::function<void(const std::string&)>;
+
+    ClaimKeeper(RedisEndpoint endpoint, const ConsumerOptions& options, DedupStore& dedup,
+                std::chrono::milliseconds interval, Report report)
+        : endpoint_(std::move(endpoint)), options_(options), dedup_(dedup), interval_(interval),
+          report_(std::move(report)) {}
+
+    ClaimKeeper(const ClaimKeeper&) = delete;
+    ClaimKeeper& operator=(const ClaimKeeper&) = delete;
+
+    ~ClaimKeeper() {
+        {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) {
+            thread_.join();
+        }
+    }
+
+    /// The entries now in hand (replacing the previous ones); clears the running event.
+    void hold(std::vector<std::string> ids) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        ids_ = std::move(ids);
+        key_.reset();
+        touched_ = std::chrono::steady_clock::now();
+        if (!thread_.joinable() && !ids_.empty()) {
+            thread_ = std::thread([this] { run(); });
+        }
+    }
+
+    /// The event whose handlers run now (its inbox claim is extended too), or none.
+    void running(std::optional<DedupKey> key) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        key_ = std::move(key);
+    }
+
+    /// `id` is no longer in hand.
+    void drop(const std::string& id) {
+        const std::lock_guard<std::mutex> lock(mutex_);
+        ids_.erase(std::remove(ids_.begin(), ids_.end(), id), ids_.end());
+    }
+
+    /// How many times the entries in hand were touched. Thread-safe.
+    [[nodiscard]] std::uint64_t refreshes() const noexcept {
+        return refreshes_.load(std::memory_order_relaxed);
+    }
+
+private:
+    void run() noexcept {
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!stopping_) {
+            wake_.wait_for(lock, interval_ / 4, [this] { return stopping_; });
+            if (stopping_ || ids_.empty() ||
+                std::chrono::steady_clock::now() - touched_ < interval_) {
+                continue;
+            }
+            std::vector<std::string> command = {"XCLAIM", options_.stream, options_.group,
+                                                options_.consumer, "0"};
+            command.insert(command.end(), ids_.begin(), ids_.end());
+            command.emplace_back("JUSTID");
+            const std::optional<DedupKey> key = key_;
+            touched_ = std::chrono::steady_clock::now();
+            lock.unlock();
+            try {
+                if (!connection_) {
+                    connection_.emplace(endpoint_);
+                }
+                connection_->command(command);
+                if (key) {
+                    dedup_.extend(*key, options_.consumer, options_.claim_min_idle);
+                }
+                refreshes_.fetch_add(1, std::memory_order_relaxed);
+            } catch (const std::exception& e) {
+                report_(e.what());
+            }
+            lock.lock();
+        }
+    }
+
+    RedisEndpoint endpoint_;
+    const ConsumerOptions& options_;
+    DedupStore& dedup_;
+    std::chrono::milliseconds interval_;
+    Report report_;
+    std::optional<RedisConnection> connection_; // the helper thread's only
+
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::vector<std::string> ids_;
+    std::optional<DedupKey> key_;
+    std::chrono::steady_clock::time_point touched_{};
+    std::atomic<std::uint64_t> refreshes_{0};
+    std::thread thread_;
+};
+
+/// One entry to handle and how often Redis has delivered it (this delivery included).
+struct Delivery {
+    StreamEntry entry;
+    long long deliveries = 1;
+};
+
 } // namespace detail
 
 /// Reads CloudEvents from a Redis stream as a member of a consumer group and dispatches each
 /// into a local EventDispatcher, so the same typed handlers run in another process.
 ///
-/// Per entry: parse the CloudEvent strictly; skip it (acknowledged) if its id is in the
-/// DedupStore; otherwise dispatch it, and when every handler ran without throwing, remember the
-/// id and `XACK`. An entry whose handler threw stays pending and is re-run after retry_delay,
-/// until Redis has delivered it max_deliveries times; then it is moved to the dead-letter
-/// stream with the reason. An entry that cannot be parsed, or whose type the registry does
-/// not know, is dead-lettered at once. Dead-lettering adds the entry to the dead-letter stream
-/// and acknowledges it in one MULTI/EXEC.
+/// Per entry, in this order: an entry Redis has delivered more than max_deliveries times (its
+/// consumer died running it, again and again) is dead-lettered without running; the CloudEvent
+/// is checked against `options.limits` and parsed strictly; its inbox key (stream, group,
+/// event id) is claimed in the DedupStore (done before: acknowledged as a duplicate; held by
+/// another member right now: left pending for later); the handlers run; on success the key is
+/// marked done and the entry acknowledged (`XACK`). An entry whose handlers threw releases the
+/// key and stays pending; it runs again after retry_delay, then retry_delay * retry_factor,
+/// ... (at most retry_max_delay), and is dead-lettered when delivery max_deliveries fails too.
+/// Any exception the entry causes before the handlers (limits, parsing, an unknown type,
+/// decoding by any codec, custom ones included) dead-letters it at once. The reason of a
+/// dead letter is escaped and capped (max_reason_bytes).
 ///
-/// Recovery: at start (and every retry_delay) the consumer re-reads its own pending entries,
-/// so a restart under the same name re-runs what a crash left unacknowledged; every
-/// claim_interval it claims entries that other members left idle for claim_min_idle (dead
-/// consumers) with XAUTOCLAIM. Delivery to handlers is at-least-once: a crash after the
-/// handlers ran but before the id is remembered runs them again, so handlers should be
-/// idempotent. Handlers connected with an executor (queued) count as run once queued.
+/// Dead-lettering adds the entry, with its reason, to the dead-letter stream (bounded by
+/// dead_letter_max_length; the oldest dropped beyond it, counted and logged at error), and
+/// acknowledges it only after that XADD succeeded: if Redis refuses the XADD the entry stays
+/// pending (counted in dead_letter_failures, logged at error) and is tried again later. See
+/// DeadLetters (dead_letters.hpp) to list, replay or delete dead letters.
+///
+/// Recovery: every claim_interval the consumer scans the group's pending entries: its own are
+/// re-run when their retry is due (at once after a restart under the same name), and entries
+/// other members left idle for claim_min_idle (dead consumers) are claimed. While handlers run,
+/// a helper thread keeps the entries in hand from going idle (see claim_refresh_interval), so
+/// a live member's slow handler is not claimed and run twice. Delivery to handlers is
+/// at-least-once: a crash after the handlers ran but before the key is marked done runs them
+/// again, so handlers should be idempotent. Handlers connected with an executor (queued) count
+/// as run once queued.
 ///
 /// Thread-safety: poll_once() runs on one thread at a time (the background thread after
 /// start()); start(), stop() and stats() may be called from any thread. The dispatcher and
 /// the dedup store must outlive the consumer.
 class StreamConsumer {
 public:
-    /// A consumer dispatching into `dispatcher`, skipping ids found in `dedup`, decoding with
+    /// A consumer dispatching into `dispatcher`, claiming events in `dedup`, decoding with
     /// `registry` (its type prefix must match the publisher's). Connects lazily.
     /// @throws std::invalid_argument naming a bad option (empty stream or group,
-    ///         max_deliveries < 1, batch_size 0, a non-positive block or retry_delay).
+    ///         max_deliveries < 1, batch_size 0, a non-positive block, retry_delay,
+    ///         claim_min_idle or claim_interval, retry_factor < 1, retry_max_delay <
+    ///         retry_delay, dead_letter_max_length 0, max_reason_bytes < 64).
     StreamConsumer(RedisEndpoint endpoint, EventDispatcher& dispatcher, DedupStore& dedup,
                    ConsumerOptions options = {}, EventTypeRegistry registry = EventTypeRegistry{},
                    Logger logger = {})
         : endpoint_(std::move(endpoint)), dispatcher_(dispatcher), dedup_(dedup),
-          options_(std::move(options)), registry_(std::move(registry)), logger_(std::move(logger)) {
-        if (options_.stream.empty() || options_.group.empty()) {
-            throw std::invalid_argument("StreamConsumer: stream and group must not be empty");
-        }
-        if (options_.max_deliveries < 1) {
-            throw std::invalid_argument("StreamConsumer: max_deliveries must be at least 1");
-        }
-        if (options_.batch_size == 0) {
-            throw std::invalid_argument("StreamConsumer: batch_size must be > 0");
-        }
-        if (options_.block.count() <= 0 || options_.retry_delay.count() <= 0) {
-            throw std::invalid_argument("StreamConsumer: block and retry_delay must be > 0");
-        }
-        if (options_.consumer.empty()) {
-            options_.consumer = detail::default_consumer_name();
-        }
-        if (options_.dead_letter_stream.empty()) {
-            options_.dead_letter_stream = options_.stream + ".dead";
-        }
-    }
+          options_(checked(std::move(options))), registry_(std::move(registry)),
+          logger_(std::move(logger)),
+          keeper_(endpoint_, options_, dedup_, options_.claim_refresh_interval,
+                  [this](const std::string& error) {
+                      log(LogLevel::warning,
+                          "stream consumer: refreshing the claim of the entries in hand "
+                          "failed: " +
+                              error);
+                  }) {}
 
     StreamConsumer(const StreamConsumer&) = delete;
     StreamConsumer& operator=(const StreamConsumer&) = delete;
@@ -170,10 +365,10 @@ public:
     /// Stops the background thread, if running.
     ~StreamConsumer() { stop(); }
 
-    /// One round: creates the group if needed (`XGROUP CREATE ... MKSTREAM`), re-runs own
-    /// pending entries when due, claims idle entries of other members when due, then reads
-    /// new entries (waiting up to `block`) and handles them. Returns how many entries it took
-    /// care of (handled, skipped as duplicates, dead-lettered or failed again).
+    /// One round: creates the group if needed (`XGROUP CREATE ... MKSTREAM`), scans the
+    /// pending entries when due (retries due, idle entries of other members), then reads new
+    /// entries (waiting up to `block`) and handles them. Returns how many entries it took
+    /// care of (handled, skipped, dead-lettered, failed again or left pending as busy).
     /// @throws RedisConnectionError when Redis is unreachable, RedisCommandError when it
     ///         refuses a command; DedupStore errors. Entries not acknowledged stay pending
     ///         and are handled on a later round.
@@ -212,42 +407,96 @@ public:
 
     /// A snapshot of the counters. Thread-safe; noexcept.
     [[nodiscard]] ConsumerStats stats() const noexcept {
-        return ConsumerStats{
-            handled_.load(std::memory_order_relaxed),
-            duplicates_.load(std::memory_order_relaxed),
-            failed_attempts_.load(std::memory_order_relaxed),
-            dead_lettered_.load(std::memory_order_relaxed),
-            claimed_.load(std::memory_order_relaxed),
-            lost_.load(std::memory_order_relaxed),
-            redis_errors_.load(std::memory_order_relaxed),
-        };
+        ConsumerStats stats;
+        stats.handled = handled_.load(std::memory_order_relaxed);
+        stats.duplicates = duplicates_.load(std::memory_order_relaxed);
+        stats.failed_attempts = failed_attempts_.load(std::memory_order_relaxed);
+        stats.dead_lettered = dead_lettered_.load(std::memory_order_relaxed);
+        stats.claimed = claimed_.load(std::memory_order_relaxed);
+        stats.lost = lost_.load(std::memory_order_relaxed);
+        stats.redis_errors = redis_errors_.load(std::memory_order_relaxed);
+        stats.busy = busy_.load(std::memory_order_relaxed);
+        stats.dead_letter_failures = dead_letter_failures_.load(std::memory_order_relaxed);
+        stats.dead_letters_dropped = dead_letters_dropped_.load(std::memory_order_relaxed);
+        stats.pending = pending_.load(std::memory_order_relaxed);
+        stats.dead_letter_length = dead_letter_length_.load(std::memory_order_relaxed);
+        return stats;
     }
 
-    /// The options in use (consumer and dead_letter_stream filled in).
+    /// The options in use (consumer, dead_letter_stream and claim_refresh_interval filled in).
     [[nodiscard]] const ConsumerOptions& options() const noexcept { return options_; }
 
+    /// How many times the helper thread touched entries in hand. Thread-safe; noexcept.
+    [[nodiscard]] std::uint64_t claim_refreshes() const noexcept { return keeper_.refreshes(); }
+
+    /// The pause before the retry of an entry delivered `deliveries` times:
+    /// retry_delay * retry_factor^(deliveries - 1), at most retry_max_delay. noexcept.
+    [[nodiscard]] std::chrono::milliseconds retry_pause(long long deliveries) const noexcept {
+        double pause = static_cast<double>(options_.retry_delay.count());
+        const double cap = static_cast<double>(options_.retry_max_delay.count());
+        for (long long i = 1; i < deliveries && pause < cap && options_.retry_factor > 1.0; ++i) {
+            pause *= options_.retry_factor;
+        }
+        return std::chrono::milliseconds(static_cast<long long>(std::min(pause, cap)));
+    }
+
 private:
+    static ConsumerOptions checked(ConsumerOptions options) {
+        auto fail = [](const char* what) {
+            throw std::invalid_argument(std::string("StreamConsumer: ") + what);
+        };
+        if (options.stream.empty() || options.group.empty()) {
+            fail("stream and group must not be empty");
+        }
+        if (options.max_deliveries < 1) {
+            fail("max_deliveries must be at least 1");
+        }
+        if (options.batch_size == 0) {
+            fail("batch_size must be > 0");
+        }
+        if (options.block.count() <= 0 || options.retry_delay.count() <= 0) {
+            fail("block and retry_delay must be > 0");
+        }
+        if (options.claim_min_idle.count() <= 0 || options.claim_interval.count() <= 0 ||
+            options.claim_refresh_interval.count() < 0) {
+            fail("claim_min_idle and claim_interval must be > 0, claim_refresh_interval >= 0");
+        }
+        if (!(options.retry_factor >= 1.0) || options.retry_max_delay < options.retry_delay) {
+            fail("retry_factor must be >= 1 and retry_max_delay >= retry_delay");
+        }
+        if (options.dead_letter_max_length == 0 || options.max_reason_bytes < 64) {
+            fail("dead_letter_max_length must be > 0 and max_reason_bytes >= 64");
+        }
+        if (options.consumer.empty()) {
+            options.consumer = detail::default_consumer_name();
+        }
+        if (options.dead_letter_stream.empty()) {
+            options.dead_letter_stream = options.stream + ".dead";
+        }
+        if (options.claim_refresh_interval.count() == 0) {
+            options.claim_refresh_interval =
+                std::max(std::chrono::milliseconds(1), options.claim_min_idle / 3);
+        }
+        return options;
+    }
+
     std::size_t poll(RedisConnection& redis) {
         ensure_group(redis);
         std::size_t count = 0;
         const auto now = std::chrono::steady_clock::now();
-        if (now >= next_pending_read_) {
-            count += handle_own_pending(redis);
-            next_pending_read_ = now + options_.retry_delay;
-        }
-        if (now >= next_claim_) {
-            count += claim_idle(redis);
-            next_claim_ = now + options_.claim_interval;
+        if (now >= next_scan_) {
+            count += scan_pending(redis);
+            next_scan_ = now + options_.claim_interval;
         }
         const RedisReply reply = redis.command(
             {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
              std::to_string(options_.batch_size), "BLOCK", std::to_string(options_.block.count()),
              "STREAMS", options_.stream, ">"});
-        for (const detail::StreamEntry& entry : entries_of(reply)) {
-            handle(redis, entry);
-            ++count;
+        std::vector<detail::Delivery> batch;
+        for (detail::StreamEntry& entry : entries_of(reply)) {
+            batch.push_back({std::move(entry), 1});
         }
-        return count;
+        return count + handle_batch(redis, batch);
     }
 
     RedisConnection& connection() {
@@ -288,59 +537,128 @@ private:
         return detail::parse_entries(stream.elements[1]);
     }
 
-    /// Re-reads this member's pending entries (delivered before, not acknowledged): those a
-    /// crash interrupted and those whose handlers failed.
-    std::size_t handle_own_pending(RedisConnection& redis) {
-        std::size_t count = 0;
-        std::string after = "0";
-        for (;;) {
-            const RedisReply reply = redis.command(
-                {"XREADGROUP", "GROUP", options_.group, options_.consumer, "COUNT",
-                 std::to_string(options_.batch_size), "STREAMS", options_.stream, after});
-            const std::vector<detail::StreamEntry> entries = entries_of(reply);
-            if (entries.empty()) {
-                return count;
-            }
-            for (const detail::StreamEntry& entry : entries) {
-                handle(redis, entry);
-                ++count;
-            }
-            after = entries.back().id;
+    /// Walks the group's pending entries (`XPENDING ... IDLE`): takes this member's own whose
+    /// retry is due (all of them on the first scan: a restart re-runs what a crash left) and
+    /// other members' idle for claim_min_idle and their retry pause, with one `XCLAIM` each
+    /// (which counts a delivery), and handles them. Also samples the pending count and the
+    /// dead-letter length for stats().
+    std::size_t scan_pending(RedisConnection& redis) {
+        const std::vector<RedisReply> sizes = redis.pipeline(
+            {{"XPENDING", options_.stream, options_.group}, {"XLEN", options_.dead_letter_stream}});
+        if (sizes[0].is_array() && !sizes[0].elements.empty()) {
+            pending_.store(static_cast<std::uint64_t>(sizes[0].elements[0].integer),
+                           std::memory_order_relaxed);
         }
-    }
-
-    /// Takes over entries other members left pending for claim_min_idle (XAUTOCLAIM).
-    std::size_t claim_idle(RedisConnection& redis) {
+        if (sizes[1].kind == RedisReply::Kind::integer) {
+            dead_letter_length_.store(static_cast<std::uint64_t>(sizes[1].integer),
+                                      std::memory_order_relaxed);
+        }
+        const long long min_idle =
+            first_scan_ ? 0
+                        : std::min(options_.retry_delay, options_.claim_min_idle).count();
         std::size_t count = 0;
-        std::string cursor = "0-0";
-        do {
-            const RedisReply reply =
-                redis.command({"XAUTOCLAIM", options_.stream, options_.group, options_.consumer,
-                               std::to_string(options_.claim_min_idle.count()), cursor, "COUNT",
-                               std::to_string(options_.batch_size)});
-            if (!reply.is_array() || reply.elements.size() < 2) {
-                throw std::runtime_error("redis XAUTOCLAIM: unexpected reply shape");
+        std::string start = "-";
+        for (;;) {
+            const RedisReply page = redis.command(
+                {"XPENDING", options_.stream, options_.group, "IDLE", std::to_string(min_idle),
+                 start, "+", std::to_string(options_.batch_size)});
+            if (!page.is_array() || page.elements.empty()) {
+                break;
             }
-            cursor = reply.elements[0].text;
-            for (const detail::StreamEntry& entry : detail::parse_entries(reply.elements[1])) {
-                claimed_.fetch_add(1, std::memory_order_relaxed);
-                handle(redis, entry);
-                ++count;
-            }
-            if (reply.elements.size() > 2) {
-                for (const RedisReply& gone : reply.elements[2].elements) {
-                    report_lost(gone.text);
+            std::vector<std::vector<std::string>> claims;
+            std::vector<long long> deliveries;
+            std::vector<bool> from_other;
+            for (const RedisReply& row : page.elements) {
+                if (!row.is_array() || row.elements.size() != 4) {
+                    throw std::runtime_error("redis XPENDING: unexpected reply shape");
+                }
+                const std::string& id = row.elements[0].text;
+                const bool own = row.elements[1].text == options_.consumer;
+                const long long idle = row.elements[2].integer;
+                const long long delivered = row.elements[3].integer;
+                long long needed = retry_pause(delivered).count();
+                if (!own) {
+                    needed = std::max<long long>(needed, options_.claim_min_idle.count());
+                } else if (first_scan_) {
+                    needed = 0;
+                }
+                if (idle >= needed) {
+                    claims.push_back({"XCLAIM", options_.stream, options_.group,
+                                      options_.consumer, std::to_string(needed), id});
+                    deliveries.push_back(delivered + 1);
+                    from_other.push_back(!own);
                 }
             }
-        } while (cursor != "0-0");
+            start = "(" + page.elements.back().elements[0].text;
+            std::vector<detail::Delivery> batch;
+            if (!claims.empty()) {
+                const std::vector<RedisReply> replies = redis.pipeline(claims);
+                for (std::size_t i = 0; i < replies.size(); ++i) {
+                    const RedisReply& reply = replies[i];
+                    if (reply.is_error()) {
+                        throw RedisCommandError("XCLAIM", reply.text);
+                    }
+                    if (reply.is_array() && !reply.elements.empty() &&
+                        reply.elements[0].is_nil()) { // trimmed (Redis before 7)
+                        batch.push_back({{claims[i].back(), std::nullopt}, deliveries[i]});
+                    } else if (reply.is_array() && !reply.elements.empty()) {
+                        if (from_other[i]) {
+                            claimed_.fetch_add(1, std::memory_order_relaxed);
+                        }
+                        for (detail::StreamEntry& entry : detail::parse_entries(reply)) {
+                            batch.push_back({std::move(entry), deliveries[i]});
+                        }
+                    } else if (redis.command({"XRANGE", options_.stream, claims[i].back(),
+                                              claims[i].back()})
+                                   .elements.empty()) {
+                        // Redis 7 drops a trimmed entry from the pending list and returns
+                        // nothing: it was never handled.
+                        report_lost(claims[i].back());
+                    } // else another member took it first
+                }
+            }
+            count += handle_batch(redis, batch);
+            if (page.elements.size() < options_.batch_size) {
+                break;
+            }
+        }
+        first_scan_ = false;
         return count;
     }
 
-    void handle(RedisConnection& redis, const detail::StreamEntry& entry) {
+    std::size_t handle_batch(RedisConnection& redis, const std::vector<detail::Delivery>& batch) {
+        if (batch.empty()) {
+            return 0;
+        }
+        std::vector<std::string> ids;
+        ids.reserve(batch.size());
+        for (const detail::Delivery& delivery : batch) {
+            ids.push_back(delivery.entry.id);
+        }
+        keeper_.hold(std::move(ids));
+        struct Release {
+            detail::ClaimKeeper& keeper;
+            ~Release() { keeper.hold({}); }
+        } release{keeper_};
+        for (const detail::Delivery& delivery : batch) {
+            handle(redis, delivery.entry, delivery.deliveries);
+            keeper_.drop(delivery.entry.id);
+        }
+        return batch.size();
+    }
+
+    void handle(RedisConnection& redis, const detail::StreamEntry& entry, long long deliveries) {
         if (!entry.fields) {
             // Pending but trimmed from the stream by MAXLEN before anyone handled it.
             report_lost(entry.id);
             acknowledge(redis, entry.id);
+            return;
+        }
+        if (deliveries > options_.max_deliveries) {
+            dead_letter(redis, entry,
+                        fmt::format("delivered {} times (max_deliveries {}) without completing: "
+                                    "its consumer stopped while running it",
+                                    deliveries, options_.max_deliveries));
             return;
         }
         const std::string* payload = entry.field("event");
@@ -350,64 +668,85 @@ private:
         }
         CloudEvent event;
         try {
-            event = parse_cloud_event(*payload);
-        } catch (const CloudEventError& e) {
+            event = parse_cloud_event(*payload, options_.limits);
+        } catch (const std::exception& e) {
             dead_letter(redis, entry, fmt::format("cannot parse the CloudEvent: {}", e.what()));
             return;
         }
-        if (dedup_.seen(event.id)) {
+        DedupKey key{options_.stream, options_.group, event.id};
+        switch (dedup_.claim(key, options_.consumer, options_.claim_min_idle)) {
+        case ClaimState::done:
             duplicates_.fetch_add(1, std::memory_order_relaxed);
             acknowledge(redis, entry.id);
             return;
+        case ClaimState::in_progress:
+            // Another member runs this event now: retry later, without counting a delivery.
+            busy_.fetch_add(1, std::memory_order_relaxed);
+            redis.command({"XCLAIM", options_.stream, options_.group, options_.consumer, "0",
+                           entry.id, "RETRYCOUNT", std::to_string(deliveries - 1), "JUSTID"});
+            return;
+        case ClaimState::claimed:
+            break;
         }
+        keeper_.running(key);
         DispatchReport report;
+        std::optional<std::string> undecodable;
         try {
             report = registry_.dispatch(event, dispatcher_);
-        } catch (const CloudEventError& e) {
-            dead_letter(redis, entry, fmt::format("cannot decode the event: {}", e.what()));
+        } catch (const std::exception& e) {
+            undecodable = e.what();
+        } catch (...) {
+            undecodable = "an exception not derived from std::exception";
+        }
+        keeper_.running(std::nullopt);
+        if (undecodable) {
+            dedup_.release(key, options_.consumer);
+            dead_letter(redis, entry, fmt::format("cannot decode the event: {}", *undecodable));
             return;
         }
         if (report.ok()) {
-            dedup_.remember(event.id);
+            dedup_.complete(key);
             acknowledge(redis, entry.id);
             handled_.fetch_add(1, std::memory_order_relaxed);
             return;
         }
+        dedup_.release(key, options_.consumer);
         failed_attempts_.fetch_add(1, std::memory_order_relaxed);
         const std::string first_failure =
             ::authevents::detail::describe_exception(report.failures.front().error);
-        const long long deliveries = delivery_count(redis, entry.id);
         if (deliveries >= options_.max_deliveries) {
             dead_letter(redis, entry,
                         fmt::format("{} of {} handlers failed in each of {} deliveries; last: {}",
                                     report.failures.size(), report.handlers_called, deliveries,
                                     first_failure));
-        } else {
-            log(LogLevel::warning,
-                fmt::format("stream consumer: {} {} (entry {}) failed delivery {} of {}: {}",
+            return;
+        }
+        // The retry pause counts from now: reset the idle time, not the delivery count.
+        redis.command({"XCLAIM", options_.stream, options_.group, options_.consumer, "0",
+                       entry.id, "JUSTID"});
+        log(LogLevel::warning,
+            detail::bounded_reason(
+                fmt::format("stream consumer: {} {} (entry {}) failed delivery {} of {}, retry "
+                            "in {} ms: {}",
                             event.type, event.id, entry.id, deliveries, options_.max_deliveries,
-                            first_failure));
-        }
-    }
-
-    long long delivery_count(RedisConnection& redis, const std::string& entry_id) {
-        const RedisReply reply =
-            redis.command({"XPENDING", options_.stream, options_.group, entry_id, entry_id, "1"});
-        if (reply.is_array() && !reply.elements.empty() && reply.elements[0].is_array() &&
-            reply.elements[0].elements.size() == 4) {
-            return reply.elements[0].elements[3].integer;
-        }
-        return 1;
+                            retry_pause(deliveries).count(), first_failure),
+                options_.max_reason_bytes));
     }
 
     void acknowledge(RedisConnection& redis, const std::string& entry_id) {
         redis.command({"XACK", options_.stream, options_.group, entry_id});
     }
 
+    /// XADD to the dead-letter stream (trimmed to dead_letter_max_length), then XACK only if
+    /// that succeeded. A refused XADD leaves the entry pending, counted and logged; a lost
+    /// connection throws (the entry stays pending too).
     void dead_letter(RedisConnection& redis, const detail::StreamEntry& entry,
-                     const std::string& reason) {
+                     const std::string& raw_reason) {
+        const std::string reason = detail::bounded_reason(raw_reason, options_.max_reason_bytes);
         std::vector<std::string> add = {"XADD",
                                         options_.dead_letter_stream,
+                                        "MAXLEN",
+                                        std::to_string(options_.dead_letter_max_length),
                                         "*",
                                         "reason",
                                         reason,
@@ -425,17 +764,31 @@ private:
                 add.push_back(value);
             }
         }
-        const std::vector<RedisReply> replies = redis.pipeline(
-            {{"MULTI"}, add, {"XACK", options_.stream, options_.group, entry.id}, {"EXEC"}});
-        const RedisReply& exec = replies.back();
-        if (!exec.is_array()) {
-            throw RedisCommandError("EXEC", exec.is_error() ? exec.text : "transaction aborted");
+        const std::vector<RedisReply> replies =
+            redis.pipeline({{"XLEN", options_.dead_letter_stream}, add});
+        if (replies[1].is_error()) {
+            dead_letter_failures_.fetch_add(1, std::memory_order_relaxed);
+            log(LogLevel::error,
+                fmt::format("stream consumer: cannot dead-letter entry {} to '{}', it stays "
+                            "pending: {} (reason: {})",
+                            entry.id, options_.dead_letter_stream,
+                            detail::bounded_reason(replies[1].text, options_.max_reason_bytes),
+                            reason));
+            return;
         }
-        for (const RedisReply& part : exec.elements) {
-            if (part.is_error()) {
-                throw RedisCommandError("EXEC", part.text);
-            }
+        const long long before = replies[0].kind == RedisReply::Kind::integer ? replies[0].integer : 0;
+        const long long dropped =
+            before + 1 - static_cast<long long>(options_.dead_letter_max_length);
+        if (dropped > 0) {
+            dead_letters_dropped_.fetch_add(static_cast<std::uint64_t>(dropped),
+                                            std::memory_order_relaxed);
+            log(LogLevel::error,
+                fmt::format("stream consumer: dead-letter stream '{}' is full ({} entries, "
+                            "dead_letter_max_length): dropped its {} oldest",
+                            options_.dead_letter_stream, options_.dead_letter_max_length,
+                            dropped));
         }
+        acknowledge(redis, entry.id);
         dead_lettered_.fetch_add(1, std::memory_order_relaxed);
         log(LogLevel::error, fmt::format("stream consumer: entry {} moved to '{}': {}", entry.id,
                                          options_.dead_letter_stream, reason));
@@ -500,8 +853,8 @@ private:
     // Used by the polling thread only.
     std::optional<RedisConnection> connection_;
     bool group_ready_ = false;
-    std::chrono::steady_clock::time_point next_pending_read_{};
-    std::chrono::steady_clock::time_point next_claim_{};
+    bool first_scan_ = true;
+    std::chrono::steady_clock::time_point next_scan_{};
 
     std::atomic<std::uint64_t> handled_{0};
     std::atomic<std::uint64_t> duplicates_{0};
@@ -510,6 +863,13 @@ private:
     std::atomic<std::uint64_t> claimed_{0};
     std::atomic<std::uint64_t> lost_{0};
     std::atomic<std::uint64_t> redis_errors_{0};
+    std::atomic<std::uint64_t> busy_{0};
+    std::atomic<std::uint64_t> dead_letter_failures_{0};
+    std::atomic<std::uint64_t> dead_letters_dropped_{0};
+    std::atomic<std::uint64_t> pending_{0};
+    std::atomic<std::uint64_t> dead_letter_length_{0};
+
+    detail::ClaimKeeper keeper_; // after everything it refers to; stopped first
 
     std::mutex thread_mutex_;
     std::thread thread_;
