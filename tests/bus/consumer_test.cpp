@@ -1,4 +1,5 @@
 #include "bus_test_support.hpp"
+#include "consumer_test_support.hpp"
 #include "catch_compat.hpp"
 #include "event_samples.hpp"
 #include "sync_helpers.hpp"
@@ -31,71 +32,8 @@ using authevents::bus::EventTypeRegistry;
 using authevents::bus::MemoryDedupStore;
 using authevents::bus::RedisConnection;
 using authevents::bus::StreamConsumer;
+using namespace test_consumer;
 
-namespace {
-
-ConsumerOptions fast_options(const std::string& name = "worker-1") {
-    ConsumerOptions options;
-    options.stream = "events";
-    options.group = "notifications";
-    options.consumer = name;
-    options.block = std::chrono::milliseconds(20);
-    options.retry_delay = std::chrono::milliseconds(1);
-    options.max_deliveries = 3;
-    options.claim_min_idle = std::chrono::milliseconds(50);
-    options.claim_interval = std::chrono::milliseconds(1);
-    options.min_backoff = std::chrono::milliseconds(5);
-    options.max_backoff = std::chrono::milliseconds(50);
-    return options;
-}
-
-/// Adds `event` to the stream as the relay would; returns the entry id.
-std::string add(RedisConnection& redis, const CloudEvent& event) {
-    return redis
-        .command({"XADD", "events", "*", "id", event.id, "type", event.type, "event",
-                  authevents::bus::to_json_text(event)})
-        .text;
-}
-
-std::string add_raw(RedisConnection& redis, const std::vector<std::string>& fields) {
-    std::vector<std::string> command = {"XADD", "events", "*"};
-    command.insert(command.end(), fields.begin(), fields.end());
-    return redis.command(command).text;
-}
-
-/// The inbox key of `event` for the tests' stream and group.
-authevents::bus::DedupKey inbox_key(const CloudEvent& event) {
-    return {"events", "notifications", event.id};
-}
-
-long long pending_count(RedisConnection& redis) {
-    const auto summary = redis.command({"XPENDING", "events", "notifications"});
-    return summary.elements.at(0).integer;
-}
-
-/// Creates the group and adds `count` entries of `event` (each its own CloudEvent id), which
-/// `member` then reads and never acknowledges, like a consumer that died mid-batch.
-template <class Event>
-void leave_pending(RedisConnection& redis, const std::string& member, int count,
-                   const Event& event) {
-    redis.command({"XGROUP", "CREATE", "events", "notifications", "0", "MKSTREAM"});
-    const EventTypeRegistry registry;
-    for (int i = 0; i < count; ++i) {
-        add(redis, registry.encode(event));
-    }
-    redis.command({"XREADGROUP", "GROUP", "notifications", member, "COUNT", std::to_string(count),
-                   "STREAMS", "events", ">"});
-}
-
-/// Runs poll_once until `done` holds (bounded).
-template <class Done> bool poll_until(StreamConsumer& consumer, Done done) {
-    for (int round = 0; round < 500 && !done(); ++round) {
-        consumer.poll_once();
-    }
-    return done();
-}
-
-} // namespace
 
 TEST_CASE("consumer: every built-in event arrives at the same typed handler, then is acked") {
     test_redis::RedisServer server;
