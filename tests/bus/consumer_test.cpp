@@ -1,6 +1,6 @@
 #include "bus_test_support.hpp"
-#include "consumer_test_support.hpp"
 #include "catch_compat.hpp"
+#include "consumer_test_support.hpp"
 #include "event_samples.hpp"
 #include "sync_helpers.hpp"
 
@@ -33,7 +33,6 @@ using authevents::bus::MemoryDedupStore;
 using authevents::bus::RedisConnection;
 using authevents::bus::StreamConsumer;
 using namespace test_consumer;
-
 
 TEST_CASE("consumer: every built-in event arrives at the same typed handler, then is acked") {
     test_redis::RedisServer server;

@@ -22,7 +22,6 @@ using authevents::bus::EventTypeRegistry;
 using authevents::bus::RedisConnection;
 using authevents::bus::StreamConsumer;
 
-
 inline ConsumerOptions fast_options(const std::string& name = "worker-1") {
     ConsumerOptions options;
     options.stream = "events";
@@ -83,6 +82,5 @@ template <class Done> bool poll_until(StreamConsumer& consumer, Done done) {
     }
     return done();
 }
-
 
 } // namespace test_consumer

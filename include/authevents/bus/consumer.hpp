@@ -17,12 +17,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
-#include <functional>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -85,8 +85,8 @@ struct ConsumerStats {
                                             ///< stays pending; logged at error).
     std::uint64_t dead_letters_dropped = 0; ///< Old dead letters trimmed by
                                             ///< dead_letter_max_length (logged at error).
-    std::uint64_t pending = 0;            ///< The group's pending entries at the last scan.
-    std::uint64_t dead_letter_length = 0; ///< The dead-letter stream's length at the last scan.
+    std::uint64_t pending = 0;              ///< The group's pending entries at the last scan.
+    std::uint64_t dead_letter_length = 0;   ///< The dead-letter stream's length at the last scan.
 };
 
 namespace detail {
@@ -554,14 +554,13 @@ private:
                                       std::memory_order_relaxed);
         }
         const long long min_idle =
-            first_scan_ ? 0
-                        : std::min(options_.retry_delay, options_.claim_min_idle).count();
+            first_scan_ ? 0 : std::min(options_.retry_delay, options_.claim_min_idle).count();
         std::size_t count = 0;
         std::string start = "-";
         for (;;) {
-            const RedisReply page = redis.command(
-                {"XPENDING", options_.stream, options_.group, "IDLE", std::to_string(min_idle),
-                 start, "+", std::to_string(options_.batch_size)});
+            const RedisReply page = redis.command({"XPENDING", options_.stream, options_.group,
+                                                   "IDLE", std::to_string(min_idle), start, "+",
+                                                   std::to_string(options_.batch_size)});
             if (!page.is_array() || page.elements.empty()) {
                 break;
             }
@@ -583,8 +582,8 @@ private:
                     needed = 0;
                 }
                 if (idle >= needed) {
-                    claims.push_back({"XCLAIM", options_.stream, options_.group,
-                                      options_.consumer, std::to_string(needed), id});
+                    claims.push_back({"XCLAIM", options_.stream, options_.group, options_.consumer,
+                                      std::to_string(needed), id});
                     deliveries.push_back(delivered + 1);
                     from_other.push_back(!own);
                 }
@@ -608,8 +607,9 @@ private:
                         for (detail::StreamEntry& entry : detail::parse_entries(reply)) {
                             batch.push_back({std::move(entry), deliveries[i]});
                         }
-                    } else if (redis.command({"XRANGE", options_.stream, claims[i].back(),
-                                              claims[i].back()})
+                    } else if (redis
+                                   .command({"XRANGE", options_.stream, claims[i].back(),
+                                             claims[i].back()})
                                    .elements.empty()) {
                         // Redis 7 drops a trimmed entry from the pending list and returns
                         // nothing: it was never handled.
@@ -722,8 +722,8 @@ private:
             return;
         }
         // The retry pause counts from now: reset the idle time, not the delivery count.
-        redis.command({"XCLAIM", options_.stream, options_.group, options_.consumer, "0",
-                       entry.id, "JUSTID"});
+        redis.command({"XCLAIM", options_.stream, options_.group, options_.consumer, "0", entry.id,
+                       "JUSTID"});
         log(LogLevel::warning,
             detail::bounded_reason(
                 fmt::format("stream consumer: {} {} (entry {}) failed delivery {} of {}, retry "
@@ -776,7 +776,8 @@ private:
                             reason));
             return;
         }
-        const long long before = replies[0].kind == RedisReply::Kind::integer ? replies[0].integer : 0;
+        const long long before =
+            replies[0].kind == RedisReply::Kind::integer ? replies[0].integer : 0;
         const long long dropped =
             before + 1 - static_cast<long long>(options_.dead_letter_max_length);
         if (dropped > 0) {
@@ -785,8 +786,7 @@ private:
             log(LogLevel::error,
                 fmt::format("stream consumer: dead-letter stream '{}' is full ({} entries, "
                             "dead_letter_max_length): dropped its {} oldest",
-                            options_.dead_letter_stream, options_.dead_letter_max_length,
-                            dropped));
+                            options_.dead_letter_stream, options_.dead_letter_max_length, dropped));
         }
         acknowledge(redis, entry.id);
         dead_lettered_.fetch_add(1, std::memory_order_relaxed);

@@ -289,7 +289,7 @@ public:
         const detail::Statement::Use use(state_);
         bind_key(state_, key);
         return state_.step() && state_.column_int64(0) == 1 ? ClaimState::done
-                                                             : ClaimState::in_progress;
+                                                            : ClaimState::in_progress;
     }
 
     /// See DedupStore::extend(). Thread-safe. Throws SqliteError.
