@@ -69,6 +69,13 @@ bool is_cpp_language(const std::string& info) {
            language == "hpp";
 }
 
+// True for a line that closes a fence opened with `ticks` backticks: only backticks, at least
+// as many.
+bool closes_fence(const std::string& line, std::size_t ticks) {
+    const std::string text = trim(line);
+    return text.size() >= ticks && text.find_first_not_of('`') == std::string::npos;
+}
+
 // The kind named by a marker line, or "" when the line is no marker.
 std::string marker_kind(const std::string& line, const std::string& where) {
     const std::string text = trim(line);
@@ -118,12 +125,15 @@ std::vector<Block> parse(const std::vector<std::string>& lines, const std::strin
         }
         // A fence: collect its body (indentation of the fence removed from each line).
         const std::size_t indent = lines[i].size() - stripped.size();
-        const bool cpp = is_cpp_language(stripped.substr(3));
+        const std::size_t ticks = stripped.find_first_not_of('`') == std::string::npos
+                                      ? stripped.size()
+                                      : stripped.find_first_not_of('`');
+        const bool cpp = is_cpp_language(stripped.substr(ticks));
         Block block;
         block.kind = pending;
         block.first_line = i + 2;
         std::size_t j = i + 1;
-        for (; j < lines.size() && trim(lines[j]) != "```"; ++j) {
+        for (; j < lines.size() && !closes_fence(lines[j], ticks); ++j) {
             block.code.push_back(lines[j].size() >= indent ? lines[j].substr(indent) : "");
         }
         if (j == lines.size()) {
