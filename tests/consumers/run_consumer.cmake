@@ -42,8 +42,9 @@ elseif(KIND STREQUAL "fetch_content")
     # tree (its committed HEAD) in which the tag the block names is created: git's
     # url.<base>.insteadOf sends the README's GIT_REPOSITORY there, so nothing is downloaded.
     file(READ "${AUTHEVENTS_SOURCE_DIR}/README.md" readme)
-    string(REGEX MATCH "```cmake\n(include\\(FetchContent\\)[^`]*FetchContent_MakeAvailable\\(authevents\\)\n)```"
-           block "${readme}")
+    set(block_regex
+        "```cmake\n(include\\(FetchContent\\)[^`]*FetchContent_MakeAvailable\\(authevents\\)\n)```")
+    string(REGEX MATCH "${block_regex}" block "${readme}")
     if(NOT CMAKE_MATCH_1)
         message(FATAL_ERROR "[consumer ${KIND}] no FetchContent block in README.md")
     endif()
@@ -57,6 +58,10 @@ elseif(KIND STREQUAL "fetch_content")
                             "or GIT_TAG")
     endif()
     file(WRITE "${WORK_DIR}/fetch_content.cmake" "${snippet}")
+    if(NOT EXISTS "${AUTHEVENTS_SOURCE_DIR}/.git")
+        message(FATAL_ERROR "[consumer ${KIND}] ${AUTHEVENTS_SOURCE_DIR} is not a git checkout: "
+                            "this test clones it to fetch the README's tag")
+    endif()
     find_package(Git REQUIRED)
     set(clone "${WORK_DIR}/clone")
     run_step("clone ${AUTHEVENTS_SOURCE_DIR}"
@@ -66,7 +71,8 @@ elseif(KIND STREQUAL "fetch_content")
         -c user.email=test@authevents.invalid tag -f -a "${tag}" -m "${tag}")
     set(git_env "${CMAKE_COMMAND}" -E env GIT_CONFIG_COUNT=1
         "GIT_CONFIG_KEY_0=url.file://${clone}.insteadOf" "GIT_CONFIG_VALUE_0=${repository}")
-    list(APPEND consumer_args "-DAUTHEVENTS_FETCH_CONTENT_SNIPPET=${WORK_DIR}/fetch_content.cmake")
+    list(APPEND consumer_args
+        "-DAUTHEVENTS_FETCH_CONTENT_SNIPPET=${WORK_DIR}/fetch_content.cmake")
 elseif(KIND STREQUAL "add_subdirectory")
     list(APPEND consumer_args "-DAUTHEVENTS_SOURCE_DIR=${AUTHEVENTS_SOURCE_DIR}")
 else()
