@@ -86,21 +86,32 @@ template <> struct authevents::EventSender<TenantEvent> {
     static SenderId get(const TenantEvent& event) noexcept { return SenderId::of(event.tenant); }
 };
 
-TEST_CASE("each named signal is the same object as signal<Event>()", "[dispatcher]") {
+TEST_CASE("each named member views the same signal as signal<Event>()", "[dispatcher]") {
     EventDispatcher d;
-    CHECK(&d.user_registered == &d.signal<UserRegistered>());
-    CHECK(&d.user_email_verified == &d.signal<UserEmailVerified>());
-    CHECK(&d.user_login_successful == &d.signal<UserLoginSuccessful>());
-    CHECK(&d.user_login_failed == &d.signal<UserLoginFailed>());
-    CHECK(&d.user_2fa_enabled == &d.signal<User2faEnabled>());
-    CHECK(&d.user_2fa_disabled == &d.signal<User2faDisabled>());
-    CHECK(&d.seller_application_submitted == &d.signal<SellerApplicationSubmitted>());
-    CHECK(&d.seller_application_approved == &d.signal<SellerApplicationApproved>());
-    CHECK(&d.seller_application_rejected == &d.signal<SellerApplicationRejected>());
-    CHECK(&d.profile_updated == &d.signal<ProfileUpdated>());
-    CHECK(&d.profile_picture_uploaded == &d.signal<ProfilePictureUploaded>());
-    CHECK(&d.profile_picture_deleted == &d.signal<ProfilePictureDeleted>());
-    STATIC_REQUIRE(std::is_same_v<decltype(d.user_registered), Signal<const UserRegistered&>&>);
+    CHECK(&d.user_registered.signal() == &d.signal<UserRegistered>());
+    CHECK(&d.user_email_verified.signal() == &d.signal<UserEmailVerified>());
+    CHECK(&d.user_login_successful.signal() == &d.signal<UserLoginSuccessful>());
+    CHECK(&d.user_login_failed.signal() == &d.signal<UserLoginFailed>());
+    CHECK(&d.user_2fa_enabled.signal() == &d.signal<User2faEnabled>());
+    CHECK(&d.user_2fa_disabled.signal() == &d.signal<User2faDisabled>());
+    CHECK(&d.seller_application_submitted.signal() == &d.signal<SellerApplicationSubmitted>());
+    CHECK(&d.seller_application_approved.signal() == &d.signal<SellerApplicationApproved>());
+    CHECK(&d.seller_application_rejected.signal() == &d.signal<SellerApplicationRejected>());
+    CHECK(&d.profile_updated.signal() == &d.signal<ProfileUpdated>());
+    CHECK(&d.profile_picture_uploaded.signal() == &d.signal<ProfilePictureUploaded>());
+    CHECK(&d.profile_picture_deleted.signal() == &d.signal<ProfilePictureDeleted>());
+    STATIC_REQUIRE(std::is_same_v<decltype(d.user_registered), SignalView<UserRegistered>>);
+    STATIC_REQUIRE(
+        std::is_same_v<decltype(d.user_registered.signal()), Signal<const UserRegistered&>&>);
+    STATIC_REQUIRE_FALSE(std::is_copy_assignable_v<SignalView<UserRegistered>>);
+    // Connected through the view, counted and disconnected by the signal, and the other way.
+    const Connection c = d.user_registered.connect([](const UserRegistered&) {});
+    CHECK(d.signal<UserRegistered>().size() == 1);
+    const SignalView<UserRegistered> copy = d.user_registered;
+    CHECK(&copy.signal() == &d.signal<UserRegistered>());
+    d.signal<UserRegistered>().disconnect_all();
+    CHECK(d.user_registered.size() == 0);
+    CHECK_FALSE(c.connected());
     STATIC_REQUIRE_FALSE(std::is_copy_constructible_v<EventDispatcher>);
     STATIC_REQUIRE_FALSE(std::is_move_constructible_v<EventDispatcher>);
 }
@@ -638,4 +649,61 @@ TEST_CASE("a handler may connect and disconnect handlers and dispatch again", "[
     CHECK(d.dispatch_profile_updated(ana(), {"bio"}, 50).handlers_called == 1);
     CHECK(late_calls == 1); // connected during the outer dispatch, called by the inner one
     CHECK_FALSE(self.connected());
+}
+
+TEST_CASE("send on a named member goes through the dispatcher: log, switch, counters, observers",
+          "[dispatcher][view]") {
+    EventDispatcher d;
+    LogCapture log;
+    d.set_logger(log.logger());
+    int calls = 0;
+    d.user_registered.connect([&calls](const UserRegistered&) { ++calls; });
+    int observed = 0;
+    d.observers().connect([&observed](const EventView&) { ++observed; });
+    const UserRegistered event{ana(), true, std::nullopt};
+
+    const DispatchReport report = d.user_registered.send(event);
+    CHECK(report.handlers_called == 1);
+    CHECK(calls == 1);
+    CHECK(observed == 1);
+    CHECK(d.stats<UserRegistered>().dispatched == 1);
+    REQUIRE(log.texts(LogLevel::info).size() == 1);
+    CHECK(log.texts(LogLevel::info)[0].rfind("[EVENT] user_registered ", 0) == 0);
+
+    d.set_enabled(false);
+    CHECK(d.user_registered.send(event).handlers_called == 0);
+    CHECK(calls == 1);
+    CHECK(observed == 2);
+    CHECK(d.stats<UserRegistered>().suppressed == 1);
+    d.set_enabled(true);
+
+    // send_from filters by sender like dispatch(event, sender).
+    int admin_calls = 0;
+    const int admin_panel = 0;
+    d.user_registered.connect([&admin_calls](const UserRegistered&) { ++admin_calls; },
+                              with_sender(SenderId::of(&admin_panel)));
+    d.user_registered.send_from(SenderId::of(&admin_panel), event);
+    CHECK(admin_calls == 1);
+    CHECK(calls == 2);
+    CHECK(d.stats<UserRegistered>().dispatched == 2);
+
+    // A throwing handler is reported, not rethrown.
+    d.user_registered.connect([](const UserRegistered&) { throw std::runtime_error("crm down"); });
+    CHECK(d.user_registered.send(event).failures.size() == 1);
+}
+
+TEST_CASE("a named member blocks, disconnects and queries the event's signal",
+          "[dispatcher][view]") {
+    EventDispatcher d;
+    int calls = 0;
+    d.user_login_failed.connect([&calls](const UserLoginFailed&) { ++calls; }, with_uid("alert"));
+    CHECK(d.user_login_failed.has_listeners());
+    d.user_login_failed.block();
+    CHECK(d.user_login_failed.blocked());
+    CHECK(d.signal<UserLoginFailed>().blocked());
+    d.dispatch(UserLoginFailed{"a@example.com", LoginFailureReason::wrong_password, {}});
+    CHECK(calls == 0);
+    d.user_login_failed.unblock();
+    CHECK(d.user_login_failed.disconnect("alert"));
+    CHECK_FALSE(d.user_login_failed.has_listeners());
 }

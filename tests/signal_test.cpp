@@ -1776,3 +1776,95 @@ TEST_CASE("a duplicate connect destroys the rejected callable", "[signal][lifeti
     CHECK_FALSE(weak_kept.expired());
     CHECK(weak_rejected.expired());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Idioms from Boost.Signals2 and sigslot: tracking decides liveness by ownership, and a
+// ScopedConnection re-assigned with a deduplicated connect keeps its slot.
+
+TEST_CASE("a track that owns an object through a null pointer keeps the slot alive",
+          "[signal][track]") {
+    Signal<> signal;
+    auto owner = std::make_shared<int>(1);
+    int calls = 0;
+    ConnectOptions aliasing;
+    aliasing.track = std::shared_ptr<const void>(owner, nullptr); // owns *owner, points nowhere
+    const Connection c1 = signal.connect([&calls] { ++calls; }, aliasing);
+    auto null_int = std::shared_ptr<int>(static_cast<int*>(nullptr)); // owns a null int*
+    ConnectOptions null_pointer;
+    null_pointer.track = null_int;
+    const Connection c2 = signal.connect([&calls] { calls += 10; }, null_pointer);
+
+    signal.send();
+    CHECK(calls == 11);
+    CHECK(c1.connected());
+    CHECK(c2.connected());
+    CHECK(signal.size() == 2);
+    CHECK(signal.has_listeners());
+
+    owner.reset();
+    null_int.reset();
+    signal.send();
+    CHECK(calls == 11);
+    CHECK_FALSE(c1.connected());
+    CHECK_FALSE(c2.connected());
+    CHECK(signal.size() == 0);
+}
+
+TEST_CASE("a queued slot tracked through a null pointer runs while the owner lives",
+          "[signal][track][queued]") {
+    std::vector<std::function<void()>> tasks;
+    ConnectOptions queued;
+    queued.executor = [&tasks](std::function<void()> task) { tasks.push_back(std::move(task)); };
+    auto owner = std::make_shared<int>(1);
+    queued.track = std::shared_ptr<const void>(owner, nullptr);
+    Signal<int> signal;
+    int sum = 0;
+    const Connection connection = signal.connect([&sum](int value) { sum += value; }, queued);
+
+    signal.send(2);
+    signal.send(3);
+    REQUIRE(tasks.size() == 2);
+    tasks[0]();
+    CHECK(sum == 2);
+    CHECK(connection.connected());
+    owner.reset(); // expires before the second call starts: it does not run
+    tasks[1]();
+    CHECK(sum == 2);
+    CHECK_FALSE(connection.connected());
+}
+
+static void scoped_target() {}
+
+TEST_CASE("re-assigning a ScopedConnection with the same slot keeps the slot connected",
+          "[signal][scoped][dedup]") {
+    Signal<> signal;
+    SECTION("function identity") {
+        ScopedConnection scoped = signal.connect(&scoped_target);
+        scoped = signal.connect(&scoped_target); // dedup hands back the same slot
+        CHECK(scoped.connected());
+        CHECK(signal.size() == 1);
+    }
+    SECTION("dispatch_uid") {
+        int calls = 0;
+        ScopedConnection scoped = signal.connect([&calls] { ++calls; }, with_uid("re-register"));
+        scoped = signal.connect([&calls] { calls += 100; }, with_uid("re-register"));
+        CHECK(scoped.connected());
+        signal.send();
+        CHECK(calls == 1); // the first slot stays, connected
+    }
+    SECTION("from a Connection") {
+        const Connection connection = signal.connect(&scoped_target);
+        ScopedConnection scoped(connection);
+        scoped = ScopedConnection(connection);
+        CHECK(scoped.connected());
+        CHECK(connection.connected());
+    }
+    SECTION("a different slot is still disconnected") {
+        const Connection first = signal.connect(&scoped_target);
+        ScopedConnection scoped(first);
+        scoped = signal.connect([] {});
+        CHECK_FALSE(first.connected());
+        CHECK(scoped.connected());
+    }
+    CHECK(signal.size() == 0); // every ScopedConnection above disconnected its slot at the end
+}

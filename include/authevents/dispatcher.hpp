@@ -265,6 +265,73 @@ private:
     std::any (*copy_)(const void*);
 };
 
+class EventDispatcher;
+
+/// A named member of EventDispatcher (e.g. `dispatcher.user_registered`): a view of one built-in
+/// event's signal offering the connection side, like a sink. connect(), disconnect(), block()
+/// and the queries act on the signal itself (signal() is the same object as
+/// `dispatcher.signal<Event>()`); send() goes through the dispatcher, so it logs, obeys the
+/// enable switch, counts, and reaches observers, recorders and the bus, exactly as
+/// `dispatcher.dispatch(event)` does. Copyable (copies view the same signal), not assignable;
+/// valid while its dispatcher lives. Every member is thread-safe, as the signal's are.
+template <class Event> class SignalView {
+public:
+    /// The viewed signal type.
+    using signal_type = Signal<const Event&>;
+
+    SignalView(const SignalView&) noexcept = default;
+    SignalView& operator=(const SignalView&) = delete;
+    ~SignalView() = default;
+
+    /// Connects `handler` (callable with one `const Event&`), as EventDispatcher::connect does.
+    /// Throws what Signal::connect throws.
+    template <class F> Connection connect(F&& handler, ConnectOptions options = {}) const;
+
+    /// Disconnects the handler connected with `dispatch_uid` and `sender`; true if one was.
+    bool disconnect(std::string_view dispatch_uid, SenderId sender = SenderId::any()) const {
+        return signal_->disconnect(dispatch_uid, sender);
+    }
+    /// Disconnects the plain function `function` connected for `sender`; true if it was.
+    template <class R, class... P>
+    bool disconnect(R (*function)(P...), SenderId sender = SenderId::any()) const {
+        return signal_->disconnect(function, sender);
+    }
+    /// Disconnects every handler of this event.
+    void disconnect_all() const { signal_->disconnect_all(); }
+
+    /// Dispatches `event` through the dispatcher (EventDispatcher::dispatch(event)): logged,
+    /// counted, shown to observers, and handlers called only while enabled. Never throws a
+    /// handler's exception; throws only std::bad_alloc.
+    DispatchReport send(const Event& event) const;
+    /// Dispatches `event` from `sender` through the dispatcher (dispatch(event, sender)).
+    DispatchReport send_from(SenderId sender, const Event& event) const;
+
+    /// True when a dispatch from `sender` would call a handler (while enabled).
+    [[nodiscard]] bool has_listeners(SenderId sender = SenderId::any()) const {
+        return signal_->has_listeners(sender);
+    }
+    /// Connected handlers of this event, any sender.
+    [[nodiscard]] std::size_t size() const { return signal_->size(); }
+    /// Blocks every handler of this event (they stay connected).
+    void block() const noexcept { signal_->block(); }
+    /// Undoes block().
+    void unblock() const noexcept { signal_->unblock(); }
+    /// True while blocked.
+    [[nodiscard]] bool blocked() const noexcept { return signal_->blocked(); }
+
+    /// The viewed signal: the same object as `dispatcher.signal<Event>()`. Its own send()
+    /// bypasses the dispatcher (no log line, switch, counters or observers).
+    [[nodiscard]] signal_type& signal() const noexcept { return *signal_; }
+
+private:
+    friend class EventDispatcher;
+    SignalView(EventDispatcher& dispatcher, signal_type& signal) noexcept
+        : dispatcher_(&dispatcher), signal_(&signal) {}
+
+    EventDispatcher* dispatcher_;
+    signal_type* signal_;
+};
+
 /// The facade services dispatch authentication events through: one Signal per event type,
 /// robust dispatch, one `[EVENT]` log line per dispatch, an enable switch, custom events and
 /// per-event counters.
@@ -281,52 +348,53 @@ private:
 /// Exceptions: dispatch never lets a handler's or observer's exception through (each is
 /// logged and reported); it can only throw std::bad_alloc. Logger exceptions are swallowed.
 ///
-/// The named signals are public reference members, e.g. `dispatcher.user_registered`, bound
-/// to signals the dispatcher owns; `signal<UserRegistered>()` is the same object.
+/// The named members, e.g. `dispatcher.user_registered`, are SignalView objects: the connection
+/// side of signals the dispatcher owns (`user_registered.signal()` is the same object as
+/// `signal<UserRegistered>()`); their send() dispatches.
 class EventDispatcher {
     detail::BuiltinChannels builtins_; // declared first: the references below bind to it
 
 public:
-    /// Signal of UserRegistered (same object as signal<UserRegistered>()).
-    Signal<const UserRegistered&>& user_registered;
-    /// Signal of UserEmailVerified.
-    Signal<const UserEmailVerified&>& user_email_verified;
-    /// Signal of UserLoginSuccessful.
-    Signal<const UserLoginSuccessful&>& user_login_successful;
-    /// Signal of UserLoginFailed.
-    Signal<const UserLoginFailed&>& user_login_failed;
-    /// Signal of User2faEnabled.
-    Signal<const User2faEnabled&>& user_2fa_enabled;
-    /// Signal of User2faDisabled.
-    Signal<const User2faDisabled&>& user_2fa_disabled;
-    /// Signal of SellerApplicationSubmitted.
-    Signal<const SellerApplicationSubmitted&>& seller_application_submitted;
-    /// Signal of SellerApplicationApproved.
-    Signal<const SellerApplicationApproved&>& seller_application_approved;
-    /// Signal of SellerApplicationRejected.
-    Signal<const SellerApplicationRejected&>& seller_application_rejected;
-    /// Signal of ProfileUpdated.
-    Signal<const ProfileUpdated&>& profile_updated;
-    /// Signal of ProfilePictureUploaded.
-    Signal<const ProfilePictureUploaded&>& profile_picture_uploaded;
-    /// Signal of ProfilePictureDeleted.
-    Signal<const ProfilePictureDeleted&>& profile_picture_deleted;
+    /// Handlers of UserRegistered (a view of signal<UserRegistered>(); send() dispatches).
+    SignalView<UserRegistered> user_registered;
+    /// Handlers of UserEmailVerified.
+    SignalView<UserEmailVerified> user_email_verified;
+    /// Handlers of UserLoginSuccessful.
+    SignalView<UserLoginSuccessful> user_login_successful;
+    /// Handlers of UserLoginFailed.
+    SignalView<UserLoginFailed> user_login_failed;
+    /// Handlers of User2faEnabled.
+    SignalView<User2faEnabled> user_2fa_enabled;
+    /// Handlers of User2faDisabled.
+    SignalView<User2faDisabled> user_2fa_disabled;
+    /// Handlers of SellerApplicationSubmitted.
+    SignalView<SellerApplicationSubmitted> seller_application_submitted;
+    /// Handlers of SellerApplicationApproved.
+    SignalView<SellerApplicationApproved> seller_application_approved;
+    /// Handlers of SellerApplicationRejected.
+    SignalView<SellerApplicationRejected> seller_application_rejected;
+    /// Handlers of ProfileUpdated.
+    SignalView<ProfileUpdated> profile_updated;
+    /// Handlers of ProfilePictureUploaded.
+    SignalView<ProfilePictureUploaded> profile_picture_uploaded;
+    /// Handlers of ProfilePictureDeleted.
+    SignalView<ProfilePictureDeleted> profile_picture_deleted;
 
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
     /// only). May throw std::bad_alloc.
     EventDispatcher()
-        : user_registered(builtin_signal<UserRegistered>()),
-          user_email_verified(builtin_signal<UserEmailVerified>()),
-          user_login_successful(builtin_signal<UserLoginSuccessful>()),
-          user_login_failed(builtin_signal<UserLoginFailed>()),
-          user_2fa_enabled(builtin_signal<User2faEnabled>()),
-          user_2fa_disabled(builtin_signal<User2faDisabled>()),
-          seller_application_submitted(builtin_signal<SellerApplicationSubmitted>()),
-          seller_application_approved(builtin_signal<SellerApplicationApproved>()),
-          seller_application_rejected(builtin_signal<SellerApplicationRejected>()),
-          profile_updated(builtin_signal<ProfileUpdated>()),
-          profile_picture_uploaded(builtin_signal<ProfilePictureUploaded>()),
-          profile_picture_deleted(builtin_signal<ProfilePictureDeleted>()),
+        : user_registered(*this, builtin_signal<UserRegistered>()),
+          user_email_verified(*this, builtin_signal<UserEmailVerified>()),
+          user_login_successful(*this, builtin_signal<UserLoginSuccessful>()),
+          user_login_failed(*this, builtin_signal<UserLoginFailed>()),
+          user_2fa_enabled(*this, builtin_signal<User2faEnabled>()),
+          user_2fa_disabled(*this, builtin_signal<User2faDisabled>()),
+          seller_application_submitted(*this, builtin_signal<SellerApplicationSubmitted>()),
+          seller_application_approved(*this, builtin_signal<SellerApplicationApproved>()),
+          seller_application_rejected(*this, builtin_signal<SellerApplicationRejected>()),
+          profile_updated(*this, builtin_signal<ProfileUpdated>()),
+          profile_picture_uploaded(*this, builtin_signal<ProfilePictureUploaded>()),
+          profile_picture_deleted(*this, builtin_signal<ProfilePictureDeleted>()),
           logger_(std::make_shared<const Logger>(stderr_logger())) {
         std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
     }
@@ -680,5 +748,20 @@ private:
     std::atomic<bool> enabled_{true};
     Signal<const EventView&> observers_;
 };
+
+template <class Event>
+template <class F>
+Connection SignalView<Event>::connect(F&& handler, ConnectOptions options) const {
+    return dispatcher_->template connect<Event>(std::forward<F>(handler), std::move(options));
+}
+
+template <class Event> DispatchReport SignalView<Event>::send(const Event& event) const {
+    return dispatcher_->dispatch(event);
+}
+
+template <class Event>
+DispatchReport SignalView<Event>::send_from(SenderId sender, const Event& event) const {
+    return dispatcher_->dispatch(event, sender);
+}
 
 } // namespace authevents

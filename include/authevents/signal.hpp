@@ -205,12 +205,16 @@ public:
 
     ScopedConnection(ScopedConnection&& other) noexcept : connection_(other.release()) {}
 
-    /// Disconnects (and waits for) the slot held so far, then takes over `other`'s. If the
-    /// wait cannot allocate, the old slot is still disconnected.
+    /// Disconnects (and waits for) the slot held so far, then takes over `other`'s. When both
+    /// name the same slot (a deduplicated connect hands back the existing slot), it stays
+    /// connected. If the wait cannot allocate, the old slot is still disconnected.
     ScopedConnection& operator=(ScopedConnection&& other) noexcept {
         if (this != &other) {
             Connection incoming = other.release();
-            disconnect_waiting(exchange(std::move(incoming)));
+            Connection previous = exchange(incoming);
+            if (previous != incoming) {
+                disconnect_waiting(std::move(previous));
+            }
         }
         return *this;
     }

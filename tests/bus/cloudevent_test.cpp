@@ -793,3 +793,12 @@ TEST_CASE("a registry is copyable and the copy is independent", "[cloudevent]") 
     CHECK(copy.encode(EventView(samples::user_2fa_disabled(), SenderId::any(), true))->type ==
           "authevents.user_2fa_disabled.v1");
 }
+
+TEST_CASE("an EventTypeRegistry parameter accepts {} (the default registry)", "[cloudevent]") {
+    const auto knows_user_registered = [](const EventTypeRegistry& registry) {
+        return registry.knows("authevents.user_registered.v1");
+    };
+    CHECK(knows_user_registered({}));
+    const EventTypeRegistry copy_initialised = {};
+    CHECK(copy_initialised.knows("authevents.user_login_failed.v1"));
+}

@@ -25,6 +25,7 @@ endif()
 
 file(REMOVE_RECURSE "${WORK_DIR}")
 set(consumer_args "")
+set(git_env "")
 
 if(KIND STREQUAL "find_package")
     # Install authevents on its own (no tests, no examples) into a scratch prefix first.
@@ -37,11 +38,41 @@ if(KIND STREQUAL "find_package")
         "${CMAKE_COMMAND}" --install "${WORK_DIR}/authevents-build" --prefix "${prefix}")
     list(APPEND consumer_args "-DCMAKE_PREFIX_PATH=${prefix}")
 elseif(KIND STREQUAL "fetch_content")
-    # The project declares the GIT_REPOSITORY of the README; this override makes FetchContent
-    # use the local tree, and FULLY_DISCONNECTED proves nothing is downloaded.
+    # The README's FetchContent block, exactly as written, against a local clone of this source
+    # tree (its committed HEAD) in which the tag the block names is created: git's
+    # url.<base>.insteadOf sends the README's GIT_REPOSITORY there, so nothing is downloaded.
+    file(READ "${AUTHEVENTS_SOURCE_DIR}/README.md" readme)
+    set(block_regex
+        "```cmake\n(include\\(FetchContent\\)[^`]*FetchContent_MakeAvailable\\(authevents\\)\n)```")
+    string(REGEX MATCH "${block_regex}" block "${readme}")
+    if(NOT CMAKE_MATCH_1)
+        message(FATAL_ERROR "[consumer ${KIND}] no FetchContent block in README.md")
+    endif()
+    set(snippet "${CMAKE_MATCH_1}")
+    string(REGEX MATCH "GIT_REPOSITORY[ \t]+([^ \t\n)]+)" _ "${snippet}")
+    set(repository "${CMAKE_MATCH_1}")
+    string(REGEX MATCH "GIT_TAG[ \t]+([^ \t\n)]+)" _ "${snippet}")
+    set(tag "${CMAKE_MATCH_1}")
+    if(NOT repository OR NOT tag)
+        message(FATAL_ERROR "[consumer ${KIND}] README's FetchContent block lacks GIT_REPOSITORY "
+                            "or GIT_TAG")
+    endif()
+    file(WRITE "${WORK_DIR}/fetch_content.cmake" "${snippet}")
+    if(NOT EXISTS "${AUTHEVENTS_SOURCE_DIR}/.git")
+        message(FATAL_ERROR "[consumer ${KIND}] ${AUTHEVENTS_SOURCE_DIR} is not a git checkout: "
+                            "this test clones it to fetch the README's tag")
+    endif()
+    find_package(Git REQUIRED)
+    set(clone "${WORK_DIR}/clone")
+    run_step("clone ${AUTHEVENTS_SOURCE_DIR}"
+        "${GIT_EXECUTABLE}" clone --quiet "${AUTHEVENTS_SOURCE_DIR}" "${clone}")
+    run_step("tag ${tag} in the clone"
+        "${GIT_EXECUTABLE}" -C "${clone}" -c user.name=authevents-test
+        -c user.email=test@authevents.invalid tag -f -a "${tag}" -m "${tag}")
+    set(git_env "${CMAKE_COMMAND}" -E env GIT_CONFIG_COUNT=1
+        "GIT_CONFIG_KEY_0=url.file://${clone}.insteadOf" "GIT_CONFIG_VALUE_0=${repository}")
     list(APPEND consumer_args
-        "-DFETCHCONTENT_SOURCE_DIR_AUTHEVENTS=${AUTHEVENTS_SOURCE_DIR}"
-        -DFETCHCONTENT_FULLY_DISCONNECTED=ON)
+        "-DAUTHEVENTS_FETCH_CONTENT_SNIPPET=${WORK_DIR}/fetch_content.cmake")
 elseif(KIND STREQUAL "add_subdirectory")
     list(APPEND consumer_args "-DAUTHEVENTS_SOURCE_DIR=${AUTHEVENTS_SOURCE_DIR}")
 else()
@@ -51,7 +82,7 @@ endif()
 # No build type: the consumer's default (unoptimised, quick to build); multi-config: Debug.
 set(build_dir "${WORK_DIR}/build")
 run_step("configure"
-    "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/${KIND}" -B "${build_dir}"
+    ${git_env} "${CMAKE_COMMAND}" -S "${CMAKE_CURRENT_LIST_DIR}/${KIND}" -B "${build_dir}"
     ${tool_args} ${consumer_args})
 run_step("build" "${CMAKE_COMMAND}" --build "${build_dir}" --config Debug)
 

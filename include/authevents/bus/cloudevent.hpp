@@ -1217,9 +1217,13 @@ Event from_cloud_event(const CloudEvent& event, std::string_view type_prefix = "
 /// Copyable and movable.
 class EventTypeRegistry {
 public:
+    /// A registry of the twelve built-in events with the default CloudEventOptions. Not
+    /// explicit, so `{}` works where a registry is expected. @throws std::bad_alloc.
+    EventTypeRegistry() : EventTypeRegistry(CloudEventOptions{}) {}
+
     /// A registry of the twelve built-in events, encoding with `options`.
     /// @throws std::invalid_argument for an empty `options.source`; std::bad_alloc.
-    explicit EventTypeRegistry(CloudEventOptions options = {}) : options_(std::move(options)) {
+    explicit EventTypeRegistry(CloudEventOptions options) : options_(std::move(options)) {
         if (options_.source.empty()) {
             throw std::invalid_argument(
                 "authevents::bus::EventTypeRegistry: CloudEventOptions::source must not be empty");

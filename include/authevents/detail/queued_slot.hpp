@@ -185,7 +185,7 @@ private:
         std::shared_ptr<const void> keep_alive;
         if ((state & slot_state::tracked) != 0) {
             keep_alive = node.track().lock();
-            if (!keep_alive) {
+            if (keep_alive.use_count() == 0) { // ownership, not the pointer (may be null)
                 node.state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
                 if (auto owner = node.owner.lock()) {
                     owner->remove_inactive();

@@ -364,9 +364,10 @@ private:
             }
             scope.passed(entry);
             if ((state & slot_state::tracked) != 0) {
-                // Keeps the tracked object alive while the slot runs.
+                // Keeps the tracked object alive while the slot runs. Liveness is ownership
+                // (use_count), not the pointer: an aliasing track may own through a null pointer.
                 const std::shared_ptr<const void> keep_alive = entry->node->track().lock();
-                if (!keep_alive) {
+                if (keep_alive.use_count() == 0) {
                     entry->node->state.fetch_or(slot_state::expired, std::memory_order_acq_rel);
                     ++inactive;
                     continue;
