@@ -10,6 +10,8 @@
 // - a slot connected for a sender is never called by a send from another sender;
 // - within one emission slots run in priority order, equal priorities in connection order;
 // - send_robust returns exactly the failures of that emission, in slot order;
+// - a slot that disconnects itself with disconnect_and_wait() from inside does not deadlock,
+//   and is not called again;
 // - at the end, connected() and size() agree with what every thread did.
 // Controller threads own disjoint sets of slots (connect, disconnect, block, unblock, expire);
 // emitter threads send, plain and robust, from any() and from one sender. Choices come from a
@@ -22,12 +24,14 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -73,6 +77,12 @@ struct Record {
     std::atomic<bool> blocked{false};    // set after block() returned, cleared before unblock()
     std::atomic<std::uint32_t> epoch{0}; // bumped before each unblock(), after clearing blocked
     std::atomic<int> running{0};
+    // Slots that disconnect themselves (with disconnect_and_wait, from inside) read their own
+    // Connection here; the controller sets it after connect returns.
+    bool disconnects_itself = false;
+    std::mutex self_mutex;
+    authevents::Connection self;
+    std::atomic<bool> gone_by_itself{false};
 };
 
 struct Shared {
@@ -155,6 +165,24 @@ void slot_body(Shared& shared, int index, Emission& emission) {
     emission.last_priority = record.priority;
     emission.last_index[owner] = index;
     emission.last_index_priority[owner] = record.priority;
+    if (record.disconnects_itself && emission.argument == 3) {
+        authevents::Connection self;
+        {
+            std::lock_guard<std::mutex> lock(record.self_mutex);
+            self = record.self;
+        }
+        // From inside the slot: must not wait for this thread (no deadlock), but must wait for
+        // other threads running it; afterwards no call may start.
+        self.disconnect_and_wait();
+        if (self.connected()) {
+            shared.violate(wrong_final_state);
+        }
+        if (self != authevents::Connection()) {
+            record.gone_by_itself.store(true);
+            record.off.store(true);
+            record.waited.store(true);
+        }
+    }
     record.running.fetch_sub(1);
     if (emission.robust && (emission.argument + index) % 7 == 0) {
         emission.thrown.push_back(index);
@@ -233,6 +261,7 @@ void control(Shared& shared, TestSignal& signal, Controller& self, int first, st
                                                : authevents::SenderId::any();
             record.priority = options.priority;           // written before connect:
             record.for_sender = !options.sender.is_any(); // connect publishes the slot
+            record.disconnects_itself = random() % 5 == 0;
             if (random() % 4 == 0) {
                 self.tracked[static_cast<std::size_t>(local)] = std::make_shared<int>(index);
                 options.track = self.tracked[static_cast<std::size_t>(local)];
@@ -244,6 +273,10 @@ void control(Shared& shared, TestSignal& signal, Controller& self, int first, st
                 },
                 options);
             self.live[static_cast<std::size_t>(local)] = true;
+            {
+                std::lock_guard<std::mutex> lock(record.self_mutex);
+                record.self = self.connections[static_cast<std::size_t>(local)];
+            }
             continue;
         }
         if (self.connected == 0) {
@@ -264,7 +297,10 @@ void control(Shared& shared, TestSignal& signal, Controller& self, int first, st
             connection.disconnect_and_wait();
             record.off.store(true);
             record.waited.store(true);
-            if (record.running.load() != 0) {
+            // Known deviation, see the [!shouldfail] test below: a thread running the slot while
+            // it waits in a disconnect_and_wait() of its own is not waited for. Only slots that
+            // disconnect themselves wait from inside here, so only they are exempt.
+            if (record.running.load() != 0 && !record.disconnects_itself) {
                 shared.violate(running_after_wait);
             }
             self.live[at] = false;
@@ -323,7 +359,9 @@ TEST_CASE("the thread-level contract of Signal holds on random concurrent operat
         std::size_t live = 0;
         for (std::size_t c = 0; c < owners.size(); ++c) {
             for (std::size_t k = 0; k < static_cast<std::size_t>(slots_per_controller); ++k) {
-                const bool expected = owners[c].live[k];
+                const bool expected =
+                    owners[c].live[k] &&
+                    !shared->records[c * slots_per_controller + k].gone_by_itself.load();
                 live += expected ? 1U : 0U;
                 if (owners[c].connections[k].connected() != expected) {
                     shared->violate(wrong_final_state);
@@ -344,4 +382,67 @@ TEST_CASE("the thread-level contract of Signal holds on random concurrent operat
         REQUIRE(shared->violations.load() == 0);
         CHECK(shared->calls.load() > 0); // the checks above did run
     }
+}
+
+// Contract: "After disconnect_and_wait() returns, the slot is also not running on any other
+// thread." Today's core does not wait for a thread that runs the slot while that thread itself
+// waits in a disconnect_and_wait() (of another slot, here): the writer cannot tell, on the
+// unchecked fast path, whether such a thread is inside this slot or parked before it, and
+// skips it to avoid a deadlock. Tagged [!shouldfail] until the core is fixed: remove the tag
+// (and the exemption in control() above) then. Not a timing assertion: a correct core passes
+// however long the pauses take.
+TEST_CASE("disconnect_and_wait waits for a thread running the slot that itself waits in "
+          "another disconnect_and_wait",
+          "[signal][thread][model][!shouldfail]") {
+    test_sync::Watchdog watchdog("disconnect_and_wait of a slot whose thread waits");
+    authevents::Signal<int> signal;
+    std::atomic<bool> a_inside{false};
+    std::atomic<bool> b_inside{false};
+    std::atomic<bool> release_b{false};
+    struct OtherSender {};
+    struct SlotSender {};
+    authevents::ConnectOptions other_options;
+    other_options.sender = authevents::SenderId::type<OtherSender>();
+    // T runs on thread B until released.
+    authevents::Connection other = signal.connect(
+        [&](int) {
+            b_inside.store(true);
+            while (!release_b.load()) {
+                std::this_thread::yield();
+            }
+            b_inside.store(false);
+        },
+        other_options);
+    authevents::ConnectOptions slot_options;
+    slot_options.sender = authevents::SenderId::type<SlotSender>();
+    // S runs on thread A and, inside, waits for T (running on B).
+    authevents::Connection slot = signal.connect(
+        [&](int) {
+            a_inside.store(true);
+            other.disconnect_and_wait();
+            a_inside.store(false);
+        },
+        slot_options);
+    std::thread b([&] { signal.send_from(authevents::SenderId::type<OtherSender>(), 2); });
+    while (!b_inside.load()) {
+        std::this_thread::yield();
+    }
+    std::thread a([&] { signal.send_from(authevents::SenderId::type<SlotSender>(), 1); });
+    while (!a_inside.load()) {
+        std::this_thread::yield();
+    }
+    bool running_at_return = false;
+    std::thread waiter([&] {
+        slot.disconnect_and_wait();
+        running_at_return = a_inside.load();
+    });
+    for (int i = 0; i < 50; ++i) {
+        std::this_thread::yield(); // let a broken core return early
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    release_b.store(true);
+    waiter.join();
+    a.join();
+    b.join();
+    CHECK_FALSE(running_at_return);
 }
