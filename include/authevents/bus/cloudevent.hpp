@@ -649,13 +649,13 @@ inline CloudEvent cloud_event_from_json(const nlohmann::json& value) {
     }
     event.type = detail::required_attribute(value, "type");
     event.subject = detail::optional_attribute(value, "subject");
-    event.time = detail::optional_attribute(value, "time").value_or(std::string());
-    if (detail::find_member(value, "time") != nullptr && !value["time"].is_null() &&
-        !is_rfc3339(event.time)) {
+    const std::optional<std::string> time = detail::optional_attribute(value, "time");
+    if (time && !is_rfc3339(*time)) {
         throw CloudEventError("time", "expected an RFC 3339 timestamp such as "
                                       "\"2026-11-24T10:54:10.123Z\", got " +
-                                          detail::quote_for_message(event.time));
+                                          detail::quote_for_message(*time));
     }
+    event.time = time.value_or(std::string()); // absent or null: empty
     if (auto content_type = detail::optional_attribute(value, "datacontenttype")) {
         if (!is_json_media_type(*content_type)) {
             throw CloudEventError("datacontenttype",
