@@ -1,6 +1,6 @@
 # authevents_target_warnings(<target>)
-# Adds the house warning set (STYLE.md) to one of authevents' own targets, plus -Werror when
-# AUTHEVENTS_WERROR is ON. Never used on the library target: consumers keep their own flags.
+# Adds the house warning set (docs/contributing.md) to one of authevents' own targets, plus
+# -Werror when AUTHEVENTS_WERROR is ON. Never used on the library target: consumers keep their own flags.
 include_guard(GLOBAL)
 
 function(authevents_target_warnings target)

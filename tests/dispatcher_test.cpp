@@ -9,6 +9,9 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h> // dup, dup2: capturing stderr
+
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -501,10 +504,47 @@ TEST_CASE("a throwing logger never reaches the service", "[dispatcher][log]") {
     CHECK(report.failures.size() == 1);
 }
 
+namespace {
+
+// What `body` writes to the standard error stream (file descriptor 2, redirected to a
+// temporary file meanwhile).
+template <class Body> std::string captured_stderr(Body body) {
+    std::fflush(stderr);
+    std::FILE* file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    const int saved = ::dup(2);
+    REQUIRE(saved >= 0);
+    REQUIRE(::dup2(::fileno(file), 2) >= 0);
+    body();
+    std::fflush(stderr);
+    ::dup2(saved, 2);
+    ::close(saved);
+    std::rewind(file);
+    std::string text;
+    for (int c = std::fgetc(file); c != EOF; c = std::fgetc(file)) {
+        text += static_cast<char>(c);
+    }
+    std::fclose(file);
+    return text;
+}
+
+} // namespace
+
 TEST_CASE("stderr_logger keeps lines at or above its level", "[dispatcher][log]") {
-    // It writes to stderr; here only that it accepts every level without throwing.
-    const Logger logger = stderr_logger(LogLevel::error);
-    CHECK_NOTHROW(logger(LogLevel::info, "dropped"));
+    const auto log_every_level = [](const Logger& logger) {
+        return captured_stderr([&] {
+            logger(LogLevel::debug, "d");
+            logger(LogLevel::info, "i");
+            logger(LogLevel::warning, "w");
+            logger(LogLevel::error, "e");
+        });
+    };
+    CHECK(log_every_level(stderr_logger(LogLevel::error)) == "authevents error: e\n");
+    CHECK(log_every_level(stderr_logger()) == // warning by default
+          "authevents warning: w\nauthevents error: e\n");
+    CHECK(log_every_level(stderr_logger(LogLevel::debug)) ==
+          "authevents debug: d\nauthevents info: i\nauthevents warning: w\n"
+          "authevents error: e\n");
     CHECK(to_string(LogLevel::warning) == "warning");
     CHECK(to_string(LogLevel::debug) == "debug");
 }

@@ -1,4 +1,4 @@
-// Single-threaded semantics of <authevents/signal.hpp> (DESIGN.md section 1, semantics 1-11).
+// Single-threaded semantics of <authevents/signal.hpp>, as docs/signals.md states them.
 #include <authevents/signal.hpp>
 
 #include "catch_compat.hpp"

@@ -1,4 +1,5 @@
-// Multi-threaded semantics of <authevents/signal.hpp> (DESIGN.md section 1, semantics 7 and 11).
+// Multi-threaded semantics of <authevents/signal.hpp> (docs/signals.md, "Threads, in plain
+// words" and "Disconnecting").
 // Every test is bounded in iterations; none asserts a timing. Catch2 assertions run on the main
 // thread only, after the worker threads are joined. A watchdog ends the process with a message
 // instead of hanging when a test deadlocks.

@@ -1,4 +1,5 @@
-// ThreadPool and queued slots (ConnectOptions::executor): DESIGN.md section 4.
+// ThreadPool and queued slots (ConnectOptions::executor), as docs/guide.md ("Background
+// handlers") describes them.
 #include <authevents/dispatcher.hpp>
 #include <authevents/signal.hpp>
 #include <authevents/thread_pool.hpp>

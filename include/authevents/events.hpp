@@ -355,7 +355,7 @@ struct ProfilePictureDeleted {
     }
 };
 
-/// The twelve built-in event types, in the order of the DESIGN table. Use with
+/// The twelve built-in event types, in the order of docs/events.md. Use with
 /// `std::tuple_element_t` or a fold to visit every event type.
 using BuiltinEvents =
     std::tuple<UserRegistered, UserEmailVerified, UserLoginSuccessful, UserLoginFailed,

@@ -135,8 +135,8 @@ void add_cases(std::vector<SellerApplicationRejected>& out) {
 }
 void add_cases(std::vector<ProfileUpdated>& out) {
     out.push_back({unusual_user(), {}, 0});
-    out.push_back({minimal_user(), {"名前", "", "a\"b"}, std::numeric_limits<int>::min()});
-    out.push_back({unusual_user(), {"x"}, std::numeric_limits<int>::max()});
+    out.push_back({minimal_user(), {"名前", "", "a\"b"}, 100}); // 0..100: a percentage
+    out.push_back({unusual_user(), {"x"}, 37});
 }
 void add_cases(std::vector<ProfilePictureUploaded>& out) {
     out.push_back({unusual_user(), "avatars/ü 1.png"});
@@ -347,7 +347,7 @@ TEST_CASE("the structured-mode JSON has the attributes and the data layout", "[c
     CHECK(failed["data"] == json::parse(R"({"email": "ana@example.com",
         "reason": "wrong_password", "ip_address": "198.51.100.1"})"));
 
-    CHECK(to_json(to_cloud_event(samples::seller_application_approved()))["data"] ==
+    CHECK(json(to_json(to_cloud_event(samples::seller_application_approved())))["data"] ==
           json::parse(R"({
         "application": {"id": 7, "seller_type": "individual",
                         "applicant": {"id": 42, "email": "ana@example.com", "first_name": "Ana",
@@ -356,7 +356,7 @@ TEST_CASE("the structured-mode JSON has the attributes and the data layout", "[c
                        "last_name": "Min", "language": "en"},
         "new_seller": {"id": 42, "email": "ana@example.com", "first_name": "Ana",
                        "last_name": "Lima", "language": "es"}})"));
-    CHECK(to_json(to_cloud_event(samples::profile_updated()))["data"]["updated_fields"] ==
+    CHECK(json(to_json(to_cloud_event(samples::profile_updated())))["data"]["updated_fields"] ==
           json::parse(R"(["first_name", "language"])"));
     const json profile = to_json(to_cloud_event(samples::profile_updated()));
     CHECK(profile.at("data").at("profile_completion") == 80);
@@ -370,8 +370,9 @@ TEST_CASE("to_json_text is compact UTF-8 and never throws on invalid UTF-8", "[c
     event.time = "2026-11-24T10:54:10.123Z";
     event.data = {{"name", "Zoë"}};
     CHECK(to_json_text(event) ==
-          R"({"data":{"name":"Zoë"},"datacontenttype":"application/json","id":"1",)"
-          R"("source":"/s","specversion":"1.0","time":"2026-11-24T10:54:10.123Z","type":"t"})");
+          R"({"specversion":"1.0","id":"1","source":"/s","type":"t",)"
+          R"("time":"2026-11-24T10:54:10.123Z","datacontenttype":"application/json",)"
+          R"("data":{"name":"Zoë"}})");
 
     const UserLoginFailed garbage{"ana\xff@example.com", LoginFailureReason::user_not_found, {}};
     const std::string text = to_json_text(to_cloud_event(garbage));
@@ -547,7 +548,6 @@ TEST_CASE("parse_cloud_event rejects bad envelopes, naming the attribute", "[clo
     check_envelope_error(with("source", ""), "source", "must not be empty");
     check_envelope_error(without("type"), "type", "missing");
     check_envelope_error(with("type", json::array()), "type", "expected a string, got an array");
-    check_envelope_error(without("time"), "time", "missing");
     for (const char* bad :
          {"2026-13-01T00:00:00Z", "2026-02-30T10:00:00Z", "yesterday", "2026-11-24T10:54:10"}) {
         check_envelope_error(with("time", bad), "time",
@@ -556,7 +556,7 @@ TEST_CASE("parse_cloud_event rejects bad envelopes, naming the attribute", "[clo
     }
     check_envelope_error(with("time", 1700000000), "time", "expected a string, got a number");
     check_envelope_error(with("datacontenttype", "text/plain"), "datacontenttype",
-                         R"(expected "application/json", got "text/plain")");
+                         R"(or a "+json" type, got "text/plain")");
     check_envelope_error(with("subject", 42), "subject", "expected a string, got a number");
     check_envelope_error(without("data"), "data", "required member is missing");
 
@@ -667,6 +667,7 @@ TEST_CASE("bad data is rejected, naming the field", "[cloudevent]") {
 
 TEST_CASE("large integers from JSON text are read exactly or rejected", "[cloudevent]") {
     json envelope = sample_json<User2faEnabled>();
+    envelope.erase("subject"); // it names the user id this test changes
     const auto with_id = [&](const std::string& id) {
         std::string text = envelope.dump();
         const std::string from = "\"id\":42";
@@ -678,7 +679,9 @@ TEST_CASE("large integers from JSON text are read exactly or rejected", "[cloude
     check_error([&] { from_cloud_event<User2faEnabled>(with_id("9223372036854775808")); },
                 "data.user.id", "out of range");
     check_error([&] { from_cloud_event<User2faEnabled>(with_id("99999999999999999999")); },
-                "data.user.id", "expected an integer");
+                "data.user.id", "is out of range for 64-bit integer");
+    check_error([&] { from_cloud_event<User2faEnabled>(with_id("-99999999999999999999")); },
+                "data.user.id", "is out of range for 64-bit integer");
     check_error([&] { from_cloud_event<User2faEnabled>(with_id("1e3")); }, "data.user.id",
                 "expected an integer");
 }

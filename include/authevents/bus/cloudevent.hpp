@@ -13,6 +13,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -70,9 +72,13 @@ struct CloudEvent {
     std::string source;                   ///< URI-reference, e.g. "/auth-service".
     std::string type;                     ///< e.g. "authevents.user_registered.v1".
     std::optional<std::string> subject{}; ///< e.g. "user/42"; absent if none.
-    std::string time;                     ///< RFC 3339, e.g. "2026-11-24T10:54:10.123Z".
-    std::string datacontenttype = "application/json"; ///< Always "application/json".
-    nlohmann::json data{};                            ///< The event's fields.
+    /// RFC 3339, e.g. "2026-11-24T10:54:10.123Z"; empty when absent (the attribute is optional:
+    /// to_json() then omits it). to_cloud_event() always sets it.
+    std::string time;
+    /// A JSON media type: "application/json" (what we send), also with parameters
+    /// ("application/json; charset=utf-8"), in any case, or a "+json" type; kept as received.
+    std::string datacontenttype = "application/json";
+    nlohmann::json data{}; ///< The event's fields.
 
     /// True when every attribute and the data are equal.
     friend bool operator==(const CloudEvent& a, const CloudEvent& b) {
@@ -174,8 +180,9 @@ inline std::string describe_json_type(const nlohmann::json& value) {
     return "a discarded value";
 }
 
-/// Compact JSON text of `value` that never throws on invalid UTF-8 (bad bytes become U+FFFD).
-inline std::string dump_json(const nlohmann::json& value) {
+/// Compact JSON text of `value` (nlohmann::json or nlohmann::ordered_json) that never throws on
+/// invalid UTF-8 (bad bytes become U+FFFD).
+template <class Json> std::string dump_json(const Json& value) {
     return value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -190,6 +197,28 @@ inline std::string quote_for_message(std::string_view text) {
         --cut; // do not split a UTF-8 sequence
     }
     return dump_json(nlohmann::json(std::string(text.substr(0, cut)))) + "...";
+}
+
+/// ASCII lower case of `text`.
+inline std::string ascii_lower(std::string_view text) {
+    std::string result(text);
+    for (char& c : result) {
+        if (c >= 'A' && c <= 'Z') {
+            c = static_cast<char>(c - 'A' + 'a');
+        }
+    }
+    return result;
+}
+
+/// `text` without leading and trailing spaces and tabs (HTTP's optional white space).
+inline std::string_view trim_space(std::string_view text) noexcept {
+    while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
+        text.remove_prefix(1);
+    }
+    while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
+        text.remove_suffix(1);
+    }
+    return text;
 }
 
 /// The member `key` of `object`, or nullptr.
@@ -207,6 +236,54 @@ inline std::string join_path(const std::string& path, std::string_view key) {
     result.append(key);
     return result;
 }
+
+/// Parser callback for nlohmann::json::parse that rejects an object with two members of one
+/// name: JSON (RFC 8259, section 4) leaves their meaning to the reader, and a CloudEvent
+/// attribute or an event field has one value. Pass it with std::ref; it keeps the names of
+/// each open object. @throws CloudEventError naming the duplicated member's path.
+class DuplicateKeyGuard {
+public:
+    bool operator()(int /*depth*/, nlohmann::json::parse_event_t event, nlohmann::json& parsed) {
+        switch (event) {
+        case nlohmann::json::parse_event_t::object_start:
+            open_.emplace_back();
+            break;
+        case nlohmann::json::parse_event_t::object_end:
+            if (!open_.empty()) {
+                open_.pop_back();
+            }
+            break;
+        case nlohmann::json::parse_event_t::key:
+            if (!open_.empty() && parsed.is_string()) {
+                Object& object = open_.back();
+                object.current = parsed.get<std::string>();
+                if (!object.names.insert(object.current).second) {
+                    throw CloudEventError(path(), "duplicate member name (each may appear once)");
+                }
+            }
+            break;
+        default:
+            break;
+        }
+        return true;
+    }
+
+private:
+    struct Object {
+        std::set<std::string> names;
+        std::string current;
+    };
+
+    std::string path() const {
+        std::string result;
+        for (const Object& object : open_) {
+            result = join_path(result, object.current);
+        }
+        return result;
+    }
+
+    std::vector<Object> open_;
+};
 
 } // namespace detail
 
@@ -344,6 +421,96 @@ inline std::optional<SysMilliseconds> parse_rfc3339(std::string_view text) noexc
 /// "2026-11-24T10:54:10.123Z" or "2026-11-24T11:54:10+01:00". Thread-safe, pure, noexcept.
 inline bool is_rfc3339(std::string_view text) noexcept { return parse_rfc3339(text).has_value(); }
 
+/// True when `text` is a non-empty URI-reference (RFC 3986, section 4.1), the type of the
+/// CloudEvents `source` attribute: an absolute URI ("https://example.com/auth",
+/// "urn:example:auth") or a relative reference ("/auth-service"). Checks the characters
+/// (percent-escapes included), the scheme, one '#' at most, and brackets only in the
+/// authority; does not resolve or normalise. Thread-safe, pure, noexcept.
+inline bool is_uri_reference(std::string_view text) noexcept {
+    const auto is_alpha = [](char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); };
+    const auto is_digit = [](char c) { return c >= '0' && c <= '9'; };
+    const auto is_hex = [&](char c) {
+        return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    };
+    if (text.empty()) {
+        return false;
+    }
+    // A ':' before any '/', '?' or '#' ends a scheme: ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ).
+    // Without a valid scheme such a ':' is not allowed (a relative reference's first segment
+    // has none).
+    const std::size_t first_delimiter = text.find_first_of(":/?#");
+    std::size_t position = 0;
+    if (first_delimiter != std::string_view::npos && text[first_delimiter] == ':') {
+        if (first_delimiter == 0 || !is_alpha(text[0])) {
+            return false;
+        }
+        for (std::size_t i = 1; i < first_delimiter; ++i) {
+            const char c = text[i];
+            if (!is_alpha(c) && !is_digit(c) && c != '+' && c != '-' && c != '.') {
+                return false;
+            }
+        }
+        position = first_delimiter + 1;
+    }
+    // The authority ("//host:port") runs to the next '/', '?' or '#'; brackets (IP literals)
+    // are allowed only there.
+    std::size_t authority_end = position;
+    if (text.substr(position, 2) == "//") {
+        authority_end = text.find_first_of("/?#", position + 2);
+        if (authority_end == std::string_view::npos) {
+            authority_end = text.size();
+        }
+    }
+    constexpr std::string_view allowed = "-._~:/?#[]@!$&'()*+,;=";
+    bool in_fragment = false;
+    for (std::size_t i = position; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '%') {
+            if (i + 2 >= text.size() || !is_hex(text[i + 1]) || !is_hex(text[i + 2])) {
+                return false;
+            }
+            i += 2;
+            continue;
+        }
+        if (is_alpha(c) || is_digit(c)) {
+            continue;
+        }
+        if (allowed.find(c) == std::string_view::npos) {
+            return false; // space, control, non-ASCII, '"', '<', '>', '\\', '^', '`', '{', '|', '}'
+        }
+        if ((c == '[' || c == ']') && i >= authority_end) {
+            return false;
+        }
+        if (c == '#') {
+            if (in_fragment) {
+                return false;
+            }
+            in_fragment = true;
+        }
+    }
+    return true;
+}
+
+/// True when `media_type` names JSON: "application/json" or a structured "+json" type such as
+/// "application/ld+json" (RFC 6839), compared case-insensitively, with or without parameters
+/// ("application/json; charset=utf-8"). Thread-safe, pure; throws only std::bad_alloc.
+inline bool is_json_media_type(std::string_view media_type) {
+    const std::string essence =
+        detail::ascii_lower(detail::trim_space(media_type.substr(0, media_type.find(';'))));
+    constexpr std::string_view prefix = "application/";
+    constexpr std::string_view suffix = "+json";
+    if (essence.compare(0, prefix.size(), prefix) != 0) {
+        return false;
+    }
+    const std::string_view subtype = std::string_view(essence).substr(prefix.size());
+    if (subtype == "json") {
+        return true;
+    }
+    return subtype.size() > suffix.size() &&
+           subtype.compare(subtype.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+           subtype.find_first_of(" /\t") == std::string_view::npos;
+}
+
 namespace detail {
 
 inline std::mt19937_64 make_seeded_generator() {
@@ -385,11 +552,12 @@ inline std::string new_event_id() {
     return text;
 }
 
-/// A structured-mode JSON object of `event`: the attributes specversion, id, source, type,
-/// subject (only when set), time, datacontenttype, then data. Does not validate.
-/// Thread-safe, pure; throws only std::bad_alloc.
-inline nlohmann::json to_json(const CloudEvent& event) {
-    nlohmann::json object = nlohmann::json::object();
+/// A structured-mode JSON object of `event` whose members keep this order: specversion, id,
+/// source, type, subject (only when set), time (only when not empty), datacontenttype, then
+/// data (an ordered_json; converting it to nlohmann::json sorts the members by name).
+/// Does not validate. Thread-safe, pure; throws only std::bad_alloc.
+inline nlohmann::ordered_json to_json(const CloudEvent& event) {
+    nlohmann::ordered_json object = nlohmann::ordered_json::object();
     object["specversion"] = event.specversion;
     object["id"] = event.id;
     object["source"] = event.source;
@@ -397,9 +565,11 @@ inline nlohmann::json to_json(const CloudEvent& event) {
     if (event.subject) {
         object["subject"] = *event.subject;
     }
-    object["time"] = event.time;
+    if (!event.time.empty()) {
+        object["time"] = event.time;
+    }
     object["datacontenttype"] = event.datacontenttype;
-    object["data"] = event.data;
+    object["data"] = nlohmann::ordered_json(event.data);
     return object;
 }
 
@@ -447,12 +617,15 @@ inline std::optional<std::string> optional_attribute(const nlohmann::json& objec
 
 } // namespace detail
 
-/// Reads a CloudEvent from a parsed structured-mode JSON value, strictly: the value must be an
-/// object; specversion must be "1.0"; id, source and type non-empty strings; time a valid RFC
-/// 3339 timestamp (is_rfc3339()); datacontenttype, if set, exactly "application/json" (unset
-/// or null means application/json); subject, if set and not null, a string; the member data
-/// must be present (any JSON value; data_base64 is not supported). Unknown (extension)
-/// attributes are ignored, as CloudEvents requires of consumers.
+/// Reads a CloudEvent from a parsed structured-mode JSON value, strictly, as the CloudEvents
+/// 1.0 specification and its JSON format define it: the value must be an object; specversion
+/// must be "1.0"; id and type non-empty strings; source a URI-reference (is_uri_reference());
+/// time, if present and not null, a valid RFC 3339 timestamp (is_rfc3339()), absent leaving
+/// CloudEvent::time empty; datacontenttype, if set, a JSON media type (is_json_media_type():
+/// parameters and any case allowed; unset or null means application/json); subject, if set and
+/// not null, a string; the member data must be present (any JSON value), and data_base64
+/// (binary data) is rejected, with or without data. Unknown (extension) attributes are
+/// ignored, as CloudEvents requires of consumers.
 ///
 /// Thread-safe, pure. @throws CloudEventError naming the attribute ("id", "time", ...), or
 /// with an empty field() when the value is not an object.
@@ -469,21 +642,38 @@ inline CloudEvent cloud_event_from_json(const nlohmann::json& value) {
     }
     event.id = detail::required_attribute(value, "id");
     event.source = detail::required_attribute(value, "source");
+    if (!is_uri_reference(event.source)) {
+        throw CloudEventError("source", "expected a URI-reference (RFC 3986) such as "
+                                        "\"/auth-service\" or \"https://example.com/auth\", got " +
+                                            detail::quote_for_message(event.source));
+    }
     event.type = detail::required_attribute(value, "type");
     event.subject = detail::optional_attribute(value, "subject");
-    event.time = detail::required_attribute(value, "time");
-    if (!is_rfc3339(event.time)) {
+    const std::optional<std::string> time = detail::optional_attribute(value, "time");
+    if (time && !is_rfc3339(*time)) {
         throw CloudEventError("time", "expected an RFC 3339 timestamp such as "
                                       "\"2026-11-24T10:54:10.123Z\", got " +
-                                          detail::quote_for_message(event.time));
+                                          detail::quote_for_message(*time));
     }
+    event.time = time.value_or(std::string()); // absent or null: empty
     if (auto content_type = detail::optional_attribute(value, "datacontenttype")) {
-        if (*content_type != "application/json") {
-            throw CloudEventError("datacontenttype", "expected \"application/json\", got " +
-                                                         detail::quote_for_message(*content_type));
+        if (!is_json_media_type(*content_type)) {
+            throw CloudEventError("datacontenttype",
+                                  "authevents events carry JSON data: expected "
+                                  "\"application/json\" (parameters allowed) or a \"+json\" "
+                                  "type, got " +
+                                      detail::quote_for_message(*content_type));
         }
+        event.datacontenttype = *content_type;
     }
     const nlohmann::json* data = detail::find_member(value, "data");
+    if (detail::find_member(value, "data_base64") != nullptr) {
+        throw CloudEventError("data_base64",
+                              data != nullptr
+                                  ? "data and data_base64 are mutually exclusive"
+                                  : "binary data is not supported: authevents events carry JSON "
+                                    "data in the member data");
+    }
     if (data == nullptr) {
         throw CloudEventError("data", "required member is missing");
     }
@@ -544,14 +734,18 @@ inline void check_cloud_event_limits(std::string_view text, const CloudEventLimi
 /// Parses CloudEvent JSON text (structured mode) with the checks of cloud_event_from_json(),
 /// after checking `limits` (see CloudEventLimits) in an iterative pass over the text.
 ///
+/// An object with two members of one name, at any depth, is rejected.
+///
 /// Thread-safe, pure. @throws CloudEventError: with an empty field() for text over a limit,
 /// not valid JSON (the message has the parser's position, or names a number out of range
-/// such as 1e400) or not an object; else naming the attribute.
+/// such as 1e400) or not an object; else naming the attribute (or the duplicated member's
+/// path).
 inline CloudEvent parse_cloud_event(std::string_view text, const CloudEventLimits& limits = {}) {
     detail::check_cloud_event_limits(text, limits);
     nlohmann::json value;
     try {
-        value = nlohmann::json::parse(text.begin(), text.end());
+        detail::DuplicateKeyGuard duplicates;
+        value = nlohmann::json::parse(text.begin(), text.end(), std::ref(duplicates));
     } catch (const nlohmann::json::exception& error) { // parse_error, out_of_range, ...
         throw CloudEventError("", std::string("invalid JSON text: ") + error.what());
     }
@@ -653,6 +847,14 @@ public:
             return value.get<std::int64_t>();
         }
         if (value.is_number_float()) {
+            // JSON text of an integer beyond 64 bits arrives as a float: say so.
+            const double number = value.get<double>();
+            if (std::isfinite(number) && number == std::trunc(number) &&
+                std::fabs(number) >= 9.2e18) {
+                throw out_of_range(key, value, "64-bit integer",
+                                   std::numeric_limits<std::int64_t>::min(),
+                                   std::numeric_limits<std::int64_t>::max());
+            }
             throw CloudEventError(field(key),
                                   "expected an integer, got " + detail::dump_json(value));
         }
@@ -1052,21 +1254,32 @@ template <> struct EventCodec<SellerApplicationRejected> {
 /// `user/<id>`.
 template <> struct EventCodec<ProfileUpdated> {
     static constexpr int version = 1; ///< Type "<prefix>.profile_updated.v1".
-    /// The event's data object.
+    /// The event's data object. @throws CloudEventError("data.profile_completion") outside
+    /// 0..100 (a percentage).
     static nlohmann::json to_data(const ProfileUpdated& event) {
+        check_completion(event.profile_completion);
         nlohmann::json data = nlohmann::json::object();
         data["user"] = user_to_json(event.user);
         data["updated_fields"] = event.updated_fields;
         data["profile_completion"] = event.profile_completion;
         return data;
     }
-    /// The event in `data`, strictly.
+    /// The event in `data`, strictly; profile_completion must be in 0..100.
     static ProfileUpdated from_data(const DataReader& data) {
         ProfileUpdated event{user_from_data(data.object("user")),
                              data.string_list("updated_fields"),
                              data.integer("profile_completion")};
         data.reject_unknown({"user", "updated_fields", "profile_completion"});
+        check_completion(event.profile_completion);
         return event;
+    }
+    /// @throws CloudEventError("data.profile_completion") unless 0 <= completion <= 100.
+    static void check_completion(int completion) {
+        if (completion < 0 || completion > 100) {
+            throw CloudEventError("data.profile_completion",
+                                  std::to_string(completion) +
+                                      " is out of range for a percentage (0..100)");
+        }
     }
     /// `user/<id>`.
     static std::optional<std::string> subject(const ProfileUpdated& event) {
@@ -1139,6 +1352,31 @@ template <class Event> Event decode_data(const nlohmann::json& data) {
     return EventCodec<Event>::from_data(DataReader(data, "data"));
 }
 
+/// Decodes the data of `event` with Event's codec (strict), and checks that a subject, when
+/// both the envelope and the codec have one, agrees with the data.
+/// @throws CloudEventError naming the data field, or "subject" for a contradiction.
+template <class Event> Event decode_event(const CloudEvent& event) {
+    Event decoded = decode_data<Event>(event.data);
+    if (event.subject) {
+        const std::optional<std::string> derived = EventCodec<Event>::subject(decoded);
+        if (derived && *derived != *event.subject) {
+            throw CloudEventError("subject", "contradicts the data: the data gives " +
+                                                 quote_for_message(*derived) + ", the envelope " +
+                                                 quote_for_message(*event.subject));
+        }
+    }
+    return decoded;
+}
+
+/// @throws CloudEventError("source") unless `source` is a URI-reference.
+inline void check_source(const std::string& source) {
+    if (!is_uri_reference(source)) {
+        throw CloudEventError("source", "expected a URI-reference (RFC 3986) such as "
+                                        "\"/auth-service\", got " +
+                                            quote_for_message(source));
+    }
+}
+
 } // namespace detail
 
 /// How to build CloudEvents: the producing service and the type prefix. A plain value.
@@ -1169,8 +1407,9 @@ template <class Event> std::string cloud_event_type(std::string_view type_prefix
 /// and data from EventCodec<Event>.
 ///
 /// Thread-safe if the codec is (the built-in ones are). @throws CloudEventError("source") for
-/// an empty source, what the codec throws (CloudEventError("data.reason") for a
-/// LoginFailureReason that is not an enumerator), std::bad_alloc.
+/// a source that is empty or not a URI-reference, what the codec throws
+/// (CloudEventError("data.reason") for a LoginFailureReason that is not an enumerator,
+/// CloudEventError("data.profile_completion") outside 0..100), std::bad_alloc.
 template <class Event>
 CloudEvent to_cloud_event(const Event& event, const CloudEventOptions& options = {}) {
     CloudEvent result;
@@ -1178,6 +1417,7 @@ CloudEvent to_cloud_event(const Event& event, const CloudEventOptions& options =
         if (options.source.empty()) {
             throw CloudEventError("source", "must not be empty (e.g. \"/auth-service\")");
         }
+        detail::check_source(options.source);
         result.id = new_event_id();
         result.source = options.source;
         result.type = cloud_event_type<Event>(options.type_prefix);
@@ -1188,12 +1428,14 @@ CloudEvent to_cloud_event(const Event& event, const CloudEventOptions& options =
     return result;
 }
 
-/// The `Event` in `event`: checks that the type is exactly cloud_event_type<Event>(type_prefix)
-/// and decodes the data strictly with EventCodec<Event>::from_data. Other attributes are not
-/// checked (parse_cloud_event() did).
+/// The `Event` in `event`: checks that the type is exactly cloud_event_type<Event>(type_prefix),
+/// decodes the data strictly with EventCodec<Event>::from_data, and checks that the subject,
+/// if set, is the one the codec derives from the data (when it derives one). Other attributes
+/// are not checked (parse_cloud_event() did).
 ///
 /// Thread-safe if the codec is. @throws CloudEventError("type", "expected authevents.x.v1, got
-/// ...") for another type; CloudEventError naming the data field for bad data.
+/// ...") for another type; CloudEventError naming the data field for bad data;
+/// CloudEventError("subject") for a subject that contradicts the data.
 template <class Event>
 Event from_cloud_event(const CloudEvent& event, std::string_view type_prefix = "authevents") {
     if constexpr (detail::CodecCheck<Event>::value) {
@@ -1202,7 +1444,7 @@ Event from_cloud_event(const CloudEvent& event, std::string_view type_prefix = "
             throw CloudEventError("type", "expected " + expected + ", got " +
                                               detail::quote_for_message(event.type));
         }
-        return detail::decode_data<Event>(event.data);
+        return detail::decode_event<Event>(event);
     } else {
         throw std::logic_error("unreachable: rejected at compile time");
     }
@@ -1222,11 +1464,17 @@ public:
     EventTypeRegistry() : EventTypeRegistry(CloudEventOptions{}) {}
 
     /// A registry of the twelve built-in events, encoding with `options`.
-    /// @throws std::invalid_argument for an empty `options.source`; std::bad_alloc.
+    /// @throws std::invalid_argument for an `options.source` that is empty or not a
+    /// URI-reference; std::bad_alloc.
     explicit EventTypeRegistry(CloudEventOptions options) : options_(std::move(options)) {
         if (options_.source.empty()) {
             throw std::invalid_argument(
                 "authevents::bus::EventTypeRegistry: CloudEventOptions::source must not be empty");
+        }
+        if (!is_uri_reference(options_.source)) {
+            throw std::invalid_argument("authevents::bus::EventTypeRegistry: "
+                                        "CloudEventOptions::source must be a URI-reference, got " +
+                                        detail::quote_for_message(options_.source));
         }
         add_all(static_cast<BuiltinEvents*>(nullptr));
     }
@@ -1304,7 +1552,8 @@ public:
     ///
     /// Thread-safe. @throws CloudEventError("type", "unknown event type ...") for a type not
     /// registered (the message lists the known ones); CloudEventError naming the data field
-    /// for bad data (nothing is dispatched then); std::bad_alloc.
+    /// for bad data, or "subject" for a subject that contradicts the data (nothing is
+    /// dispatched then); std::bad_alloc.
     DispatchReport dispatch(const CloudEvent& event, EventDispatcher& dispatcher) const {
         const auto found = by_type_.find(event.type);
         if (found == by_type_.end()) {
@@ -1345,7 +1594,7 @@ private:
     template <class Event>
     static DispatchReport decode_and_dispatch(const CloudEvent& event,
                                               EventDispatcher& dispatcher) {
-        return dispatcher.dispatch(detail::decode_data<Event>(event.data));
+        return dispatcher.dispatch(detail::decode_event<Event>(event));
     }
 
     CloudEventOptions options_;
