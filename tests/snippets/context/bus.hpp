@@ -6,6 +6,7 @@
 #include <authevents/bus.hpp>
 
 #include <cstdint>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <string_view>
