@@ -200,7 +200,9 @@ TEST_CASE("relay: with no consumer group the max_length cap keeps the stream at 
           "counting and logging what it drops") {
     test_redis::RedisServer server;
     test_bus::TempDatabase db;
-    SqliteOutbox outbox(db.path());
+    authevents::bus::OutboxOptions quick;
+    quick.synchronous_full = false; // 1000 appends
+    SqliteOutbox outbox(db.path(), quick);
     RelayOptions options = fast_options(50);
     options.max_length = 100;
     LogCapture log;
@@ -484,12 +486,14 @@ TEST_CASE("relay: READONLY replies (a replica after a failover) make the relay r
     CHECK(relay.wait_until_drained(std::chrono::seconds(20)));
     relay.stop();
     CHECK(ids_in(admin) == numbered_ids(4));
+    replica.kill(); // a replica ignores SIGTERM while it writes its first AOF after a sync
 }
 
 TEST_CASE("relay: with wait_replicas, records are marked published only once a replica has "
           "them") {
     test_redis::RedisServer primary;
     test_redis::RedisServer replica;
+    RedisConnection(primary.endpoint()).command({"CONFIG", "SET", "repl-diskless-sync-delay", "0"});
     const auto follow = [&] {
         RedisConnection link(replica.endpoint());
         link.command({"REPLICAOF", "127.0.0.1", std::to_string(primary.port())});
@@ -516,7 +520,7 @@ TEST_CASE("relay: with wait_replicas, records are marked published only once a r
     };
     CHECK(relay_until_published()); // once the replica is in sync
 
-    replica.kill(); // (a replica may ignore SIGTERM while it finishes its sync)
+    replica.kill();
     append_numbered(outbox, 5, 3);
     const auto shortfalls = relay.stats().replica_shortfalls;
     try {
@@ -535,6 +539,7 @@ TEST_CASE("relay: with wait_replicas, records are marked published only once a r
     CHECK(relay_until_published());
     RedisConnection redis(primary.endpoint());
     CHECK(first_copies_in(redis) == numbered_ids(8));
+    replica.kill(); // a replica ignores SIGTERM while it writes its first AOF after a sync
 }
 
 TEST_CASE("relay: lease and WAIT options that cannot work are rejected by name") {
