@@ -387,7 +387,7 @@ TEST_CASE("relay: when the active relay's process is killed, the waiting relay t
         append_numbered(setup, 0, 300);
     }
     RelayOptions options = fast_options(4);
-    options.lease_duration = std::chrono::milliseconds(1000);
+    options.lease_duration = std::chrono::milliseconds(3000);
     // The active relay runs in a child process (forked before this test starts any thread).
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
