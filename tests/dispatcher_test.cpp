@@ -665,6 +665,40 @@ TEST_CASE("observers see every dispatch first, enabled or not, and are not handl
                                    "[EVENT] user_password_changed observer failed: audit down"});
 }
 
+TEST_CASE("observer failures are in the report; a DispatchAborted stops the dispatch before "
+          "the handlers",
+          "[dispatcher][observers]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    bool abort = false;
+    int observed = 0;
+    int handled = 0;
+    d.observers().connect([&](const EventView&) {
+        if (abort) {
+            throw authevents::DispatchAborted("outbox full");
+        }
+        throw std::runtime_error("audit down");
+    });
+    d.observers().connect([&](const EventView&) { ++observed; });
+    d.connect<UserRegistered>([&](const UserRegistered&) { ++handled; });
+
+    const DispatchReport report = d.dispatch(samples::user_registered());
+    CHECK(report.ok()); // handlers only
+    CHECK(handled == 1);
+    REQUIRE(report.observer_failures.size() == 1);
+    CHECK_THROWS_WITH(std::rethrow_exception(report.observer_failures[0].error), "audit down");
+
+    abort = true;
+    CHECK_THROWS_AS(d.dispatch(samples::user_registered()), authevents::DispatchAborted);
+    CHECK(observed == 2); // the other observers still ran
+    CHECK(handled == 1);  // no handler did
+    CHECK(d.stats<UserRegistered>().dispatched == 1);
+    CHECK(log.texts(LogLevel::error) ==
+          std::vector<std::string>{"[EVENT] user_registered observer failed: audit down",
+                                   "[EVENT] user_registered observer failed: outbox full"});
+}
+
 TEST_CASE("an EventView of a non-copyable event copies to an empty any", "[dispatcher]") {
     const Unique event{std::make_unique<int>(3)};
     const EventView view(event, SenderId::any(), true);

@@ -22,6 +22,7 @@
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -66,16 +67,46 @@ inline Logger stderr_logger(LogLevel min_level = LogLevel::warning) {
     };
 }
 
-/// What one dispatch did: how many handlers ran and which of them threw.
+/// What one dispatch did: how many handlers ran and which of them threw, and which
+/// observers threw.
 struct DispatchReport {
     /// Handlers that ran, failing ones included (blocked and sender-filtered ones not).
     std::size_t handlers_called = 0;
     /// One entry per handler that threw, in the order they ran.
     std::vector<SlotError> failures;
+    /// One entry per observer (EventDispatcher::observers()) that threw, in the order they ran,
+    /// also when handlers are disabled: e.g. a bus publisher whose outbox append failed, so
+    /// the event was not published. Not looked at by ok().
+    std::vector<SlotError> observer_failures;
 
     /// True when no handler threw.
     [[nodiscard]] bool ok() const noexcept { return failures.empty(); }
 };
+
+/// Thrown by an observer (or derived from) to stop a dispatch before any handler runs:
+/// EventDispatcher::dispatch() lets the other observers run, then rethrows the first one to
+/// its caller instead of calling handlers (e.g. a bus publisher that could not append the
+/// event and was configured to fail the dispatch). Thread-safe as any immutable value.
+class DispatchAborted : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+/// True when `error` holds a DispatchAborted (or derived) exception.
+inline bool is_dispatch_aborted(const std::exception_ptr& error) noexcept {
+    if (!error) {
+        return false;
+    }
+    try {
+        std::rethrow_exception(error);
+    } catch (const DispatchAborted&) {
+        return true;
+    } catch (...) {
+        return false;
+    }
+}
+} // namespace detail
 
 /// A snapshot of one event type's counters (see EventDispatcher::stats()).
 struct EventStats {
@@ -346,7 +377,8 @@ private:
 /// (`[EVENT] <name> queued handler '<uid>' failed: <what>`) and counted in handler_failures.
 ///
 /// Exceptions: dispatch never lets a handler's or observer's exception through (each is
-/// logged and reported); it can only throw std::bad_alloc. Logger exceptions are swallowed.
+/// logged and reported); it can only throw std::bad_alloc, or a DispatchAborted an observer
+/// threw to stop the dispatch before the handlers. Logger exceptions are swallowed.
 ///
 /// The named members, e.g. `dispatcher.user_registered`, are SignalView objects: the connection
 /// side of signals the dispatcher owns (`user_registered.signal()` is the same object as
@@ -458,7 +490,11 @@ public:
     /// other handlers still run and nothing is rethrown. Disabled, no handler is called, the
     /// report is empty, and the info line ends with `(handlers disabled)`.
     ///
-    /// Thread-safe and re-entrant. Throws only std::bad_alloc.
+    /// Observers that throw are logged at error and listed in the report's
+    /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
+    /// observer has run, before any handler runs (nothing counted as dispatched).
+    ///
+    /// Thread-safe and re-entrant. Throws std::bad_alloc, or an observer's DispatchAborted.
     template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
@@ -467,8 +503,8 @@ public:
             auto& ch = channel<Event>();
             const bool on = enabled();
             log_event(event, on);
-            notify_observers(event, sender, on);
             DispatchReport report;
+            notify_observers(event, sender, on, report);
             if (!on) {
                 ch.counters.suppressed.fetch_add(1, std::memory_order_relaxed);
                 return report;
@@ -567,7 +603,8 @@ public:
     /// event to its slots as an EventView before any handler runs (sent from the dispatch's
     /// sender, so ConnectOptions::sender filters as for handlers). For recorders (see
     /// testing::EventRecorder), audit trails and bridges. An observer's exception is logged
-    /// at error and swallowed; observers are not handlers (not counted, not reported).
+    /// at error and listed in the report's observer_failures (a DispatchAborted also stops
+    /// the dispatch, see dispatch()); observers are not handlers (not counted as handlers).
     /// Thread-safe.
     [[nodiscard]] Signal<const EventView&>& observers() noexcept { return observers_; }
 
@@ -728,12 +765,26 @@ private:
         });
     }
 
+    /// Shows the event to the observers; their failures go to the log and the report. Then
+    /// rethrows the first DispatchAborted among them, if any.
     template <class Event>
-    void notify_observers(const Event& event, SenderId sender, bool handlers_enabled) {
+    void notify_observers(const Event& event, SenderId sender, bool handlers_enabled,
+                          DispatchReport& report) {
         const EventView view(event, sender, handlers_enabled);
+        std::exception_ptr abort;
         observers_.send_robust_each(
-            sender, [this](SlotError&& failure) { log_failure(Event::name, "observer", failure); },
+            sender,
+            [&](SlotError&& failure) {
+                log_failure(Event::name, "observer", failure);
+                if (!abort && detail::is_dispatch_aborted(failure.error)) {
+                    abort = failure.error;
+                }
+                report.observer_failures.push_back(std::move(failure));
+            },
             view);
+        if (abort) {
+            std::rethrow_exception(abort);
+        }
     }
 
     mutable std::shared_mutex custom_mutex_;

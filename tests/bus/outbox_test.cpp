@@ -1,7 +1,10 @@
 // Tests for authevents/bus/outbox.hpp: SqliteOutbox, the transactional outbox in SQLite.
 #include <authevents/bus/outbox.hpp>
+#include <authevents/bus/publisher.hpp>
 
 #include "catch_compat.hpp"
+#include "event_samples.hpp"
+#include "log_capture.hpp"
 #include "sqlite_test_helpers.hpp"
 #include "sync_helpers.hpp"
 
@@ -17,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+using authevents::bus::OutboxLeaseLost;
 using authevents::bus::OutboxOptions;
 using authevents::bus::OutboxRecord;
 using authevents::bus::SqliteError;
@@ -377,4 +381,165 @@ TEST_CASE("two outboxes on one file (as two processes) append concurrently") {
     CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 2 * per_outbox);
     first.mark_published(sequences_of(batch));
     CHECK(second.pending_count() == 0);
+}
+
+TEST_CASE("the busy timeout option is honoured: an append waits for a lock released within it") {
+    TempDir dir;
+    OutboxOptions options;
+    options.busy_timeout = std::chrono::seconds(30);
+    SqliteOutbox outbox(dir.file("outbox.db"), options);
+    bus_test::Db other(outbox.path());
+    other.exec("BEGIN IMMEDIATE");
+    std::thread release([&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        other.exec("ROLLBACK");
+    });
+    outbox.append("waited", "t", "p"); // with busy_timeout 0 it throws (see above)
+    release.join();
+    CHECK(outbox.pending_count() == 1);
+}
+
+TEST_CASE("backlog counts unpublished records and dates the oldest") {
+    TempDir dir;
+    SqliteOutbox outbox(dir.file("outbox.db"));
+    CHECK(outbox.backlog().count == 0);
+    CHECK(outbox.backlog().oldest_created_at_ms == 0);
+    CHECK(outbox.backlog().oldest_age.count() == 0);
+    outbox.append("a", "t", "p");
+    outbox.append("b", "t", "p");
+    outbox.append("c", "t", "p");
+    const std::vector<OutboxRecord> batch = outbox.next_batch(10);
+    bus_test::Db db(outbox.path());
+    db.exec("UPDATE authevents_outbox SET created_at_ms = created_at_ms - 60000 WHERE "
+            "event_id = 'b'");
+    outbox.mark_published({batch.at(0).sequence});
+    const auto backlog = outbox.backlog();
+    CHECK(backlog.count == 2);
+    CHECK(backlog.oldest_created_at_ms == batch.at(1).created_at_ms - 60000);
+    CHECK(backlog.oldest_age >= std::chrono::milliseconds(60000));
+}
+
+TEST_CASE("the relay lease has one holder at a time, renewed by it, free after release or "
+          "expiry") {
+    TempDir dir;
+    SqliteOutbox first(dir.file("outbox.db"));
+    SqliteOutbox second(dir.file("outbox.db"));
+    CHECK_FALSE(first.lease().has_value());
+    CHECK(first.acquire_lease("a", std::chrono::seconds(60)));
+    CHECK_FALSE(second.acquire_lease("b", std::chrono::seconds(60)));
+    CHECK(first.acquire_lease("a", std::chrono::seconds(60))); // renewal
+    REQUIRE(second.lease().has_value());
+    CHECK(second.lease()->owner == "a");
+
+    second.release_lease("b"); // not b's: nothing changes
+    CHECK_FALSE(second.acquire_lease("b", std::chrono::seconds(60)));
+    first.release_lease("a");
+    CHECK_FALSE(first.lease().has_value());
+    CHECK(second.acquire_lease("b", std::chrono::milliseconds(1)));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20)); // b's lease lapses
+    CHECK(first.acquire_lease("a", std::chrono::seconds(60)));
+    CHECK(first.lease()->owner == "a");
+
+    CHECK_THROWS_AS(first.acquire_lease("", std::chrono::seconds(1)), std::invalid_argument);
+    CHECK_THROWS_AS(first.acquire_lease("a", std::chrono::milliseconds(0)), std::invalid_argument);
+}
+
+TEST_CASE("mark_published with a lease owner marks nothing once that owner lost the lease") {
+    TempDir dir;
+    SqliteOutbox outbox(dir.file("outbox.db"));
+    outbox.append("a", "t", "p");
+    const std::int64_t sequence = outbox.next_batch(1).at(0).sequence;
+    CHECK(outbox.acquire_lease("other", std::chrono::seconds(60)));
+    CHECK_THROWS_AS(outbox.mark_published({sequence}, "relay"), OutboxLeaseLost);
+    CHECK(outbox.pending_count() == 1);
+    outbox.release_lease("other");
+    CHECK(outbox.acquire_lease("relay", std::chrono::seconds(60)));
+    outbox.mark_published({sequence}, "relay");
+    CHECK(outbox.pending_count() == 0);
+}
+
+namespace {
+
+/// A dispatcher whose log lines go to `log`.
+struct LoggedDispatcher : authevents::EventDispatcher {
+    explicit LoggedDispatcher(LogCapture& log) { set_logger(log.logger()); }
+};
+
+} // namespace
+
+TEST_CASE("a failed outbox append is in the DispatchReport, counted and logged; handlers run") {
+    using authevents::bus::BusPublisher;
+    TempDir dir;
+    OutboxOptions options;
+    options.busy_timeout = std::chrono::milliseconds(0);
+    SqliteOutbox outbox(dir.file("outbox.db"), options);
+    LogCapture log;
+    LoggedDispatcher dispatcher(log);
+    BusPublisher publisher(dispatcher, outbox);
+    int handled = 0;
+    dispatcher.user_registered.connect([&](const authevents::UserRegistered&) { ++handled; });
+
+    bus_test::Db other(outbox.path());
+    other.exec("BEGIN IMMEDIATE"); // the outbox stays locked
+    const authevents::DispatchReport failed = dispatcher.dispatch(samples::user_registered());
+    CHECK(handled == 1);
+    CHECK(failed.ok()); // no handler threw
+    REQUIRE(failed.observer_failures.size() == 1);
+    CHECK(BusPublisher::publish_failed(failed));
+    try {
+        std::rethrow_exception(failed.observer_failures[0].error);
+    } catch (const authevents::bus::PublishError& e) {
+        CHECK_THAT(e.what(), Catch::Matchers::Contains("'user_registered'"));
+        CHECK_THAT(e.what(), Catch::Matchers::Contains("not published"));
+        CHECK_THAT(e.what(), Catch::Matchers::Contains("SQLITE_BUSY"));
+        CHECK_THROWS_AS(std::rethrow_exception(e.cause()), SqliteError);
+    }
+    CHECK(publisher.stats().append_failures == 1);
+    CHECK(publisher.stats().appended == 0);
+    const auto errors = log.texts(authevents::LogLevel::error);
+    REQUIRE(errors.size() == 1);
+    CHECK_THAT(errors[0], Catch::Matchers::Contains("observer failed: bus publisher"));
+
+    other.exec("ROLLBACK");
+    const authevents::DispatchReport published = dispatcher.dispatch(samples::user_registered());
+    CHECK(published.observer_failures.empty());
+    CHECK_FALSE(BusPublisher::publish_failed(published));
+    CHECK(outbox.pending_count() == 1);
+    CHECK(publisher.stats().appended == 1);
+}
+
+TEST_CASE("AppendFailure::abort_dispatch: a failed append throws before any handler runs") {
+    using authevents::bus::AppendFailure;
+    using authevents::bus::BusPublisher;
+    using authevents::bus::PublisherOptions;
+    TempDir dir;
+    OutboxOptions options;
+    options.busy_timeout = std::chrono::milliseconds(0);
+    SqliteOutbox outbox(dir.file("outbox.db"), options);
+    LogCapture log;
+    LoggedDispatcher dispatcher(log);
+    PublisherOptions publishing;
+    publishing.on_append_failure = AppendFailure::abort_dispatch;
+    BusPublisher publisher(dispatcher, outbox, authevents::bus::EventTypeRegistry{}, publishing);
+    int handled = 0;
+    dispatcher.user_registered.connect([&](const authevents::UserRegistered&) { ++handled; });
+
+    bus_test::Db other(outbox.path());
+    other.exec("BEGIN IMMEDIATE");
+    CHECK_THROWS_AS(dispatcher.dispatch(samples::user_registered()),
+                    authevents::bus::PublishAborted);
+    try {
+        dispatcher.dispatch_user_registered(samples::ana(), true);
+        FAIL("no exception");
+    } catch (const authevents::DispatchAborted& e) {
+        CHECK_THAT(e.what(), Catch::Matchers::Contains("SQLITE_BUSY"));
+    }
+    CHECK(handled == 0);
+    CHECK(publisher.stats().append_failures == 2);
+    CHECK(dispatcher.stats<authevents::UserRegistered>().dispatched == 0);
+
+    other.exec("ROLLBACK");
+    CHECK(dispatcher.dispatch(samples::user_registered()).observer_failures.empty());
+    CHECK(handled == 1);
+    CHECK(outbox.pending_count() == 1);
 }

@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -47,6 +48,28 @@ struct OutboxOptions {
     /// PRAGMA synchronous=FULL (else NORMAL): an appended event survives power loss, not only a
     /// crash of the process.
     bool synchronous_full = true;
+};
+
+/// The unpublished part of an outbox (see SqliteOutbox::backlog()). A plain value.
+struct OutboxBacklog {
+    std::size_t count = 0;                   ///< Records not published yet.
+    std::int64_t oldest_created_at_ms = 0;   ///< When the oldest of them was appended (ms since
+                                             ///< the Unix epoch); 0 when there is none.
+    std::chrono::milliseconds oldest_age{0}; ///< How long the oldest has waited; 0 when none.
+};
+
+/// Who holds an outbox's relay lease (see SqliteOutbox::acquire_lease()). A plain value.
+struct OutboxLease {
+    std::string owner;              ///< The holder's id (RelayOptions::relay_id).
+    std::int64_t expires_at_ms = 0; ///< When it lapses unless renewed, ms since the Unix epoch.
+};
+
+/// mark_published() was asked to check a relay lease the caller no longer holds (it expired
+/// and may have been taken over): nothing was marked, so the records go out again (at least
+/// once) from the relay that holds the lease now.
+class OutboxLeaseLost : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 /// A durable, ordered queue of events in an SQLite table (the transactional outbox pattern).
@@ -106,6 +129,31 @@ public:
         published_count_ = detail::Statement(
             db, "SELECT count(*) FROM " + table + " WHERE published_at_ms IS NOT NULL",
             "outbox: published_count");
+        const std::string lease = detail::quote_identifier(options_.table + "_lease");
+        backlog_ = detail::Statement(
+            db,
+            "SELECT count(*), (SELECT created_at_ms FROM " + table +
+                " WHERE published_at_ms IS NULL ORDER BY sequence LIMIT 1) FROM " + table +
+                " WHERE published_at_ms IS NULL",
+            "outbox: backlog");
+        acquire_lease_ = detail::Statement(
+            db,
+            "INSERT INTO " + lease +
+                " (name, owner, expires_at_ms) VALUES ('relay', ?1, ?2) ON CONFLICT(name) DO "
+                "UPDATE SET owner = excluded.owner, expires_at_ms = excluded.expires_at_ms "
+                "WHERE owner = excluded.owner OR expires_at_ms <= ?3",
+            "outbox: acquire_lease");
+        release_lease_ =
+            detail::Statement(db, "DELETE FROM " + lease + " WHERE name = 'relay' AND owner = ?1",
+                              "outbox: release_lease");
+        read_lease_ = detail::Statement(
+            db, "SELECT owner, expires_at_ms FROM " + lease + " WHERE name = 'relay'",
+            "outbox: lease");
+        check_lease_ = detail::Statement(db,
+                                         "SELECT count(*) FROM " + lease +
+                                             " WHERE name = 'relay' AND owner = ?1 AND "
+                                             "expires_at_ms > ?2",
+                                         "outbox: check lease");
         prune_ = detail::Statement(db,
                                    "DELETE FROM " + table +
                                        " WHERE published_at_ms IS NOT NULL AND "
@@ -143,8 +191,13 @@ public:
         const std::string create_index = "CREATE INDEX IF NOT EXISTS " +
                                          detail::quote_identifier(options.table + "_by_state") +
                                          " ON " + table + " (published_at_ms, sequence)";
+        // One row, name 'relay': which relay may publish this outbox (acquire_lease).
+        const std::string create_lease =
+            "CREATE TABLE IF NOT EXISTS " + detail::quote_identifier(options.table + "_lease") +
+            " (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL)";
         detail::execute(db, create_table.c_str(), "outbox: create table");
         detail::execute(db, create_index.c_str(), "outbox: create index");
+        detail::execute(db, create_lease.c_str(), "outbox: create lease table");
     }
 
     /// Appends one event in `db`, a connection the service owns, so inside its open
@@ -216,12 +269,32 @@ public:
     }
 
     /// Marks these records published, in one transaction; already published ones keep their
-    /// first publish time (idempotent). Thread-safe. Throws std::invalid_argument naming the
-    /// first sequence not in the table (never appended, or pruned), marking none; SqliteError
-    /// if SQLite fails, marking none.
-    void mark_published(const std::vector<std::int64_t>& sequences) {
-        update_each(mark_published_, sequences, "mark_published",
-                    [&](detail::Statement& s) { s.bind_int64(1, detail::now_ms()); });
+    /// first publish time (idempotent). With a `lease_owner`, the same transaction first checks
+    /// that this owner holds the relay lease (acquire_lease) and it has not expired, so a
+    /// relay whose lease lapsed mid-batch never marks rows its successor is publishing.
+    /// Thread-safe. Throws OutboxLeaseLost (marking none) when that check fails;
+    /// std::invalid_argument naming the first sequence not in the table (never appended, or
+    /// pruned), marking none; SqliteError if SQLite fails, marking none.
+    void mark_published(const std::vector<std::int64_t>& sequences,
+                        std::string_view lease_owner = {}) {
+        update_each(
+            mark_published_, sequences, "mark_published",
+            [&](detail::Statement& s) { s.bind_int64(1, detail::now_ms()); },
+            [&] {
+                if (lease_owner.empty()) {
+                    return;
+                }
+                const detail::Statement::Use use(check_lease_);
+                check_lease_.bind_text(1, lease_owner);
+                check_lease_.bind_int64(2, detail::now_ms());
+                check_lease_.step();
+                if (check_lease_.column_int64(0) == 0) {
+                    throw OutboxLeaseLost("outbox: mark_published: relay '" +
+                                          std::string(lease_owner) +
+                                          "' no longer holds the relay lease (it expired or was "
+                                          "taken over); nothing marked");
+                }
+            });
     }
 
     /// Records one failed publish attempt for each of these records (attempts + 1, `error`
@@ -236,6 +309,67 @@ public:
     /// How many records are not published yet. Thread-safe. Throws SqliteError.
     [[nodiscard]] std::size_t pending_count() const {
         return count(pending_count_, "pending_count");
+    }
+
+    /// The unpublished records: how many, and the age of the oldest (a relay that is down or
+    /// refused shows as a growing age). Thread-safe. Throws SqliteError.
+    [[nodiscard]] OutboxBacklog backlog() const {
+        const auto lock = lock_connection("backlog");
+        const detail::Statement::Use use(backlog_);
+        backlog_.step();
+        OutboxBacklog result;
+        result.count = static_cast<std::size_t>(backlog_.column_int64(0));
+        if (result.count > 0) {
+            result.oldest_created_at_ms = backlog_.column_int64(1);
+            result.oldest_age = std::chrono::milliseconds(
+                std::max<std::int64_t>(0, detail::now_ms() - result.oldest_created_at_ms));
+        }
+        return result;
+    }
+
+    /// Takes or renews the outbox's relay lease for `owner` until `duration` from now, and
+    /// returns whether `owner` holds it: true when the lease was free, expired or already
+    /// `owner`'s; false (changing nothing) while another owner's lease runs. One atomic SQLite
+    /// statement, so of several relays (threads or processes) on the file exactly one holds
+    /// it at a time, given clocks that agree (one host). Thread-safe. Throws
+    /// std::invalid_argument for an empty owner or a non-positive duration, SqliteError if
+    /// SQLite fails (e.g. SQLITE_BUSY past the busy timeout).
+    bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) {
+        if (owner.empty()) {
+            throw std::invalid_argument("outbox: acquire_lease: the owner is empty");
+        }
+        if (duration.count() <= 0) {
+            throw std::invalid_argument("outbox: acquire_lease: the duration must be positive");
+        }
+        const auto lock = lock_connection("acquire_lease");
+        const detail::Statement::Use use(acquire_lease_);
+        const std::int64_t now = detail::now_ms();
+        acquire_lease_.bind_text(1, owner);
+        acquire_lease_.bind_int64(2, now + static_cast<std::int64_t>(duration.count()));
+        acquire_lease_.bind_int64(3, now);
+        acquire_lease_.step();
+        return sqlite3_changes(db_.get()) > 0;
+    }
+
+    /// Gives up `owner`'s relay lease at once (nothing if another owner holds it), so a
+    /// waiting relay takes over without waiting for it to expire. Thread-safe. Throws
+    /// SqliteError if SQLite fails.
+    void release_lease(std::string_view owner) {
+        const auto lock = lock_connection("release_lease");
+        const detail::Statement::Use use(release_lease_);
+        release_lease_.bind_text(1, owner);
+        release_lease_.step();
+    }
+
+    /// The relay lease as stored (possibly expired), or nothing if no relay ever held it or
+    /// the last holder released it. Thread-safe. Throws SqliteError.
+    [[nodiscard]] std::optional<OutboxLease> lease() const {
+        const auto lock = lock_connection("lease");
+        const detail::Statement::Use use(read_lease_);
+        if (!read_lease_.step()) {
+            return std::nullopt;
+        }
+        return OutboxLease{read_lease_.column_text(0), read_lease_.column_int64(1)};
     }
 
     /// How many published records are kept (not pruned yet). Thread-safe. Throws SqliteError.
@@ -321,15 +455,18 @@ private:
     }
 
     // Runs `statement` (parameters: ?1 set by `bind_rest`, ?2 the sequence) for each sequence
-    // in one transaction; an unknown sequence rolls all back.
-    template <class BindRest>
-    void update_each(detail::Statement& statement, const std::vector<std::int64_t>& sequences,
-                     const char* operation, BindRest bind_rest) {
+    // in one transaction, after `check()` (which may throw) inside it; an unknown sequence
+    // rolls all back.
+    template <class BindRest, class Check = void (*)()>
+    void update_each(
+        detail::Statement& statement, const std::vector<std::int64_t>& sequences,
+        const char* operation, BindRest bind_rest, Check check = [] {}) {
         if (sequences.empty()) {
             return;
         }
         const auto lock = lock_connection(operation);
         detail::Transaction transaction(db_.get(), std::string("outbox: ") + operation);
+        check();
         for (const std::int64_t sequence : sequences) {
             const detail::Statement::Use use(statement);
             bind_rest(statement);
@@ -362,6 +499,11 @@ private:
     detail::Statement record_failure_;
     mutable detail::Statement pending_count_; // prepared queries of the const counts
     mutable detail::Statement published_count_;
+    mutable detail::Statement backlog_;
+    detail::Statement acquire_lease_;
+    detail::Statement release_lease_;
+    mutable detail::Statement read_lease_;
+    detail::Statement check_lease_;
     detail::Statement prune_;
 };
 

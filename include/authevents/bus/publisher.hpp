@@ -14,10 +14,20 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <stdexcept>
 #include <string>
 #include <utility>
 
 namespace authevents::bus {
+
+/// What a dispatch does when the outbox append of its event fails (see BusPublisher).
+enum class AppendFailure {
+    /// The dispatch goes on (local handlers run) and its DispatchReport lists a PublishError
+    /// in observer_failures (see BusPublisher::publish_failed()).
+    report,
+    /// The dispatch throws DispatchAborted before any local handler runs.
+    abort_dispatch,
+};
 
 /// How a BusPublisher picks the events it publishes.
 struct PublisherOptions {
@@ -27,24 +37,62 @@ struct PublisherOptions {
     bool publish_when_disabled = false;
     /// Relay to wake after each append, so events leave without waiting a poll interval.
     OutboxRelay* relay = nullptr;
+    /// When the outbox append fails (SQLITE_BUSY past OutboxOptions::busy_timeout, disk
+    /// full, ...): report it in the DispatchReport (default) or fail the dispatch.
+    AppendFailure on_append_failure = AppendFailure::report;
 };
 
 /// Counters of a BusPublisher (a snapshot; each counter read atomically).
 struct PublisherStats {
-    std::uint64_t appended = 0;     ///< Events written to the outbox.
-    std::uint64_t unregistered = 0; ///< Events of a type the registry does not know (logged).
+    std::uint64_t appended = 0;        ///< Events written to the outbox.
+    std::uint64_t unregistered = 0;    ///< Events of a type the registry does not know (logged).
+    std::uint64_t append_failures = 0; ///< Dispatched events the outbox append failed for
+                                       ///< (logged at error, reported or thrown; not published).
+};
+
+/// A dispatched event could not be appended to the outbox, so it is not published. what()
+/// names the event, its CloudEvent id and the cause; cause() is the original exception (e.g.
+/// SqliteError). Found in DispatchReport::observer_failures (AppendFailure::report).
+class PublishError : public std::runtime_error {
+public:
+    /// `message` (complete) and the exception that made the append fail.
+    PublishError(const std::string& message, std::exception_ptr cause)
+        : std::runtime_error(message), cause_(std::move(cause)) {}
+    /// The exception the append threw.
+    [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
+
+private:
+    std::exception_ptr cause_;
+};
+
+/// The dispatch was stopped because the outbox append of its event failed
+/// (AppendFailure::abort_dispatch); no local handler ran and the event is not published.
+class PublishAborted : public DispatchAborted {
+public:
+    /// `message` (complete) and the exception that made the append fail.
+    PublishAborted(const std::string& message, std::exception_ptr cause)
+        : DispatchAborted(message), cause_(std::move(cause)) {}
+    /// The exception the append threw.
+    [[nodiscard]] const std::exception_ptr& cause() const noexcept { return cause_; }
+
+private:
+    std::exception_ptr cause_;
 };
 
 /// Observes an EventDispatcher and appends each dispatched event, encoded as a CloudEvent by
 /// the registry, to the outbox before any local handler runs.
 ///
 /// The append is durable when dispatch() moves on to the handlers (SQLite commit). If it
-/// fails (e.g. disk full), the dispatcher logs the observer's exception at error
-/// (`[EVENT] <name> observer failed: ...`) and dispatch goes on; the event is then not
-/// published. To make the event and your own data commit or roll back together, write it
-/// with SqliteOutbox::append_in inside your transaction instead (see docs/bus.md). An
-/// event of a type the registry does not know is never
-/// silently skipped: it is reported as an observer failure (logged at error) and counted.
+/// fails (SQLITE_BUSY past the busy timeout, disk full, ...), the event is not published;
+/// this is never silent: it is counted (stats().append_failures), logged at error by the
+/// dispatcher (`[EVENT] <name> observer failed: bus publisher: ...`) and, by
+/// PublisherOptions::on_append_failure, either listed as a PublishError in the
+/// DispatchReport's observer_failures while the handlers still run (check it with
+/// publish_failed()), or thrown as PublishAborted (a DispatchAborted) from dispatch() before
+/// any handler runs. To make the event and your own data commit or roll back together, write
+/// it with SqliteOutbox::append_in inside your transaction instead (see docs/bus.md). An
+/// event of a type the registry does not know is never silently skipped: it is reported as
+/// an observer failure (logged at error) and counted.
 ///
 /// Thread-safety: dispatches from any number of threads append concurrently (the outbox
 /// serialises them). Disconnects from the dispatcher when destroyed; the dispatcher and the
@@ -74,7 +122,25 @@ public:
     /// A snapshot of the counters. Thread-safe; noexcept.
     [[nodiscard]] PublisherStats stats() const noexcept {
         return PublisherStats{appended_.load(std::memory_order_relaxed),
-                              unregistered_.load(std::memory_order_relaxed)};
+                              unregistered_.load(std::memory_order_relaxed),
+                              append_failures_.load(std::memory_order_relaxed)};
+    }
+
+    /// True when `report` (of a dispatch this or another BusPublisher observed) lists a
+    /// failed outbox append: the event was dispatched locally but not published. Thread-safe.
+    [[nodiscard]] static bool publish_failed(const DispatchReport& report) noexcept {
+        for (const SlotError& failure : report.observer_failures) {
+            try {
+                if (failure.error) {
+                    std::rethrow_exception(failure.error);
+                }
+            } catch (const PublishError&) {
+                return true;
+            } catch (...) {
+                // Another observer's failure.
+            }
+        }
+        return false;
     }
 
     /// The registry used to encode events.
@@ -93,7 +159,20 @@ private:
                             "EventTypeRegistry::add<Event>()",
                             view.name()));
         }
-        append(*cloud_event);
+        try {
+            append(*cloud_event);
+        } catch (...) {
+            append_failures_.fetch_add(1, std::memory_order_relaxed);
+            const std::string message =
+                fmt::format("bus publisher: event '{}' (id {}) was not appended to the outbox, "
+                            "so it is not published: {}",
+                            view.name(), cloud_event->id,
+                            authevents::detail::describe_exception(std::current_exception()));
+            if (options_.on_append_failure == AppendFailure::abort_dispatch) {
+                throw PublishAborted(message, std::current_exception());
+            }
+            throw PublishError(message, std::current_exception());
+        }
     }
 
     void append(const CloudEvent& event) {
@@ -109,6 +188,7 @@ private:
     PublisherOptions options_;
     std::atomic<std::uint64_t> appended_{0};
     std::atomic<std::uint64_t> unregistered_{0};
+    std::atomic<std::uint64_t> append_failures_{0};
     ScopedConnection observer_; // last: disconnected first, before the members it uses
 };
 

@@ -236,7 +236,12 @@ private:
         }
         context_ = std::move(context);
         if (!endpoint_.password.empty()) {
-            command({"AUTH", endpoint_.password});
+            try {
+                command({"AUTH", endpoint_.password});
+            } catch (...) {
+                context_.reset(); // not usable unauthenticated: the next command connects again
+                throw;
+            }
         }
     }
 

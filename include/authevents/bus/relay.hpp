@@ -1,6 +1,7 @@
 /// @file
 /// OutboxRelay: moves events from the SQLite outbox to a Redis stream, in order, retrying
-/// with backoff while Redis is down. Delivery is at-least-once.
+/// with backoff while Redis is down or refusing, one active relay per outbox, trimming only
+/// what every consumer group has acknowledged. Delivery is at-least-once.
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
@@ -10,17 +11,23 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -31,16 +38,48 @@ namespace authevents::bus {
 struct RelayOptions {
     /// The Redis stream to append to.
     std::string stream = "authevents";
-    /// `XADD ... MAXLEN ~ max_length`: Redis trims the stream to about this many entries.
-    /// Size it so consumers never fall this far behind (a trimmed entry nobody read is gone).
+    /// Hard cap on the stream's length, a safety bound: after each batch the relay trims the
+    /// stream to at most this many entries (exact `XTRIM MAXLEN`; in between it may exceed it
+    /// by up to batch_size). Normal trimming is by MINID and never removes an entry a
+    /// consumer group still needs; what this cap removes was not delivered to (or not
+    /// acknowledged by) some group, so each such entry is counted in
+    /// RelayStats::dropped_undelivered and logged at error. Size it for the longest outage
+    /// of a consumer group you want to survive.
     std::size_t max_length = 1'000'000;
+    /// Consumer groups that must get every entry even before they exist (e.g. a service not
+    /// deployed yet, whose group starts at "0"): while one of them is missing from the
+    /// stream, the relay trims nothing by MINID (only the max_length cap applies).
+    std::vector<std::string> groups;
     /// Records per round trip (one pipelined batch of XADDs).
     std::size_t batch_size = 128;
-    /// How long the background loop sleeps when the outbox is empty (notify() wakes it).
+    /// How long the background loop sleeps when the outbox is empty (notify() wakes it); also
+    /// how often a waiting relay checks whether the lease is free.
     std::chrono::milliseconds poll_interval{100};
     /// Backoff after a failed attempt: starts at `min_backoff`, doubles up to `max_backoff`.
     std::chrono::milliseconds min_backoff{50};
     std::chrono::milliseconds max_backoff{5000}; ///< See min_backoff.
+    /// How often the relay trims the stream (and refreshes group_stats()) while it publishes
+    /// nothing; it also trims after every batch it publishes.
+    std::chrono::milliseconds trim_interval{1000};
+    /// Take the outbox's relay lease (SqliteOutbox::acquire_lease) so that of several relays
+    /// on one outbox (threads or processes) one publishes and the others wait, taking over
+    /// when its lease expires or it stops. Off: this relay publishes regardless (run one per
+    /// outbox yourself).
+    bool use_lease = true;
+    /// How long a lease lasts unless renewed; the active relay renews it every third of
+    /// this, so a waiting relay takes over at most this long after the active one died. Keep
+    /// it well above RedisEndpoint::command_timeout: a batch that outlives the lease is
+    /// published again by the successor (at least once).
+    std::chrono::milliseconds lease_duration{30'000};
+    /// This relay's id as lease owner; empty: "<hostname>:<pid>:<random>".
+    std::string relay_id;
+    /// When > 0, after each batch the relay sends `WAIT wait_replicas wait_timeout` and marks
+    /// the records published only if that many replicas acknowledged them; otherwise they
+    /// stay pending (counted in RelayStats::replica_shortfalls) and are published again after
+    /// a backoff (consumers drop the duplicates by id).
+    int wait_replicas = 0;
+    /// The WAIT timeout; must be positive and below RedisEndpoint::command_timeout.
+    std::chrono::milliseconds wait_timeout{1000};
 };
 
 /// Counters of an OutboxRelay (a snapshot; each counter read atomically).
@@ -48,67 +87,290 @@ struct RelayStats {
     std::uint64_t published = 0;       ///< Records appended to the stream and marked published.
     std::uint64_t failed_attempts = 0; ///< Attempts that failed (Redis down, error reply).
     bool redis_reachable = false;      ///< Whether the last attempt reached Redis.
+    /// Attempts Redis refused with an error reply (NOAUTH, WRONGPASS, READONLY, OOM, LOADING,
+    /// WRONGTYPE, ...); each drops the connection, which is made again after the backoff.
+    std::uint64_t refused_attempts = 0;
+    std::uint64_t reconnects = 0; ///< Connections made after the first one.
+    /// Batches not marked published because fewer than wait_replicas replicas acknowledged.
+    std::uint64_t replica_shortfalls = 0;
+    /// Entries trimmed by MINID: every known group had been delivered and acknowledged them.
+    std::uint64_t trimmed = 0;
+    /// Entries the max_length cap removed although a group had not been delivered or had not
+    /// acknowledged them, or no group existed yet (each batch of them logged at error).
+    std::uint64_t dropped_undelivered = 0;
+    bool lease_held = false; ///< Whether this relay holds the outbox's lease (is the active one).
 };
+
+/// One consumer group of a stream, as Redis reports it (see read_group_stats()).
+struct StreamGroupStats {
+    std::string name;              ///< The group's name.
+    std::uint64_t consumers = 0;   ///< Members it has.
+    std::uint64_t pending = 0;     ///< Entries delivered to it and not acknowledged yet.
+    std::string last_delivered_id; ///< The last entry id delivered to it.
+    std::string oldest_pending_id; ///< The oldest pending entry's id; empty when none.
+    /// Entries in the stream not delivered to it yet (Redis 7 `lag`); empty when Redis cannot
+    /// tell (Redis before 7, or entries deleted from the middle of the stream with XDEL).
+    std::optional<std::uint64_t> lag;
+};
+
+namespace detail {
+
+/// A stream entry id `<ms>-<seq>`.
+struct StreamId {
+    std::uint64_t ms = 0;
+    std::uint64_t seq = 0;
+
+    friend bool operator<(const StreamId& a, const StreamId& b) noexcept {
+        return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
+    }
+};
+
+/// Parses `<ms>-<seq>`; std::runtime_error naming `text` when it is not one.
+inline StreamId parse_stream_id(std::string_view text) {
+    const auto fail = [&] {
+        return std::runtime_error("redis: malformed stream id '" + std::string(text.substr(0, 64)) +
+                                  "'");
+    };
+    const std::size_t dash = text.find('-');
+    if (dash == std::string_view::npos) {
+        throw fail();
+    }
+    const auto number = [&](std::string_view digits) {
+        if (digits.empty() || digits.size() > 20) {
+            throw fail();
+        }
+        std::uint64_t value = 0;
+        for (const char c : digits) {
+            if (c < '0' || c > '9') {
+                throw fail();
+            }
+            const auto digit = static_cast<std::uint64_t>(c - '0');
+            if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
+                throw fail();
+            }
+            value = value * 10 + digit;
+        }
+        return value;
+    };
+    return StreamId{number(text.substr(0, dash)), number(text.substr(dash + 1))};
+}
+
+inline std::string to_string(const StreamId& id) {
+    return std::to_string(id.ms) + "-" + std::to_string(id.seq);
+}
+
+/// The smallest id after `id`.
+inline StreamId successor(StreamId id) noexcept {
+    if (id.seq == std::numeric_limits<std::uint64_t>::max()) {
+        return StreamId{id.ms + 1, 0};
+    }
+    return StreamId{id.ms, id.seq + 1};
+}
+
+inline std::uint64_t to_count(const RedisReply& reply) noexcept {
+    return reply.kind == RedisReply::Kind::integer && reply.integer > 0
+               ? static_cast<std::uint64_t>(reply.integer)
+               : 0;
+}
+
+/// A random id for this process's relay: "<hostname>:<pid>:<16 hex digits>".
+inline std::string default_relay_id() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
+        host[0] = '\0';
+    }
+    std::random_device random;
+    const std::uint64_t nonce = (static_cast<std::uint64_t>(random()) << 32) ^ random();
+    return fmt::format("{}:{}:{:016x}", host[0] != '\0' ? host : "relay", ::getpid(), nonce);
+}
+
+} // namespace detail
+
+/// The consumer groups of `stream`, with their pending counts and lag (`XINFO GROUPS`, then
+/// one `XPENDING` per group, pipelined); empty when the stream does not exist. Needs Redis
+/// 6.2 or later (lag: 7.0). Thread-safety: that of `redis` (one thread at a time).
+/// @throws RedisConnectionError, RedisCommandError as the commands do; std::runtime_error
+///         when a reply does not have the documented shape.
+inline std::vector<StreamGroupStats> read_group_stats(RedisConnection& redis,
+                                                      const std::string& stream) {
+    std::vector<StreamGroupStats> groups;
+    RedisReply info;
+    try {
+        info = redis.command({"XINFO", "GROUPS", stream});
+    } catch (const RedisCommandError& e) {
+        if (e.message().find("no such key") != std::string::npos) {
+            return groups;
+        }
+        throw;
+    }
+    const auto bad_shape = [](const char* what) {
+        return std::runtime_error(std::string("redis ") + what + ": unexpected reply shape");
+    };
+    if (!info.is_array()) {
+        throw bad_shape("XINFO GROUPS");
+    }
+    for (const RedisReply& group : info.elements) {
+        if (!group.is_array() || group.elements.size() % 2 != 0) {
+            throw bad_shape("XINFO GROUPS");
+        }
+        StreamGroupStats stats;
+        for (std::size_t i = 0; i + 1 < group.elements.size(); i += 2) {
+            const std::string& key = group.elements[i].text;
+            const RedisReply& value = group.elements[i + 1];
+            if (key == "name") {
+                stats.name = value.text;
+            } else if (key == "consumers") {
+                stats.consumers = detail::to_count(value);
+            } else if (key == "pending") {
+                stats.pending = detail::to_count(value);
+            } else if (key == "last-delivered-id") {
+                stats.last_delivered_id = value.text;
+            } else if (key == "lag" && value.kind == RedisReply::Kind::integer) {
+                stats.lag = detail::to_count(value);
+            }
+        }
+        if (stats.name.empty() || stats.last_delivered_id.empty()) {
+            throw bad_shape("XINFO GROUPS");
+        }
+        groups.push_back(std::move(stats));
+    }
+    std::vector<std::vector<std::string>> commands;
+    for (const StreamGroupStats& group : groups) {
+        commands.push_back({"XPENDING", stream, group.name});
+    }
+    const std::vector<RedisReply> replies = redis.pipeline(commands);
+    for (std::size_t i = 0; i < groups.size(); ++i) {
+        // [count, oldest id, newest id, [[consumer, count]...]], ids nil when none pending.
+        const RedisReply& reply = replies[i];
+        if (reply.is_error()) {
+            throw RedisCommandError("XPENDING", reply.text);
+        }
+        if (!reply.is_array() || reply.elements.size() < 2) {
+            throw bad_shape("XPENDING");
+        }
+        groups[i].pending = detail::to_count(reply.elements[0]);
+        groups[i].oldest_pending_id =
+            reply.elements[1].kind == RedisReply::Kind::string ? reply.elements[1].text : "";
+    }
+    return groups;
+}
 
 /// Publishes an outbox's pending records to a Redis stream, oldest first.
 ///
 /// Each stream entry has three fields: `id` (the CloudEvent id), `type` (the CloudEvent
 /// type) and `event` (the CloudEvent JSON). A record is marked published only after Redis
-/// acknowledged its XADD, so a crash or outage between the two publishes it again later:
-/// delivery is at-least-once, and consumers skip duplicates by `id` (see StreamConsumer).
-/// Records reach the stream in outbox order; the only exception is a record Redis refuses
-/// with an error reply (e.g. the stream key holds another type), which is retried after the
-/// records behind it. While Redis is unreachable the relay retries with backoff; nothing is
-/// dropped.
+/// acknowledged its XADD (and, with wait_replicas, that many replicas did), so a crash or
+/// outage between the two publishes it again later: delivery is at-least-once, and
+/// consumers skip duplicates by `id` (see StreamConsumer). Records reach the stream in
+/// outbox order; the only exception is a record Redis refuses with an error reply while
+/// records behind it in the same batch are accepted: it is published after them.
+///
+/// Failures: while Redis is unreachable, or when it refuses a command with an error reply
+/// (NOAUTH, READONLY after a failover, OOM, LOADING, ...), the relay drops its connection and
+/// tries again after an exponential backoff with jitter, with a new connection; nothing is
+/// dropped, and each failed attempt is recorded on its records (attempts, last_error).
+///
+/// Trimming: after each batch (and every trim_interval), the relay asks Redis how far each
+/// consumer group has got (read_group_stats) and trims, with `XTRIM MINID`, only the entries
+/// every group has been delivered and acknowledged; then it enforces the max_length cap,
+/// counting and logging at error every entry that cap removes (see RelayOptions).
+///
+/// One active relay per outbox: with use_lease (the default) the relay publishes only
+/// while it holds the outbox's lease; others wait and take over once it stops (stop()
+/// releases the lease) or its lease expires (it died).
 ///
 /// Use relay_once() from your own loop, or start() a background thread. Thread-safety:
-/// start(), stop(), notify() and stats() may be called from any thread; relay_once() must
-/// not run concurrently with itself or with the background thread. The outbox must outlive
-/// the relay. Several relays on one outbox would publish records twice (harmless for
-/// consumers, but wasteful): run one per outbox.
+/// start(), stop(), notify(), stats() and group_stats() may be called from any thread;
+/// relay_once() must not run concurrently with itself or with the background thread. The
+/// outbox must outlive the relay.
 class OutboxRelay {
 public:
     /// A relay from `outbox` to `endpoint`. Connects lazily (the first attempt connects), so
     /// constructing it with Redis down is fine. `logger` gets warning lines for failed
-    /// attempts and an info line when Redis is reachable again; empty means silent.
+    /// attempts, error lines for entries the max_length cap removed, and info lines when
+    /// Redis is reachable again and when this relay becomes the active one; empty means
+    /// silent.
+    /// @throws std::invalid_argument naming the option that cannot work.
     OutboxRelay(SqliteOutbox& outbox, RedisEndpoint endpoint, RelayOptions options = {},
                 Logger logger = {})
         : outbox_(outbox), endpoint_(std::move(endpoint)), options_(std::move(options)),
           logger_(std::move(logger)) {
+        const auto reject = [](const char* what) {
+            throw std::invalid_argument(std::string("OutboxRelay: RelayOptions::") + what);
+        };
         if (options_.stream.empty()) {
-            throw std::invalid_argument("OutboxRelay: RelayOptions::stream must not be empty");
+            reject("stream must not be empty");
         }
         if (options_.batch_size == 0) {
-            throw std::invalid_argument("OutboxRelay: RelayOptions::batch_size must be > 0");
+            reject("batch_size must be > 0");
         }
         if (options_.max_length == 0) {
-            throw std::invalid_argument("OutboxRelay: RelayOptions::max_length must be > 0");
+            reject("max_length must be > 0");
+        }
+        if (options_.trim_interval.count() < 0) {
+            reject("trim_interval must not be negative");
+        }
+        if (options_.use_lease && options_.lease_duration.count() <= 0) {
+            reject("lease_duration must be > 0");
+        }
+        if (options_.wait_replicas < 0) {
+            reject("wait_replicas must not be negative");
+        }
+        if (options_.wait_replicas > 0 && (options_.wait_timeout.count() <= 0 ||
+                                           options_.wait_timeout >= endpoint_.command_timeout)) {
+            reject("wait_timeout must be > 0 and below RedisEndpoint::command_timeout");
+        }
+        if (options_.relay_id.empty()) {
+            options_.relay_id = detail::default_relay_id();
         }
     }
 
     OutboxRelay(const OutboxRelay&) = delete;
     OutboxRelay& operator=(const OutboxRelay&) = delete;
 
-    /// Stops the background thread, if running.
+    /// Stops the background thread, if running, and releases the lease.
     ~OutboxRelay() { stop(); }
 
-    /// Publishes pending records in batches until the outbox has none left; returns how many
-    /// it published.
+    /// If this relay holds (or can take) the outbox's lease, publishes pending records in
+    /// batches until the outbox has none left, trimming the stream after each; returns how
+    /// many it published (0 while another relay holds the lease).
     /// @throws RedisConnectionError when Redis is unreachable, RedisCommandError when it
-    ///         refuses a record, SqliteError when the outbox fails. Records published before
-    ///         the failure stay marked published.
+    ///         refuses a command (NOREPLICAS when fewer than wait_replicas replicas
+    ///         acknowledged), OutboxLeaseLost when the lease lapsed mid-batch, SqliteError
+    ///         when the outbox fails. Records published before the failure stay marked
+    ///         published; after a RedisCommandError the next attempt uses a new connection.
     std::size_t relay_once() {
-        std::size_t total = 0;
-        for (;;) {
-            const std::vector<OutboxRecord> batch = outbox_.next_batch(options_.batch_size);
-            if (batch.empty()) {
-                return total;
-            }
-            total += publish(batch);
-            if (batch.size() < options_.batch_size) {
-                return total;
-            }
+        if (!hold_lease()) {
+            return 0;
         }
+        std::size_t total = 0;
+        try {
+            for (;;) {
+                const std::vector<OutboxRecord> batch = outbox_.next_batch(options_.batch_size);
+                if (batch.empty()) {
+                    break;
+                }
+                if (!hold_lease()) {
+                    return total;
+                }
+                total += publish(batch);
+                trim();
+                if (batch.size() < options_.batch_size) {
+                    break;
+                }
+            }
+            if (trim_due_ ||
+                std::chrono::steady_clock::now() - last_trim_ >= options_.trim_interval) {
+                trim();
+            }
+        } catch (const RedisCommandError& e) {
+            if (e.command() != "WAIT") {
+                refused_attempts_.fetch_add(1, std::memory_order_relaxed);
+            }
+            connection_.reset(); // a refusal may mean a failover: reconnect after the backoff
+            throw;
+        }
+        return total;
     }
 
     /// Starts the background thread: relay_once() whenever records are pending (checked every
@@ -126,19 +388,31 @@ public:
         thread_ = std::thread([this] { run(); });
     }
 
-    /// Stops the background thread and waits for it; the attempt in progress finishes first.
-    /// Pending records stay in the outbox for the next run. Thread-safe; noexcept.
+    /// Stops the background thread and waits for it (the attempt in progress finishes
+    /// first), then releases the outbox's lease if this relay holds it, so a waiting relay
+    /// takes over at once. Pending records stay in the outbox for the next run. Must not run
+    /// while relay_once() runs on another thread. Thread-safe otherwise; noexcept (a failed
+    /// release is logged; the lease then expires by itself).
     void stop() noexcept {
         std::lock_guard<std::mutex> lock(thread_mutex_);
-        if (!thread_.joinable()) {
-            return;
+        if (thread_.joinable()) {
+            {
+                std::lock_guard<std::mutex> wake_lock(wake_mutex_);
+                stopping_ = true;
+            }
+            wake_.notify_all();
+            thread_.join();
         }
-        {
-            std::lock_guard<std::mutex> wake_lock(wake_mutex_);
-            stopping_ = true;
+        if (lease_held_.exchange(false, std::memory_order_relaxed)) {
+            try {
+                outbox_.release_lease(options_.relay_id);
+            } catch (const std::exception& e) {
+                log(LogLevel::warning,
+                    fmt::format("outbox relay '{}': cannot release the lease (it expires in "
+                                "at most {} ms): {}",
+                                options_.relay_id, options_.lease_duration.count(), e.what()));
+            }
         }
-        wake_.notify_all();
-        thread_.join();
     }
 
     /// Wakes the background thread to publish now (e.g. right after an append), skipping the
@@ -152,8 +426,9 @@ public:
     }
 
     /// Waits until the outbox has no pending record (published by the background thread, which
-    /// must be running) or `timeout` passes; returns whether it drained. For a graceful
-    /// shutdown: `relay.wait_until_drained(10s); relay.stop();`. Thread-safe.
+    /// must be running, or by another relay holding the lease) or `timeout` passes; returns
+    /// whether it drained. For a graceful shutdown: `relay.wait_until_drained(10s);
+    /// relay.stop();`. Thread-safe.
     /// @throws SqliteError when the outbox cannot be read.
     bool wait_until_drained(std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -171,42 +446,95 @@ public:
 
     /// A snapshot of the counters. Thread-safe; noexcept.
     [[nodiscard]] RelayStats stats() const noexcept {
-        return RelayStats{published_.load(std::memory_order_relaxed),
-                          failed_attempts_.load(std::memory_order_relaxed),
-                          reachable_.load(std::memory_order_relaxed)};
+        RelayStats stats;
+        stats.published = published_.load(std::memory_order_relaxed);
+        stats.failed_attempts = failed_attempts_.load(std::memory_order_relaxed);
+        stats.redis_reachable = reachable_.load(std::memory_order_relaxed);
+        stats.refused_attempts = refused_attempts_.load(std::memory_order_relaxed);
+        stats.reconnects = reconnects_.load(std::memory_order_relaxed);
+        stats.replica_shortfalls = replica_shortfalls_.load(std::memory_order_relaxed);
+        stats.trimmed = trimmed_.load(std::memory_order_relaxed);
+        stats.dropped_undelivered = dropped_undelivered_.load(std::memory_order_relaxed);
+        stats.lease_held = lease_held_.load(std::memory_order_relaxed);
+        return stats;
     }
 
-    /// The options this relay uses.
+    /// The consumer groups of the stream as of this relay's last trim (after each batch, and
+    /// every trim_interval while running): per group its lag (entries not delivered yet) and
+    /// pending count. Empty before the first trim. For the outbox side see
+    /// SqliteOutbox::backlog(). Thread-safe; throws only std::bad_alloc.
+    [[nodiscard]] std::vector<StreamGroupStats> group_stats() const {
+        std::lock_guard<std::mutex> lock(groups_mutex_);
+        return groups_;
+    }
+
+    /// The options this relay uses (relay_id filled in when it was empty).
     [[nodiscard]] const RelayOptions& options() const noexcept { return options_; }
 
 private:
+    // Takes or renews the lease (at most every third of its duration); whether we hold it.
+    bool hold_lease() {
+        if (!options_.use_lease) {
+            return true;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        const bool held = lease_held_.load(std::memory_order_relaxed);
+        if (held && now - lease_renewed_ < options_.lease_duration / 3) {
+            return true;
+        }
+        const bool holds = outbox_.acquire_lease(options_.relay_id, options_.lease_duration);
+        if (holds) {
+            lease_renewed_ = now;
+        }
+        lease_held_.store(holds, std::memory_order_relaxed);
+        if (holds && !held) {
+            trim_due_ = true; // the previous holder may have left the stream untrimmed
+            log(LogLevel::info, fmt::format("outbox relay '{}': holds the outbox's lease, "
+                                            "publishing to stream '{}'",
+                                            options_.relay_id, options_.stream));
+        } else if (!holds && held) {
+            log(LogLevel::warning,
+                fmt::format("outbox relay '{}': lost the outbox's lease to another relay; "
+                            "waiting",
+                            options_.relay_id));
+        }
+        return holds;
+    }
+
     std::size_t publish(const std::vector<OutboxRecord>& batch) {
-        const std::string max_length = std::to_string(options_.max_length);
         std::vector<std::vector<std::string>> commands;
         commands.reserve(batch.size());
         for (const OutboxRecord& record : batch) {
-            commands.push_back({"XADD", options_.stream, "MAXLEN", "~", max_length, "*", "id",
-                                record.event_id, "type", record.type, "event", record.payload});
+            commands.push_back({"XADD", options_.stream, "*", "id", record.event_id, "type",
+                                record.type, "event", record.payload});
         }
         std::vector<RedisReply> replies;
         try {
             replies = connection().pipeline(commands);
         } catch (const RedisConnectionError& e) {
-            record_failure(batch, e.what());
+            record_failure(sequences_of(batch), e.what());
             throw;
         }
         std::vector<std::int64_t> published;
-        std::vector<OutboxRecord> refused;
+        std::vector<std::int64_t> refused;
         std::string refusal;
         for (std::size_t i = 0; i < batch.size(); ++i) {
             if (replies[i].is_error()) {
-                refused.push_back(batch[i]);
+                refused.push_back(batch[i].sequence);
                 refusal = replies[i].text;
             } else {
                 published.push_back(batch[i].sequence);
             }
         }
-        outbox_.mark_published(published);
+        if (!published.empty() && options_.wait_replicas > 0) {
+            wait_for_replicas(published);
+        }
+        try {
+            outbox_.mark_published(published, options_.use_lease ? options_.relay_id : "");
+        } catch (const OutboxLeaseLost&) {
+            lease_held_.store(false, std::memory_order_relaxed);
+            throw;
+        }
         published_.fetch_add(published.size(), std::memory_order_relaxed);
         if (!refused.empty()) {
             record_failure(refused, refusal);
@@ -215,12 +543,87 @@ private:
         return published.size();
     }
 
-    void record_failure(const std::vector<OutboxRecord>& records, const std::string& error) {
+    // WAIT for the replicas; below wait_replicas the records are not marked (retried).
+    void wait_for_replicas(const std::vector<std::int64_t>& published) {
+        const RedisReply reply =
+            connection().command({"WAIT", std::to_string(options_.wait_replicas),
+                                  std::to_string(options_.wait_timeout.count())});
+        if (reply.integer >= options_.wait_replicas) {
+            return;
+        }
+        replica_shortfalls_.fetch_add(1, std::memory_order_relaxed);
+        const std::string message = fmt::format(
+            "NOREPLICAS only {} of {} replicas acknowledged {} records within {} ms; "
+            "they stay pending and are published again",
+            reply.integer, options_.wait_replicas, published.size(), options_.wait_timeout.count());
+        record_failure(published, message);
+        throw RedisCommandError("WAIT", message);
+    }
+
+    // Trims by MINID what every group has been delivered and acknowledged, then enforces the
+    // max_length cap, counting what it removes. Refreshes group_stats().
+    void trim() {
+        trim_due_ = true; // until it completes
+        RedisConnection& redis = connection();
+        std::vector<StreamGroupStats> groups = read_group_stats(redis, options_.stream);
+        std::optional<detail::StreamId> floor;
+        bool every_group_known = !groups.empty();
+        for (const std::string& expected : options_.groups) {
+            const bool found = std::any_of(groups.begin(), groups.end(),
+                                           [&](const auto& g) { return g.name == expected; });
+            every_group_known = every_group_known && found;
+        }
+        if (every_group_known) {
+            for (const StreamGroupStats& group : groups) {
+                const detail::StreamId needed =
+                    group.pending > 0 && !group.oldest_pending_id.empty()
+                        ? detail::parse_stream_id(group.oldest_pending_id)
+                        : detail::successor(detail::parse_stream_id(group.last_delivered_id));
+                if (!floor || needed < *floor) {
+                    floor = needed;
+                }
+            }
+        }
+        {
+            std::lock_guard<std::mutex> lock(groups_mutex_);
+            groups_ = std::move(groups);
+        }
+        if (floor) {
+            const RedisReply removed =
+                redis.command({"XTRIM", options_.stream, "MINID", "=", detail::to_string(*floor)});
+            trimmed_.fetch_add(detail::to_count(removed), std::memory_order_relaxed);
+        }
+        const std::uint64_t length = detail::to_count(redis.command({"XLEN", options_.stream}));
+        if (length > options_.max_length) {
+            const std::uint64_t dropped = detail::to_count(redis.command(
+                {"XTRIM", options_.stream, "MAXLEN", "=", std::to_string(options_.max_length)}));
+            dropped_undelivered_.fetch_add(dropped, std::memory_order_relaxed);
+            if (dropped > 0) {
+                log(LogLevel::error,
+                    fmt::format("outbox relay: stream '{}' reached max_length {}: dropped its "
+                                "{} oldest entries, which {}; raise "
+                                "RelayOptions::max_length or speed up the slowest group",
+                                options_.stream, options_.max_length, dropped,
+                                floor ? "a consumer group had not been delivered or had not "
+                                        "acknowledged"
+                                      : "no consumer group (or not every group in "
+                                        "RelayOptions::groups) had read"));
+            }
+        }
+        last_trim_ = std::chrono::steady_clock::now();
+        trim_due_ = false;
+    }
+
+    static std::vector<std::int64_t> sequences_of(const std::vector<OutboxRecord>& records) {
         std::vector<std::int64_t> sequences;
         sequences.reserve(records.size());
         for (const OutboxRecord& record : records) {
             sequences.push_back(record.sequence);
         }
+        return sequences;
+    }
+
+    void record_failure(const std::vector<std::int64_t>& sequences, const std::string& error) {
         try {
             outbox_.record_failure(sequences, error);
         } catch (const std::exception& e) {
@@ -231,7 +634,11 @@ private:
 
     RedisConnection& connection() {
         if (!connection_) {
-            connection_.emplace(endpoint_); // throws RedisConnectionError while Redis is down
+            connection_.emplace(endpoint_); // throws while Redis is down or refuses AUTH
+            if (connected_before_) {
+                reconnects_.fetch_add(1, std::memory_order_relaxed);
+            }
+            connected_before_ = true;
         }
         return *connection_;
     }
@@ -242,8 +649,10 @@ private:
             std::chrono::milliseconds pause = options_.poll_interval;
             try {
                 relay_once();
-                if (!reachable_.exchange(true, std::memory_order_relaxed) && attempts_failed_) {
-                    log(LogLevel::info, "outbox relay: Redis reachable again");
+                if (lease_held_.load(std::memory_order_relaxed) || !options_.use_lease) {
+                    if (!reachable_.exchange(true, std::memory_order_relaxed) && attempts_failed_) {
+                        log(LogLevel::info, "outbox relay: Redis reachable again");
+                    }
                 }
                 attempts_failed_ = false;
                 backoff.reset();
@@ -253,8 +662,8 @@ private:
                 attempts_failed_ = true;
                 pause = backoff.next();
                 log(LogLevel::warning,
-                    fmt::format("outbox relay: publish to stream '{}' failed, retrying in {} ms: "
-                                "{}",
+                    fmt::format("outbox relay: publish to stream '{}' failed, retrying in {} ms "
+                                "on a new connection: {}",
                                 options_.stream, pause.count(), e.what()));
             }
             std::unique_lock<std::mutex> lock(wake_mutex_);
@@ -282,10 +691,23 @@ private:
     RelayOptions options_;
     Logger logger_;
     std::optional<RedisConnection> connection_; // used by one thread at a time
+    bool connected_before_ = false;             // likewise, and the fields down to groups_
+    bool trim_due_ = true;
+    std::chrono::steady_clock::time_point last_trim_{};
+    std::chrono::steady_clock::time_point lease_renewed_{};
+
+    mutable std::mutex groups_mutex_;
+    std::vector<StreamGroupStats> groups_; // guarded by groups_mutex_
 
     std::atomic<std::uint64_t> published_{0};
     std::atomic<std::uint64_t> failed_attempts_{0};
+    std::atomic<std::uint64_t> refused_attempts_{0};
+    std::atomic<std::uint64_t> reconnects_{0};
+    std::atomic<std::uint64_t> replica_shortfalls_{0};
+    std::atomic<std::uint64_t> trimmed_{0};
+    std::atomic<std::uint64_t> dropped_undelivered_{0};
     std::atomic<bool> reachable_{false};
+    std::atomic<bool> lease_held_{false};
     bool attempts_failed_ = false; // background thread only
 
     std::mutex thread_mutex_; // serialises start() and stop()
