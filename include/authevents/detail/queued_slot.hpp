@@ -57,13 +57,14 @@ inline constexpr bool queueable_arguments = (std::is_copy_constructible_v<std::d
 
 /// The callable of one queued slot, its executor, and the turn-taking that keeps its calls in
 /// order: every call takes a ticket when queued and runs when the previous tickets are done.
+/// The callable is already type-erased (a slot entry, `Target`, and the node that owns the
+/// callable when it does not fit the entry), so there is one QueuedSlot per signature.
 /// Thread-safe.
-template <class F, class... Args>
-class QueuedSlot final : public std::enable_shared_from_this<QueuedSlot<F, Args...>> {
+template <class Target, class... Args>
+class QueuedSlot final : public std::enable_shared_from_this<QueuedSlot<Target, Args...>> {
 public:
-    template <class G>
-    QueuedSlot(G&& callable, Executor executor)
-        : callable_(std::forward<G>(callable)), executor_(std::move(executor)) {}
+    QueuedSlot(const Target& target, std::shared_ptr<SlotNode> owner, Executor executor)
+        : target_(target), owner_(std::move(owner)), executor_(std::move(executor)) {}
 
     /// Copies the arguments and submits one task for them. If the executor refuses (throws),
     /// the call is withdrawn and the exception propagates. Concurrent sends submit one at a
@@ -194,11 +195,8 @@ private:
             }
         }
         try {
-            std::apply(
-                [this](auto&... arguments) {
-                    static_cast<void>(std::invoke(callable_, arguments...));
-                },
-                call.arguments_);
+            std::apply([this](auto&... arguments) { target_.template call<Args...>(arguments...); },
+                       call.arguments_);
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {
@@ -209,7 +207,8 @@ private:
         }
     }
 
-    F callable_;
+    Target target_;
+    std::shared_ptr<SlotNode> owner_; // owns the callable target_ calls, if not inline
     Executor executor_;
     std::recursive_mutex submit_mutex_;
     std::mutex mutex_;

@@ -19,13 +19,14 @@
 
 namespace authevents::detail {
 
-/// The state of one Signal<Args...>. Emitters read the published snapshot without locking;
-/// connect, disconnect and reclamation serialise on `writer_`, which is never held while user
-/// code (a slot, or a callable's destructor) runs. Owned by a shared_ptr so that Connection
-/// handles can outlive the Signal.
-template <class... Args> class SignalCore final : public SlotOwner {
+/// The state of one Signal<Args...>, whatever its Args (so compiled once, not per signature:
+/// only the emission functions are templates, on the call of one entry). Emitters read the
+/// published snapshot without locking; connect, disconnect and reclamation serialise on `writer_`,
+/// which is never held while user code (a slot, or a callable's destructor) runs. Owned by a
+/// shared_ptr so that Connection handles can outlive the Signal.
+class SignalCore final : public SlotOwner {
 public:
-    using Entry = SlotEntry<Args...>;
+    using Entry = SlotEntry;
     using EntrySnapshot = Snapshot<Entry>;
 
     /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
