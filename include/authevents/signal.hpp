@@ -489,7 +489,7 @@ private:
         Entry made = entry;
         if (options.executor) {
             if constexpr (detail::queueable_arguments<Args...>) {
-                using Queue = detail::QueuedSlot<Entry, Args...>;
+                using Queue = detail::QueuedSlot;
                 auto queued = std::make_shared<detail::QueuedNode<Queue>>(
                     std::make_shared<Queue>(entry, std::move(callable),
                                             std::move(options.executor)),

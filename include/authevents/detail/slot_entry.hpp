@@ -1,7 +1,6 @@
 // Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
 #pragma once
 
-#include "queued_slot.hpp"
 #include "slot_node.hpp"
 
 #include <array>
@@ -77,12 +76,12 @@ template <class... Args> struct SlotThunks {
     }
 
     /// An entry that queues each call on the executor of `node`'s queued slot.
-    template <class Queue> static SlotEntry queued_callable(QueuedNode<Queue>& node) {
+    template <class Node> static SlotEntry queued_callable(Node& node) {
         SlotEntry entry;
         entry.node = &node;
         entry.sender = node.sender();
         entry.storage.object = node.queue();
-        entry.invoke = erase(&call_queued<Queue>);
+        entry.invoke = erase(&call_queued<typename Node::Queue>);
         return entry;
     }
 
@@ -97,7 +96,7 @@ private:
     }
 
     template <class Queue> static void call_queued(const SlotEntry& entry, Args&... args) {
-        static_cast<Queue*>(entry.storage.object)->enqueue(*entry.node, args...);
+        static_cast<Queue*>(entry.storage.object)->template enqueue<Args...>(*entry.node, args...);
     }
 
     template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {
