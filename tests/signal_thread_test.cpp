@@ -1365,6 +1365,11 @@ private:
 // that its captures are still alive when called, and disconnect_and_wait that it is not called
 // afterwards.
 void stress_reclamation(const char* mode) {
+    constexpr std::size_t rounds = 300;
+    // Declared before the signal: a disconnected slot's callable may be released only by the
+    // signal's destructor (when an emission pinned its snapshot at the last reclamation).
+    std::vector<std::atomic<bool>> alive(rounds);
+    std::vector<std::atomic<bool>> waited(rounds);
     Signal<int> signal;
     std::atomic<long> dead_calls{0};
     std::atomic<long> late_calls{0};
@@ -1387,9 +1392,6 @@ void stress_reclamation(const char* mode) {
         });
     }
     eventually([&] { return sends.load() > 10; });
-    constexpr std::size_t rounds = 300;
-    std::vector<std::atomic<bool>> alive(rounds);
-    std::vector<std::atomic<bool>> waited(rounds);
     for (std::size_t round = 0; round < rounds; ++round) {
         alive[round].store(true);
         Connection owning = signal.connect([flag = AliveFlag(alive[round]), &dead_calls,
