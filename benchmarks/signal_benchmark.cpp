@@ -5,6 +5,7 @@
 //
 // Benchmark names: <case>/<library>/<N>[/threads:2]. benchmarks/run turns the JSON output into
 // a table of medians with each figure's ratio to the floor of the same case.
+#include <authevents/detail/asymmetric_fence.hpp>
 #include <authevents/dispatcher.hpp>
 #include <authevents/signal.hpp>
 
@@ -211,6 +212,46 @@ void dispatch_authevents(benchmark::State& state) {
     }
 }
 
+/// A dispatch with a logger that keeps only warnings and errors (declared with its level, so
+/// the [EVENT] line is never formatted), against the same dispatch with logging off.
+void dispatch_quiet_logger(benchmark::State& state) {
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger([](authevents::LogLevel, std::string_view) {},
+                          authevents::LogLevel::warning);
+    const authevents::UserRegistered event = sample_event();
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(dispatcher.dispatch(event));
+    }
+}
+
+// --- The machine: what a full fence costs, and the writers' process-wide barrier ------------
+
+/// One full fence per iteration: `xchg` with memory (what a sequentially consistent store
+/// compiles to on x86-64) or `mfence`; elsewhere the compiler's seq_cst fence.
+void fence(benchmark::State& state) {
+    static volatile long word = 0;
+    for (auto _ : state) {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+        if (state.range(0) == 0) {
+            long value = 1;
+            asm volatile("xchg %0, %1" : "+r"(value), "+m"(word)::"memory");
+        } else {
+            asm volatile("mfence" ::: "memory");
+        }
+#else
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+    }
+}
+
+/// The barrier writers pay to reclaim a batch of snapshots or wait for a slot (membarrier on
+/// Linux; a fence where the machine has no process-wide barrier).
+void heavy_barrier(benchmark::State& state) {
+    for (auto _ : state) {
+        authevents::detail::asymmetric_fence::heavy();
+    }
+}
+
 template <class Library> void register_library() {
     const std::string library = Library::name;
     benchmark::RegisterBenchmark(("emit/" + library).c_str(), &emit<Library>)
@@ -243,7 +284,10 @@ const bool registered = [] {
     register_library<Floor>();
     register_library<Authevents>();
     benchmark::RegisterBenchmark("dispatch/floor", &dispatch_floor)->Arg(8);
-    benchmark::RegisterBenchmark("dispatch/authevents", &dispatch_authevents)->Arg(8);
+    benchmark::RegisterBenchmark("dispatch/authevents", &dispatch_authevents)->Arg(0)->Arg(8);
+    benchmark::RegisterBenchmark("dispatch/quiet_logger", &dispatch_quiet_logger)->Arg(0);
+    benchmark::RegisterBenchmark("machine/fence", &fence)->Arg(0)->Arg(1);
+    benchmark::RegisterBenchmark("machine/process_barrier", &heavy_barrier)->Arg(0);
 #ifdef AUTHEVENTS_BENCH_BOOST
     register_library<BoostSignals2>();
 #endif

@@ -17,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -57,6 +58,12 @@ struct TenantEvent {
     const int* tenant = nullptr;
 };
 
+// A custom event whose formatter counts how often it runs.
+struct Counted {
+    static constexpr std::string_view name = "counted";
+    int* formatted = nullptr;
+};
+
 // Records the events a handler receives.
 template <class E> struct Received {
     std::vector<E> events;
@@ -82,6 +89,13 @@ template <> struct fmt::formatter<ApiKeyCreated> : fmt::formatter<std::string_vi
 template <> struct fmt::formatter<SessionRevoked> : fmt::formatter<std::string_view> {
     template <class Context> auto format(const SessionRevoked& e, Context& ctx) const {
         return fmt::format_to(ctx.out(), "session_revoked session_id={}", e.session_id);
+    }
+};
+
+template <> struct fmt::formatter<Counted> : fmt::formatter<std::string_view> {
+    template <class Context> auto format(const Counted& e, Context& ctx) const {
+        ++*e.formatted;
+        return fmt::format_to(ctx.out(), "counted");
     }
 };
 
@@ -488,6 +502,59 @@ TEST_CASE("an empty logger silences the dispatcher; set_logger replaces it", "[d
     CHECK(d.dispatch_user_2fa_enabled(ana()).failures.size() == 1);
     CHECK(first.size() == 1);
     CHECK(second.size() == 1);
+}
+
+TEST_CASE("a logger declared with a level gets only lines at that level or above, and lines "
+          "below it are never formatted",
+          "[dispatcher][log]") {
+    EventDispatcher d;
+    LogCapture capture;
+    int formatted = 0;
+    d.set_logger(capture.logger(), LogLevel::warning);
+    CHECK(d.log_level() == LogLevel::warning);
+    d.dispatch(Counted{&formatted});
+    CHECK(formatted == 0); // the [EVENT] line is an info line: not even built
+    CHECK(capture.size() == 0);
+    d.connect<Counted>([](const Counted&) { throw std::runtime_error("boom"); });
+    CHECK(d.dispatch(Counted{&formatted}).failures.size() == 1);
+    CHECK(formatted == 0);
+    REQUIRE(capture.texts(LogLevel::error).size() == 1); // the failure, at error, still comes
+    CHECK(capture.size() == 1);
+
+    d.set_logger(capture.logger()); // no level: the logger gets everything
+    CHECK(d.log_level() == LogLevel::debug);
+    capture.clear();
+    d.dispatch(Counted{&formatted});
+    CHECK(formatted == 1);
+    REQUIRE(capture.texts(LogLevel::info).size() == 1);
+    CHECK(capture.texts(LogLevel::info)[0] == "[EVENT] counted");
+
+    d.set_logger({}, LogLevel::debug); // an empty logger silences, whatever the level
+    CHECK(d.log_level() > LogLevel::error);
+    d.dispatch(Counted{&formatted});
+    CHECK(formatted == 1);
+}
+
+TEST_CASE("counters are summed over the threads that dispatched, and reset to zero",
+          "[dispatcher][stats]") {
+    EventDispatcher d;
+    d.set_logger({});
+    d.connect<User2faEnabled>([](const User2faEnabled&) {});
+    d.dispatch_user_2fa_enabled(ana());
+    std::thread other([&d] {
+        d.dispatch_user_2fa_enabled(ana());
+        d.dispatch_user_2fa_enabled(ana());
+    });
+    other.join();
+    CHECK(d.stats<User2faEnabled>().dispatched == 3);
+    CHECK(d.stats<User2faEnabled>().handlers_called == 3);
+    d.reset_stats();
+    CHECK(d.stats<User2faEnabled>().dispatched == 0);
+    d.set_enabled(false);
+    d.dispatch_user_2fa_enabled(ana());
+    CHECK(d.stats<User2faEnabled>().suppressed == 1);
+    CHECK(d.stats<User2faEnabled>().dispatched == 0);
+    CHECK(d.stats<User2faEnabled>().handlers_called == 0);
 }
 
 TEST_CASE("a throwing logger never reaches the service", "[dispatcher][log]") {

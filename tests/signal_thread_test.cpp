@@ -3,6 +3,7 @@
 // Every test is bounded in iterations; none asserts a timing. Catch2 assertions run on the main
 // thread only, after the worker threads are joined. A watchdog ends the process with a message
 // instead of hanging when a test deadlocks.
+#include <authevents/detail/asymmetric_fence.hpp>
 #include <authevents/signal.hpp>
 
 #include "catch_compat.hpp"
@@ -1331,4 +1332,115 @@ TEST_CASE("two threads running the same slot that disconnects itself with discon
         }
     }
     CHECK(ok_rounds == rounds);
+}
+
+// =============================================================================================
+// Both fence modes: senders skip their fence when writers can run a process-wide barrier
+// (asymmetric), else both use sequentially consistent operations (symmetric: no such barrier,
+// or ThreadSanitizer). Each mode must reclaim only what no emission can still reach.
+
+namespace {
+
+// A capture that marks its flag dead when the slot's callable is destroyed (moved-from copies
+// mark nothing): a slot that finds its flag dead was called after its callable was released.
+class AliveFlag {
+public:
+    explicit AliveFlag(std::atomic<bool>& alive) : alive_(&alive) {}
+    AliveFlag(AliveFlag&& other) noexcept : alive_(std::exchange(other.alive_, nullptr)) {}
+    AliveFlag(const AliveFlag&) = delete;
+    AliveFlag& operator=(const AliveFlag&) = delete;
+    AliveFlag& operator=(AliveFlag&&) = delete;
+    ~AliveFlag() {
+        if (alive_ != nullptr) {
+            alive_->store(false);
+        }
+    }
+    [[nodiscard]] bool alive() const { return alive_ != nullptr && alive_->load(); }
+
+private:
+    std::atomic<bool>* alive_;
+};
+
+// Connects and disconnects slots owning captures (one reclamation and one process-wide barrier
+// each) and slots without (reclaimed in batches) while three threads send; every slot checks
+// that its captures are still alive when called, and disconnect_and_wait that it is not called
+// afterwards.
+void stress_reclamation(const char* mode) {
+    constexpr std::size_t rounds = 300;
+    // Declared before the signal: a disconnected slot's callable may be released only by the
+    // signal's destructor (when an emission pinned its snapshot at the last reclamation).
+    std::vector<std::atomic<bool>> alive(rounds);
+    std::vector<std::atomic<bool>> waited(rounds);
+    Signal<int> signal;
+    std::atomic<long> dead_calls{0};
+    std::atomic<long> late_calls{0};
+    std::atomic<long> sends{0};
+    std::atomic<bool> stop{false};
+    for (int i = 0; i < 4; ++i) {
+        signal.connect([](int) {});
+    }
+    std::vector<std::thread> emitters;
+    for (int e = 0; e < 3; ++e) {
+        emitters.emplace_back([&, e] {
+            while (!stop.load(std::memory_order_relaxed)) {
+                if (e == 2) {
+                    (void)signal.send_robust(1);
+                } else {
+                    signal.send(1);
+                }
+                sends.fetch_add(1, std::memory_order_relaxed);
+            }
+        });
+    }
+    eventually([&] { return sends.load() > 10; });
+    for (std::size_t round = 0; round < rounds; ++round) {
+        alive[round].store(true);
+        Connection owning = signal.connect([flag = AliveFlag(alive[round]), &dead_calls,
+                                            &late_calls, &waited = waited[round]](int) {
+            if (!flag.alive()) {
+                dead_calls.fetch_add(1);
+            }
+            if (waited.load()) {
+                late_calls.fetch_add(1);
+            }
+        });
+        Connection trivial = signal.connect([](int) {});
+        if (round % 3 == 0) {
+            owning.disconnect();
+            trivial.disconnect();
+            owning.disconnect_and_wait();
+        } else {
+            owning.disconnect_and_wait();
+            trivial.disconnect();
+        }
+        waited[round].store(true);
+    }
+    stop.store(true);
+    for (auto& thread : emitters) {
+        thread.join();
+    }
+    INFO("fence mode: " << mode);
+    CHECK(dead_calls.load() == 0);
+    CHECK(late_calls.load() == 0);
+    CHECK(signal.size() == 4);
+}
+
+} // namespace
+
+TEST_CASE("reclamation and disconnect_and_wait under concurrent sends in both fence modes",
+          "[signal][thread][fence]") {
+    namespace fence = authevents::detail::asymmetric_fence;
+    using authevents::detail::FenceMode;
+    Watchdog watchdog("reclamation in both fence modes");
+    const FenceMode supported = fence::force_symmetric(false);
+#ifdef AUTHEVENTS_DETAIL_TSAN
+    CHECK(supported == FenceMode::symmetric); // TSan cannot see the kernel's barrier
+#endif
+    CHECK(supported != FenceMode::unknown);
+    stress_reclamation(supported == FenceMode::asymmetric ? "asymmetric" : "symmetric");
+
+    CHECK(fence::force_symmetric(true) == FenceMode::symmetric);
+    CHECK_FALSE(fence::senders_light());
+    stress_reclamation("symmetric (forced)");
+    CHECK(fence::force_symmetric(false) == supported);
 }

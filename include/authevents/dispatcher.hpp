@@ -5,6 +5,7 @@
 /// The only core header that uses fmt (for the log lines; formatters in format.hpp).
 #pragma once
 
+#include <authevents/detail/thread_counters.hpp>
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
 #include <authevents/signal.hpp>
@@ -153,29 +154,28 @@ template <class E> std::any copy_event(const void* event) {
     }
 }
 
-/// Counters of one event type; relaxed atomics, read as a snapshot.
+/// Counters of one event type: per-thread cells (no locked instruction per dispatch), summed
+/// when read.
 struct ChannelCounters {
+    enum Counter : std::size_t { dispatched, suppressed, handlers_called, handler_failures };
+
     std::string_view name;
-    std::atomic<std::uint64_t> dispatched{0};
-    std::atomic<std::uint64_t> suppressed{0};
-    std::atomic<std::uint64_t> handlers_called{0};
-    std::atomic<std::uint64_t> handler_failures{0};
+    ThreadCounters<4> counts;
 
     explicit ChannelCounters(std::string_view event_name) noexcept : name(event_name) {}
 
-    EventStats snapshot() const noexcept {
-        return EventStats{name, dispatched.load(std::memory_order_relaxed),
-                          suppressed.load(std::memory_order_relaxed),
-                          handlers_called.load(std::memory_order_relaxed),
-                          handler_failures.load(std::memory_order_relaxed)};
+    void add(Counter which, std::uint64_t amount = 1) noexcept { counts.add(which, amount); }
+    void add(Counter first, std::uint64_t first_amount, Counter second,
+             std::uint64_t second_amount) noexcept {
+        counts.add(first, first_amount, second, second_amount);
     }
 
-    void reset() noexcept {
-        dispatched.store(0, std::memory_order_relaxed);
-        suppressed.store(0, std::memory_order_relaxed);
-        handlers_called.store(0, std::memory_order_relaxed);
-        handler_failures.store(0, std::memory_order_relaxed);
+    EventStats snapshot() const noexcept {
+        return EventStats{name, counts.read(dispatched), counts.read(suppressed),
+                          counts.read(handlers_called), counts.read(handler_failures)};
     }
+
+    void reset() noexcept { counts.reset(); }
 };
 
 /// The signal and counters of one event type.
@@ -499,31 +499,28 @@ public:
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
+        DispatchReport report; // the one object every path returns: built in place (NRVO)
         if constexpr (detail::is_event_v<Event>) {
             auto& ch = channel<Event>();
             const bool on = enabled();
             log_event(event, on);
-            DispatchReport report;
             notify_observers(event, sender, on, report);
             if (!on) {
-                ch.counters.suppressed.fetch_add(1, std::memory_order_relaxed);
+                ch.counters.add(detail::ChannelCounters::suppressed);
                 return report;
             }
-            ch.counters.dispatched.fetch_add(1, std::memory_order_relaxed);
             report.handlers_called = ch.signal.send_robust_each(
                 sender,
                 [&](SlotError&& failure) {
-                    ch.counters.handler_failures.fetch_add(1, std::memory_order_relaxed);
+                    ch.counters.add(detail::ChannelCounters::handler_failures);
                     log_failure(Event::name, "handler", failure);
                     report.failures.push_back(std::move(failure));
                 },
                 event);
-            ch.counters.handlers_called.fetch_add(report.handlers_called,
-                                                  std::memory_order_relaxed);
-            return report;
-        } else {
-            return DispatchReport{};
+            ch.counters.add(detail::ChannelCounters::dispatched, 1,
+                            detail::ChannelCounters::handlers_called, report.handlers_called);
         }
+        return report;
     }
 
     /// Dispatches UserRegistered{user, email_sent, ip_address}. See dispatch().
@@ -608,13 +605,23 @@ public:
     /// Thread-safe.
     [[nodiscard]] Signal<const EventView&>& observers() noexcept { return observers_; }
 
-    /// Replaces the logger; an empty Logger silences the dispatcher. Takes effect for log
-    /// lines that start after it returns. Thread-safe; noexcept apart from std::bad_alloc.
-    void set_logger(Logger logger) {
+    /// Replaces the logger; an empty Logger silences the dispatcher. The logger receives the
+    /// lines at `min_level` and above; lines below it are never formatted (with `warning`,
+    /// a dispatch that no handler fails formats nothing). Declare the level your logger keeps:
+    /// a logger that drops info lines itself still makes every dispatch format its `[EVENT]`
+    /// line. Takes effect for log lines that start after it returns. Thread-safe; noexcept
+    /// apart from std::bad_alloc.
+    void set_logger(Logger logger, LogLevel min_level = LogLevel::debug) {
         auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
         std::lock_guard<std::mutex> lock(logger_mutex_);
-        logger_min_level_.store(next ? LogLevel::debug : silent, std::memory_order_relaxed);
+        logger_min_level_.store(next ? min_level : silent, std::memory_order_relaxed);
         logger_ = std::move(next);
+    }
+
+    /// The lowest level the current logger receives (above LogLevel::error when there is no
+    /// logger). Thread-safe.
+    [[nodiscard]] LogLevel log_level() const noexcept {
+        return logger_min_level_.load(std::memory_order_relaxed);
     }
 
     /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
@@ -626,7 +633,8 @@ public:
     [[nodiscard]] bool enabled() const noexcept { return enabled_.load(std::memory_order_seq_cst); }
 
     /// A snapshot of `Event`'s counters (all zero for a custom event never used). Each counter
-    /// is read atomically; the snapshot as a whole is not. Thread-safe, noexcept.
+    /// is the sum of per-thread counts (dispatching never writes memory shared between
+    /// threads); the snapshot as a whole is not atomic. Thread-safe, noexcept.
     template <class Event> [[nodiscard]] EventStats stats() const noexcept {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::stats<Event>: not an event type");
@@ -715,7 +723,7 @@ private:
     /// hence the rule that the dispatcher outlives its queued handlers' calls.
     template <class Event> void report_queued_failures(detail::Channel<Event>& ch) {
         ch.signal.set_queued_error_handler([this, &ch](const SlotError& failure) {
-            ch.counters.handler_failures.fetch_add(1, std::memory_order_relaxed);
+            ch.counters.add(detail::ChannelCounters::handler_failures);
             log_failure(Event::name, "queued handler", failure);
         });
     }
@@ -770,6 +778,9 @@ private:
     template <class Event>
     void notify_observers(const Event& event, SenderId sender, bool handlers_enabled,
                           DispatchReport& report) {
+        if (!detail::has_slots(observers_)) {
+            return; // no observer: the view is not even built
+        }
         const EventView view(event, sender, handlers_enabled);
         std::exception_ptr abort;
         observers_.send_robust_each(

@@ -24,12 +24,16 @@
 
 namespace authevents {
 
+template <class... Args> class Signal;
+
 namespace detail {
 /// One object per type, whose address identifies the type as a sender.
 template <class T> inline char type_identity_tag = 0;
 
 template <class T> struct is_std_function : std::false_type {};
 template <class R, class... P> struct is_std_function<std::function<R(P...)>> : std::true_type {};
+
+template <class... Args> bool has_slots(const authevents::Signal<Args...>& signal) noexcept;
 
 template <class F>
 inline constexpr bool is_function_pointer_v =
@@ -304,8 +308,9 @@ template <class... Args> class Signal {
     static_assert((!std::is_void_v<Args> && ...),
                   "authevents::Signal: use Signal<> for a signal without arguments");
 
-    using Core = detail::SignalCore<Args...>;
-    using Entry = typename Core::Entry;
+    using Core = detail::SignalCore;
+    using Entry = detail::SlotEntry;
+    using Thunks = detail::SlotThunks<Args...>;
 
 public:
     Signal() : core_(std::make_shared<Core>()) {}
@@ -328,32 +333,13 @@ public:
     /// If a live slot has the same key, (options.dispatch_uid, options.sender) or, without a
     /// uid, (function pointer, options.sender), nothing changes and its Connection is returned.
     /// Throws std::invalid_argument for a null function pointer or empty std::function, and
-    /// std::bad_alloc; the signal is then unchanged.
-    template <class F> Connection connect(F&& slot, ConnectOptions options = {}) {
-        using Fn = std::decay_t<F>;
-        static_assert(std::is_invocable_v<Fn&, Args&...>,
-                      "authevents::Signal::connect: this slot cannot be called with the signal's "
-                      "arguments. Each slot is called with every argument as an lvalue (Args&...), "
-                      "so a parameter must be a value, an lvalue reference or a const reference "
-                      "of a matching type; an rvalue-reference parameter (T&&) does not fit.");
-        static_assert(std::is_constructible_v<Fn, F>,
-                      "authevents::Signal::connect: the slot must be copy- or move-constructible "
-                      "from the argument passed to connect()");
-        if constexpr (std::is_invocable_v<Fn&, Args&...> && std::is_constructible_v<Fn, F>) {
-            reject_null(slot);
-            detail::FunctionId function = nullptr;
-            if constexpr (detail::is_function_pointer_v<Fn>) {
-                function = reinterpret_cast<detail::FunctionId>(slot);
-            }
-            const std::weak_ptr<const void> untracked;
-            const bool tracked =
-                options.track.owner_before(untracked) || untracked.owner_before(options.track);
-            auto [node, entry] = make_slot(std::forward<F>(slot), options, function, tracked);
-            node->owner = core_;
-            return Connection(core_->insert(std::move(node), entry));
-        } else {
-            return Connection();
-        }
+    /// std::bad_alloc; the signal is then unchanged. (Two overloads rather than a default
+    /// argument, so that a call site without options does not build and destroy them.)
+    template <class F> Connection connect(F&& slot, ConnectOptions options) {
+        return connect_with(std::forward<F>(slot), &options);
+    }
+    template <class F> Connection connect(F&& slot) {
+        return connect_with(std::forward<F>(slot), nullptr);
     }
 
     /// Disconnects the slot connected with this uid and sender; true if one was. An empty uid
@@ -406,6 +392,9 @@ public:
     /// included.
     template <class OnError>
     std::size_t send_robust_each(SenderId sender, OnError&& on_error, Args... args) {
+        if (!detail::has_slots(*this)) {
+            return 0; // no slot: one load, no call
+        }
         return emit_robust(sender.key(), on_error, args...);
     }
 
@@ -454,53 +443,87 @@ public:
     [[nodiscard]] bool blocked() const noexcept { return core_->blocked(); }
 
 private:
-    /// A new slot's node and entry. An aggregate, so that the entry is built in place: copying
-    /// it right after building it field by field stalls the store buffer (wide loads of
-    /// narrow, just-made stores).
-    struct MadeSlot {
-        std::shared_ptr<detail::SlotNode> node;
-        Entry entry;
-    };
-
-    /// Creates the node and the entry for a new slot: queued, inline or owned callable.
-    template <class F>
-    static MadeSlot make_slot(F&& slot, ConnectOptions& options, detail::FunctionId function,
-                              bool tracked) {
+    /// connect() with `options`, or the default options when null.
+    template <class F> Connection connect_with(F&& slot, ConnectOptions* options) {
         using Fn = std::decay_t<F>;
+        static_assert(std::is_invocable_v<Fn&, Args&...>,
+                      "authevents::Signal::connect: this slot cannot be called with the signal's "
+                      "arguments. Each slot is called with every argument as an lvalue (Args&...), "
+                      "so a parameter must be a value, an lvalue reference or a const reference "
+                      "of a matching type; an rvalue-reference parameter (T&&) does not fit.");
+        static_assert(std::is_constructible_v<Fn, F>,
+                      "authevents::Signal::connect: the slot must be copy- or move-constructible "
+                      "from the argument passed to connect()");
+        if constexpr (std::is_invocable_v<Fn&, Args&...> && std::is_constructible_v<Fn, F>) {
+            reject_null(slot);
+            detail::FunctionId function = nullptr;
+            if constexpr (detail::is_function_pointer_v<Fn>) {
+                function = reinterpret_cast<detail::FunctionId>(slot);
+            }
+            // Only what depends on the slot's type is done here (its call thunk, and its node
+            // when it does not fit an entry); the rest is one out-of-line function per
+            // signature, so that each connect costs the compiler little.
+            if constexpr (detail::fits_inline<Fn, Args...>) {
+                return connect_entry(Thunks::inline_callable(static_cast<const Fn&>(slot)), nullptr,
+                                     function, options);
+            } else {
+                auto node = std::make_shared<detail::CallableNode<Fn>>(std::forward<F>(slot));
+                const Entry entry = Thunks::owned_callable(*node);
+                return connect_entry(entry, std::move(node), function, options);
+            }
+        } else {
+            return Connection();
+        }
+    }
+
+    /// connect() once the slot is type-erased: `entry` calls it, and `callable`, if not null,
+    /// is the node that owns it (a CallableNode made without a key). Makes the slot's node
+    /// (queued, or the callable's own) and inserts it.
+    AUTHEVENTS_DETAIL_NOINLINE Connection connect_entry(const Entry& entry,
+                                                        std::shared_ptr<detail::SlotNode> callable,
+                                                        detail::FunctionId function,
+                                                        ConnectOptions* given) {
+        ConnectOptions defaults;
+        ConnectOptions& options = given != nullptr ? *given : defaults;
+        const std::weak_ptr<const void> untracked;
+        const bool tracked =
+            options.track.owner_before(untracked) || untracked.owner_before(options.track);
         const void* sender = options.sender.key();
+        std::shared_ptr<detail::SlotNode> node;
+        Entry made = entry;
         if (options.executor) {
             if constexpr (detail::queueable_arguments<Args...>) {
-                using Queue = detail::QueuedSlot<Fn, Args...>;
-                auto node = std::make_shared<detail::QueuedNode<Queue>>(
-                    std::make_shared<Queue>(std::forward<F>(slot), std::move(options.executor)),
+                using Queue = detail::QueuedSlot;
+                auto queued = std::make_shared<detail::QueuedNode<Queue>>(
+                    std::make_shared<Queue>(entry, std::move(callable),
+                                            std::move(options.executor)),
                     std::move(options.dispatch_uid), function, sender, options.priority,
                     std::move(options.track), tracked);
-                Entry entry = Entry::queued_callable(*node);
-                return MadeSlot{std::move(node), entry};
+                made = Thunks::queued_callable(*queued);
+                node = std::move(queued);
             } else {
                 throw std::invalid_argument(
                     "authevents::Signal::connect: a slot with an executor gets its own copies "
                     "of the arguments, but this signal has an argument type that cannot be "
                     "copied");
             }
-        } else if constexpr (detail::fits_inline<Fn, Args...>) {
-            auto node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid),
-                                                           function, sender, options.priority,
-                                                           std::move(options.track), tracked);
-            detail::SlotNode& made = *node;
-            return MadeSlot{std::move(node),
-                            Entry::inline_callable(static_cast<const Fn&>(slot), made)};
+        } else if (callable != nullptr) {
+            callable->set_key(std::move(options.dispatch_uid), sender, options.priority,
+                              std::move(options.track), tracked);
+            node = std::move(callable);
         } else {
-            auto node = std::make_shared<detail::CallableNode<Fn>>(
-                std::forward<F>(slot), std::move(options.dispatch_uid), sender, options.priority,
-                std::move(options.track), tracked);
-            auto& made = *node;
-            return MadeSlot{std::move(node), Entry::owned_callable(made)};
+            node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid), function,
+                                                      sender, options.priority,
+                                                      std::move(options.track), tracked);
         }
+        made.node = node.get();
+        made.sender = sender;
+        node->owner = core_;
+        return Connection(core_->insert(std::move(node), made));
     }
 
     void emit(const void* sender, Args&... args) {
-        auto call = [&args...](const Entry& entry) { entry.call(args...); };
+        auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         core_->emit(sender, call);
     }
 
@@ -511,7 +534,7 @@ private:
                                                        Args&... args) {
         auto call = [&](const Entry& entry) {
             try {
-                entry.call(args...);
+                entry.template call<Args...>(args...);
             } catch (...) {
                 on_error(SlotError{Connection(entry.node->shared_from_this()),
                                    std::current_exception()});
@@ -541,7 +564,17 @@ private:
         }
     }
 
+    template <class... A> friend bool detail::has_slots(const Signal<A...>& signal) noexcept;
+
     std::shared_ptr<Core> core_;
 };
+
+namespace detail {
+/// False when `signal` has no slot, so that a send would return at once (one load; a hint
+/// that a concurrent connect may make stale). For callers that would build arguments first.
+template <class... Args> bool has_slots(const Signal<Args...>& signal) noexcept {
+    return signal.core_->published();
+}
+} // namespace detail
 
 } // namespace authevents

@@ -8,6 +8,8 @@
 // never write memory another thread writes.
 #pragma once
 
+#include "asymmetric_fence.hpp"
+
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -53,6 +55,9 @@ struct alignas(64) ThreadRecord {
     /// Non-zero while this thread waits in disconnect_and_wait(): its emissions are parked.
     std::atomic<std::uint32_t> waiting{0};
     ThreadRecord* next_record = nullptr; // immutable once the record is published
+    /// Dense and unique: 0 for the first record made, 1 for the next... A record (so its
+    /// index) belongs to one live thread at a time; per-thread tables index by it.
+    std::size_t index = 0; // immutable once the record is published
 
     ThreadRecord() = default;
     ThreadRecord(const ThreadRecord&) = delete;
@@ -109,6 +114,7 @@ struct alignas(64) ThreadRecord {
 /// The process-wide list of thread records (constant-initialised, push-only).
 struct ThreadRegistry {
     std::atomic<ThreadRecord*> head{nullptr};
+    std::atomic<std::size_t> made{0}; // records made so far: the next record's index
 
     ThreadRecord& acquire() {
         for (ThreadRecord* record = head.load(std::memory_order_acquire); record != nullptr;
@@ -121,6 +127,7 @@ struct ThreadRegistry {
         }
         auto* record = new ThreadRecord();
         record->in_use.store(true, std::memory_order_relaxed);
+        record->index = made.fetch_add(1, std::memory_order_relaxed);
         ThreadRecord* old_head = head.load(std::memory_order_relaxed);
         do {
             record->next_record = old_head;
@@ -162,6 +169,7 @@ struct ThreadRecordReturner {
 };
 
 inline ThreadRecord& register_this_thread() {
+    asymmetric_fence::choose(); // before this thread's first pin reads the mode
     ThreadRecord& record = thread_registry.acquire();
     this_thread_record_ptr = &record;
     if (!this_thread_exiting) {
@@ -180,9 +188,8 @@ inline ThreadRecord& this_thread_record() {
 
 /// One emission's frame: enter() takes a free frame of this thread's record and pin() pins a
 /// snapshot there; the scope then records progress, and unpins (so frees) the frame on exit,
-/// also when a slot throws. The common case (thread registered, not nested) is a few plain loads,
-/// one plain store and the one seq_cst store of pin(): that store waits for every store before
-/// it, so there are as few as possible.
+/// also when a slot throws. The common case (thread registered, not nested) is a few plain
+/// loads and plain stores: no locked instruction, no fence (see asymmetric_fence.hpp).
 class EmissionScope {
 public:
     /// Takes the frame for a new emission from `sender`. Throws std::bad_alloc only on this
@@ -193,22 +200,24 @@ public:
         if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
             frame = &enter_nested();
         }
-        // Becomes visible with the pin (a seq_cst store, so also a release), which also marks
-        // the frame in use; `passed` is already null (see ~EmissionScope). One plain store to
-        // the thread's own line measured cheaper than comparing first.
+        // Becomes visible with the pin (a release store), which also marks the frame in use;
+        // `passed` is already null (see ~EmissionScope). One plain store to the thread's own
+        // line measured cheaper than comparing first.
         frame->sender.store(sender, std::memory_order_relaxed);
         return *frame;
     }
 
     /// Pins `seen`, the snapshot `source` published a moment ago, in `frame` and returns the
-    /// snapshot now pinned (nullptr if none is published any more). The seq_cst store then
-    /// re-load pairs with the writers' seq_cst exchange then scan: a writer that replaced the
-    /// snapshot either sees this pin or this emission sees the replacement. The re-load is also
-    /// the acquire that makes the snapshot's contents visible.
+    /// snapshot now pinned (nullptr if none is published any more). The pin, then the re-load
+    /// (and every later load of the emission: clean prefix, slot states), pairs with a
+    /// writer's store (a new snapshot, a lowered prefix, a slot's state), then its
+    /// asymmetric_fence::heavy(), then its scan of the pins: either the writer sees this pin,
+    /// or this emission sees the writer's change. The re-load is also the acquire that makes
+    /// the snapshot's contents visible.
     template <class Snapshot>
     static const Snapshot* pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source,
                                const Snapshot* seen) {
-        frame.pinned.store(seen, std::memory_order_seq_cst);
+        store_pin(frame, seen);
         const Snapshot* again = source.load(std::memory_order_seq_cst);
         if (again == seen) {
             return seen;
@@ -222,7 +231,7 @@ public:
     pin_again(EmissionFrame& frame, const std::atomic<Snapshot*>& source, const Snapshot* seen) {
         const Snapshot* snapshot = seen;
         while (snapshot != nullptr) {
-            frame.pinned.store(snapshot, std::memory_order_seq_cst);
+            store_pin(frame, snapshot);
             const Snapshot* again = source.load(std::memory_order_seq_cst);
             if (again == snapshot) {
                 break;
@@ -230,6 +239,17 @@ public:
             snapshot = again;
         }
         return snapshot;
+    }
+
+    /// The pin's store, ordered before the loads that follow it: by the compiler only when
+    /// writers pay a process-wide barrier, else by a sequentially consistent store.
+    static void store_pin(EmissionFrame& frame, const void* snapshot) noexcept {
+        if (asymmetric_fence::senders_light()) {
+            frame.pinned.store(snapshot, std::memory_order_release);
+            std::atomic_signal_fence(std::memory_order_seq_cst);
+        } else {
+            frame.pinned.store(snapshot, std::memory_order_seq_cst);
+        }
     }
 
     /// Takes charge of a frame from enter(): unpins and frees it when destroyed.

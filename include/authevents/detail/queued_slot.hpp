@@ -4,6 +4,7 @@
 
 #include "../executor.hpp"
 #include "emission_frames.hpp"
+#include "slot_entry.hpp"
 #include "slot_node.hpp"
 
 #include <condition_variable>
@@ -55,67 +56,85 @@ template <class... Args>
 inline constexpr bool queueable_arguments = (std::is_copy_constructible_v<std::decay_t<Args>> &&
                                              ...);
 
+class QueuedSlot;
+
+/// One queued call: its turn, and (in QueuedCallOf) its own copies of the arguments.
+/// Destroyed without having run (refused, or dropped by the executor), it gives up its turn so
+/// later calls are not held up.
+class QueuedCall {
+public:
+    QueuedCall(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
+               std::uint64_t ticket) noexcept
+        : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket) {}
+    QueuedCall(const QueuedCall&) = delete;
+    QueuedCall& operator=(const QueuedCall&) = delete;
+    virtual ~QueuedCall();
+
+    void run();
+
+    /// Calls `target` with the copied arguments.
+    virtual void invoke(const SlotEntry& target) = 0;
+
+private:
+    friend class QueuedSlot;
+    std::shared_ptr<QueuedSlot> slot_;
+    std::shared_ptr<SlotNode> node_;
+    std::uint64_t ticket_;
+    bool ran_ = false;
+};
+
+/// A queued call of a signal with parameters Args: the one part of a queued slot that depends
+/// on the signature.
+template <class... Args> class QueuedCallOf final : public QueuedCall {
+public:
+    QueuedCallOf(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
+                 std::uint64_t ticket, Args&... args)
+        : QueuedCall(std::move(slot), std::move(node), ticket), arguments_(args...) {}
+
+    void invoke(const SlotEntry& target) override {
+        std::apply([&target](auto&... arguments) { target.template call<Args...>(arguments...); },
+                   arguments_);
+    }
+
+private:
+    std::tuple<std::decay_t<Args>...> arguments_;
+};
+
 /// The callable of one queued slot, its executor, and the turn-taking that keeps its calls in
 /// order: every call takes a ticket when queued and runs when the previous tickets are done.
-/// Thread-safe.
-template <class F, class... Args>
-class QueuedSlot final : public std::enable_shared_from_this<QueuedSlot<F, Args...>> {
+/// The callable is already type-erased (a slot entry, and the node that owns the callable when
+/// it does not fit the entry), and only the calls' arguments depend on the signature, so this
+/// class is compiled once. Thread-safe.
+class QueuedSlot final : public std::enable_shared_from_this<QueuedSlot> {
 public:
-    template <class G>
-    QueuedSlot(G&& callable, Executor executor)
-        : callable_(std::forward<G>(callable)), executor_(std::move(executor)) {}
+    QueuedSlot(const SlotEntry& target, std::shared_ptr<SlotNode> owner, Executor executor)
+        : target_(target), owner_(std::move(owner)), executor_(std::move(executor)) {}
 
     /// Copies the arguments and submits one task for them. If the executor refuses (throws),
     /// the call is withdrawn and the exception propagates. Concurrent sends submit one at a
     /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
     /// run a slot that sends again).
-    void enqueue(SlotNode& node, Args&... args) {
+    template <class... Args> void enqueue(SlotNode& node, Args&... args) {
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
-        auto call = std::make_shared<Call>(this->shared_from_this(), node.shared_from_this(),
-                                           take_ticket(), args...);
-        const Call* const submitting = call.get();
+        submit(std::make_shared<QueuedCallOf<Args...>>(shared_from_this(), node.shared_from_this(),
+                                                       take_ticket(), args...));
+    }
+
+private:
+    friend class QueuedCall;
+
+    /// Hands `call` to the executor; the caller holds submit_mutex_.
+    void submit(std::shared_ptr<QueuedCall> call) {
+        const QueuedCall* const submitting = call.get();
         const void* const outer = std::exchange(this_thread_submitting, submitting);
         try {
             executor_([call = std::move(call)] { call->run(); });
         } catch (...) {
             this_thread_submitting = outer;
-            throw; // the Call, destroyed unrun, gives its turn up
+            throw; // the call, destroyed unrun, gives its turn up
         }
         this_thread_submitting = outer;
     }
-
-private:
-    using Arguments = std::tuple<std::decay_t<Args>...>;
-
-    /// One queued call. Destroyed without having run (refused, or dropped by the executor), it
-    /// gives up its turn so later calls are not held up.
-    class Call {
-    public:
-        Call(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node, std::uint64_t ticket,
-             Args&... args)
-            : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket), arguments_(args...) {
-        }
-        Call(const Call&) = delete;
-        Call& operator=(const Call&) = delete;
-        ~Call() {
-            if (!ran_) {
-                slot_->finish(ticket_);
-            }
-        }
-
-        void run() {
-            ran_ = true;
-            slot_->run(*this);
-        }
-
-    private:
-        friend class QueuedSlot;
-        std::shared_ptr<QueuedSlot> slot_;
-        std::shared_ptr<SlotNode> node_;
-        std::uint64_t ticket_;
-        Arguments arguments_;
-        bool ran_ = false;
-    };
 
     std::uint64_t take_ticket() {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -153,7 +172,7 @@ private:
         return false;
     }
 
-    void run(Call& call) {
+    void run(QueuedCall& call) {
         SlotNode& node = *call.node_;
         if (!running_on_this_thread()) { // a nested call (inline executor) cannot wait for us
             std::unique_lock<std::mutex> lock(mutex_);
@@ -194,11 +213,7 @@ private:
             }
         }
         try {
-            std::apply(
-                [this](auto&... arguments) {
-                    static_cast<void>(std::invoke(callable_, arguments...));
-                },
-                call.arguments_);
+            call.invoke(target_);
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {
@@ -209,7 +224,8 @@ private:
         }
     }
 
-    F callable_;
+    SlotEntry target_;
+    std::shared_ptr<SlotNode> owner_; // owns the callable target_ calls, if not inline
     Executor executor_;
     std::recursive_mutex submit_mutex_;
     std::mutex mutex_;
@@ -219,9 +235,22 @@ private:
     std::set<std::uint64_t> done_early_;
 };
 
+inline QueuedCall::~QueuedCall() {
+    if (!ran_) {
+        slot_->finish(ticket_);
+    }
+}
+
+inline void QueuedCall::run() {
+    ran_ = true;
+    slot_->run(*this);
+}
+
 /// A node owning a queued slot.
-template <class Queue> class QueuedNode final : public SlotNode {
+template <class QueueType> class QueuedNode final : public SlotNode {
 public:
+    using Queue = QueueType;
+
     QueuedNode(std::shared_ptr<Queue> queue, std::string dispatch_uid, FunctionId function_id,
                const void* sender_key, int slot_priority, std::weak_ptr<const void> tracked_object,
                bool is_tracked) noexcept

@@ -19,17 +19,20 @@
 
 namespace authevents::detail {
 
-/// The state of one Signal<Args...>. Emitters read the published snapshot without locking;
-/// connect, disconnect and reclamation serialise on `writer_`, which is never held while user
-/// code (a slot, or a callable's destructor) runs. Owned by a shared_ptr so that Connection
-/// handles can outlive the Signal.
-template <class... Args> class SignalCore final : public SlotOwner {
+/// The state of one Signal<Args...>, whatever its Args (so compiled once, not per signature:
+/// only the emission functions are templates, on the call of one entry). Emitters read the
+/// published snapshot without locking; connect, disconnect and reclamation serialise on `writer_`,
+/// which is never held while user code (a slot, or a callable's destructor) runs. Owned by a
+/// shared_ptr so that Connection handles can outlive the Signal.
+class SignalCore final : public SlotOwner {
 public:
-    using Entry = SlotEntry<Args...>;
+    using Entry = SlotEntry;
     using EntrySnapshot = Snapshot<Entry>;
 
     /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
     static constexpr std::size_t churn_room = 32;
+    /// Retired snapshots that wait for one process-wide barrier together (see reclaim()).
+    static constexpr std::size_t reclaim_batch = 8;
 
     SignalCore() = default;
     SignalCore(const SignalCore&) = delete;
@@ -216,6 +219,9 @@ public:
         {
             std::lock_guard<std::mutex> lock(writer_);
             compact_or_defer(); // so that no emission starting now pins a snapshot holding it
+            // The slot's disconnect (its state, its unlisting) and this compaction, then the
+            // barrier, then the scan: an emission whose pin this scan misses sees them all.
+            fence_retired_locked();
             const ThreadRecord* self = this_thread_record_ptr;
             thread_registry.for_each_record([&](const ThreadRecord& record) {
                 if (&record == self) {
@@ -237,7 +243,7 @@ public:
                 });
             });
             if (watches.empty()) {
-                return;
+                return; // (the retired snapshots are fenced: the next reclaim() is cheap)
             }
             ++waiters_; // keeps watched snapshots (and so their addresses) from being reused
         }
@@ -326,6 +332,11 @@ public:
         }
     }
 
+    /// False when the signal has no slot (an emission would return at once).
+    [[nodiscard]] bool published() const noexcept {
+        return current_.load(std::memory_order_relaxed) != nullptr;
+    }
+
     [[nodiscard]] bool blocked() const noexcept {
         return blocked_.load(std::memory_order_relaxed) != 0;
     }
@@ -334,6 +345,9 @@ private:
     struct Retired {
         EntrySnapshot* snapshot = nullptr;
         std::uint64_t generation = 0;
+        /// A process-wide barrier has run since it was replaced: every emission that pins it
+        /// from now on is visible to a scan (see reclaim()).
+        bool fenced = false;
     };
     struct Doomed {
         std::shared_ptr<SlotNode> node;
@@ -411,8 +425,8 @@ private:
         for_each_snapshot([](EntrySnapshot& snapshot) { snapshot.set_clean_count(0); });
     }
 
-    /// Ends the clean prefix of every snapshot before `node`'s entry. The seq_cst store, then
-    /// the scan of wait_until_idle(), pairs with an emission's pin, then its seq_cst loads of
+    /// Ends the clean prefix of every snapshot before `node`'s entry. The store, then the
+    /// barrier and scan of wait_until_idle(), pairs with an emission's pin, then its loads of
     /// clean_count(): either the emission sees the lower count (and reads the slot's state) or
     /// the scan sees the emission. Writers only.
     void unlist_locked(const SlotNode& node) const noexcept {
@@ -559,12 +573,40 @@ private:
         }
     }
 
+    /// Runs the process-wide barrier (asymmetric_fence::heavy()) for every retired snapshot:
+    /// an emission that pins one of them from now on has a pin that any later scan sees, since
+    /// its re-check of the current snapshot comes after the barrier and sees the replacement.
+    /// Writers only.
+    void fence_retired_locked() noexcept {
+        asymmetric_fence::heavy();
+        for (Retired& retired : retired_) {
+            retired.fenced = true;
+        }
+    }
+
     /// Frees retired snapshots no emission pins, and hands back the nodes no snapshot can
-    /// reach any more (their callables are released outside the lock).
+    /// reach any more (their callables are released outside the lock). A snapshot is judged
+    /// only once a process-wide barrier has run since it was replaced (before that, a pin may
+    /// sit unseen in a sender's store buffer). The barrier costs microseconds, so it runs for
+    /// a batch: once reclaim_batch snapshots wait, or at once when a disconnected slot owns a
+    /// callable (captures are released promptly); until then the snapshots just wait.
     std::vector<std::shared_ptr<SlotNode>> reclaim() {
         std::vector<std::shared_ptr<SlotNode>> released;
         if (waiters_ != 0 || retired_.empty()) {
             return released;
+        }
+        const std::size_t unfenced = static_cast<std::size_t>(
+            std::count_if(retired_.begin(), retired_.end(),
+                          [](const Retired& retired) { return !retired.fenced; }));
+        if (unfenced != 0) {
+            const bool owning =
+                std::any_of(doomed_.begin(), doomed_.end(),
+                            [](const Doomed& doomed) { return doomed.node->owns_callable(); });
+            if (owning || unfenced >= reclaim_batch) {
+                fence_retired_locked();
+            } else if (unfenced == retired_.size()) {
+                return released; // nothing to judge yet
+            }
         }
         if (!doomed_.empty()) { // the only steps that may throw come first
             const auto owning = static_cast<std::size_t>(
@@ -578,7 +620,7 @@ private:
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
         for (const Retired& retired : retired_) {
-            if (is_pinned(retired.snapshot)) {
+            if (!retired.fenced || is_pinned(retired.snapshot)) {
                 retired_[kept++] = retired;
                 oldest_kept = std::min(oldest_kept, retired.generation);
             } else {

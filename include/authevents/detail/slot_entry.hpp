@@ -1,7 +1,6 @@
 // Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
 #pragma once
 
-#include "queued_slot.hpp"
 #include "slot_node.hpp"
 
 #include <array>
@@ -29,52 +28,66 @@ inline constexpr bool
 
 /// One slot as an emission sees it: a thunk, the callable (inline or a pointer to it), the node
 /// holding its mutable state, and its sender filter. Trivially copyable, so snapshots copy
-/// entries with memcpy and never run user code.
-template <class... Args> struct SlotEntry {
-    using Invoker = void (*)(const SlotEntry&, Args&...);
+/// entries with memcpy and never run user code. Not a template: the thunk's type is erased
+/// (SlotThunks<Args...> makes it, call<Args...>() restores it), so that everything that stores
+/// and copies entries, the whole writers' side of a signal, is compiled once, not once per
+/// signature.
+struct SlotEntry {
+    /// The thunk, as a `void (*)(const SlotEntry&, Args&...)` of the signal's Args.
+    using ErasedInvoker = void (*)();
 
     union Storage {
         void* object;
         alignas(void*) std::array<unsigned char, inline_callable_size> bytes;
     };
 
-    Invoker invoke = nullptr;
+    ErasedInvoker invoke = nullptr;
     Storage storage{};
     SlotNode* node = nullptr;
     const void* sender = nullptr; // nullptr: any sender
 
-    void call(Args&... args) const { invoke(*this, args...); }
+    /// Calls the slot; Args must be the Args of the SlotThunks that made the entry.
+    template <class... Args> void call(Args&... args) const {
+        // Converting a function pointer back to its own type is well defined.
+        reinterpret_cast<void (*)(const SlotEntry&, Args&...)>(invoke)(*this, args...);
+    }
+};
 
-    /// An entry whose callable is stored inline (requires fits_inline<F, Args...>).
-    template <class F> static SlotEntry inline_callable(const F& callable, SlotNode& node) {
-        SlotEntry entry = for_node(node);
+/// The typed half of a SlotEntry: the thunks of a signal with parameters Args.
+template <class... Args> struct SlotThunks {
+    using Invoker = void (*)(const SlotEntry&, Args&...);
+
+    /// An entry whose callable is stored inline (requires fits_inline<F, Args...>); its node
+    /// and sender are the caller's to set.
+    template <class F> static SlotEntry inline_callable(const F& callable) {
+        SlotEntry entry;
         ::new (static_cast<void*>(entry.storage.bytes.data())) F(callable);
-        entry.invoke = &call_inline<F>;
+        entry.invoke = erase(&call_inline<F>);
         return entry;
     }
 
-    /// An entry that calls the callable owned by `node`.
+    /// An entry that calls the callable owned by `node`; its node and sender are the caller's
+    /// to set.
     template <class F> static SlotEntry owned_callable(CallableNode<F>& node) {
-        SlotEntry entry = for_node(node);
+        SlotEntry entry;
         entry.storage.object = node.callable();
-        entry.invoke = &call_owned<F>;
+        entry.invoke = erase(&call_owned<F>);
         return entry;
     }
 
     /// An entry that queues each call on the executor of `node`'s queued slot.
-    template <class Queue> static SlotEntry queued_callable(QueuedNode<Queue>& node) {
-        SlotEntry entry = for_node(node);
+    template <class Node> static SlotEntry queued_callable(Node& node) {
+        SlotEntry entry;
+        entry.node = &node;
+        entry.sender = node.sender();
         entry.storage.object = node.queue();
-        entry.invoke = &call_queued<Queue>;
+        entry.invoke = erase(&call_queued<typename Node::Queue>);
         return entry;
     }
 
 private:
-    static SlotEntry for_node(SlotNode& node) noexcept {
-        SlotEntry entry;
-        entry.node = &node;
-        entry.sender = node.sender();
-        return entry;
+    static SlotEntry::ErasedInvoker erase(Invoker invoker) noexcept {
+        return reinterpret_cast<SlotEntry::ErasedInvoker>(invoker);
     }
 
     template <class F> static void call_inline(const SlotEntry& entry, Args&... args) {
@@ -83,7 +96,7 @@ private:
     }
 
     template <class Queue> static void call_queued(const SlotEntry& entry, Args&... args) {
-        static_cast<Queue*>(entry.storage.object)->enqueue(*entry.node, args...);
+        static_cast<Queue*>(entry.storage.object)->template enqueue<Args...>(*entry.node, args...);
     }
 
     template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {

@@ -85,6 +85,17 @@ public:
     SlotNode& operator=(const SlotNode&) = delete;
     virtual ~SlotNode() = default;
 
+    /// Gives a node made without a key (a CallableNode) its key and options. Before the node
+    /// is shared only.
+    void set_key(std::string dispatch_uid, const void* sender_key, int slot_priority,
+                 std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept {
+        uid_ = std::move(dispatch_uid);
+        sender_ = sender_key;
+        priority_ = slot_priority;
+        track_ = std::move(tracked_object);
+        state.store(is_tracked ? slot_state::tracked : 0U, std::memory_order_relaxed);
+    }
+
     /// Destroys the callable, if this node owns it. Called once no emission can reach it.
     virtual void release_callable() noexcept {}
     /// True when the node owns a callable whose destruction may matter (captures, queues):
@@ -189,13 +200,12 @@ private:
 };
 
 /// A node that owns a callable too large, or not trivially copyable, for the inline buffer.
+/// Made without a key (see SlotNode::set_key()), so that only this constructor depends on F.
 template <class F> class CallableNode final : public SlotNode {
 public:
     template <class G>
-    CallableNode(G&& callable, std::string dispatch_uid, const void* sender_key, int slot_priority,
-                 std::weak_ptr<const void> tracked_object, bool is_tracked)
-        : SlotNode(std::move(dispatch_uid), nullptr, sender_key, slot_priority,
-                   std::move(tracked_object), is_tracked, true),
+    explicit CallableNode(G&& callable)
+        : SlotNode(std::string(), nullptr, nullptr, 0, std::weak_ptr<const void>(), false, true),
           callable_(std::in_place, std::forward<G>(callable)) {}
 
     void release_callable() noexcept override { callable_.reset(); }
