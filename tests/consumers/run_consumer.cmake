@@ -34,6 +34,8 @@ if(KIND STREQUAL "find_package")
         "${CMAKE_COMMAND}" -S "${AUTHEVENTS_SOURCE_DIR}" -B "${WORK_DIR}/authevents-build"
         ${tool_args} -DAUTHEVENTS_BUILD_TESTS=OFF
         -DAUTHEVENTS_BUILD_EXAMPLES=OFF -DAUTHEVENTS_INSTALL=ON)
+    # Build before installing, as a user would: the bus's command-line tools are installed too.
+    run_step("build authevents" "${CMAKE_COMMAND}" --build "${WORK_DIR}/authevents-build")
     run_step("install authevents into ${prefix}"
         "${CMAKE_COMMAND}" --install "${WORK_DIR}/authevents-build" --prefix "${prefix}")
     list(APPEND consumer_args "-DCMAKE_PREFIX_PATH=${prefix}")
