@@ -297,10 +297,7 @@ void control(Shared& shared, TestSignal& signal, Controller& self, int first, st
             connection.disconnect_and_wait();
             record.off.store(true);
             record.waited.store(true);
-            // Known deviation, see the [!shouldfail] test below: a thread running the slot while
-            // it waits in a disconnect_and_wait() of its own is not waited for. Only slots that
-            // disconnect themselves wait from inside here, so only they are exempt.
-            if (record.running.load() != 0 && !record.disconnects_itself) {
+            if (record.running.load() != 0) {
                 shared.violate(running_after_wait);
             }
             self.live[at] = false;
@@ -385,15 +382,12 @@ TEST_CASE("the thread-level contract of Signal holds on random concurrent operat
 }
 
 // Contract: "After disconnect_and_wait() returns, the slot is also not running on any other
-// thread." Today's core does not wait for a thread that runs the slot while that thread itself
-// waits in a disconnect_and_wait() (of another slot, here): the writer cannot tell, on the
-// unchecked fast path, whether such a thread is inside this slot or parked before it, and
-// skips it to avoid a deadlock. Tagged [!shouldfail] until the core is fixed: remove the tag
-// (and the exemption in control() above) then. Not a timing assertion: a correct core passes
-// however long the pauses take.
+// thread", also when that thread runs the slot while it itself waits in a disconnect_and_wait()
+// (of another slot, here). Not a timing assertion: a correct core passes however long the
+// pauses take.
 TEST_CASE("disconnect_and_wait waits for a thread running the slot that itself waits in "
           "another disconnect_and_wait",
-          "[signal][thread][model][!shouldfail]") {
+          "[signal][thread][model]") {
     test_sync::Watchdog watchdog("disconnect_and_wait of a slot whose thread waits");
     authevents::Signal<int> signal;
     std::atomic<bool> a_inside{false};

@@ -605,6 +605,50 @@ TEST_CASE("disconnect_and_wait from inside the slot still waits for other thread
     CHECK(finished_when_returned);
 }
 
+TEST_CASE("two slots on two threads that disconnect and wait for each other both return",
+          "[signal][thread][wait][reentrancy]") {
+    // A runs S and waits for T; B runs T and waits for S: like two locks taken in opposite
+    // orders, but the thread that finds the other one waiting for a slot it runs itself does
+    // not wait for it, so neither call waits forever.
+    Watchdog watchdog("slots disconnecting each other");
+    Signal<int> signal;
+    struct SenderA {};
+    struct SenderB {};
+    ConnectOptions from_a;
+    from_a.sender = SenderId::type<SenderA>();
+    ConnectOptions from_b;
+    from_b.sender = SenderId::type<SenderB>();
+    Connection s;
+    Connection t;
+    Gate a_inside;
+    Gate b_inside;
+    bool a_result = false;
+    bool b_result = false;
+    s = signal.connect(
+        [&](int) {
+            a_inside.open();
+            b_inside.wait();
+            a_result = t.disconnect_and_wait();
+        },
+        from_a);
+    t = signal.connect(
+        [&](int) {
+            b_inside.open();
+            a_inside.wait();
+            b_result = s.disconnect_and_wait();
+        },
+        from_b);
+    std::thread a([&] { signal.send_from(SenderId::type<SenderA>(), 1); });
+    std::thread b([&] { signal.send_from(SenderId::type<SenderB>(), 2); });
+    a.join();
+    b.join();
+
+    CHECK(a_result);
+    CHECK(b_result);
+    CHECK_FALSE(s.connected());
+    CHECK_FALSE(t.connected());
+}
+
 // =============================================================================================
 // After disconnect() returns, no emission that starts later calls the slot
 

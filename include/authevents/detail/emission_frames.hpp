@@ -54,6 +54,9 @@ struct alignas(64) ThreadRecord {
     std::atomic<bool> in_use{false};
     /// Non-zero while this thread waits in disconnect_and_wait(): its emissions are parked.
     std::atomic<std::uint32_t> waiting{0};
+    /// The slot (its SlotNode) this thread waits for while `waiting` is non-zero; written
+    /// before `waiting` is raised.
+    std::atomic<const void*> waiting_for{nullptr};
     ThreadRecord* next_record = nullptr; // immutable once the record is published
     /// Dense and unique: 0 for the first record made, 1 for the next... A record (so its
     /// index) belongs to one live thread at a time; per-thread tables index by it.
@@ -285,18 +288,37 @@ private:
     EmissionFrame& frame_;
 };
 
+class SlotNode;
+
+/// The queued calls running on this thread, innermost first (a stack linked through the
+/// calls' own stack frames): disconnect_and_wait() never waits for its own thread.
+struct QueuedCallFrame {
+    const SlotNode* node;
+    const void* queue;
+    const QueuedCallFrame* outer;
+};
+inline thread_local const QueuedCallFrame* this_thread_queued_calls = nullptr;
+
 /// Marks this thread as waiting (see ThreadRecord::waiting) for the scope's lifetime.
 class WaitingScope {
 public:
-    WaitingScope() : record_(this_thread_record()) {
+    /// Marks this thread as waiting for the slot `node` (its SlotNode).
+    explicit WaitingScope(const void* node)
+        : record_(this_thread_record()),
+          outer_(record_.waiting_for.load(std::memory_order_relaxed)) {
+        record_.waiting_for.store(node, std::memory_order_seq_cst);
         record_.waiting.fetch_add(1, std::memory_order_seq_cst);
     }
     WaitingScope(const WaitingScope&) = delete;
     WaitingScope& operator=(const WaitingScope&) = delete;
-    ~WaitingScope() { record_.waiting.fetch_sub(1, std::memory_order_seq_cst); }
+    ~WaitingScope() {
+        record_.waiting.fetch_sub(1, std::memory_order_seq_cst);
+        record_.waiting_for.store(outer_, std::memory_order_seq_cst);
+    }
 
 private:
     ThreadRecord& record_;
+    const void* outer_;
 };
 
 /// Waits politely: spins with yields first, then sleeps up to a millisecond between polls.

@@ -21,15 +21,6 @@
 
 namespace authevents::detail {
 
-/// The queued calls running on this thread, innermost first (a stack linked through the
-/// calls' own stack frames): disconnect_and_wait() never waits for its own thread.
-struct QueuedCallFrame {
-    const SlotNode* node;
-    const void* queue;
-    const QueuedCallFrame* outer;
-};
-inline thread_local const QueuedCallFrame* this_thread_queued_calls = nullptr;
-
 /// The call being handed to an executor on this thread: if the executor runs it inline, its
 /// exception reaches the send, which reports it; it is then not reported twice.
 inline thread_local const void* this_thread_submitting = nullptr;
@@ -44,7 +35,7 @@ inline void wait_for_queued_calls(const SlotNode& node) {
         }
         return count;
     }();
-    const WaitingScope waiting;
+    const WaitingScope waiting(&node);
     Backoff backoff;
     while (node.running_calls.load(std::memory_order_seq_cst) > own_calls) {
         backoff.pause();

@@ -32,7 +32,7 @@ public:
     /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
     static constexpr std::size_t churn_room = 32;
     /// Retired snapshots that wait for one process-wide barrier together (see reclaim()).
-    static constexpr std::size_t reclaim_batch = 8;
+    static constexpr std::size_t reclaim_batch = 32;
 
     SignalCore() = default;
     SignalCore(const SignalCore&) = delete;
@@ -204,18 +204,22 @@ public:
 
     /// Waits for every emission on another thread that runs `node` now or may still reach it:
     /// one whose pinned snapshot holds it, sent from a matching sender, that has not yet passed
-    /// its position. An emission parked because its thread is itself waiting here is not
-    /// waited for: it will see the disconnect when it resumes, and two threads waiting for each
-    /// other would never return (this covers a slot disconnecting itself on two threads).
+    /// its position. An emission whose thread is itself waiting in a disconnect_and_wait() is
+    /// parked: it is waited for only while it may be inside `node` (its progress is at `node`'s
+    /// entry), since one parked before the entry will see the disconnect when it resumes. A
+    /// thread waiting for `node` too is never waited for: two threads inside one slot that
+    /// both disconnect it and wait would otherwise wait for each other forever.
     void wait_until_idle(const SlotNode& node) override {
         struct Watch {
             const ThreadRecord* record;
             const EmissionFrame* frame;
             const void* snapshot;
             const void* entry; // the slot's entry in `snapshot`
+            bool first;        // the entry is the snapshot's first
         };
-        const WaitingScope waiting;
+        const WaitingScope waiting(&node);
         std::vector<Watch> watches;
+        const std::vector<const void*> running_here = slots_running_on_this_thread();
         {
             std::lock_guard<std::mutex> lock(writer_);
             compact_or_defer(); // so that no emission starting now pins a snapshot holding it
@@ -238,7 +242,7 @@ public:
                     const std::size_t index = snapshot->find(&node);
                     if (index != snapshot->size()) {
                         watches.push_back(
-                            Watch{&record, &frame, pinned, snapshot->begin() + index});
+                            Watch{&record, &frame, pinned, snapshot->begin() + index, index == 0});
                     }
                 });
             });
@@ -252,11 +256,27 @@ public:
             const void* passed = watch.frame->passed.load(std::memory_order_acquire);
             return passed == nullptr || !std::less<const void*>()(watch.entry, passed);
         };
+        // A thread parked in a disconnect_and_wait() of its own runs no slot but the one its
+        // progress names: the entry `passed` points at, or the first entry while it is null
+        // (the first call publishes no progress). One that waits for a slot this thread runs
+        // (this one, for two threads inside one slot) may be waiting for this thread: it is
+        // not waited for, so that the two never wait for each other.
+        const auto parked_outside = [&running_here](const Watch& watch) {
+            if (watch.record->waiting.load(std::memory_order_seq_cst) == 0) {
+                return false;
+            }
+            const void* awaited = watch.record->waiting_for.load(std::memory_order_seq_cst);
+            if (std::find(running_here.begin(), running_here.end(), awaited) !=
+                running_here.end()) {
+                return true;
+            }
+            const void* passed = watch.frame->passed.load(std::memory_order_acquire);
+            return passed == nullptr ? !watch.first : passed != watch.entry;
+        };
         for (const Watch& watch : watches) {
             Backoff backoff;
             while (watch.frame->pinned.load(std::memory_order_acquire) == watch.snapshot &&
-                   not_passed(watch) &&
-                   watch.record->waiting.load(std::memory_order_seq_cst) == 0) {
+                   not_passed(watch) && !parked_outside(watch)) {
                 backoff.pause();
             }
         }
@@ -267,6 +287,31 @@ public:
             released = reclaim_or_defer();
         }
         release(released);
+    }
+
+    /// The slots (their SlotNodes) this thread is inside now, of any signal: in each of its
+    /// emission frames the slot at its progress (the first one while there is none), and its
+    /// queued calls. Called by a thread running no emission step, so each frame is in a call.
+    static std::vector<const void*> slots_running_on_this_thread() {
+        std::vector<const void*> running;
+        if (const ThreadRecord* self = this_thread_record_ptr) {
+            self->for_each_frame([&running](const EmissionFrame& frame) {
+                const auto* snapshot =
+                    static_cast<const EntrySnapshot*>(frame.pinned.load(std::memory_order_relaxed));
+                if (snapshot == nullptr || snapshot->size() == 0) {
+                    return;
+                }
+                const void* passed = frame.passed.load(std::memory_order_relaxed);
+                const Entry* entry =
+                    passed != nullptr ? static_cast<const Entry*>(passed) : snapshot->begin();
+                running.push_back(entry->node);
+            });
+        }
+        for (const QueuedCallFrame* frame = this_thread_queued_calls; frame != nullptr;
+             frame = frame->outer) {
+            running.push_back(frame->node);
+        }
+        return running;
     }
 
     using FailureHandler = std::function<void(SlotNode&, std::exception_ptr)>;
