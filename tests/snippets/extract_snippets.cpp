@@ -171,9 +171,9 @@ void write_if_changed(const std::string& path, const std::string& content) {
     {
         std::ifstream in(path, std::ios::binary);
         if (in) {
-            const std::string old((std::istreambuf_iterator<char>(in)),
-                                  std::istreambuf_iterator<char>());
-            if (old == content) {
+            std::ostringstream old;
+            old << in.rdbuf(); // (istreambuf_iterator trips g++ 12's -Wnull-dereference at -O2)
+            if (old.str() == content) {
                 return;
             }
         }
