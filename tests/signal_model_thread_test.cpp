@@ -339,6 +339,7 @@ TEST_CASE("the thread-level contract of Signal holds on random concurrent operat
     std::printf("signal model thread test: seed %llu (replay with AUTHEVENTS_MODEL_SEED)\n",
                 static_cast<unsigned long long>(seed));
     std::fflush(stdout);
+    long total_calls = 0;
     for (std::uint64_t round = 0; round < 5; ++round) {
         auto shared = std::make_unique<Shared>();
         TestSignal signal;
@@ -377,8 +378,11 @@ TEST_CASE("the thread-level contract of Signal holds on random concurrent operat
                     static_cast<unsigned long long>(round), shared->calls.load(),
                     shared->sends.load());
         REQUIRE(shared->violations.load() == 0);
-        CHECK(shared->calls.load() > 0); // the checks above did run
+        // A round may call no slot at all (every slot disconnected or blocked whenever a send
+        // ran): the checks must have run in some round, not in each.
+        total_calls += shared->calls.load();
     }
+    CHECK(total_calls > 0); // the checks above did run
 }
 
 // Contract: "After disconnect_and_wait() returns, the slot is also not running on any other
