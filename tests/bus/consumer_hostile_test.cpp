@@ -438,9 +438,8 @@ TEST_CASE("consumer: a duplicate entry reaching another member mid-run waits, th
     CHECK(poll_until(second, [&] { return second.stats().busy >= 1; }));
     release = true;
     // Either member may skip it: the first one's own scan may claim the idle entry first.
-    CHECK(poll_until(second, [&] {
-        return first.stats().duplicates + second.stats().duplicates == 1;
-    }));
+    CHECK(poll_until(second,
+                     [&] { return first.stats().duplicates + second.stats().duplicates == 1; }));
     first.stop();
     CHECK(calls == 1);
     CHECK(pending_count(redis) == 0);
