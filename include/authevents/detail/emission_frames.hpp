@@ -322,7 +322,7 @@ private:
 };
 
 /// Waits politely: spins with yields first, then sleeps up to a millisecond between polls.
-class Backoff {
+class PollBackoff {
 public:
     void pause() {
         if (rounds_ < 64) {

@@ -36,7 +36,7 @@ inline void wait_for_queued_calls(const SlotNode& node) {
         return count;
     }();
     const WaitingScope waiting(&node);
-    Backoff backoff;
+    PollBackoff backoff;
     while (node.running_calls.load(std::memory_order_seq_cst) > own_calls) {
         backoff.pause();
     }

@@ -274,7 +274,7 @@ public:
             return passed == nullptr ? !watch.first : passed != watch.entry;
         };
         for (const Watch& watch : watches) {
-            Backoff backoff;
+            PollBackoff backoff;
             while (watch.frame->pinned.load(std::memory_order_acquire) == watch.snapshot &&
                    not_passed(watch) && !parked_outside(watch)) {
                 backoff.pause();

@@ -144,7 +144,7 @@ public:
     /// slot's state (see SignalCore::run_slots()). Writers (one at a time) set it, lower it the
     /// moment one of those slots becomes uncallable, and raise it only over entries whose slot
     /// they have just found callable and listed. It may exceed size() for a moment after an
-    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist()).
+    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist_locked()).
     [[nodiscard]] std::size_t clean_count() const noexcept {
         return clean_count_.load(std::memory_order_seq_cst);
     }
@@ -160,7 +160,6 @@ public:
         return entries()[index];
     }
     [[nodiscard]] const Entry* begin() const noexcept { return entries(); }
-    [[nodiscard]] const Entry* end() const noexcept { return entries() + size_; }
 
     /// Index of the entry for `node`, or size() when absent.
     [[nodiscard]] std::size_t find(const SlotNode* node) const noexcept {
