@@ -464,11 +464,11 @@ private:
             // when it does not fit an entry); the rest is one out-of-line function per
             // signature, so that each connect costs the compiler little.
             if constexpr (detail::fits_inline<Fn, Args...>) {
-                return connect_entry(Thunks::inline_callable(static_cast<const Fn&>(slot)), nullptr,
-                                     function, options);
+                Entry entry = Thunks::inline_callable(static_cast<const Fn&>(slot));
+                return connect_entry(entry, nullptr, function, options);
             } else {
                 auto node = std::make_shared<detail::CallableNode<Fn>>(std::forward<F>(slot));
-                const Entry entry = Thunks::owned_callable(*node);
+                Entry entry = Thunks::owned_callable(*node);
                 return connect_entry(entry, std::move(node), function, options);
             }
         } else {
@@ -478,8 +478,10 @@ private:
 
     /// connect() once the slot is type-erased: `entry` calls it, and `callable`, if not null,
     /// is the node that owns it (a CallableNode made without a key). Makes the slot's node
-    /// (queued, or the callable's own) and inserts it.
-    AUTHEVENTS_DETAIL_NOINLINE Connection connect_entry(const Entry& entry,
+    /// (queued, or the callable's own), completes `entry` in place and inserts it. (In place:
+    /// a copy made here, right after the caller's narrow stores built the entry, would load
+    /// it with wide loads that wait for those stores, a store-forwarding stall.)
+    AUTHEVENTS_DETAIL_NOINLINE Connection connect_entry(Entry& entry,
                                                         std::shared_ptr<detail::SlotNode> callable,
                                                         detail::FunctionId function,
                                                         ConnectOptions* given) {
@@ -490,7 +492,6 @@ private:
             options.track.owner_before(untracked) || untracked.owner_before(options.track);
         const void* sender = options.sender.key();
         std::shared_ptr<detail::SlotNode> node;
-        Entry made = entry;
         if (options.executor) {
             if constexpr (detail::queueable_arguments<Args...>) {
                 using Queue = detail::QueuedSlot;
@@ -499,7 +500,7 @@ private:
                                             std::move(options.executor)),
                     std::move(options.dispatch_uid), function, sender, options.priority,
                     std::move(options.track), tracked);
-                made = Thunks::queued_callable(*queued);
+                entry = Thunks::queued_callable(*queued);
                 node = std::move(queued);
             } else {
                 throw std::invalid_argument(
@@ -516,10 +517,10 @@ private:
                                                       sender, options.priority,
                                                       std::move(options.track), tracked);
         }
-        made.node = node.get();
-        made.sender = sender;
+        entry.node = node.get();
+        entry.sender = sender;
         node->owner = core_;
-        return Connection(core_->insert(std::move(node), made));
+        return Connection(core_->insert(std::move(node), entry));
     }
 
     void emit(const void* sender, Args&... args) {

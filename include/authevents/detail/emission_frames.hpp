@@ -267,6 +267,11 @@ public:
         frame_.pinned.store(nullptr, std::memory_order_release);
     }
 
+    /// The snapshot this emission pinned.
+    [[nodiscard]] const void* pinned() const noexcept {
+        return frame_.pinned.load(std::memory_order_relaxed);
+    }
+
     /// The sender this emission was entered with.
     [[nodiscard]] const void* sender() const noexcept {
         return frame_.sender.load(std::memory_order_relaxed);
