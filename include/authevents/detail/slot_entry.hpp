@@ -75,14 +75,10 @@ template <class... Args> struct SlotThunks {
         return entry;
     }
 
-    /// An entry that queues each call on the executor of `node`'s queued slot.
-    template <class Node> static SlotEntry queued_callable(Node& node) {
-        SlotEntry entry;
-        entry.node = &node;
-        entry.sender = node.sender();
-        entry.storage.object = node.queue();
-        entry.invoke = erase(&call_queued<typename Node::Queue>);
-        return entry;
+    /// The thunk of an entry that queues each call on the executor of its node's `Queue`
+    /// (the entry's storage holds the queue, its node the queued node).
+    template <class Queue> static SlotEntry::ErasedInvoker queued_invoker() noexcept {
+        return erase(&call_queued<Queue>);
     }
 
 private:
