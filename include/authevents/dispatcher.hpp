@@ -503,8 +503,12 @@ public:
         if constexpr (detail::is_event_v<Event>) {
             auto& ch = channel<Event>();
             const bool on = enabled();
-            log_event(event, on);
-            notify_observers(event, sender, on, report);
+            // The common case, no info logging and no observer, costs two loads here: the
+            // log line and the observers are out of line, so that a dispatch that needs
+            // neither keeps a short prologue.
+            if (log_level() <= LogLevel::info || detail::has_slots(observers_)) {
+                announce(event, sender, on, report);
+            }
             if (!on) {
                 ch.counters.add(detail::ChannelCounters::suppressed);
                 return report;
@@ -523,6 +527,17 @@ public:
         return report;
     }
 
+private:
+    /// The part of dispatch() before the handlers when it has a line to log or observers
+    /// to notify: logs the `[EVENT]` line, then shows the event to the observers.
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE void announce(const Event& event, SenderId sender, bool on,
+                                             DispatchReport& report) {
+        log_event(event, on);
+        notify_observers(event, sender, on, report);
+    }
+
+public:
     /// Dispatches UserRegistered{user, email_sent, ip_address}. See dispatch().
     DispatchReport dispatch_user_registered(const User& user, bool email_sent,
                                             std::optional<std::string> ip_address = {}) {

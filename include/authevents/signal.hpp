@@ -295,6 +295,57 @@ struct SlotError {
     std::exception_ptr error;
 };
 
+namespace detail {
+/// Signal::connect() once the slot is type-erased, for every signature alike (so compiled once
+/// per translation unit, not once per signature): `entry` calls the slot, `callable`, if not
+/// null, is the node that owns it (a CallableNode made without a key), and `queued_invoke`
+/// is the signature's thunk for queued calls (null when its arguments cannot be copied).
+/// Makes the slot's node (queued, or the callable's own), completes `entry` in place (a copy
+/// made here, right after the caller's narrow stores built it, would load it with wide loads
+/// that wait for those stores: a store-forwarding stall) and inserts it into `core`. Returns
+/// the node now connected under the slot's key. Throws std::invalid_argument for an executor
+/// on a signal whose arguments cannot be copied, and std::bad_alloc; `core` is then
+/// unchanged.
+AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
+connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
+               std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
+               SlotEntry::ErasedInvoker queued_invoke) {
+    ConnectOptions defaults;
+    ConnectOptions& options = given != nullptr ? *given : defaults;
+    const std::weak_ptr<const void> untracked;
+    const bool tracked =
+        options.track.owner_before(untracked) || untracked.owner_before(options.track);
+    const void* sender = options.sender.key();
+    std::shared_ptr<SlotNode> node;
+    if (options.executor) {
+        if (queued_invoke == nullptr) {
+            throw std::invalid_argument(
+                "authevents::Signal::connect: a slot with an executor gets its own copies "
+                "of the arguments, but this signal has an argument type that cannot be "
+                "copied");
+        }
+        auto queued = std::make_shared<QueuedNode<QueuedSlot>>(
+            std::make_shared<QueuedSlot>(entry, std::move(callable), std::move(options.executor)),
+            std::move(options.dispatch_uid), function, sender, options.priority,
+            std::move(options.track), tracked);
+        entry.storage.object = queued->queue();
+        entry.invoke = queued_invoke;
+        node = std::move(queued);
+    } else if (callable != nullptr) {
+        callable->set_key(std::move(options.dispatch_uid), sender, options.priority,
+                          std::move(options.track), tracked);
+        node = std::move(callable);
+    } else {
+        node = std::make_shared<SlotNode>(std::move(options.dispatch_uid), function, sender,
+                                          options.priority, std::move(options.track), tracked);
+    }
+    entry.node = node.get();
+    entry.sender = sender;
+    node->owner = core;
+    return core->insert(std::move(node), entry);
+}
+} // namespace detail
+
 /// A typed signal: slots connect to it, and each send calls them in order on the sending
 /// thread. Non-copyable and non-movable. Every member may be called from any thread
 /// concurrently and re-entrantly from inside slots; no lock is held while a slot runs.
@@ -464,11 +515,11 @@ private:
             // when it does not fit an entry); the rest is one out-of-line function per
             // signature, so that each connect costs the compiler little.
             if constexpr (detail::fits_inline<Fn, Args...>) {
-                return connect_entry(Thunks::inline_callable(static_cast<const Fn&>(slot)), nullptr,
-                                     function, options);
+                Entry entry = Thunks::inline_callable(static_cast<const Fn&>(slot));
+                return connect_entry(entry, nullptr, function, options);
             } else {
                 auto node = std::make_shared<detail::CallableNode<Fn>>(std::forward<F>(slot));
-                const Entry entry = Thunks::owned_callable(*node);
+                Entry entry = Thunks::owned_callable(*node);
                 return connect_entry(entry, std::move(node), function, options);
             }
         } else {
@@ -476,50 +527,16 @@ private:
         }
     }
 
-    /// connect() once the slot is type-erased: `entry` calls it, and `callable`, if not null,
-    /// is the node that owns it (a CallableNode made without a key). Makes the slot's node
-    /// (queued, or the callable's own) and inserts it.
-    AUTHEVENTS_DETAIL_NOINLINE Connection connect_entry(const Entry& entry,
-                                                        std::shared_ptr<detail::SlotNode> callable,
-                                                        detail::FunctionId function,
-                                                        ConnectOptions* given) {
-        ConnectOptions defaults;
-        ConnectOptions& options = given != nullptr ? *given : defaults;
-        const std::weak_ptr<const void> untracked;
-        const bool tracked =
-            options.track.owner_before(untracked) || untracked.owner_before(options.track);
-        const void* sender = options.sender.key();
-        std::shared_ptr<detail::SlotNode> node;
-        Entry made = entry;
-        if (options.executor) {
-            if constexpr (detail::queueable_arguments<Args...>) {
-                using Queue = detail::QueuedSlot;
-                auto queued = std::make_shared<detail::QueuedNode<Queue>>(
-                    std::make_shared<Queue>(entry, std::move(callable),
-                                            std::move(options.executor)),
-                    std::move(options.dispatch_uid), function, sender, options.priority,
-                    std::move(options.track), tracked);
-                made = Thunks::queued_callable(*queued);
-                node = std::move(queued);
-            } else {
-                throw std::invalid_argument(
-                    "authevents::Signal::connect: a slot with an executor gets its own copies "
-                    "of the arguments, but this signal has an argument type that cannot be "
-                    "copied");
-            }
-        } else if (callable != nullptr) {
-            callable->set_key(std::move(options.dispatch_uid), sender, options.priority,
-                              std::move(options.track), tracked);
-            node = std::move(callable);
-        } else {
-            node = std::make_shared<detail::SlotNode>(std::move(options.dispatch_uid), function,
-                                                      sender, options.priority,
-                                                      std::move(options.track), tracked);
+    /// connect() once the slot is type-erased (see detail::connect_erased()). Only the thunk
+    /// of a queued call depends on the signature here.
+    Connection connect_entry(Entry& entry, std::shared_ptr<detail::SlotNode> callable,
+                             detail::FunctionId function, ConnectOptions* given) {
+        Entry::ErasedInvoker queued = nullptr;
+        if constexpr (detail::queueable_arguments<Args...>) {
+            queued = Thunks::template queued_invoker<detail::QueuedSlot>();
         }
-        made.node = node.get();
-        made.sender = sender;
-        node->owner = core_;
-        return Connection(core_->insert(std::move(node), made));
+        return Connection(
+            detail::connect_erased(core_, entry, std::move(callable), function, given, queued));
     }
 
     void emit(const void* sender, Args&... args) {

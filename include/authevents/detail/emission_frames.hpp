@@ -26,6 +26,14 @@
 #define AUTHEVENTS_DETAIL_NOINLINE
 #endif
 
+/// Marks the branch a send takes in the common case, so that the compiler lays it out as the
+/// straight path (internal; C++17 has no [[likely]]).
+#if defined(__GNUC__) || defined(__clang__)
+#define AUTHEVENTS_DETAIL_LIKELY(condition) __builtin_expect(static_cast<bool>(condition), 1)
+#else
+#define AUTHEVENTS_DETAIL_LIKELY(condition) static_cast<bool>(condition)
+#endif
+
 namespace authevents::detail {
 
 /// One emission in progress: the snapshot it pinned and how far it got.
@@ -222,7 +230,7 @@ public:
                                const Snapshot* seen) {
         store_pin(frame, seen);
         const Snapshot* again = source.load(std::memory_order_seq_cst);
-        if (again == seen) {
+        if (AUTHEVENTS_DETAIL_LIKELY(again == seen)) {
             return seen;
         }
         return pin_again(frame, source, again);
@@ -247,7 +255,7 @@ public:
     /// The pin's store, ordered before the loads that follow it: by the compiler only when
     /// writers pay a process-wide barrier, else by a sequentially consistent store.
     static void store_pin(EmissionFrame& frame, const void* snapshot) noexcept {
-        if (asymmetric_fence::senders_light()) {
+        if (AUTHEVENTS_DETAIL_LIKELY(asymmetric_fence::senders_light())) {
             frame.pinned.store(snapshot, std::memory_order_release);
             std::atomic_signal_fence(std::memory_order_seq_cst);
         } else {
@@ -261,10 +269,15 @@ public:
     EmissionScope& operator=(const EmissionScope&) = delete;
     /// Leaves `passed` null for the frame's next emission, then unpins.
     ~EmissionScope() {
-        if (frame_.passed.load(std::memory_order_relaxed) != nullptr) {
+        if (!AUTHEVENTS_DETAIL_LIKELY(frame_.passed.load(std::memory_order_relaxed) == nullptr)) {
             frame_.passed.store(nullptr, std::memory_order_relaxed);
         }
         frame_.pinned.store(nullptr, std::memory_order_release);
+    }
+
+    /// The snapshot this emission pinned.
+    [[nodiscard]] const void* pinned() const noexcept {
+        return frame_.pinned.load(std::memory_order_relaxed);
     }
 
     /// The sender this emission was entered with.
@@ -322,7 +335,7 @@ private:
 };
 
 /// Waits politely: spins with yields first, then sleeps up to a millisecond between polls.
-class Backoff {
+class PollBackoff {
 public:
     void pause() {
         if (rounds_ < 64) {

@@ -36,7 +36,7 @@ inline void wait_for_queued_calls(const SlotNode& node) {
         return count;
     }();
     const WaitingScope waiting(&node);
-    Backoff backoff;
+    PollBackoff backoff;
     while (node.running_calls.load(std::memory_order_seq_cst) > own_calls) {
         backoff.pause();
     }
@@ -107,8 +107,11 @@ public:
     /// run a slot that sends again).
     template <class... Args> void enqueue(SlotNode& node, Args&... args) {
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
-        submit(std::make_shared<QueuedCallOf<Args...>>(shared_from_this(), node.shared_from_this(),
-                                                       take_ticket(), args...));
+        // Owned through its base (whose destructor is virtual), so that the shared_ptr's
+        // control block is one type for every signature, not one more instantiation per
+        // signature (at the price of a second allocation per queued call).
+        submit(std::shared_ptr<QueuedCall>(static_cast<QueuedCall*>(new QueuedCallOf<Args...>(
+            shared_from_this(), node.shared_from_this(), take_ticket(), args...))));
     }
 
 private:

@@ -101,7 +101,7 @@ public:
         if (index == count) {
             return count;
         }
-        return index + emit_checked(begin + index, begin + count, count, call, scope);
+        return index + emit_checked(begin + index, begin + count, call, scope);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
@@ -274,7 +274,7 @@ public:
             return passed == nullptr ? !watch.first : passed != watch.entry;
         };
         for (const Watch& watch : watches) {
-            Backoff backoff;
+            PollBackoff backoff;
             while (watch.frame->pinned.load(std::memory_order_acquire) == watch.snapshot &&
                    not_passed(watch) && !parked_outside(watch)) {
                 backoff.pause();
@@ -406,9 +406,11 @@ private:
     /// part of the emission can keep its copy in registers.
     template <class Call>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
-                                                        std::size_t count, Call call,
-                                                        const EmissionScope& scope) {
+                                                        Call call, const EmissionScope& scope) {
         const void* const sender = scope.sender();
+        // The snapshot's size as the emission read it (six arguments: all in registers).
+        const auto count = static_cast<std::size_t>(
+            end - static_cast<const EntrySnapshot*>(scope.pinned())->begin());
         std::size_t called = 0;
         std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
         for (; entry != end; ++entry) {
@@ -567,6 +569,7 @@ private:
                 }
                 ++kept;
             } else {
+                doomed_owning_ += live_[index]->owns_callable() ? std::size_t{1} : 0U;
                 doomed_.push_back(Doomed{std::move(live_[index]), generation});
             }
         }
@@ -586,6 +589,9 @@ private:
         }
         EntrySnapshot* previous = current_.exchange(next, std::memory_order_seq_cst);
         if (previous != nullptr) {
+            // Emissions that pinned it before the exchange read every slot's state from here
+            // on, so that unlisting a slot (unlist_locked()) never has to scan it again.
+            previous->set_clean_count(0);
             retired_.push_back(Retired{previous, generation});
         }
     }
@@ -644,23 +650,17 @@ private:
             std::count_if(retired_.begin(), retired_.end(),
                           [](const Retired& retired) { return !retired.fenced; }));
         if (unfenced != 0) {
-            const bool owning =
-                std::any_of(doomed_.begin(), doomed_.end(),
-                            [](const Doomed& doomed) { return doomed.node->owns_callable(); });
-            if (owning || unfenced >= reclaim_batch) {
+            if (doomed_owning_ != 0 || unfenced >= reclaim_batch) {
                 fence_retired_locked();
             } else if (unfenced == retired_.size()) {
                 return released; // nothing to judge yet
             }
         }
         if (!doomed_.empty()) { // the only steps that may throw come first
-            const auto owning = static_cast<std::size_t>(
-                std::count_if(doomed_.begin(), doomed_.end(),
-                              [](const Doomed& doomed) { return doomed.node->owns_callable(); }));
-            if (owning != 0) {
-                released.reserve(owning);
+            if (doomed_owning_ != 0) {
+                released.reserve(doomed_owning_);
             }
-            unfreed_.reserve(unfreed_.size() + doomed_.size() - owning);
+            unfreed_.reserve(unfreed_.size() + doomed_.size() - doomed_owning_);
         }
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
@@ -677,7 +677,9 @@ private:
         for (Doomed& doomed : doomed_) {
             if (doomed.generation < oldest_kept) {
                 // A node that owns nothing is freed later, one per connect (see insert()).
-                auto& to = doomed.node->owns_callable() ? released : unfreed_;
+                const bool owning = doomed.node->owns_callable();
+                doomed_owning_ -= owning ? std::size_t{1} : 0U;
+                auto& to = owning ? released : unfreed_;
                 to.push_back(std::move(doomed.node));
             } else {
                 doomed_[still_doomed++] = std::move(doomed);
@@ -737,6 +739,7 @@ private:
     EntrySnapshot* spare_ = nullptr;              // a reclaimed snapshot, kept for reuse
     std::vector<Retired> retired_;
     std::vector<Doomed> doomed_;
+    std::size_t doomed_owning_ = 0;                  // how many of doomed_ own a callable
     std::vector<std::shared_ptr<SlotNode>> unfreed_; // reclaimed, owning nothing: to free
     std::uint64_t generation_ = 0;
     std::size_t waiters_ = 0;

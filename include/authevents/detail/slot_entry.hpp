@@ -75,14 +75,10 @@ template <class... Args> struct SlotThunks {
         return entry;
     }
 
-    /// An entry that queues each call on the executor of `node`'s queued slot.
-    template <class Node> static SlotEntry queued_callable(Node& node) {
-        SlotEntry entry;
-        entry.node = &node;
-        entry.sender = node.sender();
-        entry.storage.object = node.queue();
-        entry.invoke = erase(&call_queued<typename Node::Queue>);
-        return entry;
+    /// The thunk of an entry that queues each call on the executor of its node's `Queue`
+    /// (the entry's storage holds the queue, its node the queued node).
+    template <class Queue> static SlotEntry::ErasedInvoker queued_invoker() noexcept {
+        return erase(&call_queued<Queue>);
     }
 
 private:
@@ -144,7 +140,7 @@ public:
     /// slot's state (see SignalCore::run_slots()). Writers (one at a time) set it, lower it the
     /// moment one of those slots becomes uncallable, and raise it only over entries whose slot
     /// they have just found callable and listed. It may exceed size() for a moment after an
-    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist()).
+    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist_locked()).
     [[nodiscard]] std::size_t clean_count() const noexcept {
         return clean_count_.load(std::memory_order_seq_cst);
     }
@@ -160,7 +156,6 @@ public:
         return entries()[index];
     }
     [[nodiscard]] const Entry* begin() const noexcept { return entries(); }
-    [[nodiscard]] const Entry* end() const noexcept { return entries() + size_; }
 
     /// Index of the entry for `node`, or size() when absent.
     [[nodiscard]] std::size_t find(const SlotNode* node) const noexcept {

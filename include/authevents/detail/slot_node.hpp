@@ -111,9 +111,6 @@ public:
     [[nodiscard]] FunctionId function() const noexcept { return function_; }
     [[nodiscard]] const void* sender() const noexcept { return sender_; }
     [[nodiscard]] int priority() const noexcept { return priority_; }
-    [[nodiscard]] bool tracked() const noexcept {
-        return (state.load(std::memory_order_relaxed) & slot_state::tracked) != 0;
-    }
     [[nodiscard]] const std::weak_ptr<const void>& track() const noexcept { return track_; }
 
     /// True while the slot may still be called: not disconnected, not expired.

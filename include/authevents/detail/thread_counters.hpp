@@ -82,13 +82,20 @@ private:
         counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
     }
 
-    /// This thread's cell (its counters), or nullptr if none can be had.
+    /// This thread's cell (its counters), or nullptr if none can be had. The first threads'
+    /// cells are members (no pointer to follow, no allocation): a count is then a load of
+    /// the thread's record, of its index, and the cell's load and store.
     std::atomic<std::uint64_t>* own_cell() noexcept {
         const ThreadRecord* record = this_thread_record_ptr;
-        if (record != nullptr && record->index < chunk_cells * chunk_count) {
-            if (Chunk* chunk =
-                    chunks_[record->index / chunk_cells].load(std::memory_order_acquire)) {
-                return chunk->cells[record->index % chunk_cells].counters.data();
+        if (record != nullptr) {
+            const std::size_t index = record->index;
+            if (index < chunk_cells) {
+                return first_.cells[index].counters.data();
+            }
+            if (index < chunk_cells * chunk_count) {
+                if (Chunk* chunk = chunks_[index / chunk_cells].load(std::memory_order_acquire)) {
+                    return chunk->cells[index % chunk_cells].counters.data();
+                }
             }
         }
         return own_cell_slow();
@@ -105,6 +112,9 @@ private:
             }
         }
         const std::size_t chunk_index = record->index / chunk_cells;
+        if (chunk_index == 0) {
+            return first_.cells[record->index].counters.data();
+        }
         if (chunk_index >= chunk_count) {
             return nullptr;
         }
@@ -134,6 +144,9 @@ private:
 
     std::uint64_t sum(std::size_t which) const noexcept {
         std::uint64_t total = shared_[which].load(std::memory_order_relaxed);
+        for (const Cell& cell : first_.cells) {
+            total += cell.counters[which].load(std::memory_order_relaxed);
+        }
         for (const auto& slot : chunks_) {
             if (const Chunk* chunk = slot.load(std::memory_order_acquire)) {
                 for (const Cell& cell : chunk->cells) {
@@ -144,7 +157,8 @@ private:
         return total;
     }
 
-    std::array<std::atomic<Chunk*>, chunk_count> chunks_{};
+    Chunk first_{};                                         // the cells of records 0 to 15
+    std::array<std::atomic<Chunk*>, chunk_count> chunks_{}; // [0] unused: first_ instead
     std::array<std::atomic<std::uint64_t>, Count> shared_{};
     mutable std::mutex reset_mutex_;
     std::array<std::uint64_t, Count> baseline_{};
