@@ -135,34 +135,43 @@ public:
 
     [[nodiscard]] int fd() const noexcept { return fd_.get(); }
 
-    /// Sends all of `data`. @throws TransportError on failure or at the deadline.
-    void send_all(std::string_view data, Deadline deadline) {
+    /// Sends all of `data`; `what` names the step in errors.
+    /// @throws TransportError on failure or at the deadline.
+    void send_all(std::string_view data, Deadline deadline, const char* what = "sending") {
         while (!data.empty()) {
             const ssize_t sent = ::send(fd_.get(), data.data(), data.size(), MSG_NOSIGNAL);
             if (sent > 0) {
                 data.remove_prefix(static_cast<std::size_t>(sent));
             } else if (sent < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                wait_ready(fd_.get(), POLLOUT, deadline, "sending");
+                wait_ready(fd_.get(), POLLOUT, deadline, what);
             } else if (sent < 0 && errno != EINTR) {
-                throw TransportError("sending failed: " + errno_text(errno));
+                throw TransportError(std::string(what) + " failed: " + errno_text(errno));
             }
         }
     }
 
     /// Receives between 1 and `size` bytes into `buffer`; 0 means the peer closed the
-    /// connection. @throws TransportError on failure or at the deadline.
-    std::size_t receive(char* buffer, std::size_t size, Deadline deadline) {
+    /// connection; `what` names the step in errors.
+    /// @throws TransportError on failure or at the deadline.
+    std::size_t receive(char* buffer, std::size_t size, Deadline deadline,
+                        const char* what = "waiting for the reply") {
         for (;;) {
             const ssize_t got = ::recv(fd_.get(), buffer, size, 0);
             if (got >= 0) {
                 return static_cast<std::size_t>(got);
             }
             if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                wait_ready(fd_.get(), POLLIN, deadline, "waiting for the reply");
+                wait_ready(fd_.get(), POLLIN, deadline, what);
             } else if (errno != EINTR) {
-                throw TransportError("receiving failed: " + errno_text(errno));
+                throw TransportError(std::string(what) + " failed: " + errno_text(errno));
             }
         }
+    }
+
+    /// What has already arrived, without waiting (at most `size` bytes); 0 when nothing.
+    std::size_t receive_pending(char* buffer, std::size_t size) noexcept {
+        const ssize_t got = ::recv(fd_.get(), buffer, size, MSG_DONTWAIT);
+        return got > 0 ? static_cast<std::size_t>(got) : 0;
     }
 
 private:
@@ -377,12 +386,21 @@ private:
             const int result = operation();
             const int error = result > 0 ? SSL_ERROR_NONE : SSL_get_error(ssl_.get(), result);
             const std::string queued = error == SSL_ERROR_SSL ? openssl_errors() : std::string();
-            flush(deadline); // handshake records, alerts, written data
+            try {
+                flush(deadline, what); // handshake records, alerts, written data
+            } catch (const TransportError&) {
+                // The server may have sent an alert (e.g. refusing our certificate, which TLS
+                // 1.3 does after the handshake) before closing: report that instead.
+                if (const std::string alert = pending_alert(); !alert.empty()) {
+                    throw TransportError(std::string(what) + " failed: " + alert);
+                }
+                throw;
+            }
             switch (error) {
             case SSL_ERROR_NONE:
                 return result;
             case SSL_ERROR_WANT_READ:
-                if (!fill(deadline)) {
+                if (!fill(deadline, what)) {
                     return 0;
                 }
                 break;
@@ -398,21 +416,39 @@ private:
     }
 
     // Sends what OpenSSL has written to the outgoing memory BIO.
-    void flush(Deadline deadline) {
+    void flush(Deadline deadline, const char* what) {
         char buffer[16 * 1024];
         while (BIO_ctrl_pending(network_out_) > 0) {
             const int got = BIO_read(network_out_, buffer, sizeof(buffer));
             if (got <= 0) {
                 break;
             }
-            socket_.send_all(std::string_view(buffer, static_cast<std::size_t>(got)), deadline);
+            socket_.send_all(std::string_view(buffer, static_cast<std::size_t>(got)), deadline,
+                             what);
         }
     }
 
-    // Feeds bytes from the socket to the incoming memory BIO; false when the server closed.
-    bool fill(Deadline deadline) {
+    // OpenSSL's reading of what the server sent before the connection failed (an alert), or
+    // "" when there is nothing to read or it is not an error.
+    std::string pending_alert() {
         char buffer[16 * 1024];
-        const std::size_t got = socket_.receive(buffer, sizeof(buffer), deadline);
+        const std::size_t got = socket_.receive_pending(buffer, sizeof(buffer));
+        if (got == 0 || BIO_write(network_in_, buffer, static_cast<int>(got)) <= 0) {
+            return {};
+        }
+        ERR_clear_error();
+        char ignored[256];
+        const int result = SSL_read(ssl_.get(), ignored, sizeof(ignored));
+        if (result > 0 || SSL_get_error(ssl_.get(), result) != SSL_ERROR_SSL) {
+            return {};
+        }
+        return openssl_errors();
+    }
+
+    // Feeds bytes from the socket to the incoming memory BIO; false when the server closed.
+    bool fill(Deadline deadline, const char* what) {
+        char buffer[16 * 1024];
+        const std::size_t got = socket_.receive(buffer, sizeof(buffer), deadline, what);
         if (got == 0) {
             return false;
         }
