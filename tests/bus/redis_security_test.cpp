@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <stdexcept>
 #include <string>
 
@@ -428,6 +429,25 @@ TEST_CASE("redis acl: relay, consumer and dead-letter tool work over mutual TLS 
     const auto dead = letters.list();
     REQUIRE(dead.size() == 1);
     CHECK(contains(dead[0].reason, "alerting down"));
+#ifdef AUTHEVENTS_DEAD_LETTERS_TOOL
+    // The command-line tool, with the same user over mutual TLS.
+    const std::string command =
+        "AUTHEVENTS_REDIS_PASSWORD=dead-letters-secret " AUTHEVENTS_DEAD_LETTERS_TOOL " --port " +
+        std::to_string(server.tls_port()) + " --user dead-letters --tls --ca-file " +
+        tls.tls->ca_file + " --cert-file " + tls.tls->cert_file + " --key-file " +
+        tls.tls->key_file + " list 2>&1";
+    std::string listed;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    for (std::size_t size = 0; (size = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0;) {
+        listed.append(buffer, size);
+    }
+    CHECK(::pclose(pipe) == 0);
+    INFO(listed);
+    CHECK(contains(listed, dead[0].id));
+    CHECK(contains(listed, "alerting down"));
+#endif
     CHECK(letters.replay(dead[0].id).has_value());
     CHECK(letters.size() == 0);
     RedisConnection admin(server.endpoint());
