@@ -234,6 +234,12 @@ TEST_CASE("redis tls: settings that cannot work are named before or while connec
     CHECK(contains(mismatch, "cannot load the client key"));
 
     endpoint = server.tls_endpoint();
+    endpoint.tls->key_file = certificates().file("client-encrypted.key"); // refused, no prompt
+    const std::string encrypted = error_of([&] { RedisConnection redis(endpoint); });
+    INFO(encrypted);
+    CHECK(contains(encrypted, "cannot load the client key '" + endpoint.tls->key_file + "'"));
+
+    endpoint = server.tls_endpoint();
     endpoint.unix_socket = (server.dir() / "redis.sock").string();
     CHECK_THROWS_AS(RedisConnection(endpoint), std::invalid_argument);
 }

@@ -123,6 +123,7 @@ inline void run_command(std::vector<std::string> args, const std::filesystem::pa
 ///   rogue-ca.crt/.key      another CA, unknown to the server and the clients
 ///   rogue-server.crt/.key  like server.crt, signed by the rogue CA
 ///   rogue-client.crt/.key  a client certificate signed by the rogue CA
+///   client-encrypted.key   client.key encrypted with the passphrase "secret"
 class TestCertificates {
 public:
     TestCertificates() : dir_("authevents-certs") {
@@ -145,6 +146,8 @@ public:
         sign("wrong-host", "ca", "wrong_host", "2");
         sign("rogue-server", "rogue-ca", "server", "2");
         sign("rogue-client", "rogue-ca", "client", "2");
+        openssl({"pkey", "-in", file("client.key"), "-aes256", "-passout", "pass:secret", "-out",
+                 file("client-encrypted.key")});
     }
 
     /// The path of `name` in the directory, e.g. file("ca.crt").

@@ -25,6 +25,16 @@
 
 namespace authevents::bus {
 
+namespace detail {
+
+/// True when Redis's error `message` starts with the error code `code` (its first word).
+inline bool has_error_code(std::string_view message, std::string_view code) noexcept {
+    return message.substr(0, code.size()) == code &&
+           (message.size() == code.size() || message[code.size()] == ' ');
+}
+
+} // namespace detail
+
 /// Redis answered a command with an error reply (e.g. `NOGROUP ...`, `WRONGTYPE ...`). The
 /// connection is still usable. what() is `redis <COMMAND>: <Redis's message>`.
 class RedisCommandError : public std::runtime_error {
@@ -40,8 +50,7 @@ public:
     [[nodiscard]] const std::string& message() const noexcept { return message_; }
     /// True when Redis's error code (its first word) is `code`, e.g. "BUSYGROUP".
     [[nodiscard]] bool is(std::string_view code) const noexcept {
-        return std::string_view(message_).substr(0, code.size()) == code &&
-               (message_.size() == code.size() || message_[code.size()] == ' ');
+        return detail::has_error_code(message_, code);
     }
 
 private:
@@ -137,11 +146,7 @@ inline void append_command(std::string& out, const std::vector<std::string>& arg
 
 /// True for the error replies that mean this connection is not (or no longer) authenticated.
 inline bool is_auth_error(std::string_view message) noexcept {
-    auto starts = [message](std::string_view code) {
-        return message.substr(0, code.size()) == code &&
-               (message.size() == code.size() || message[code.size()] == ' ');
-    };
-    return starts("NOAUTH") || starts("WRONGPASS");
+    return has_error_code(message, "NOAUTH") || has_error_code(message, "WRONGPASS");
 }
 
 /// Checks the settings that cannot work, before connecting.

@@ -286,6 +286,8 @@ public:
             throw TransportError("cannot load the system's CA certificates: " + openssl_errors());
         }
         if (!tls.cert_file.empty()) {
+            // An encrypted key fails to load instead of prompting on the terminal.
+            SSL_CTX_set_default_passwd_cb(context_.get(), &refuse_passphrase);
             if (SSL_CTX_use_certificate_chain_file(context_.get(), tls.cert_file.c_str()) != 1) {
                 throw TransportError("cannot load the client certificate '" + tls.cert_file +
                                      "': " + openssl_errors());
@@ -349,6 +351,8 @@ public:
     }
 
 private:
+    static int refuse_passphrase(char*, int, int, void*) noexcept { return 0; }
+
     // SSL_set_tlsext_host_name() without the macro's C cast.
     bool set_sni(const std::string& name) {
         return SSL_ctrl(ssl_.get(), SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
