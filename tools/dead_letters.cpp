@@ -4,10 +4,12 @@
 //   authevents-dead-letters [options] replay (--all | ID...)
 //   authevents-dead-letters [options] delete (--all | ID...)
 //
-// Options: --host H (127.0.0.1), --port P (6379), --stream S (authevents; the dead letters are
-// in "<S>.dead"), --dead-letter-stream D (overrides that), --target T (replay into T instead of
-// each dead letter's own stream). The Redis password, if any, is read from the environment
-// variable AUTHEVENTS_REDIS_PASSWORD (never from the command line, where `ps` shows it).
+// Options: --host H (127.0.0.1), --port P (6379), --unix-socket PATH (instead of host and
+// port), --user U (ACL user), --tls with --ca-file F, --cert-file F, --key-file F,
+// --server-name N (see RedisTls), --stream S (authevents; the dead letters are in "<S>.dead"),
+// --dead-letter-stream D (overrides that), --target T (replay into T instead of each dead
+// letter's own stream). The Redis password, if any, is read from the environment variable
+// AUTHEVENTS_REDIS_PASSWORD (never from the command line, where `ps` shows it).
 //
 // Exit status: 0 done, 1 Redis failed or an id was not found, 2 bad usage.
 #include <authevents/bus/dead_letters.hpp>
@@ -25,8 +27,10 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: authevents-dead-letters [--host H] [--port P] [--stream S]\n"
-    "                               [--dead-letter-stream D] [--target T] COMMAND\n"
+    "usage: authevents-dead-letters [--host H] [--port P] [--unix-socket PATH] [--user U]\n"
+    "                               [--tls [--ca-file F] [--cert-file F --key-file F]\n"
+    "                                      [--server-name N]]\n"
+    "                               [--stream S] [--dead-letter-stream D] [--target T] COMMAND\n"
     "commands:\n"
     "  list [--count N]        show up to N (100) dead letters, oldest first, with reasons\n"
     "  replay --all | ID...    add them back to their stream (or T), then delete them\n"
@@ -58,6 +62,8 @@ int run(int argc, char** argv) {
     std::string dead_letter_stream;
     std::string target;
     std::vector<std::string> words;
+    bool tls = false;
+    authevents::bus::RedisTls tls_settings;
     for (int i = 1; i < argc; ++i) {
         const std::string arg = argv[i];
         auto value = [&]() -> std::string {
@@ -70,6 +76,20 @@ int run(int argc, char** argv) {
             endpoint.host = value();
         } else if (arg == "--port") {
             endpoint.port = std::atoi(value().c_str());
+        } else if (arg == "--unix-socket") {
+            endpoint.unix_socket = value();
+        } else if (arg == "--user") {
+            endpoint.user = value();
+        } else if (arg == "--tls") {
+            tls = true;
+        } else if (arg == "--ca-file") {
+            tls_settings.ca_file = value();
+        } else if (arg == "--cert-file") {
+            tls_settings.cert_file = value();
+        } else if (arg == "--key-file") {
+            tls_settings.key_file = value();
+        } else if (arg == "--server-name") {
+            tls_settings.server_name = value();
         } else if (arg == "--stream") {
             stream = value();
         } else if (arg == "--dead-letter-stream") {
@@ -85,6 +105,12 @@ int run(int argc, char** argv) {
     }
     if (words.empty()) {
         throw Usage("no command");
+    }
+    if (tls) {
+        endpoint.tls = tls_settings;
+    } else if (!tls_settings.ca_file.empty() || !tls_settings.cert_file.empty() ||
+               !tls_settings.key_file.empty() || !tls_settings.server_name.empty()) {
+        throw Usage("--ca-file, --cert-file, --key-file and --server-name need --tls");
     }
     if (const char* password = std::getenv("AUTHEVENTS_REDIS_PASSWORD")) {
         endpoint.password = password;

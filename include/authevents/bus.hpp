@@ -13,4 +13,5 @@
 #include <authevents/bus/publisher.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/redis_dedup.hpp>
+#include <authevents/bus/redis_endpoint.hpp>
 #include <authevents/bus/relay.hpp>

@@ -1,6 +1,7 @@
 // A real redis-server for tests: started on a free loopback port in a fresh temporary
 // directory, with an append-only file fsynced on every write (so a stop and restart loses
-// nothing acknowledged), stopped and removed at the end.
+// nothing acknowledged), stopped and removed at the end. Options add a Unix socket, a TLS port
+// (certificates made by TestCertificates with the `openssl` command) and an ACL file.
 #pragma once
 
 #include <authevents/bus/redis.hpp>
@@ -16,6 +17,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -81,24 +83,177 @@ private:
     std::filesystem::path path_;
 };
 
+/// Runs `args` (argv[0] looked up on PATH), its output appended to `log`; waits for it.
+/// @throws std::runtime_error naming the command when it cannot start or exits non-zero.
+inline void run_command(std::vector<std::string> args, const std::filesystem::path& log) {
+    std::vector<char*> argv;
+    for (auto& arg : args) {
+        argv.push_back(arg.data());
+    }
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    ::posix_spawn_file_actions_init(&actions);
+    ::posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log.c_str(),
+                                       O_WRONLY | O_CREAT | O_APPEND, 0600);
+    ::posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+    pid_t pid = 0;
+    const int spawned = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    ::posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) {
+        throw std::runtime_error("test_redis: cannot start " + args.front());
+    }
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        std::ifstream in(log);
+        std::ostringstream text;
+        text << in.rdbuf();
+        throw std::runtime_error("test_redis: '" + args.front() + " " + args.at(1) + "' failed:\n" +
+                                 text.str());
+    }
+}
+
+/// A certificate authority and certificates signed by it, made with the `openssl` command in
+/// a temporary directory (EC P-256 keys, valid for two days unless said otherwise):
+///   ca.crt/ca.key          the test CA
+///   server.crt/.key        for DNS:localhost and IP:127.0.0.1 (serverAuth)
+///   client.crt/.key        a client certificate (clientAuth)
+///   expired.crt/.key       like server.crt but expired yesterday
+///   wrong-host.crt/.key    for DNS:wrong.example only
+///   rogue-ca.crt/.key      another CA, unknown to the server and the clients
+///   rogue-server.crt/.key  like server.crt, signed by the rogue CA
+///   rogue-client.crt/.key  a client certificate signed by the rogue CA
+///   client-encrypted.key   client.key encrypted with the passphrase "secret"
+class TestCertificates {
+public:
+    TestCertificates() : dir_("authevents-certs") {
+        {
+            std::ofstream config(file("openssl.cnf"));
+            config << "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n"
+                      "[ca]\nbasicConstraints = critical,CA:TRUE\n"
+                      "keyUsage = critical,keyCertSign,cRLSign\nsubjectKeyIdentifier = hash\n"
+                      "[server]\nsubjectAltName = DNS:localhost,IP:127.0.0.1\n"
+                      "extendedKeyUsage = serverAuth\n"
+                      "[wrong_host]\nsubjectAltName = DNS:wrong.example\n"
+                      "extendedKeyUsage = serverAuth\n"
+                      "[client]\nextendedKeyUsage = clientAuth\n";
+        }
+        make_ca("ca", "authevents test CA");
+        make_ca("rogue-ca", "rogue CA");
+        sign("server", "ca", "server", "2");
+        sign("client", "ca", "client", "2");
+        sign("expired", "ca", "server", "-1");
+        sign("wrong-host", "ca", "wrong_host", "2");
+        sign("rogue-server", "rogue-ca", "server", "2");
+        sign("rogue-client", "rogue-ca", "client", "2");
+        openssl({"pkey", "-in", file("client.key"), "-aes256", "-passout", "pass:secret", "-out",
+                 file("client-encrypted.key")});
+    }
+
+    /// The path of `name` in the directory, e.g. file("ca.crt").
+    [[nodiscard]] std::string file(const std::string& name) const {
+        return (dir_.path() / name).string();
+    }
+
+private:
+    void make_ca(const std::string& name, const std::string& common_name) {
+        openssl({"req", "-x509", "-config", file("openssl.cnf"), "-extensions", "ca", "-newkey",
+                 "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout",
+                 file(name + ".key"), "-out", file(name + ".crt"), "-days", "2", "-subj",
+                 "/CN=" + common_name});
+    }
+
+    // name.crt/name.key signed by `ca` with the extensions of `section`, valid `days` days
+    // (negative: expired that many days ago).
+    void sign(const std::string& name, const std::string& ca, const std::string& section,
+              const std::string& days) {
+        openssl({"req", "-new", "-config", file("openssl.cnf"), "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", file(name + ".key"), "-out",
+                 file(name + ".csr"), "-subj", "/CN=" + name});
+        openssl({"x509", "-req", "-in", file(name + ".csr"), "-CA", file(ca + ".crt"), "-CAkey",
+                 file(ca + ".key"), "-set_serial", std::to_string(++serial_), "-days", days,
+                 "-extfile", file("openssl.cnf"), "-extensions", section, "-out",
+                 file(name + ".crt")});
+    }
+
+    void openssl(std::vector<std::string> args) {
+        args.insert(args.begin(), "openssl");
+        run_command(std::move(args), dir_.path() / "openssl.log");
+    }
+
+    TempDir dir_;
+    int serial_ = 1;
+};
+
+/// What a RedisServer serves besides a plain loopback port.
+struct RedisServerOptions {
+    /// Also listen on a Unix socket (redis.sock in the server's directory).
+    bool unix_socket = false;
+    /// Also serve TLS on a second free port with server.crt of these certificates (and trust
+    /// their CA for client certificates); null: no TLS.
+    const TestCertificates* certificates = nullptr;
+    /// Redis's tls-auth-clients: "yes" (mutual TLS required), "optional" or "no".
+    std::string tls_auth_clients = "yes";
+    /// Contents of an ACL file (users, one per line) the server loads; empty: none.
+    std::string acl;
+    /// The user and password endpoint() carries (the tests' administrator when `acl` is set).
+    std::string user;
+    std::string password; ///< See user.
+};
+
 /// One redis-server process owned by the test. Restartable on the same port and directory.
 class RedisServer {
 public:
-    RedisServer() : dir_("authevents-redis"), port_(free_loopback_port()) { start(); }
+    RedisServer() : RedisServer(RedisServerOptions{}) {}
+    explicit RedisServer(RedisServerOptions options)
+        : options_(std::move(options)), dir_("authevents-redis"), port_(free_loopback_port()),
+          tls_port_(options_.certificates != nullptr ? free_loopback_port() : 0) {
+        if (!options_.acl.empty()) {
+            std::ofstream(dir_.path() / "users.acl") << options_.acl;
+        }
+        start();
+    }
     RedisServer(const RedisServer&) = delete;
     RedisServer& operator=(const RedisServer&) = delete;
     ~RedisServer() { stop(); }
 
-    /// Where the server listens, with short timeouts suited to tests.
+    /// Where the server listens, with short timeouts suited to tests (and options' user and
+    /// password).
     [[nodiscard]] authevents::bus::RedisEndpoint endpoint() const {
         authevents::bus::RedisEndpoint endpoint;
         endpoint.port = port_;
         endpoint.connect_timeout = std::chrono::milliseconds(500);
         endpoint.command_timeout = std::chrono::milliseconds(5000);
+        endpoint.user = options_.user;
+        endpoint.password = options_.password;
+        return endpoint;
+    }
+
+    /// endpoint() on the TLS port, trusting the test CA, with the client certificate.
+    [[nodiscard]] authevents::bus::RedisEndpoint tls_endpoint() const {
+        if (options_.certificates == nullptr) {
+            throw std::logic_error("test_redis: this server has no TLS port");
+        }
+        authevents::bus::RedisEndpoint endpoint = this->endpoint();
+        endpoint.port = tls_port_;
+        endpoint.connect_timeout = std::chrono::milliseconds(2000);
+        authevents::bus::RedisTls tls;
+        tls.ca_file = options_.certificates->file("ca.crt");
+        tls.cert_file = options_.certificates->file("client.crt");
+        tls.key_file = options_.certificates->file("client.key");
+        endpoint.tls = tls;
+        return endpoint;
+    }
+
+    /// endpoint() on the Unix socket.
+    [[nodiscard]] authevents::bus::RedisEndpoint unix_endpoint() const {
+        authevents::bus::RedisEndpoint endpoint = this->endpoint();
+        endpoint.unix_socket = unix_socket_path();
         return endpoint;
     }
 
     [[nodiscard]] int port() const noexcept { return port_; }
+    [[nodiscard]] int tls_port() const noexcept { return tls_port_; }
     [[nodiscard]] bool running() const noexcept { return pid_ > 0; }
     [[nodiscard]] const std::filesystem::path& dir() const noexcept { return dir_.path(); }
 
@@ -129,6 +284,21 @@ public:
                                          "no",
                                          "--protected-mode",
                                          "no"};
+        if (options_.unix_socket) {
+            args.insert(args.end(),
+                        {"--unixsocket", unix_socket_path(), "--unixsocketperm", "700"});
+        }
+        if (options_.certificates != nullptr) {
+            const TestCertificates& certificates = *options_.certificates;
+            args.insert(args.end(), {"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
+                                     certificates.file("server.crt"), "--tls-key-file",
+                                     certificates.file("server.key"), "--tls-ca-cert-file",
+                                     certificates.file("ca.crt"), "--tls-auth-clients",
+                                     options_.tls_auth_clients});
+        }
+        if (!options_.acl.empty()) {
+            args.insert(args.end(), {"--aclfile", (dir_.path() / "users.acl").string()});
+        }
         std::vector<char*> argv;
         for (auto& arg : args) {
             argv.push_back(arg.data());
@@ -155,6 +325,10 @@ public:
     }
 
 private:
+    [[nodiscard]] std::string unix_socket_path() const {
+        return (dir_.path() / "redis.sock").string();
+    }
+
     void terminate(int signal_number) {
         if (pid_ <= 0) {
             return;
@@ -196,8 +370,10 @@ private:
         return text.str();
     }
 
+    RedisServerOptions options_;
     TempDir dir_;
     int port_;
+    int tls_port_;
     pid_t pid_ = 0;
 };
 

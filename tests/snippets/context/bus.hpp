@@ -6,6 +6,7 @@
 #include <authevents/bus.hpp>
 
 #include <cstdint>
+#include <cstdlib>
 #include <iostream>
 #include <optional>
 #include <string>
