@@ -4,14 +4,18 @@
 #pragma once
 
 #include <authevents/bus/detail/sqlite.hpp>
+#include <authevents/bus/outbox_source.hpp>
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -25,17 +29,6 @@
 #include <vector>
 
 namespace authevents::bus {
-
-/// One event waiting in (or published from) the outbox. A plain value: the outbox stores the
-/// CloudEvent as opaque text and does not depend on the CloudEvents header.
-struct OutboxRecord {
-    std::int64_t sequence = 0;      ///< publish order (INTEGER PRIMARY KEY AUTOINCREMENT)
-    std::string event_id;           ///< the CloudEvent id, unique in the outbox
-    std::string type;               ///< the CloudEvent type
-    std::string payload;            ///< the CloudEvent JSON text
-    std::int64_t created_at_ms = 0; ///< when it was appended, ms since the Unix epoch
-    int attempts = 0;               ///< failed publish attempts so far
-};
 
 /// How an outbox is stored. A plain value.
 struct OutboxOptions {
@@ -64,25 +57,21 @@ struct OutboxLease {
     std::int64_t expires_at_ms = 0; ///< When it lapses unless renewed, ms since the Unix epoch.
 };
 
-/// mark_published() was asked to check a relay lease the caller no longer holds (it expired
-/// and may have been taken over): nothing was marked, so the records go out again (at least
-/// once) from the relay that holds the lease now.
-class OutboxLeaseLost : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 /// A durable, ordered queue of events in an SQLite table (the transactional outbox pattern).
 /// Events are appended, in the service's own transaction (append_in, transaction) or their own
 /// (append); a relay takes them in sequence order (next_batch), publishes them and then marks
 /// them published, so an event is published at least once (consumers drop duplicates by id).
 /// Sequences follow commit order: SQLite admits one writer at a time.
 ///
+/// Group commit: appends from concurrent threads share one transaction, so one commit (and one
+/// fsync) makes a whole group durable; each append() still returns only once its own event is
+/// committed, and a failed event (e.g. a duplicate id) fails only its own append().
+///
 /// Thread-safe: every member may be called from any thread; a mutex serialises the object's
 /// one connection. Other processes (or other SqliteOutbox objects) on the same file are handled
 /// by SQLite's locking and the busy timeout. SQLite failures throw SqliteError; a failed
 /// multi-record operation changes nothing.
-class SqliteOutbox {
+class SqliteOutbox final : public OutboxSource {
 public:
     /// Opens, creating if needed, the database file at `path`: WAL journal mode, the busy
     /// timeout and synchronous level of `options`, and the table and its index if missing.
@@ -167,7 +156,7 @@ public:
     SqliteOutbox& operator=(SqliteOutbox&&) = delete;
 
     /// Closes the connection. Must not run concurrently with another member call.
-    ~SqliteOutbox() = default;
+    ~SqliteOutbox() override = default;
 
     /// Creates the outbox table and its index in `db`, a connection the service owns, if they
     /// are missing (idempotent), so that append_in can be used in its transactions. Sets no
@@ -212,14 +201,46 @@ public:
         insert_with(insert, event_id, type, payload);
     }
 
-    /// Appends one event in its own transaction: durable when it returns (on power loss too
-    /// with synchronous_full). Thread-safe. Throws std::invalid_argument for an empty
-    /// `event_id`, SqliteError if SQLite fails (e.g. SQLITE_CONSTRAINT naming a duplicate id,
-    /// SQLITE_BUSY when another connection holds the write lock past the busy timeout), and
-    /// std::logic_error from inside a transaction() body (use append_in there).
+    /// Appends one event in a transaction of its own or shared with the appends other threads
+    /// make at the same time (group commit: one commit and one fsync for the group): durable
+    /// when it returns (on power loss too with synchronous_full). Thread-safe. Throws
+    /// std::invalid_argument for an empty `event_id`, SqliteError if SQLite fails (e.g.
+    /// SQLITE_CONSTRAINT naming a duplicate id, for that append only; SQLITE_BUSY when another
+    /// connection holds the write lock past the busy timeout, or a failed commit, for every
+    /// append of the group, none of which is then in the outbox), and std::logic_error from
+    /// inside a transaction() body (use append_in there).
     void append(std::string_view event_id, std::string_view type, std::string_view payload) {
-        const auto lock = lock_connection("append");
-        insert_with(insert_, event_id, type, payload);
+        if (event_id.empty()) {
+            throw std::invalid_argument("outbox: append: the event id is empty");
+        }
+        check_not_in_transaction("append");
+        PendingAppend mine{event_id, type, payload, nullptr, false};
+        std::unique_lock<std::mutex> lock(group_mutex_);
+        group_queue_.push_back(&mine);
+        while (!mine.done) {
+            if (group_committing_) {
+                group_done_.wait(lock);
+                continue;
+            }
+            // Lead: commit what is queued (our own append among it, or in a later group).
+            group_committing_ = true;
+            const std::size_t size = std::min(group_queue_.size(), max_group_size);
+            std::vector<PendingAppend*> group(
+                group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(size));
+            group_queue_.erase(group_queue_.begin(),
+                               group_queue_.begin() + static_cast<std::ptrdiff_t>(size));
+            lock.unlock();
+            commit_group(group);
+            lock.lock();
+            for (PendingAppend* pending : group) {
+                pending->done = true;
+            }
+            group_committing_ = false;
+            group_done_.notify_all();
+        }
+        if (mine.error) {
+            std::rethrow_exception(mine.error);
+        }
     }
 
     /// Runs `body(sqlite3*)` inside BEGIN IMMEDIATE ... COMMIT on the outbox's own connection,
@@ -245,7 +266,7 @@ public:
 
     /// Up to `limit` unpublished records, oldest (lowest sequence) first. Thread-safe. Throws
     /// SqliteError if SQLite fails.
-    [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) {
+    [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) override {
         std::vector<OutboxRecord> records;
         if (limit == 0) {
             return records;
@@ -276,7 +297,7 @@ public:
     /// std::invalid_argument naming the first sequence not in the table (never appended, or
     /// pruned), marking none; SqliteError if SQLite fails, marking none.
     void mark_published(const std::vector<std::int64_t>& sequences,
-                        std::string_view lease_owner = {}) {
+                        std::string_view lease_owner = {}) override {
         update_each(
             mark_published_, sequences, "mark_published",
             [&](detail::Statement& s) { s.bind_int64(1, detail::now_ms()); },
@@ -301,13 +322,14 @@ public:
     /// kept as last_error), in one transaction. Thread-safe. Throws std::invalid_argument
     /// naming the first sequence not in the table, recording none; SqliteError if SQLite fails,
     /// recording none.
-    void record_failure(const std::vector<std::int64_t>& sequences, std::string_view error) {
+    void record_failure(const std::vector<std::int64_t>& sequences,
+                        std::string_view error) override {
         update_each(record_failure_, sequences, "record_failure",
                     [&](detail::Statement& s) { s.bind_text(1, error); });
     }
 
     /// How many records are not published yet. Thread-safe. Throws SqliteError.
-    [[nodiscard]] std::size_t pending_count() const {
+    [[nodiscard]] std::size_t pending_count() const override {
         return count(pending_count_, "pending_count");
     }
 
@@ -334,7 +356,7 @@ public:
     /// it at a time, given clocks that agree (one host). Thread-safe. Throws
     /// std::invalid_argument for an empty owner or a non-positive duration, SqliteError if
     /// SQLite fails (e.g. SQLITE_BUSY past the busy timeout).
-    bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) {
+    bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) override {
         if (owner.empty()) {
             throw std::invalid_argument("outbox: acquire_lease: the owner is empty");
         }
@@ -354,7 +376,7 @@ public:
     /// Gives up `owner`'s relay lease at once (nothing if another owner holds it), so a
     /// waiting relay takes over without waiting for it to expire. Thread-safe. Throws
     /// SqliteError if SQLite fails.
-    void release_lease(std::string_view owner) {
+    void release_lease(std::string_view owner) override {
         const auto lock = lock_connection("release_lease");
         const detail::Statement::Use use(release_lease_);
         release_lease_.bind_text(1, owner);
@@ -435,14 +457,70 @@ private:
             std::min<std::size_t>(value, std::numeric_limits<std::int64_t>::max()));
     }
 
-    // Locks the mutex, after checking that the caller is not inside one of our transaction()
-    // bodies on this thread (which holds it already).
-    std::unique_lock<std::mutex> lock_connection(const char* operation) const {
+    // One append() waiting for its group's commit; lives on its caller's stack.
+    struct PendingAppend {
+        std::string_view event_id;
+        std::string_view type;
+        std::string_view payload;
+        std::exception_ptr error; // set by the leader; read after done
+        bool done;                // guarded by group_mutex_
+    };
+
+    // At most this many appends share one transaction (bounds the time a commit holds the lock).
+    static constexpr std::size_t max_group_size = 1024;
+
+    // Inserts `group` (one transaction for more than one) and commits; sets each append's
+    // error, never throws. A failure of one insert fails that append alone, unless it ended
+    // the transaction (SQLite rolls back on e.g. disk full), which fails them all.
+    void commit_group(const std::vector<PendingAppend*>& group) noexcept {
+        const auto fail_rest = [&](const std::exception_ptr& error) {
+            for (PendingAppend* pending : group) {
+                if (!pending->error) {
+                    pending->error = error;
+                }
+            }
+        };
+        try {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            if (group.size() == 1) {
+                try {
+                    insert_with(insert_, group[0]->event_id, group[0]->type, group[0]->payload);
+                } catch (...) {
+                    group[0]->error = std::current_exception();
+                }
+                return;
+            }
+            detail::Transaction transaction(db_.get(), "outbox: append");
+            for (PendingAppend* pending : group) {
+                try {
+                    insert_with(insert_, pending->event_id, pending->type, pending->payload);
+                } catch (...) {
+                    pending->error = std::current_exception();
+                    if (sqlite3_get_autocommit(db_.get()) != 0) {
+                        fail_rest(pending->error); // the whole transaction was rolled back
+                        return;
+                    }
+                }
+            }
+            transaction.commit();
+        } catch (...) {
+            fail_rest(std::current_exception());
+        }
+    }
+
+    // Throws std::logic_error when called inside one of our transaction() bodies on this
+    // thread (which holds the mutex already).
+    void check_not_in_transaction(const char* operation) const {
         if (transaction_owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
             throw std::logic_error(std::string("outbox: ") + operation +
                                    " called inside a transaction() body of the same outbox; use "
                                    "the body's sqlite3* (append_in) instead");
         }
+    }
+
+    // Locks the mutex, after check_not_in_transaction.
+    std::unique_lock<std::mutex> lock_connection(const char* operation) const {
+        check_not_in_transaction(operation);
         return std::unique_lock<std::mutex>(mutex_);
     }
 
@@ -492,6 +570,10 @@ private:
     OutboxOptions options_;
     mutable std::mutex mutex_; // serialises the connection; the counts lock it too
     std::atomic<std::thread::id> transaction_owner_{};
+    std::mutex group_mutex_; // guards the three below (group commit of append())
+    std::condition_variable group_done_;
+    std::deque<PendingAppend*> group_queue_;
+    bool group_committing_ = false;
     detail::Connection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement next_batch_;
