@@ -43,14 +43,6 @@ struct OutboxOptions {
     bool synchronous_full = true;
 };
 
-/// The unpublished part of an outbox (see SqliteOutbox::backlog()). A plain value.
-struct OutboxBacklog {
-    std::size_t count = 0;                   ///< Records not published yet.
-    std::int64_t oldest_created_at_ms = 0;   ///< When the oldest of them was appended (ms since
-                                             ///< the Unix epoch); 0 when there is none.
-    std::chrono::milliseconds oldest_age{0}; ///< How long the oldest has waited; 0 when none.
-};
-
 /// Who holds an outbox's relay lease (see SqliteOutbox::acquire_lease()). A plain value.
 struct OutboxLease {
     std::string owner;              ///< The holder's id (RelayOptions::relay_id).

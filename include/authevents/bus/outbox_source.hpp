@@ -26,6 +26,15 @@ struct OutboxRecord {
     int attempts = 0;               ///< failed publish attempts so far
 };
 
+/// The unpublished part of an outbox (see SqliteOutbox::backlog(), PostgresOutbox::backlog()).
+/// A plain value.
+struct OutboxBacklog {
+    std::size_t count = 0;                   ///< Records not published yet.
+    std::int64_t oldest_created_at_ms = 0;   ///< When the oldest of them was appended (ms since
+                                             ///< the Unix epoch); 0 when there is none.
+    std::chrono::milliseconds oldest_age{0}; ///< How long the oldest has waited; 0 when none.
+};
+
 /// mark_published() was asked to check a relay lease the caller no longer holds (it expired
 /// and may have been taken over, or the connection that held it broke): nothing was marked,
 /// so the records go out again (at least once) from the relay that holds the lease now.

@@ -376,6 +376,9 @@ public:
             }
             connection_.reset(); // a refusal may mean a failover: reconnect after the backoff
             throw;
+        } catch (const OutboxLeaseLost&) {
+            lease_held_.store(false, std::memory_order_relaxed); // take it again next time
+            throw;
         }
         return total;
     }
@@ -540,12 +543,7 @@ private:
         if (!published.empty() && options_.wait_replicas > 0) {
             wait_for_replicas(published);
         }
-        try {
-            outbox_.mark_published(published, options_.use_lease ? options_.relay_id : "");
-        } catch (const OutboxLeaseLost&) {
-            lease_held_.store(false, std::memory_order_relaxed);
-            throw;
-        }
+        outbox_.mark_published(published, options_.use_lease ? options_.relay_id : "");
         published_.fetch_add(published.size(), std::memory_order_relaxed);
         if (!refused.empty()) {
             record_failure(refused, refusal);

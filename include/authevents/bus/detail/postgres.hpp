@@ -272,7 +272,8 @@ private:
 
 /// Waits until `conn`'s socket is readable or `timeout` passes, then consumes input and
 /// returns the channel names of the notifications received (possibly none). Throws
-/// PostgresError (08006) if the connection is broken.
+/// PostgresError (08006) if the connection is broken (also when the server said it is
+/// shutting down and closed it).
 inline std::vector<std::string>
 pg_wait_notifications(PGconn* conn, std::chrono::milliseconds timeout, std::string_view context) {
     std::vector<std::string> channels;
@@ -299,7 +300,7 @@ pg_wait_notifications(PGconn* conn, std::chrono::milliseconds timeout, std::stri
     if (ready < 0 && errno != EINTR) {
         throw_postgres(pg_connection_failure, context, "poll() failed");
     }
-    if (ready > 0 && PQconsumeInput(conn) == 0) {
+    if ((ready > 0 && PQconsumeInput(conn) == 0) || PQstatus(conn) == CONNECTION_BAD) {
         throw_postgres(pg_connection_failure, context, pg_trimmed(PQerrorMessage(conn)));
     }
     take();
