@@ -249,14 +249,16 @@ public:
     /// Creates the outbox table and its index (and `<table>_archive` for
     /// OutboxRetention::archive) in `conn`'s database if missing: idempotent, safe when several
     /// processes run it at once (an advisory lock serialises them). Runs in the caller's
-    /// transaction if one is open. Thread-safety is that of `conn`. Throws
-    /// std::invalid_argument for invalid options, PostgresError if the server fails.
+    /// transaction if one is open (its notices below warning are then silenced until it ends).
+    /// Thread-safety is that of `conn`. Throws std::invalid_argument for invalid options,
+    /// PostgresError if the server fails.
     static void create_schema(PGconn* conn, const PostgresOutboxOptions& options = {}) {
         detail::validate_outbox_options(options);
         const std::string table = detail::pg_quote_identifier(options.table);
-        std::string script = "SELECT pg_advisory_xact_lock(" +
-                             std::to_string(detail::pg_schema_lock_class) + ", hashtext('" +
-                             options.table + "'));";
+        // No "already exists, skipping" notices (until the end of the transaction).
+        std::string script =
+            "SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" +
+            std::to_string(detail::pg_schema_lock_class) + ", hashtext('" + options.table + "'));";
         script += "CREATE TABLE IF NOT EXISTS " + table +
                   " (sequence bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
                   "event_id text NOT NULL UNIQUE, type text NOT NULL, payload text NOT NULL, "
