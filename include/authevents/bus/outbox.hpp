@@ -14,7 +14,6 @@
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <exception>
 #include <functional>
 #include <limits>
@@ -206,26 +205,35 @@ public:
             throw std::invalid_argument("outbox: append: the event id is empty");
         }
         check_not_in_transaction("append");
-        PendingAppend mine{event_id, type, payload, nullptr, false};
+        PendingAppend mine{event_id, type, payload, nullptr, nullptr, false};
         std::unique_lock<std::mutex> lock(group_mutex_);
-        group_queue_.push_back(&mine);
+        (group_tail_ != nullptr ? group_tail_->next : group_head_) = &mine;
+        group_tail_ = &mine;
         while (!mine.done) {
             if (group_committing_) {
                 group_done_.wait(lock);
                 continue;
             }
-            // Lead: commit what is queued (our own append among it, or in a later group).
+            // Lead: commit what is queued (our own append among it, or in a later group). The
+            // queue is a list through the waiters' own records: nothing here can fail.
             group_committing_ = true;
-            const std::size_t size = std::min(group_queue_.size(), max_group_size);
-            std::vector<PendingAppend*> group(
-                group_queue_.begin(), group_queue_.begin() + static_cast<std::ptrdiff_t>(size));
-            group_queue_.erase(group_queue_.begin(),
-                               group_queue_.begin() + static_cast<std::ptrdiff_t>(size));
+            PendingAppend* const first = group_head_;
+            PendingAppend* last = first;
+            for (std::size_t size = 1; size < max_group_size && last->next != nullptr; ++size) {
+                last = last->next;
+            }
+            group_head_ = last->next;
+            if (group_head_ == nullptr) {
+                group_tail_ = nullptr;
+            }
+            last->next = nullptr;
             lock.unlock();
-            commit_group(group);
+            commit_group(first);
             lock.lock();
-            for (PendingAppend* pending : group) {
+            for (PendingAppend* pending = first; pending != nullptr;) {
+                PendingAppend* const next = pending->next; // `pending` may go once done
                 pending->done = true;
+                pending = next;
             }
             group_committing_ = false;
             group_done_.notify_all();
@@ -449,24 +457,27 @@ private:
             std::min<std::size_t>(value, std::numeric_limits<std::int64_t>::max()));
     }
 
-    // One append() waiting for its group's commit; lives on its caller's stack.
+    // One append() waiting for its group's commit; lives on its caller's stack, linked into
+    // the queue of waiting appends.
     struct PendingAppend {
         std::string_view event_id;
         std::string_view type;
         std::string_view payload;
-        std::exception_ptr error; // set by the leader; read after done
-        bool done;                // guarded by group_mutex_
+        PendingAppend* next = nullptr; // guarded by group_mutex_ while queued
+        std::exception_ptr error;      // set by the leader; read after done
+        bool done = false;             // guarded by group_mutex_
     };
 
     // At most this many appends share one transaction (bounds the time a commit holds the lock).
     static constexpr std::size_t max_group_size = 1024;
 
-    // Inserts `group` (one transaction for more than one) and commits; sets each append's
-    // error, never throws. A failure of one insert fails that append alone, unless it ended
-    // the transaction (SQLite rolls back on e.g. disk full), which fails them all.
-    void commit_group(const std::vector<PendingAppend*>& group) noexcept {
+    // Inserts the group listed from `first` (one transaction for more than one) and commits;
+    // sets each append's error, never throws. A failure of one insert fails that append alone,
+    // unless it ended the transaction (SQLite rolls back on e.g. disk full), which fails them
+    // all.
+    void commit_group(PendingAppend* first) noexcept {
         const auto fail_rest = [&](const std::exception_ptr& error) {
-            for (PendingAppend* pending : group) {
+            for (PendingAppend* pending = first; pending != nullptr; pending = pending->next) {
                 if (!pending->error) {
                     pending->error = error;
                 }
@@ -474,16 +485,16 @@ private:
         };
         try {
             const std::lock_guard<std::mutex> lock(mutex_);
-            if (group.size() == 1) {
+            if (first->next == nullptr) {
                 try {
-                    insert_with(insert_, group[0]->event_id, group[0]->type, group[0]->payload);
+                    insert_with(insert_, first->event_id, first->type, first->payload);
                 } catch (...) {
-                    group[0]->error = std::current_exception();
+                    first->error = std::current_exception();
                 }
                 return;
             }
             detail::Transaction transaction(db_.get(), "outbox: append");
-            for (PendingAppend* pending : group) {
+            for (PendingAppend* pending = first; pending != nullptr; pending = pending->next) {
                 try {
                     insert_with(insert_, pending->event_id, pending->type, pending->payload);
                 } catch (...) {
@@ -562,9 +573,10 @@ private:
     OutboxOptions options_;
     mutable std::mutex mutex_; // serialises the connection; the counts lock it too
     std::atomic<std::thread::id> transaction_owner_{};
-    std::mutex group_mutex_; // guards the three below (group commit of append())
+    std::mutex group_mutex_; // guards the four below (group commit of append())
     std::condition_variable group_done_;
-    std::deque<PendingAppend*> group_queue_;
+    PendingAppend* group_head_ = nullptr; // appends waiting for a leader, oldest first
+    PendingAppend* group_tail_ = nullptr;
     bool group_committing_ = false;
     detail::Connection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
