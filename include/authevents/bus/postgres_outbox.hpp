@@ -321,7 +321,9 @@ public:
 
     /// Appends one event in a transaction of its own on the outbox's connection: committed
     /// when it returns. For events that go with no data of the service's; use append_in for
-    /// those that do. Thread-safe. Throws as append_in.
+    /// those that do. Thread-safe. Throws as append_in; after a PostgresError with
+    /// connection_lost() it is unknown whether the event committed (appending it again then
+    /// fails with SQLSTATE 23505 if it did).
     std::int64_t append(std::string_view event_id, std::string_view type,
                         std::string_view payload) {
         return with_query(
