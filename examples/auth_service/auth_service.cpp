@@ -12,15 +12,9 @@ using authevents::LoginFailureReason;
 
 namespace {
 
-constexpr std::size_t max_name_length = 50;
 constexpr std::size_t max_bio_length = 500;
 constexpr std::size_t max_city_length = 80;
 constexpr std::size_t max_reason_length = 500;
-
-void validate_names(const std::string& first_name, const std::string& last_name) {
-    validate_text("first_name", first_name, max_name_length);
-    validate_text("last_name", last_name, max_name_length);
-}
 
 // Sets `field` to `value` if it differs, and records the field's name.
 void apply(std::string& field, const std::optional<std::string>& value, const char* name,

@@ -108,4 +108,10 @@ void validate_text(std::string_view field, std::string_view text, std::size_t ma
     }
 }
 
+void validate_names(std::string_view first_name, std::string_view last_name) {
+    constexpr std::size_t max_name_length = 50;
+    validate_text("first_name", first_name, max_name_length);
+    validate_text("last_name", last_name, max_name_length);
+}
+
 } // namespace authsvc

@@ -27,4 +27,8 @@ void validate_phone(std::string_view phone);
 /// characters other than newlines.
 void validate_text(std::string_view field, std::string_view text, std::size_t max_length);
 
+/// Throws unless the first and last names have at most 50 characters each and no control
+/// characters.
+void validate_names(std::string_view first_name, std::string_view last_name);
+
 } // namespace authsvc

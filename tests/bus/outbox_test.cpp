@@ -351,6 +351,53 @@ TEST_CASE("concurrent appends from 4 threads are all kept, each thread's in orde
     }
 }
 
+TEST_CASE("group commit: each concurrent append returns committed; a duplicate fails alone") {
+    test_sync::Watchdog watchdog("outbox group commit");
+    TempDir dir;
+    const std::string path = dir.file("outbox.db");
+    SqliteOutbox outbox(path);
+    constexpr std::size_t threads = 8;
+    constexpr int per_thread = 40;
+    constexpr int shared_ids = 10; // every thread appends these too: one append of each wins
+    std::vector<int> shared_wins(threads, 0);
+    std::vector<int> invisible(threads, 0);
+    std::vector<std::string> unexpected(threads);
+    test_sync::run_together(threads, [&](std::size_t t) {
+        bus_test::Db reader(path); // another connection, as another process would read
+        for (int i = 0; i < per_thread; ++i) {
+            const std::string id = std::to_string(t) + ":" + std::to_string(i);
+            outbox.append(id, "t", "p");
+            // Returned: committed, so visible to any other connection at once.
+            if (reader.query_text("SELECT count(*) FROM authevents_outbox WHERE event_id = '" + id +
+                                  "'") != "1") {
+                ++invisible[t];
+            }
+            if (i % (per_thread / shared_ids) == 0) {
+                try {
+                    outbox.append("shared:" + std::to_string(i), "t", "p");
+                    ++shared_wins[t];
+                } catch (const SqliteError& e) {
+                    if (e.code() != SQLITE_CONSTRAINT) {
+                        unexpected[t] = e.what();
+                    }
+                }
+            }
+        }
+    });
+    for (std::size_t t = 0; t < threads; ++t) {
+        CHECK(invisible[t] == 0);
+        CHECK(unexpected[t].empty());
+    }
+    int wins = 0;
+    for (const int w : shared_wins) {
+        wins += w;
+    }
+    CHECK(wins == shared_ids);
+    CHECK(outbox.pending_count() == threads * per_thread + shared_ids);
+    const std::vector<std::string> ids = ids_of(outbox.next_batch(1000));
+    CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == ids.size());
+}
+
 TEST_CASE("two outboxes on one file (as two processes) append concurrently") {
     test_sync::Watchdog watchdog("outbox two connections");
     TempDir dir;

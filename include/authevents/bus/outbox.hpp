@@ -4,14 +4,17 @@
 #pragma once
 
 #include <authevents/bus/detail/sqlite.hpp>
+#include <authevents/bus/outbox_source.hpp>
 
 #include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <limits>
 #include <mutex>
@@ -26,17 +29,6 @@
 
 namespace authevents::bus {
 
-/// One event waiting in (or published from) the outbox. A plain value: the outbox stores the
-/// CloudEvent as opaque text and does not depend on the CloudEvents header.
-struct OutboxRecord {
-    std::int64_t sequence = 0;      ///< publish order (INTEGER PRIMARY KEY AUTOINCREMENT)
-    std::string event_id;           ///< the CloudEvent id, unique in the outbox
-    std::string type;               ///< the CloudEvent type
-    std::string payload;            ///< the CloudEvent JSON text
-    std::int64_t created_at_ms = 0; ///< when it was appended, ms since the Unix epoch
-    int attempts = 0;               ///< failed publish attempts so far
-};
-
 /// How an outbox is stored. A plain value.
 struct OutboxOptions {
     /// The table's name, validated as [A-Za-z_][A-Za-z0-9_]* (not starting with sqlite_);
@@ -50,26 +42,10 @@ struct OutboxOptions {
     bool synchronous_full = true;
 };
 
-/// The unpublished part of an outbox (see SqliteOutbox::backlog()). A plain value.
-struct OutboxBacklog {
-    std::size_t count = 0;                   ///< Records not published yet.
-    std::int64_t oldest_created_at_ms = 0;   ///< When the oldest of them was appended (ms since
-                                             ///< the Unix epoch); 0 when there is none.
-    std::chrono::milliseconds oldest_age{0}; ///< How long the oldest has waited; 0 when none.
-};
-
 /// Who holds an outbox's relay lease (see SqliteOutbox::acquire_lease()). A plain value.
 struct OutboxLease {
     std::string owner;              ///< The holder's id (RelayOptions::relay_id).
     std::int64_t expires_at_ms = 0; ///< When it lapses unless renewed, ms since the Unix epoch.
-};
-
-/// mark_published() was asked to check a relay lease the caller no longer holds (it expired
-/// and may have been taken over): nothing was marked, so the records go out again (at least
-/// once) from the relay that holds the lease now.
-class OutboxLeaseLost : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
 };
 
 /// A durable, ordered queue of events in an SQLite table (the transactional outbox pattern).
@@ -78,11 +54,15 @@ public:
 /// them published, so an event is published at least once (consumers drop duplicates by id).
 /// Sequences follow commit order: SQLite admits one writer at a time.
 ///
+/// Group commit: appends from concurrent threads share one transaction, so one commit (and one
+/// fsync) makes a whole group durable; each append() still returns only once its own event is
+/// committed, and a failed event (e.g. a duplicate id) fails only its own append().
+///
 /// Thread-safe: every member may be called from any thread; a mutex serialises the object's
 /// one connection. Other processes (or other SqliteOutbox objects) on the same file are handled
 /// by SQLite's locking and the busy timeout. SQLite failures throw SqliteError; a failed
 /// multi-record operation changes nothing.
-class SqliteOutbox {
+class SqliteOutbox final : public OutboxSource {
 public:
     /// Opens, creating if needed, the database file at `path`: WAL journal mode, the busy
     /// timeout and synchronous level of `options`, and the table and its index if missing.
@@ -167,7 +147,7 @@ public:
     SqliteOutbox& operator=(SqliteOutbox&&) = delete;
 
     /// Closes the connection. Must not run concurrently with another member call.
-    ~SqliteOutbox() = default;
+    ~SqliteOutbox() override = default;
 
     /// Creates the outbox table and its index in `db`, a connection the service owns, if they
     /// are missing (idempotent), so that append_in can be used in its transactions. Sets no
@@ -212,14 +192,64 @@ public:
         insert_with(insert, event_id, type, payload);
     }
 
-    /// Appends one event in its own transaction: durable when it returns (on power loss too
-    /// with synchronous_full). Thread-safe. Throws std::invalid_argument for an empty
-    /// `event_id`, SqliteError if SQLite fails (e.g. SQLITE_CONSTRAINT naming a duplicate id,
-    /// SQLITE_BUSY when another connection holds the write lock past the busy timeout), and
-    /// std::logic_error from inside a transaction() body (use append_in there).
+    /// Appends one event in a transaction of its own or shared with the appends other threads
+    /// make at the same time (group commit: one commit and one fsync for the group): durable
+    /// when it returns (on power loss too with synchronous_full). Thread-safe. Throws
+    /// std::invalid_argument for an empty `event_id`, SqliteError if SQLite fails (e.g.
+    /// SQLITE_CONSTRAINT naming a duplicate id, for that append only; SQLITE_BUSY when another
+    /// connection holds the write lock past the busy timeout, or a failed commit, for every
+    /// append of the group, none of which is then in the outbox), and std::logic_error from
+    /// inside a transaction() body (use append_in there).
     void append(std::string_view event_id, std::string_view type, std::string_view payload) {
-        const auto lock = lock_connection("append");
-        insert_with(insert_, event_id, type, payload);
+        if (event_id.empty()) {
+            throw std::invalid_argument("outbox: append: the event id is empty");
+        }
+        check_not_in_transaction("append");
+        PendingAppend mine{event_id, type, payload, nullptr, nullptr, false};
+        std::unique_lock<std::mutex> lock(group_mutex_);
+        // `mine` leaves the queue (taken by a leader) before this function returns; g++ 12+
+        // cannot see that and warns about the stored address of a local.
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+        (group_tail_ != nullptr ? group_tail_->next : group_head_) = &mine;
+        group_tail_ = &mine;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
+        while (!mine.done) {
+            if (group_committing_) {
+                group_done_.wait(lock);
+                continue;
+            }
+            // Lead: commit what is queued (our own append among it, or in a later group). The
+            // queue is a list through the waiters' own records: nothing here can fail.
+            group_committing_ = true;
+            PendingAppend* const first = group_head_;
+            PendingAppend* last = first;
+            for (std::size_t size = 1; size < max_group_size && last->next != nullptr; ++size) {
+                last = last->next;
+            }
+            group_head_ = last->next;
+            if (group_head_ == nullptr) {
+                group_tail_ = nullptr;
+            }
+            last->next = nullptr;
+            lock.unlock();
+            commit_group(first);
+            lock.lock();
+            for (PendingAppend* pending = first; pending != nullptr;) {
+                PendingAppend* const next = pending->next; // `pending` may go once done
+                pending->done = true;
+                pending = next;
+            }
+            group_committing_ = false;
+            group_done_.notify_all();
+        }
+        if (mine.error) {
+            std::rethrow_exception(mine.error);
+        }
     }
 
     /// Runs `body(sqlite3*)` inside BEGIN IMMEDIATE ... COMMIT on the outbox's own connection,
@@ -245,7 +275,7 @@ public:
 
     /// Up to `limit` unpublished records, oldest (lowest sequence) first. Thread-safe. Throws
     /// SqliteError if SQLite fails.
-    [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) {
+    [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) override {
         std::vector<OutboxRecord> records;
         if (limit == 0) {
             return records;
@@ -276,7 +306,7 @@ public:
     /// std::invalid_argument naming the first sequence not in the table (never appended, or
     /// pruned), marking none; SqliteError if SQLite fails, marking none.
     void mark_published(const std::vector<std::int64_t>& sequences,
-                        std::string_view lease_owner = {}) {
+                        std::string_view lease_owner = {}) override {
         update_each(
             mark_published_, sequences, "mark_published",
             [&](detail::Statement& s) { s.bind_int64(1, detail::now_ms()); },
@@ -301,13 +331,14 @@ public:
     /// kept as last_error), in one transaction. Thread-safe. Throws std::invalid_argument
     /// naming the first sequence not in the table, recording none; SqliteError if SQLite fails,
     /// recording none.
-    void record_failure(const std::vector<std::int64_t>& sequences, std::string_view error) {
+    void record_failure(const std::vector<std::int64_t>& sequences,
+                        std::string_view error) override {
         update_each(record_failure_, sequences, "record_failure",
                     [&](detail::Statement& s) { s.bind_text(1, error); });
     }
 
     /// How many records are not published yet. Thread-safe. Throws SqliteError.
-    [[nodiscard]] std::size_t pending_count() const {
+    [[nodiscard]] std::size_t pending_count() const override {
         return count(pending_count_, "pending_count");
     }
 
@@ -334,7 +365,7 @@ public:
     /// it at a time, given clocks that agree (one host). Thread-safe. Throws
     /// std::invalid_argument for an empty owner or a non-positive duration, SqliteError if
     /// SQLite fails (e.g. SQLITE_BUSY past the busy timeout).
-    bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) {
+    bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) override {
         if (owner.empty()) {
             throw std::invalid_argument("outbox: acquire_lease: the owner is empty");
         }
@@ -354,7 +385,7 @@ public:
     /// Gives up `owner`'s relay lease at once (nothing if another owner holds it), so a
     /// waiting relay takes over without waiting for it to expire. Thread-safe. Throws
     /// SqliteError if SQLite fails.
-    void release_lease(std::string_view owner) {
+    void release_lease(std::string_view owner) override {
         const auto lock = lock_connection("release_lease");
         const detail::Statement::Use use(release_lease_);
         release_lease_.bind_text(1, owner);
@@ -435,14 +466,73 @@ private:
             std::min<std::size_t>(value, std::numeric_limits<std::int64_t>::max()));
     }
 
-    // Locks the mutex, after checking that the caller is not inside one of our transaction()
-    // bodies on this thread (which holds it already).
-    std::unique_lock<std::mutex> lock_connection(const char* operation) const {
+    // One append() waiting for its group's commit; lives on its caller's stack, linked into
+    // the queue of waiting appends.
+    struct PendingAppend {
+        std::string_view event_id;
+        std::string_view type;
+        std::string_view payload;
+        PendingAppend* next = nullptr; // guarded by group_mutex_ while queued
+        std::exception_ptr error;      // set by the leader; read after done
+        bool done = false;             // guarded by group_mutex_
+    };
+
+    // At most this many appends share one transaction (bounds the time a commit holds the lock).
+    static constexpr std::size_t max_group_size = 1024;
+
+    // Inserts the group listed from `first` (one transaction for more than one) and commits;
+    // sets each append's error, never throws. A failure of one insert fails that append alone,
+    // unless it ended the transaction (SQLite rolls back on e.g. disk full), which fails them
+    // all.
+    void commit_group(PendingAppend* first) noexcept {
+        const auto fail_rest = [&](const std::exception_ptr& error) {
+            for (PendingAppend* pending = first; pending != nullptr; pending = pending->next) {
+                if (!pending->error) {
+                    pending->error = error;
+                }
+            }
+        };
+        try {
+            const std::lock_guard<std::mutex> lock(mutex_);
+            if (first->next == nullptr) {
+                try {
+                    insert_with(insert_, first->event_id, first->type, first->payload);
+                } catch (...) {
+                    first->error = std::current_exception();
+                }
+                return;
+            }
+            detail::Transaction transaction(db_.get(), "outbox: append");
+            for (PendingAppend* pending = first; pending != nullptr; pending = pending->next) {
+                try {
+                    insert_with(insert_, pending->event_id, pending->type, pending->payload);
+                } catch (...) {
+                    pending->error = std::current_exception();
+                    if (sqlite3_get_autocommit(db_.get()) != 0) {
+                        fail_rest(pending->error); // the whole transaction was rolled back
+                        return;
+                    }
+                }
+            }
+            transaction.commit();
+        } catch (...) {
+            fail_rest(std::current_exception());
+        }
+    }
+
+    // Throws std::logic_error when called inside one of our transaction() bodies on this
+    // thread (which holds the mutex already).
+    void check_not_in_transaction(const char* operation) const {
         if (transaction_owner_.load(std::memory_order_relaxed) == std::this_thread::get_id()) {
             throw std::logic_error(std::string("outbox: ") + operation +
                                    " called inside a transaction() body of the same outbox; use "
                                    "the body's sqlite3* (append_in) instead");
         }
+    }
+
+    // Locks the mutex, after check_not_in_transaction.
+    std::unique_lock<std::mutex> lock_connection(const char* operation) const {
+        check_not_in_transaction(operation);
         return std::unique_lock<std::mutex>(mutex_);
     }
 
@@ -492,6 +582,11 @@ private:
     OutboxOptions options_;
     mutable std::mutex mutex_; // serialises the connection; the counts lock it too
     std::atomic<std::thread::id> transaction_owner_{};
+    std::mutex group_mutex_; // guards the four below (group commit of append())
+    std::condition_variable group_done_;
+    PendingAppend* group_head_ = nullptr; // appends waiting for a leader, oldest first
+    PendingAppend* group_tail_ = nullptr;
+    bool group_committing_ = false;
     detail::Connection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement next_batch_;

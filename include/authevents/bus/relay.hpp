@@ -1,11 +1,11 @@
 /// @file
-/// OutboxRelay: moves events from the SQLite outbox to a Redis stream, in order, retrying
-/// with backoff while Redis is down or refusing, one active relay per outbox, trimming only
-/// what every consumer group has acknowledged. Delivery is at-least-once.
+/// OutboxRelay: moves events from an outbox (SQLite or PostgreSQL) to a Redis stream, in order,
+/// retrying with backoff while Redis is down or refusing, one active relay per outbox, trimming
+/// only what every consumer group has acknowledged. Delivery is at-least-once.
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
-#include <authevents/bus/outbox.hpp>
+#include <authevents/bus/outbox_source.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/dispatcher.hpp>
 
@@ -61,13 +61,15 @@ struct RelayOptions {
     /// How often the relay trims the stream (and refreshes group_stats()) while it publishes
     /// nothing; it also trims after every batch it publishes.
     std::chrono::milliseconds trim_interval{1000};
-    /// Take the outbox's relay lease (SqliteOutbox::acquire_lease) so that of several relays
+    /// Take the outbox's relay lease (OutboxSource::acquire_lease) so that of several relays
     /// on one outbox (threads or processes) one publishes and the others wait, taking over
     /// when its lease expires or it stops. Off: this relay publishes regardless (run one per
     /// outbox yourself).
     bool use_lease = true;
     /// How long a lease lasts unless renewed; the active relay renews it every third of
-    /// this, so a waiting relay takes over at most this long after the active one died. Keep
+    /// this, so a waiting relay takes over at most this long after the active one died
+    /// (SQLite; a PostgreSQL outbox's lease is an advisory lock that ends with the holder's
+    /// session, so a waiting relay takes over within a poll_interval). Keep
     /// it well above RedisEndpoint::command_timeout: a batch that outlives the lease is
     /// published again by the successor (at least once).
     std::chrono::milliseconds lease_duration{30'000};
@@ -279,6 +281,11 @@ inline std::vector<StreamGroupStats> read_group_stats(RedisConnection& redis,
 /// while it holds the outbox's lease; others wait and take over once it stops (stop()
 /// releases the lease) or its lease expires (it died).
 ///
+/// Wake-up: notify() (PublisherOptions::relay calls it after each append) wakes the
+/// background thread at once; so does the outbox itself where it can signal appends made by
+/// other processes (OutboxSource::watch(): PostgreSQL's LISTEN/NOTIFY); otherwise the relay
+/// polls every poll_interval.
+///
 /// Use relay_once() from your own loop, or start() a background thread. Thread-safety:
 /// start(), stop(), notify(), stats() and group_stats() may be called from any thread;
 /// relay_once() must not run concurrently with itself or with the background thread. The
@@ -291,7 +298,7 @@ public:
     /// Redis is reachable again and when this relay becomes the active one; empty means
     /// silent.
     /// @throws std::invalid_argument naming the option that cannot work.
-    OutboxRelay(SqliteOutbox& outbox, RedisEndpoint endpoint, RelayOptions options = {},
+    OutboxRelay(OutboxSource& outbox, RedisEndpoint endpoint, RelayOptions options = {},
                 Logger logger = {})
         : outbox_(outbox), endpoint_(std::move(endpoint)), options_(std::move(options)),
           logger_(std::move(logger)) {
@@ -336,9 +343,9 @@ public:
     /// many it published (0 while another relay holds the lease).
     /// @throws RedisConnectionError when Redis is unreachable, RedisCommandError when it
     ///         refuses a command (NOREPLICAS when fewer than wait_replicas replicas
-    ///         acknowledged), OutboxLeaseLost when the lease lapsed mid-batch, SqliteError
-    ///         when the outbox fails. Records published before the failure stay marked
-    ///         published; after a RedisCommandError the next attempt uses a new connection.
+    ///         acknowledged), OutboxLeaseLost when the lease lapsed mid-batch, SqliteError or
+    ///         PostgresError when the outbox fails. Records published before the failure stay
+    ///         marked published; after a RedisCommandError the next attempt uses a new connection.
     std::size_t relay_once() {
         if (!hold_lease()) {
             return 0;
@@ -369,13 +376,17 @@ public:
             }
             connection_.reset(); // a refusal may mean a failover: reconnect after the backoff
             throw;
+        } catch (const OutboxLeaseLost&) {
+            lease_held_.store(false, std::memory_order_relaxed); // take it again next time
+            throw;
         }
         return total;
     }
 
     /// Starts the background thread: relay_once() whenever records are pending (checked every
-    /// poll_interval, or at once after notify()), backoff after failures. No effect when
-    /// already running. Thread-safe.
+    /// poll_interval, or at once after notify() or the outbox's own wake-up signal), backoff
+    /// after failures. No effect when already running. Thread-safe.
+    /// @throws what OutboxSource::watch() throws (std::system_error if no thread can start).
     void start() {
         std::lock_guard<std::mutex> lock(thread_mutex_);
         if (thread_.joinable()) {
@@ -385,6 +396,7 @@ public:
             std::lock_guard<std::mutex> wake_lock(wake_mutex_);
             stopping_ = false;
         }
+        watch_ = outbox_.watch([this] { notify(); });
         thread_ = std::thread([this] { run(); });
     }
 
@@ -395,6 +407,7 @@ public:
     /// release is logged; the lease then expires by itself).
     void stop() noexcept {
         std::lock_guard<std::mutex> lock(thread_mutex_);
+        watch_.reset();
         if (thread_.joinable()) {
             {
                 std::lock_guard<std::mutex> wake_lock(wake_mutex_);
@@ -429,7 +442,7 @@ public:
     /// must be running, or by another relay holding the lease) or `timeout` passes; returns
     /// whether it drained. For a graceful shutdown: `relay.wait_until_drained(10s);
     /// relay.stop();`. Thread-safe.
-    /// @throws SqliteError when the outbox cannot be read.
+    /// @throws SqliteError or PostgresError when the outbox cannot be read.
     bool wait_until_drained(std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {
@@ -462,7 +475,8 @@ public:
     /// The consumer groups of the stream as of this relay's last trim (after each batch, and
     /// every trim_interval while running): per group its lag (entries not delivered yet) and
     /// pending count. Empty before the first trim. For the outbox side see
-    /// SqliteOutbox::backlog(). Thread-safe; throws only std::bad_alloc.
+    /// SqliteOutbox::backlog() and PostgresOutbox::backlog(). Thread-safe; throws only
+    /// std::bad_alloc.
     [[nodiscard]] std::vector<StreamGroupStats> group_stats() const {
         std::lock_guard<std::mutex> lock(groups_mutex_);
         return groups_;
@@ -529,12 +543,7 @@ private:
         if (!published.empty() && options_.wait_replicas > 0) {
             wait_for_replicas(published);
         }
-        try {
-            outbox_.mark_published(published, options_.use_lease ? options_.relay_id : "");
-        } catch (const OutboxLeaseLost&) {
-            lease_held_.store(false, std::memory_order_relaxed);
-            throw;
-        }
+        outbox_.mark_published(published, options_.use_lease ? options_.relay_id : "");
         published_.fetch_add(published.size(), std::memory_order_relaxed);
         if (!refused.empty()) {
             record_failure(refused, refusal);
@@ -686,7 +695,7 @@ private:
         }
     }
 
-    SqliteOutbox& outbox_;
+    OutboxSource& outbox_;
     RedisEndpoint endpoint_;
     RelayOptions options_;
     Logger logger_;
@@ -710,7 +719,8 @@ private:
     std::atomic<bool> lease_held_{false};
     bool attempts_failed_ = false; // background thread only
 
-    std::mutex thread_mutex_; // serialises start() and stop()
+    std::mutex thread_mutex_;            // serialises start() and stop()
+    std::unique_ptr<OutboxWatch> watch_; // the outbox's wake-up while started; nullptr if none
     std::thread thread_;
     std::mutex wake_mutex_;
     std::condition_variable wake_;

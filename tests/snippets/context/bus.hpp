@@ -4,6 +4,7 @@
 
 #include <authevents/authevents.hpp>
 #include <authevents/bus.hpp>
+#include <authevents/bus/postgres_outbox.hpp>
 
 #include <cstdint>
 #include <cstdlib>
@@ -35,6 +36,9 @@ extern std::optional<std::string> ip;
 extern sqlite3* db;
 extern authevents::User user;
 void exec(sqlite3* db, const char* sql);
+extern PGconn* conn; // the service's PostgreSQL connection
+void exec(PGconn* conn, const char* sql);
+void insert_user(PGconn* conn, const authevents::User& user);
 void insert_user(sqlite3* db, const authevents::User& user);
 void send_welcome_email(const authevents::UserRegistered& event);
 void alert_on_failed_login(const authevents::UserLoginFailed& event);
