@@ -77,7 +77,8 @@ struct Fixture {
 
     Fixture() {
         inbox.transaction([](SqliteInbox::Transaction& tx) {
-            exec(tx.db(), "CREATE TABLE credits (user_id INTEGER NOT NULL, amount INTEGER)");
+            exec(tx.connection(),
+                 "CREATE TABLE credits (user_id INTEGER NOT NULL, amount INTEGER)");
         });
     }
     int credits() { return std::stoi(check.query_text("SELECT count(*) FROM credits")); }
@@ -88,15 +89,15 @@ struct Fixture {
 TEST_CASE("sqlite inbox: a handler failing after writing rolls back; the retry commits once") {
     Fixture f;
     int attempts = 0;
-    f.inbox.connect<UserRegistered>(
-        f.events, [&](const UserRegistered& e, SqliteInbox::Transaction& tx) {
-            REQUIRE(tx.inbox_key() != nullptr);
-            CHECK(tx.inbox_key()->event_id == "e1");
-            exec(tx.db(), "INSERT INTO credits VALUES (" + std::to_string(e.user.id) + ", 10)");
-            if (++attempts == 1) {
-                throw std::runtime_error("payment service down"); // after writing
-            }
-        });
+    f.inbox.connect<UserRegistered>(f.events, [&](const UserRegistered& e,
+                                                  SqliteInbox::Transaction& tx) {
+        REQUIRE(tx.inbox_key() != nullptr);
+        CHECK(tx.inbox_key()->event_id == "e1");
+        exec(tx.connection(), "INSERT INTO credits VALUES (" + std::to_string(e.user.id) + ", 10)");
+        if (++attempts == 1) {
+            throw std::runtime_error("payment service down"); // after writing
+        }
+    });
     const UserRegistered event = samples::user_registered();
 
     const Delivery first = deliver(f.inbox, f.events, key("e1"), event);
@@ -125,12 +126,12 @@ TEST_CASE("sqlite inbox: every transactional handler of an event shares one tran
     Fixture f;
     f.inbox.connect<UserRegistered>(f.events,
                                     [](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        exec(tx.db(), "INSERT INTO credits VALUES (1, 1)");
+                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
                                     });
     bool fail = true;
     f.inbox.connect<UserRegistered>(f.events,
                                     [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        exec(tx.db(), "INSERT INTO credits VALUES (2, 2)");
+                                        exec(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
                                         if (fail) {
                                             throw std::runtime_error("second handler failed");
                                         }
@@ -148,7 +149,7 @@ TEST_CASE("sqlite inbox: dispatched locally, a handler runs in a transaction of 
     f.inbox.connect<UserRegistered>(f.events,
                                     [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
                                         CHECK(tx.inbox_key() == nullptr);
-                                        exec(tx.db(), "INSERT INTO credits VALUES (1, 1)");
+                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
                                         if (fail) {
                                             throw std::runtime_error("boom");
                                         }
@@ -165,9 +166,10 @@ TEST_CASE("sqlite inbox: a commit that fails leaves nothing and the key not done
     Fixture f;
     f.inbox.connect<UserRegistered>(
         f.events, [](const UserRegistered&, SqliteInbox::Transaction& tx) {
-            exec(tx.db(), "INSERT INTO credits VALUES (1, 1)");
-            exec(tx.db(), "ROLLBACK"); // a handler ending the transaction itself: refused at commit
-            exec(tx.db(), "INSERT INTO credits VALUES (2, 2)");
+            exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
+            exec(tx.connection(),
+                 "ROLLBACK"); // a handler ending the transaction itself: refused at commit
+            exec(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
         });
     REQUIRE(f.inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
     CHECK(f.events.dispatch(samples::user_registered()).ok());
@@ -202,7 +204,7 @@ TEST_CASE("sqlite inbox: threads sharing one inbox handle one event at a time") 
                                         if (inside.fetch_add(1) != 0) {
                                             overlaps.fetch_add(1);
                                         }
-                                        exec(tx.db(), "INSERT INTO credits VALUES (1, 1)");
+                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
                                         std::this_thread::yield();
                                         inside.fetch_sub(1);
                                     });

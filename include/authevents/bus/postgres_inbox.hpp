@@ -32,35 +32,11 @@ struct PostgresInboxOptions {
     std::chrono::milliseconds lock_timeout{1000};
 };
 
-class PostgresInbox;
-
-/// The open transaction of a PostgresInbox, as a transactional handler receives it. Valid
-/// during the handler call only, on its thread.
-class PostgresInboxTransaction {
-public:
-    /// The connection the transaction is open on: run your statements here (PQexecParams...).
-    [[nodiscard]] PGconn* connection() const noexcept { return conn_; }
-    /// The inbox key of the event being handled; nullptr when the handler was dispatched
-    /// locally (its transaction then has no inbox row).
-    [[nodiscard]] const DedupKey* inbox_key() const noexcept { return key_; }
-
-private:
-    friend class PostgresInbox;
-    PostgresInboxTransaction(PGconn* conn, const DedupKey* key) noexcept : conn_(conn), key_(key) {}
-
-    PGconn* conn_;
-    const DedupKey* key_;
-};
-
-/// A transactional inbox in a PostgreSQL database that your handlers write to: use it as the
-/// StreamConsumer's DedupStore and connect the handlers that write to this database through
-/// it (connect()). For each event the consumer then, in one transaction on the inbox's
-/// connection: inserts the event's inbox row (stream, group, event id: keyed per consumer
-/// group like every DedupStore), runs the handlers, and commits when all of them returned
-/// normally. A handler that throws, even after writing, rolls back the row and every write of
-/// every transactional handler; the entry stays pending and the event runs again. A redelivered
-/// event whose row is committed is skipped. So the database effects of these handlers happen
-/// exactly once; other handlers (e-mail, HTTP) still run at least once.
+/// A transactional inbox in a PostgreSQL database that your handlers write to. It works as
+/// SqliteInbox does (see there): the StreamConsumer's DedupStore, with handlers connected
+/// through connect() writing in the transaction that inserts the event's inbox row, so their
+/// effects commit exactly once per consumer group, and roll back with the row when a handler
+/// throws (the event then runs again).
 ///
 /// Members of one group on several hosts may share the database: two members handed the same
 /// event (a relay duplicate, an entry claimed from a slow member) contend for the same primary
@@ -78,10 +54,12 @@ private:
 /// time on the inbox's single connection, so the consumers sharing one inbox object handle one
 /// event at a time (give each consumer its own inbox for parallel handling). Only the thread
 /// running a transaction may use its Transaction. Errors throw PostgresError.
-class PostgresInbox final : public detail::TransactionalInbox<PostgresInboxTransaction> {
+class PostgresInbox final : public detail::TransactionalInbox<detail::InboxTransaction<PGconn>> {
 public:
-    /// The view of the open transaction a transactional handler receives.
-    using Transaction = PostgresInboxTransaction;
+    /// The view of the open transaction a transactional handler receives: `connection()` is
+    /// the inbox's PGconn, `inbox_key()` the event (null for a local dispatch). Valid during
+    /// the handler call only, on its thread.
+    using Transaction = detail::InboxTransaction<PGconn>;
 
     /// Connects with the libpq connection string `conninfo` and creates the inbox table if
     /// it does not exist.
@@ -111,7 +89,7 @@ private:
     void rollback() noexcept override;
     bool is_done(const DedupKey& key) override;
     void mark_done(const DedupKey& key) override;
-    PostgresInboxTransaction make_transaction(const DedupKey* key) override;
+    Transaction make_transaction(const DedupKey* key) override;
     [[noreturn]] void throw_busy() override;
 
     // The connection, reopened if it was lost (only while no transaction is open).
@@ -266,8 +244,8 @@ inline void PostgresInbox::mark_done(const DedupKey& key) {
     (void)detail::pg_exec(connection(), insert_sql_, key_params(key), "inbox: record");
 }
 
-inline PostgresInboxTransaction PostgresInbox::make_transaction(const DedupKey* key) {
-    return PostgresInboxTransaction(conn_.get(), key);
+inline PostgresInbox::Transaction PostgresInbox::make_transaction(const DedupKey* key) {
+    return Transaction(conn_.get(), key);
 }
 
 inline void PostgresInbox::throw_busy() {

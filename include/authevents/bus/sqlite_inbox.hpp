@@ -29,25 +29,6 @@ struct SqliteInboxOptions {
     std::chrono::milliseconds busy_timeout{5000};
 };
 
-class SqliteInbox;
-
-/// The open transaction of a SqliteInbox, as a transactional handler receives it.
-class SqliteInboxTransaction {
-public:
-    /// The connection the transaction is open on: run your statements here.
-    [[nodiscard]] sqlite3* db() const noexcept { return db_; }
-    /// The inbox key of the event being handled; nullptr when the handler was dispatched
-    /// locally (its transaction then has no inbox row).
-    [[nodiscard]] const DedupKey* inbox_key() const noexcept { return key_; }
-
-private:
-    friend class SqliteInbox;
-    SqliteInboxTransaction(sqlite3* db, const DedupKey* key) noexcept : db_(db), key_(key) {}
-
-    sqlite3* db_;
-    const DedupKey* key_;
-};
-
 /// A transactional inbox in an SQLite database that your handlers write to: use it as the
 /// StreamConsumer's DedupStore and connect the handlers that write to this database through
 /// it (connect()). For each event the consumer then, in one transaction on the inbox's
@@ -62,7 +43,8 @@ private:
 ///     inbox.connect<authevents::UserRegistered>(
 ///         events, [](const authevents::UserRegistered& e,
 ///         authevents::bus::SqliteInbox::Transaction& tx) {
-///             insert_welcome_credit(tx.db(), e.user.id); // same transaction as the inbox row
+///             insert_welcome_credit(tx.connection(), e.user.id); // same transaction as the inbox
+///             row
 ///         });
 ///     authevents::bus::StreamConsumer consumer(redis, events, inbox, options);
 ///
@@ -76,11 +58,12 @@ private:
 /// time on the inbox's single connection, so the consumers sharing one inbox object handle one
 /// event at a time (and other processes writing the file wait for it; see busy_timeout). Only
 /// the thread running a transaction may use its Transaction. Errors throw SqliteError.
-class SqliteInbox final : public detail::TransactionalInbox<SqliteInboxTransaction> {
+class SqliteInbox final : public detail::TransactionalInbox<detail::InboxTransaction<sqlite3>> {
 public:
-    /// The view of the open transaction a transactional handler receives. Valid during the
-    /// handler call only, on its thread.
-    using Transaction = SqliteInboxTransaction;
+    /// The view of the open transaction a transactional handler receives: `connection()` is
+    /// the inbox's sqlite3 connection, `inbox_key()` the event (null for a local dispatch).
+    /// Valid during the handler call only, on its thread.
+    using Transaction = detail::InboxTransaction<sqlite3>;
 
     /// Opens (creating) the database at `path` and the inbox table.
     /// @throws std::invalid_argument for an empty path, ":memory:" (nothing would survive),
@@ -112,7 +95,7 @@ private:
     void rollback() noexcept override;
     bool is_done(const DedupKey& key) override;
     void mark_done(const DedupKey& key) override;
-    SqliteInboxTransaction make_transaction(const DedupKey* key) override;
+    Transaction make_transaction(const DedupKey* key) override;
     [[noreturn]] void throw_busy() override;
 
     void bind_key(detail::Statement& statement, const DedupKey& key) {
@@ -232,8 +215,8 @@ inline bool SqliteInbox::is_done(const DedupKey& key) {
 
 inline void SqliteInbox::mark_done(const DedupKey& key) { (void)insert(key); }
 
-inline SqliteInboxTransaction SqliteInbox::make_transaction(const DedupKey* key) {
-    return SqliteInboxTransaction(db_.get(), key);
+inline SqliteInbox::Transaction SqliteInbox::make_transaction(const DedupKey* key) {
+    return Transaction(db_.get(), key);
 }
 
 inline void SqliteInbox::throw_busy() {

@@ -29,6 +29,27 @@ enum class InboxInsert {
     busy,     ///< Another transaction holds the database or the row: try again later.
 };
 
+/// The open transaction of a transactional inbox, as a transactional handler receives it
+/// (SqliteInbox::Transaction, PostgresInbox::Transaction): the connection `Handle` (sqlite3,
+/// PGconn) the transaction is open on and the event it holds. Valid during the handler call
+/// only, on its thread. Built by the inbox.
+template <class Handle> class InboxTransaction {
+public:
+    /// Views the transaction open on `connection`, holding the inbox row of `key` (or none).
+    InboxTransaction(Handle* connection, const DedupKey* key) noexcept
+        : connection_(connection), key_(key) {}
+
+    /// The connection the transaction is open on: run your statements here.
+    [[nodiscard]] Handle* connection() const noexcept { return connection_; }
+    /// The inbox key of the event being handled; nullptr when the handler was dispatched
+    /// locally (its transaction then has no inbox row).
+    [[nodiscard]] const DedupKey* inbox_key() const noexcept { return key_; }
+
+private:
+    Handle* connection_;
+    const DedupKey* key_;
+};
+
 /// The transactional inbox, independent of the database. `Transaction` is the view handlers
 /// receive (built by make_transaction()). The backend hooks below run on one thread at a time:
 /// under the mutex while no thread holds a transaction, else on the holder thread only.
