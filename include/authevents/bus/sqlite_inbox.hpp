@@ -39,12 +39,11 @@ struct SqliteInboxOptions {
 /// event whose row is committed is skipped. So the database effects of these handlers happen
 /// exactly once; other handlers (e-mail, HTTP) still run at least once.
 ///
-///     authevents::bus::SqliteInbox inbox("/var/lib/notifications/app.db");
+///     using authevents::bus::SqliteInbox;
+///     SqliteInbox inbox("/var/lib/notifications/app.db");
 ///     inbox.connect<authevents::UserRegistered>(
-///         events, [](const authevents::UserRegistered& e,
-///         authevents::bus::SqliteInbox::Transaction& tx) {
-///             insert_welcome_credit(tx.connection(), e.user.id); // same transaction as the inbox
-///             row
+///         events, [](const authevents::UserRegistered& e, SqliteInbox::Transaction& tx) {
+///             add_welcome_credit(tx.connection(), e.user.id); // in the inbox row's transaction
 ///         });
 ///     authevents::bus::StreamConsumer consumer(redis, events, inbox, options);
 ///

@@ -36,6 +36,7 @@ extern authevents::User user;
 void exec(sqlite3* db, const char* sql);
 void insert_user(sqlite3* db, const authevents::User& user);
 void send_welcome_email(const authevents::UserRegistered& event);
+void add_welcome_credit(sqlite3* db, std::int64_t user_id);
 void alert_on_failed_login(const authevents::UserLoginFailed& event);
 
 } // namespace docs_bus
