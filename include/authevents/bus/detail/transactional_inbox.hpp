@@ -100,7 +100,8 @@ public:
 
     /// Commits the transaction claim() opened for `key` on this thread: the inbox row and
     /// everything the handlers wrote, together. Without such a transaction, records `key` as
-    /// handled in a transaction of its own. Either way the key is done once it returns.
+    /// handled on its own (in this thread's open transaction, if any, else in a transaction of
+    /// its own).
     /// @throws the backend's error if the commit fails; the transaction is then rolled back
     ///         (nothing of it stays), so the event runs again.
     void complete(const DedupKey& key) override {
@@ -115,8 +116,10 @@ public:
             end_locked();
             return;
         }
-        idle_.wait(lock, [this] { return holder_ == std::thread::id(); });
-        mark_done(key);
+        if (holder_ != std::this_thread::get_id()) {
+            idle_.wait(lock, [this] { return holder_ == std::thread::id(); });
+        }
+        mark_done(key); // in this thread's open transaction, if any: it commits with it
     }
 
     /// Rolls back the transaction claim() opened for `key` on this thread: the inbox row and
