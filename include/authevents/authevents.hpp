@@ -1,6 +1,6 @@
 /// @file
 /// Umbrella header: the whole authevents library (signals, events, dispatcher, declarative
-/// registration, test helpers, version).
+/// registration, dispatch on commit, test helpers, version).
 #pragma once
 
 #include <authevents/version.hpp>
@@ -14,3 +14,4 @@
 #include <authevents/dispatcher.hpp>
 #include <authevents/receiver.hpp>
 #include <authevents/testing.hpp>
+#include <authevents/unit_of_work.hpp>

@@ -15,3 +15,4 @@
 #include <authevents/bus/redis_dedup.hpp>
 #include <authevents/bus/redis_endpoint.hpp>
 #include <authevents/bus/relay.hpp>
+#include <authevents/bus/sqlite_inbox.hpp>

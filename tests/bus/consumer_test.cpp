@@ -2,6 +2,7 @@
 #include "catch_compat.hpp"
 #include "consumer_test_support.hpp"
 #include "event_samples.hpp"
+#include "sqlite_test_helpers.hpp"
 #include "sync_helpers.hpp"
 
 #include <authevents/bus/cloudevent.hpp>
@@ -9,6 +10,7 @@
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/redis_dedup.hpp>
+#include <authevents/bus/sqlite_inbox.hpp>
 #include <authevents/dispatcher.hpp>
 #include <authevents/testing.hpp>
 
@@ -274,4 +276,68 @@ TEST_CASE("consumer: members on a shared RedisDedupStore skip a duplicate the ot
     const long long ttl = redis.command({"TTL", shared.redis_key(inbox_key(event))}).integer;
     CHECK(ttl > 0);
     CHECK(ttl <= 60);
+}
+
+TEST_CASE("consumer: with a SqliteInbox a handler failing after writing commits its effects once") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const CloudEvent event = EventTypeRegistry{}.encode(samples::user_registered());
+    add(redis, event);
+    add(redis, event); // a relay duplicate
+
+    bus_test::TempDir dir;
+    authevents::bus::SqliteInbox inbox(dir.file("app.db"));
+    inbox.transaction([](authevents::bus::SqliteInbox::Transaction& tx) {
+        REQUIRE(sqlite3_exec(tx.connection(), "CREATE TABLE credits (user_id INTEGER)", nullptr,
+                             nullptr, nullptr) == SQLITE_OK);
+    });
+    test_bus::QuietDispatcher dispatcher;
+    int attempts = 0;
+    int emails = 0;
+    dispatcher.user_registered.connect([&](const UserRegistered&) { ++emails; }); // not in it
+    inbox.connect<UserRegistered>(
+        dispatcher, [&](const UserRegistered&, authevents::bus::SqliteInbox::Transaction& tx) {
+            REQUIRE(sqlite3_exec(tx.connection(), "INSERT INTO credits VALUES (42)", nullptr,
+                                 nullptr, nullptr) == SQLITE_OK);
+            if (++attempts == 1) {
+                throw std::runtime_error("ledger offline"); // after writing
+            }
+        });
+    StreamConsumer consumer(server.endpoint(), dispatcher, inbox, fast_options());
+    CHECK(poll_until(consumer, [&] {
+        return consumer.stats().handled == 1 && consumer.stats().duplicates == 1;
+    }));
+    CHECK(attempts == 2);
+    CHECK(emails == 2); // other handlers: at least once
+    CHECK(consumer.stats().failed_attempts == 1);
+    bus_test::Db check(dir.file("app.db"));
+    CHECK(check.query_text("SELECT count(*) FROM credits") == "1");
+    CHECK(inbox.done(inbox_key(event)));
+    CHECK(pending_count(redis) == 0);
+}
+
+TEST_CASE("consumer: an inbox that cannot commit fails the delivery, then dead-letters it") {
+    test_redis::RedisServer server;
+    RedisConnection redis(server.endpoint());
+    const CloudEvent event = EventTypeRegistry{}.encode(samples::user_registered());
+    add(redis, event);
+
+    bus_test::TempDir dir;
+    authevents::bus::SqliteInbox inbox(dir.file("app.db"));
+    test_bus::QuietDispatcher dispatcher;
+    inbox.connect<UserRegistered>(dispatcher, [&](const UserRegistered&,
+                                                  authevents::bus::SqliteInbox::Transaction& tx) {
+        // Ends the transaction behind the inbox's back: the commit is refused.
+        REQUIRE(sqlite3_exec(tx.connection(), "ROLLBACK", nullptr, nullptr, nullptr) == SQLITE_OK);
+    });
+    StreamConsumer consumer(server.endpoint(), dispatcher, inbox, fast_options());
+    CHECK(poll_until(consumer, [&] { return consumer.stats().dead_lettered == 1; }));
+    CHECK(consumer.stats().failed_attempts == 3);
+    CHECK(consumer.stats().handled == 0);
+    CHECK_FALSE(inbox.done(inbox_key(event)));
+    const auto dead = test_bus::read_stream(redis, "events.dead");
+    REQUIRE(dead.size() == 1);
+    CHECK(test_bus::contains(dead[0].field("reason"),
+                             "the handlers ran but the inbox did not record it"));
+    CHECK(test_bus::contains(dead[0].field("reason"), "recording it in the inbox failed"));
 }

@@ -332,7 +332,9 @@ struct Delivery {
 /// a live member's slow handler is not claimed and run twice. Delivery to handlers is
 /// at-least-once: a crash after the handlers ran but before the key is marked done runs them
 /// again, so handlers should be idempotent. Handlers connected with an executor (queued) count
-/// as run once queued.
+/// as run once queued. With a transactional inbox (SqliteInbox, PostgresInbox) as the store,
+/// the database writes of the handlers connected through it commit with the event's inbox row,
+/// exactly once; if that commit fails the delivery counts as failed and is retried.
 ///
 /// Thread-safety: poll_once() runs on one thread at a time (the background thread after
 /// start()); start(), stop() and stats() may be called from any thread. The dispatcher and
@@ -704,20 +706,32 @@ private:
             dead_letter(redis, entry, fmt::format("cannot decode the event: {}", *undecodable));
             return;
         }
+        std::string first_failure;
         if (report.ok()) {
-            dedup_.complete(key);
-            acknowledge(redis, entry.id);
-            handled_.fetch_add(1, std::memory_order_relaxed);
-            return;
+            try {
+                dedup_.complete(key); // a transactional inbox commits the handlers' writes here
+                acknowledge(redis, entry.id);
+                handled_.fetch_add(1, std::memory_order_relaxed);
+                return;
+            } catch (const std::exception& e) {
+                if (dedup_.done(key)) {
+                    throw; // recorded: only the XACK failed, and a redelivery is a duplicate
+                }
+                dedup_.release(key, options_.consumer);
+                first_failure = fmt::format("recording it in the inbox failed: {}", e.what());
+            }
+        } else {
+            dedup_.release(key, options_.consumer);
+            first_failure = ::authevents::detail::describe_exception(report.failures.front().error);
         }
-        dedup_.release(key, options_.consumer);
         failed_attempts_.fetch_add(1, std::memory_order_relaxed);
-        const std::string first_failure =
-            ::authevents::detail::describe_exception(report.failures.front().error);
         if (deliveries >= options_.max_deliveries) {
+            const std::string summary =
+                report.ok() ? std::string("the handlers ran but the inbox did not record it")
+                            : fmt::format("{} of {} handlers failed", report.failures.size(),
+                                          report.handlers_called);
             dead_letter(redis, entry,
-                        fmt::format("{} of {} handlers failed in each of {} deliveries; last: {}",
-                                    report.failures.size(), report.handlers_called, deliveries,
+                        fmt::format("{} in each of {} deliveries; last: {}", summary, deliveries,
                                     first_failure));
             return;
         }

@@ -65,6 +65,11 @@ enum class ClaimState {
 /// release() on failure (a crash in between: the lease expires and the event runs again,
 /// at least once, never lost). Implementations are thread-safe; failures of the storage
 /// throw (SqliteError, RedisConnectionError, ...), and the consumer retries later.
+///
+/// A store may be transactional (SqliteInbox, PostgresInbox): claim() then opens a database
+/// transaction holding the key, the handlers write in it, complete() commits it (a failure
+/// throws, and the consumer treats the delivery as failed) and release() rolls it back. So
+/// callers end every claimed key with complete() or release() on the thread that claimed it.
 class DedupStore {
 public:
     /// Destroys the store.

@@ -41,6 +41,7 @@ void exec(PGconn* conn, const char* sql);
 void insert_user(PGconn* conn, const authevents::User& user);
 void insert_user(sqlite3* db, const authevents::User& user);
 void send_welcome_email(const authevents::UserRegistered& event);
+void add_welcome_credit(sqlite3* db, std::int64_t user_id);
 void alert_on_failed_login(const authevents::UserLoginFailed& event);
 
 } // namespace docs_bus

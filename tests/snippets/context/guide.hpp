@@ -57,7 +57,13 @@ struct TenantEvent {
     const Tenant* tenant = nullptr;
 };
 
+struct Database { // the service's own database connection
+    void begin();
+    void commit();
+};
+
 extern Mail mail;
+extern Database database;
 extern FakeStore fake_store;
 extern Form form;
 int run_service(EventDispatcher& dispatcher);
