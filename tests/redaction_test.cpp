@@ -201,6 +201,10 @@ TEST_CASE("redact_text caps long text without showing a cut address", "[redactio
     CHECK(small.find("198.51.100.0/24") != std::string::npos);
     CHECK(small.find("198.51.100.2") == std::string::npos);
     CHECK(small.substr(small.size() - 3) == "...");
+    // No cap at all.
+    CHECK(redact_text("ana@example.com", policy, static_cast<std::size_t>(-1)) ==
+          "a***@example.com");
+    CHECK(escape_untrusted("a\n", static_cast<std::size_t>(-1)) == "a\\n");
     // Short inputs cut before scanning still end in the marker.
     CHECK(redact_text(std::string(300, 'a') + " tail", policy, 10) == "aaaaaaa...");
 }

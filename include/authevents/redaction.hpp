@@ -531,7 +531,7 @@ inline std::string redact_text(std::string_view text, const RedactionPolicy& pol
     // Only the start of `text` can reach the output: scan about twice the cap, never cutting
     // inside a word, so that an address that straddles the cut is still recognised whole.
     bool more_follows = false;
-    if (text.size() > max_bytes * 2 + 64) {
+    if (max_bytes < text.size() / 2 && max_bytes * 2 + 64 < text.size()) { // no overflow
         std::size_t look = max_bytes * 2 + 64;
         while (look < text.size() &&
                (r::is_local_char(text[look]) || r::is_ip_char(text[look]) || text[look] == '@')) {

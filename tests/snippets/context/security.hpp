@@ -11,7 +11,8 @@ namespace docs_security {
 
 extern authevents::EventDispatcher events;
 extern authevents::bus::SqliteOutbox outbox;
-extern authevents::bus::RedisEndpoint consumer_endpoint;
+extern authevents::bus::RedisEndpoint relay_endpoint;    // TLS, ACL user "relay"
+extern authevents::bus::RedisEndpoint consumer_endpoint; // TLS, ACL user "consumer"
 /// The contents of a secret file (a password, a hex key).
 std::string read_secret(const char* path);
 
