@@ -1,6 +1,6 @@
 /// @file
 /// Umbrella header: the whole authevents library (signals, events, dispatcher, declarative
-/// registration, dispatch on commit, test helpers, version).
+/// registration, dispatch on commit, redaction of personal data, test helpers, version).
 #pragma once
 
 #include <authevents/version.hpp>
@@ -10,6 +10,7 @@
 
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
+#include <authevents/redaction.hpp>
 
 #include <authevents/dispatcher.hpp>
 #include <authevents/receiver.hpp>

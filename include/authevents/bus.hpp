@@ -16,3 +16,4 @@
 #include <authevents/bus/redis_endpoint.hpp>
 #include <authevents/bus/relay.hpp>
 #include <authevents/bus/sqlite_inbox.hpp>
+#include <authevents/bus/signing.hpp>
