@@ -11,6 +11,10 @@
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
 
+#include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
+#include <authevents/event_traits.hpp>
+#include <authevents/event_view.hpp>
+#include <authevents/logging.hpp>
 #include <authevents/receiver.hpp>
 #include <authevents/testing.hpp>

@@ -2,12 +2,18 @@
 /// EventDispatcher: the facade services dispatch authentication events through (Django's
 /// `EventDispatcher`), with logging, an enable switch, custom events and counters.
 ///
-/// The only core header that uses fmt (for the log lines; formatters in format.hpp).
+/// Uses fmt for its log lines (formatters in format.hpp, Logger in logging.hpp). The types it
+/// shares with observers and the bus live in their own headers: DispatchReport and EventStats
+/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp).
 #pragma once
 
 #include <authevents/detail/thread_counters.hpp>
+#include <authevents/dispatch_report.hpp>
+#include <authevents/event_traits.hpp>
+#include <authevents/event_view.hpp>
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
+#include <authevents/logging.hpp>
 #include <authevents/signal.hpp>
 
 #include <fmt/format.h>
@@ -34,125 +40,7 @@
 
 namespace authevents {
 
-/// Severity of a dispatcher log line, as in Python's logging.
-enum class LogLevel { debug, info, warning, error };
-
-/// The lower-case name of `level` ("debug", "info", "warning", "error"). Thread-safe.
-constexpr std::string_view to_string(LogLevel level) noexcept {
-    switch (level) {
-    case LogLevel::debug:
-        return "debug";
-    case LogLevel::info:
-        return "info";
-    case LogLevel::warning:
-        return "warning";
-    case LogLevel::error:
-        return "error";
-    }
-    return "unknown";
-}
-
-/// Receives the dispatcher's log lines. Called on the dispatching thread, possibly from
-/// several threads at once, so it must be thread-safe. Exceptions it throws are swallowed.
-using Logger = std::function<void(LogLevel, std::string_view)>;
-
-/// A Logger writing lines at `min_level` or above to stderr as `authevents <level>: <line>`,
-/// one fmt::print call (one write) per line. The default `min_level` is warning, like the
-/// root logger of Python's logging: info lines such as `[EVENT] ...` are dropped.
-/// The returned logger is thread-safe and never throws.
-inline Logger stderr_logger(LogLevel min_level = LogLevel::warning) {
-    return [min_level](LogLevel level, std::string_view line) {
-        if (level >= min_level) {
-            fmt::print(stderr, "authevents {}: {}\n", to_string(level), line);
-        }
-    };
-}
-
-/// What one dispatch did: how many handlers ran and which of them threw, and which
-/// observers threw.
-struct DispatchReport {
-    /// Handlers that ran, failing ones included (blocked and sender-filtered ones not).
-    std::size_t handlers_called = 0;
-    /// One entry per handler that threw, in the order they ran.
-    std::vector<SlotError> failures;
-    /// One entry per observer (EventDispatcher::observers()) that threw, in the order they ran,
-    /// also when handlers are disabled: e.g. a bus publisher whose outbox append failed, so
-    /// the event was not published. Not looked at by ok().
-    std::vector<SlotError> observer_failures;
-
-    /// True when no handler threw.
-    [[nodiscard]] bool ok() const noexcept { return failures.empty(); }
-};
-
-/// Thrown by an observer (or derived from) to stop a dispatch before any handler runs:
-/// EventDispatcher::dispatch() lets the other observers run, then rethrows the first one to
-/// its caller instead of calling handlers (e.g. a bus publisher that could not append the
-/// event and was configured to fail the dispatch). Thread-safe as any immutable value.
-class DispatchAborted : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 namespace detail {
-/// True when `error` holds a DispatchAborted (or derived) exception.
-inline bool is_dispatch_aborted(const std::exception_ptr& error) noexcept {
-    if (!error) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(error);
-    } catch (const DispatchAborted&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-} // namespace detail
-
-/// A snapshot of one event type's counters (see EventDispatcher::stats()).
-struct EventStats {
-    std::string_view name;              ///< The event's `name`.
-    std::uint64_t dispatched = 0;       ///< Dispatches while enabled.
-    std::uint64_t suppressed = 0;       ///< Dispatches while disabled (no handler called).
-    std::uint64_t handlers_called = 0;  ///< Handler calls, failing ones included.
-    std::uint64_t handler_failures = 0; ///< Handler calls that threw.
-};
-
-namespace detail {
-
-template <class E, class = void> struct has_static_name : std::false_type {};
-template <class E>
-struct has_static_name<E, std::void_t<decltype(&E::name)>>
-    : std::bool_constant<!std::is_member_pointer_v<decltype(&E::name)> &&
-                         std::is_convertible_v<decltype(E::name), std::string_view>> {};
-
-/// True for a type the dispatcher accepts as an event: a non-cv class with a static `name`
-/// convertible to std::string_view.
-template <class E>
-inline constexpr bool is_event_v = std::is_class_v<E> && !std::is_const_v<E> &&
-                                   !std::is_volatile_v<E> && has_static_name<E>::value;
-
-template <class E, class Tuple> struct tuple_contains;
-template <class E, class... Ts>
-struct tuple_contains<E, std::tuple<Ts...>> : std::bool_constant<(std::is_same_v<E, Ts> || ...)> {};
-
-/// True for the twelve built-in events.
-template <class E>
-inline constexpr bool is_builtin_event_v = tuple_contains<E, BuiltinEvents>::value;
-
-/// One object per event type, whose address identifies the type.
-template <class E> inline const char event_type_tag = 0;
-
-/// Opaque identity of an event type.
-template <class E> constexpr const void* event_type_key() noexcept { return &event_type_tag<E>; }
-
-template <class E> std::any copy_event(const void* event) {
-    if constexpr (std::is_copy_constructible_v<E>) {
-        return std::any(*static_cast<const E*>(event));
-    } else {
-        return std::any();
-    }
-}
 
 /// Counters of one event type: per-thread cells (no locked instruction per dispatch), summed
 /// when read.
@@ -204,20 +92,6 @@ template <class... Es> struct ChannelsOf<std::tuple<Es...>> {
 /// The channels of the twelve built-in events, in table order.
 using BuiltinChannels = ChannelsOf<BuiltinEvents>::type;
 
-/// The text of the exception in `error`: what() or a note that it is not a std::exception.
-inline std::string describe_exception(const std::exception_ptr& error) {
-    try {
-        if (error) {
-            std::rethrow_exception(error);
-        }
-        return "no exception";
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "non-standard exception (not derived from std::exception)";
-    }
-}
-
 /// True when `text` is `name` or starts with `name` followed by a space.
 constexpr bool starts_with_word(std::string_view text, std::string_view name) noexcept {
     return text.substr(0, name.size()) == name &&
@@ -225,76 +99,6 @@ constexpr bool starts_with_word(std::string_view text, std::string_view name) no
 }
 
 } // namespace detail
-
-/// Customisation point: the sender `EventDispatcher::dispatch(event)` sends from when no
-/// sender is given. The default uses `Event::sender_type` when the event declares it
-/// (`SenderId::type<sender_type>()`, or `SenderId::any()` for `void`) and `SenderId::any()`
-/// otherwise. Specialise it for your own event to send from something else, e.g. an object:
-///
-///     template <> struct authevents::EventSender<TenantEvent> {
-///         static SenderId get(const TenantEvent& e) noexcept { return SenderId::of(e.tenant); }
-///     };
-///
-/// `get` must be thread-safe and should not throw (an exception reaches the dispatching code).
-template <class Event, class = void> struct EventSender {
-    /// SenderId::any(): Django's `sender=None`.
-    static SenderId get(const Event& /*event*/) noexcept { return SenderId::any(); }
-};
-
-/// EventSender for events declaring `using sender_type = ...;`.
-template <class Event> struct EventSender<Event, std::void_t<typename Event::sender_type>> {
-    /// `SenderId::type<sender_type>()`, or `SenderId::any()` when sender_type is void.
-    static SenderId get(const Event& /*event*/) noexcept {
-        if constexpr (std::is_void_v<typename Event::sender_type>) {
-            return SenderId::any();
-        } else {
-            return SenderId::type<typename Event::sender_type>();
-        }
-    }
-};
-
-/// A non-owning, type-erased view of one event being dispatched, as observers see it (see
-/// EventDispatcher::observers()). Valid only during the observer call; copy what you keep.
-/// Every member is a thread-safe query; only copy() may throw (what the copy throws).
-class EventView {
-public:
-    /// A view of `event`, sent from `sender`; `enabled` says whether handlers are called.
-    template <class Event>
-    EventView(const Event& event, SenderId sender, bool enabled) noexcept
-        : event_(&event), key_(detail::event_type_key<Event>()), name_(Event::name),
-          sender_(sender), enabled_(enabled), copy_(&detail::copy_event<Event>) {}
-
-    /// The event's `name`.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
-    /// The sender the event is dispatched from.
-    [[nodiscard]] SenderId sender() const noexcept { return sender_; }
-    /// Whether the dispatcher was enabled, i.e. handlers are called for this dispatch.
-    [[nodiscard]] bool enabled() const noexcept { return enabled_; }
-    /// Opaque identity of the event's type; equal to key_of<Event>() for that type.
-    [[nodiscard]] const void* type_key() const noexcept { return key_; }
-    /// Opaque identity of `Event`, to compare with type_key().
-    template <class Event> [[nodiscard]] static const void* key_of() noexcept {
-        return detail::event_type_key<Event>();
-    }
-    /// True when the event is an `Event`.
-    template <class Event> [[nodiscard]] bool is() const noexcept {
-        return key_ == key_of<Event>();
-    }
-    /// The event as an `Event`, or nullptr when it is of another type.
-    template <class Event> [[nodiscard]] const Event* get_if() const noexcept {
-        return is<Event>() ? static_cast<const Event*>(event_) : nullptr;
-    }
-    /// A copy of the event in a std::any; empty when the event type is not copyable.
-    [[nodiscard]] std::any copy() const { return copy_(event_); }
-
-private:
-    const void* event_;
-    const void* key_;
-    std::string_view name_;
-    SenderId sender_;
-    bool enabled_;
-    std::any (*copy_)(const void*);
-};
 
 class EventDispatcher;
 

@@ -185,7 +185,7 @@ TEST_CASE("consumer: any codec exception dead-letters the entry with a bounded, 
 }
 
 TEST_CASE("bounded_reason escapes control bytes and never cuts a UTF-8 sequence") {
-    using authevents::bus::detail::bounded_reason;
+    using authevents::detail::bounded_reason;
     CHECK(bounded_reason("a\nb\\c\x7f", 64) == "a\\nb\\\\c\\x7f");
     const std::string euros = std::string(5, 'x') + "€€€€€€€€€€"; // 3 bytes each
     for (std::size_t cap = 64; cap < 80; ++cap) {

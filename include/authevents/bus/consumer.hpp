@@ -5,10 +5,13 @@
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
-#include <authevents/bus/cloudevent.hpp>
 #include <authevents/bus/dedup.hpp>
+#include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/registry.hpp>
+#include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
+#include <authevents/logging.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -89,7 +92,16 @@ struct ConsumerStats {
     std::uint64_t dead_letter_length = 0;   ///< The dead-letter stream's length at the last scan.
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::ConsumerOptions;
+using bus::DedupKey;
+using bus::DedupStore;
+using bus::RedisConnection;
+using bus::RedisEndpoint;
+using bus::RedisReply;
 
 inline std::string default_consumer_name() {
     char host[256] = {};
@@ -302,7 +314,9 @@ struct Delivery {
     long long deliveries = 1;
 };
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// Reads CloudEvents from a Redis stream as a member of a consumer group and dispatches each
 /// into a local EventDispatcher, so the same typed handlers run in another process.
@@ -712,8 +726,7 @@ private:
         }
         dedup_.release(key, options_.consumer);
         failed_attempts_.fetch_add(1, std::memory_order_relaxed);
-        const std::string first_failure =
-            ::authevents::detail::describe_exception(report.failures.front().error);
+        const std::string first_failure = detail::describe_exception(report.failures.front().error);
         if (deliveries >= options_.max_deliveries) {
             dead_letter(redis, entry,
                         fmt::format("{} of {} handlers failed in each of {} deliveries; last: {}",

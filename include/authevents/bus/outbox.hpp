@@ -492,7 +492,7 @@ private:
     OutboxOptions options_;
     mutable std::mutex mutex_; // serialises the connection; the counts lock it too
     std::atomic<std::thread::id> transaction_owner_{};
-    detail::Connection db_; // declared before the statements: destroyed after them
+    detail::SqliteConnection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement next_batch_;
     detail::Statement mark_published_;

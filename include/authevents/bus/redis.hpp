@@ -78,7 +78,11 @@ struct RedisReply {
     [[nodiscard]] bool is_array() const noexcept { return kind == Kind::array; }
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::RedisReply;
 
 /// Converts hiredis's reply tree into RedisReply values.
 inline RedisReply to_reply(const redisReply& raw) {
@@ -128,7 +132,9 @@ inline timeval to_timeval(std::chrono::milliseconds duration) noexcept {
     return tv;
 }
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// One synchronous connection to a Redis server.
 ///
