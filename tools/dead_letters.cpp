@@ -12,6 +12,7 @@
 // Exit status: 0 done, 1 Redis failed or an id was not found, 2 bad usage.
 #include <authevents/bus/dead_letters.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/redaction.hpp>
 
 #include <cstddef>
 #include <cstdio>
@@ -37,19 +38,10 @@ struct Usage : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
 
-/// `text` on one line: control bytes shown as \xNN (dead letters are untrusted input).
+/// `text` on one line, capped, e-mail and IP addresses redacted by the default policy
+/// (dead letters are untrusted input: anyone who can write the dead-letter stream wrote it).
 std::string printable(std::string_view text) {
-    std::string out;
-    for (const char c : text) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) {
-            char escaped[8];
-            std::snprintf(escaped, sizeof(escaped), "\\x%02x", static_cast<unsigned char>(c));
-            out += escaped;
-        } else {
-            out += c;
-        }
-    }
-    return out;
+    return authevents::redact_text(text, authevents::RedactionPolicy{}, 2048);
 }
 
 int run(int argc, char** argv) {
@@ -163,7 +155,7 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "authevents-dead-letters: %s\n%s", e.what(), usage);
         return 2;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "authevents-dead-letters: %s\n", e.what());
+        std::fprintf(stderr, "authevents-dead-letters: %s\n", printable(e.what()).c_str());
         return 1;
     }
 }

@@ -1,6 +1,6 @@
 /// @file
 /// Umbrella header: the whole authevents library (signals, events, dispatcher, declarative
-/// registration, test helpers, version).
+/// registration, redaction of personal data, test helpers, version).
 #pragma once
 
 #include <authevents/version.hpp>
@@ -10,6 +10,7 @@
 
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
+#include <authevents/redaction.hpp>
 
 #include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>

@@ -14,3 +14,4 @@
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/redis_dedup.hpp>
 #include <authevents/bus/relay.hpp>
+#include <authevents/bus/signing.hpp>

@@ -84,20 +84,6 @@ struct CountingService {
     }
 };
 
-/// Runs `command` (a shell command line) and returns its standard output.
-std::string run_tool(const std::string& command) {
-    std::string output;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    REQUIRE(pipe != nullptr);
-    char buffer[4096];
-    std::size_t size = 0;
-    while ((size = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-        output.append(buffer, size);
-    }
-    CHECK(::pclose(pipe) == 0);
-    return output;
-}
-
 } // namespace
 
 TEST_CASE("consumer: hostile entries are dead-lettered with a reason and the next one runs") {
@@ -178,22 +164,9 @@ TEST_CASE("consumer: any codec exception dead-letters the entry with a bounded, 
     const std::string huge = dead[2].field("reason");
     CHECK(huge.size() <= 300);
     CHECK(test_bus::contains(huge, "label \\x01\\x1b[31m\\nxxx"));
-    CHECK(test_bus::contains(huge, "bytes in all)"));
+    CHECK(huge.substr(huge.size() - 3) == "..."); // cut (escaping and capping: redaction.hpp)
     for (const char c : huge) {
         CHECK(static_cast<unsigned char>(c) >= 0x20);
-    }
-}
-
-TEST_CASE("bounded_reason escapes control bytes and never cuts a UTF-8 sequence") {
-    using authevents::detail::bounded_reason;
-    CHECK(bounded_reason("a\nb\\c\x7f", 64) == "a\\nb\\\\c\\x7f");
-    const std::string euros = std::string(5, 'x') + "€€€€€€€€€€"; // 3 bytes each
-    for (std::size_t cap = 64; cap < 80; ++cap) {
-        const std::string cut = bounded_reason(euros + std::string(100, 'y'), cap);
-        INFO(cap);
-        CHECK(cut.size() <= cap);
-        const std::string kept = cut.substr(0, cut.find("..."));
-        CHECK((kept.size() - 5) % 3 == 0); // whole euro signs only
     }
 }
 
@@ -438,9 +411,8 @@ TEST_CASE("consumer: a duplicate entry reaching another member mid-run waits, th
     CHECK(poll_until(second, [&] { return second.stats().busy >= 1; }));
     release = true;
     // Either member may skip it: the first one's own scan may claim the idle entry first.
-    CHECK(poll_until(second, [&] {
-        return first.stats().duplicates + second.stats().duplicates == 1;
-    }));
+    CHECK(poll_until(second,
+                     [&] { return first.stats().duplicates + second.stats().duplicates == 1; }));
     first.stop();
     CHECK(calls == 1);
     CHECK(pending_count(redis) == 0);

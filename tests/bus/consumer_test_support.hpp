@@ -3,6 +3,7 @@
 #pragma once
 
 #include "bus_test_support.hpp"
+#include "catch_compat.hpp"
 #include "event_samples.hpp"
 
 #include <authevents/bus/cloudevent.hpp>
@@ -11,6 +12,7 @@
 #include <authevents/bus/redis.hpp>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <vector>
 
@@ -81,6 +83,20 @@ template <class Done> bool poll_until(StreamConsumer& consumer, Done done) {
         consumer.poll_once();
     }
     return done();
+}
+
+/// Runs `command` (a shell command line) and returns its standard output.
+inline std::string run_tool(const std::string& command) {
+    std::string output;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    REQUIRE(pipe != nullptr);
+    char buffer[4096];
+    std::size_t size = 0;
+    while ((size = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+        output.append(buffer, size);
+    }
+    CHECK(::pclose(pipe) == 0);
+    return output;
 }
 
 } // namespace test_consumer

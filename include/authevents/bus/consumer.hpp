@@ -9,9 +9,11 @@
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/registry.hpp>
+#include <authevents/bus/signing.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
 #include <authevents/logging.hpp>
+#include <authevents/redaction.hpp>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -67,7 +69,18 @@ struct ConsumerOptions {
     std::size_t dead_letter_max_length = 100000; ///< Bound of the dead-letter stream: beyond
                                                  ///< it the oldest are dropped (counted,
                                                  ///< logged at error).
-    std::size_t max_reason_bytes = 1024;         ///< Cap of a dead letter's reason.
+    std::size_t max_reason_bytes = 1024;         ///< Cap of a dead letter's reason and of
+                                                 ///< each log line built from an entry.
+    /// What dead-letter reasons and log lines may show of personal data found in them
+    /// (e-mail and IP addresses in exception messages, ...); they are always escaped and
+    /// capped at max_reason_bytes. Default: e-mail local parts masked, IPs truncated.
+    RedactionPolicy redaction{};
+    /// Accept only events signed with one of these keys (bus/signing.hpp). Empty (default):
+    /// signatures are not checked. Otherwise an unsigned event, one signed with a key id not
+    /// listed, or one whose signature does not match is dead-lettered with that reason
+    /// before its inbox claim and before any handler runs. List the old and the new key
+    /// while rotating (docs/security.md). Ids must be distinct.
+    std::vector<SigningKey> signing_keys{};
     CloudEventLimits limits{};                   ///< Bounds on each entry's CloudEvent text.
     std::chrono::milliseconds min_backoff{50};   ///< Reconnect backoff while Redis is down.
     std::chrono::milliseconds max_backoff{5000}; ///< See min_backoff.
@@ -90,6 +103,8 @@ struct ConsumerStats {
                                             ///< dead_letter_max_length (logged at error).
     std::uint64_t pending = 0;              ///< The group's pending entries at the last scan.
     std::uint64_t dead_letter_length = 0;   ///< The dead-letter stream's length at the last scan.
+    std::uint64_t unauthenticated = 0; ///< Entries dead-lettered because signing_keys is set and
+                                       ///< their signature is missing, unknown or wrong.
 };
 
 } // namespace authevents::bus
@@ -146,61 +161,6 @@ inline std::vector<StreamEntry> parse_entries(const RedisReply& list) {
         entries.push_back(std::move(entry));
     }
     return entries;
-}
-
-/// `text` for a log line or a dead letter's reason: control bytes, DEL and backslash escaped
-/// (`\n`, `\t`, `\r`, `\\`, `\xNN`), and at most `max_bytes` long (at least 64): a longer text
-/// is cut (never inside a UTF-8 sequence) and ends with `... (cut, <n> bytes in all)`.
-/// Throws only std::bad_alloc.
-inline std::string bounded_reason(std::string_view text, std::size_t max_bytes) {
-    constexpr std::size_t suffix_room = 48;
-    const std::size_t limit = max_bytes > suffix_room ? max_bytes - suffix_room : 16;
-    std::string out;
-    bool cut = false;
-    for (const char raw : text) {
-        const auto c = static_cast<unsigned char>(raw);
-        std::string piece;
-        if (c == '\n') {
-            piece = "\\n";
-        } else if (c == '\t') {
-            piece = "\\t";
-        } else if (c == '\r') {
-            piece = "\\r";
-        } else if (c == '\\') {
-            piece = "\\\\";
-        } else if (c < 0x20 || c == 0x7F) {
-            piece = fmt::format("\\x{:02x}", c);
-        } else {
-            piece.assign(1, raw);
-        }
-        if (out.size() + piece.size() > limit) {
-            cut = true;
-            break;
-        }
-        out += piece;
-    }
-    if (!cut) {
-        if (out.size() <= max_bytes) {
-            return out;
-        }
-    }
-    // Drop an incomplete UTF-8 sequence at the end.
-    std::size_t start = out.size();
-    std::size_t continuation = 0;
-    while (start > 0 && continuation < 3 &&
-           (static_cast<unsigned char>(out[start - 1]) & 0xC0U) == 0x80U) {
-        --start;
-        ++continuation;
-    }
-    if (start > 0) {
-        const auto lead = static_cast<unsigned char>(out[start - 1]);
-        const std::size_t needed = lead >= 0xF0U ? 3 : lead >= 0xE0U ? 2 : lead >= 0xC0U ? 1 : 0;
-        if ((lead & 0x80U) != 0 && needed != continuation) {
-            out.resize(start - 1);
-        }
-    }
-    out += fmt::format("... (cut, {} bytes in all)", text.size());
-    return out;
 }
 
 /// Keeps a consumer's entries in hand claimed while its handlers run: every `interval` a
@@ -330,8 +290,11 @@ namespace authevents::bus {
 /// key and stays pending; it runs again after retry_delay, then retry_delay * retry_factor,
 /// ... (at most retry_max_delay), and is dead-lettered when delivery max_deliveries fails too.
 /// Any exception the entry causes before the handlers (limits, parsing, an unknown type,
-/// decoding by any codec, custom ones included) dead-letters it at once. The reason of a
-/// dead letter is escaped and capped (max_reason_bytes).
+/// decoding by any codec, custom ones included) dead-letters it at once. With
+/// `options.signing_keys`, the signature is checked right after parsing, before the inbox
+/// claim: an unsigned, unknown-key or badly signed event is dead-lettered with that reason
+/// and no handler sees it. Dead-letter reasons and log lines built from an entry are redacted
+/// (`options.redaction`), escaped and capped (max_reason_bytes).
 ///
 /// Dead-lettering adds the entry, with its reason, to the dead-letter stream (bounded by
 /// dead_letter_max_length; the oldest dropped beyond it, counted and logged at error), and
@@ -358,7 +321,8 @@ public:
     /// @throws std::invalid_argument naming a bad option (empty stream or group,
     ///         max_deliveries < 1, batch_size 0, a non-positive block, retry_delay,
     ///         claim_min_idle or claim_interval, retry_factor < 1, retry_max_delay <
-    ///         retry_delay, dead_letter_max_length 0, max_reason_bytes < 64).
+    ///         retry_delay, dead_letter_max_length 0, max_reason_bytes < 64, two signing
+    ///         keys with one id).
     StreamConsumer(RedisEndpoint endpoint, EventDispatcher& dispatcher, DedupStore& dedup,
                    ConsumerOptions options = {}, EventTypeRegistry registry = EventTypeRegistry{},
                    Logger logger = {})
@@ -368,9 +332,9 @@ public:
           keeper_(endpoint_, options_, dedup_, options_.claim_refresh_interval,
                   [this](const std::string& error) {
                       log(LogLevel::warning,
-                          "stream consumer: refreshing the claim of the entries in hand "
-                          "failed: " +
-                              error);
+                          safe("stream consumer: refreshing the claim of the entries in hand "
+                               "failed: " +
+                               error));
                   }) {}
 
     StreamConsumer(const StreamConsumer&) = delete;
@@ -434,6 +398,7 @@ public:
         stats.dead_letters_dropped = dead_letters_dropped_.load(std::memory_order_relaxed);
         stats.pending = pending_.load(std::memory_order_relaxed);
         stats.dead_letter_length = dead_letter_length_.load(std::memory_order_relaxed);
+        stats.unauthenticated = unauthenticated_.load(std::memory_order_relaxed);
         return stats;
     }
 
@@ -481,6 +446,7 @@ private:
         if (options.dead_letter_max_length == 0 || options.max_reason_bytes < 64) {
             fail("dead_letter_max_length must be > 0 and max_reason_bytes >= 64");
         }
+        check_signing_keys(options.signing_keys, "StreamConsumer");
         if (options.consumer.empty()) {
             options.consumer = detail::default_consumer_name();
         }
@@ -687,6 +653,14 @@ private:
             dead_letter(redis, entry, fmt::format("cannot parse the CloudEvent: {}", e.what()));
             return;
         }
+        if (!options_.signing_keys.empty()) {
+            const SignatureCheck check = check_signature(*payload, event, options_.signing_keys);
+            if (!check.ok()) {
+                unauthenticated_.fetch_add(1, std::memory_order_relaxed);
+                dead_letter(redis, entry, check.reason);
+                return;
+            }
+        }
         DedupKey key{options_.stream, options_.group, event.id};
         switch (dedup_.claim(key, options_.consumer, options_.claim_min_idle)) {
         case ClaimState::done:
@@ -738,12 +712,10 @@ private:
         redis.command({"XCLAIM", options_.stream, options_.group, options_.consumer, "0", entry.id,
                        "JUSTID"});
         log(LogLevel::warning,
-            detail::bounded_reason(
-                fmt::format("stream consumer: {} {} (entry {}) failed delivery {} of {}, retry "
-                            "in {} ms: {}",
-                            event.type, event.id, entry.id, deliveries, options_.max_deliveries,
-                            retry_pause(deliveries).count(), first_failure),
-                options_.max_reason_bytes));
+            safe(fmt::format("stream consumer: {} {} (entry {}) failed delivery {} of {}, retry "
+                             "in {} ms: {}",
+                             event.type, event.id, entry.id, deliveries, options_.max_deliveries,
+                             retry_pause(deliveries).count(), first_failure)));
     }
 
     void acknowledge(RedisConnection& redis, const std::string& entry_id) {
@@ -755,7 +727,7 @@ private:
     /// connection throws (the entry stays pending too).
     void dead_letter(RedisConnection& redis, const detail::StreamEntry& entry,
                      const std::string& raw_reason) {
-        const std::string reason = detail::bounded_reason(raw_reason, options_.max_reason_bytes);
+        const std::string reason = safe(raw_reason);
         std::vector<std::string> add = {"XADD",
                                         options_.dead_letter_stream,
                                         "MAXLEN",
@@ -784,9 +756,7 @@ private:
             log(LogLevel::error,
                 fmt::format("stream consumer: cannot dead-letter entry {} to '{}', it stays "
                             "pending: {} (reason: {})",
-                            entry.id, options_.dead_letter_stream,
-                            detail::bounded_reason(replies[1].text, options_.max_reason_bytes),
-                            reason));
+                            entry.id, options_.dead_letter_stream, safe(replies[1].text), reason));
             return;
         }
         const long long before =
@@ -831,8 +801,8 @@ private:
                 failing = true;
                 const std::chrono::milliseconds pause = backoff.next();
                 log(LogLevel::warning,
-                    fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",
-                                options_.stream, pause.count(), e.what()));
+                    safe(fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",
+                                     options_.stream, pause.count(), e.what())));
                 sleep_unless_stopping(pause);
             }
         }
@@ -844,6 +814,12 @@ private:
                std::chrono::steady_clock::now() < until) {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
+    }
+
+    /// `text` as a dead-letter reason or log line may show it: redacted by options_.redaction,
+    /// escaped, capped at max_reason_bytes.
+    [[nodiscard]] std::string safe(std::string_view text) const {
+        return redact_text(text, options_.redaction, options_.max_reason_bytes);
     }
 
     void log(LogLevel level, const std::string& line) const noexcept {
@@ -881,6 +857,7 @@ private:
     std::atomic<std::uint64_t> dead_letters_dropped_{0};
     std::atomic<std::uint64_t> pending_{0};
     std::atomic<std::uint64_t> dead_letter_length_{0};
+    std::atomic<std::uint64_t> unauthenticated_{0};
 
     detail::ClaimKeeper keeper_; // after everything it refers to; stopped first
 

@@ -7,6 +7,7 @@
 #include <authevents/bus/outbox.hpp>
 #include <authevents/bus/registry.hpp>
 #include <authevents/bus/relay.hpp>
+#include <authevents/bus/signing.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
 #include <authevents/event_view.hpp>
@@ -18,6 +19,7 @@
 #include <atomic>
 #include <cstdint>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -44,6 +46,10 @@ struct PublisherOptions {
     /// When the outbox append fails (SQLITE_BUSY past OutboxOptions::busy_timeout, disk
     /// full, ...): report it in the DispatchReport (default) or fail the dispatch.
     AppendFailure on_append_failure = AppendFailure::report;
+    /// Sign each event with this key (HMAC-SHA256, bus/signing.hpp): the outbox then holds
+    /// to_signed_json_text(event, key). None (default): events are not signed. To rotate,
+    /// restart with the new key once every consumer accepts it (docs/security.md).
+    std::optional<SigningKey> signing_key = std::nullopt;
 };
 
 /// Counters of a BusPublisher (a snapshot; each counter read atomically).
@@ -106,7 +112,7 @@ public:
     /// Starts publishing `dispatcher`'s events into `outbox`.
     BusPublisher(EventDispatcher& dispatcher, SqliteOutbox& outbox,
                  EventTypeRegistry registry = EventTypeRegistry{}, PublisherOptions options = {})
-        : outbox_(outbox), registry_(std::move(registry)), options_(options),
+        : outbox_(outbox), registry_(std::move(registry)), options_(std::move(options)),
           observer_(dispatcher.observers().connect(
               [this](const EventView& view) { on_dispatch(view); })) {}
 
@@ -115,7 +121,8 @@ public:
     /// Stops publishing (waits for appends in progress on other threads).
     ~BusPublisher() = default;
 
-    /// Appends `event` to the outbox directly, without dispatching it; returns its CloudEvent.
+    /// Appends `event` to the outbox directly, without dispatching it (signed when
+    /// PublisherOptions::signing_key is set); returns its CloudEvent.
     /// @throws SqliteError when the append fails; CloudEventError when it cannot be encoded.
     template <class Event> CloudEvent publish(const Event& event) {
         CloudEvent cloud_event = registry_.encode(event);
@@ -179,7 +186,9 @@ private:
     }
 
     void append(const CloudEvent& event) {
-        outbox_.append(event.id, event.type, to_json_text(event));
+        outbox_.append(event.id, event.type,
+                       options_.signing_key ? to_signed_json_text(event, *options_.signing_key)
+                                            : to_json_text(event));
         appended_.fetch_add(1, std::memory_order_relaxed);
         if (options_.relay != nullptr) {
             options_.relay->notify();

@@ -8,6 +8,7 @@
 #include <authevents/bus/outbox.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/logging.hpp>
+#include <authevents/redaction.hpp>
 
 #include <fmt/format.h>
 
@@ -80,6 +81,11 @@ struct RelayOptions {
     int wait_replicas = 0;
     /// The WAIT timeout; must be positive and below RedisEndpoint::command_timeout.
     std::chrono::milliseconds wait_timeout{1000};
+    /// What the relay's log lines may show of personal data (they quote Redis and SQLite
+    /// errors, which may quote what they refused): redacted by this policy, escaped and cut to
+    /// max_log_bytes. Default: e-mail local parts masked, IP addresses truncated.
+    RedactionPolicy redaction{};
+    std::size_t max_log_bytes = 2048; ///< Cap of one log line (see redaction).
 };
 
 /// Counters of an OutboxRelay (a snapshot; each counter read atomically).
@@ -321,6 +327,9 @@ public:
         }
         if (options_.wait_replicas < 0) {
             reject("wait_replicas must not be negative");
+        }
+        if (options_.max_log_bytes < 64) {
+            reject("max_log_bytes must be at least 64");
         }
         if (options_.wait_replicas > 0 && (options_.wait_timeout.count() <= 0 ||
                                            options_.wait_timeout >= endpoint_.command_timeout)) {
@@ -685,7 +694,7 @@ private:
     void log(LogLevel level, const std::string& line) const noexcept {
         if (logger_) {
             try {
-                logger_(level, line);
+                logger_(level, redact_text(line, options_.redaction, options_.max_log_bytes));
             } catch (...) {
                 // A failing logger has nowhere to report to.
             }
