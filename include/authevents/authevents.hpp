@@ -8,6 +8,7 @@
 #include <authevents/signal.hpp>
 #include <authevents/thread_pool.hpp>
 
+#include <authevents/describe.hpp>
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
 #include <authevents/redaction.hpp>

@@ -7,6 +7,7 @@
 /// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp).
 #pragma once
 
+#include <authevents/describe.hpp>
 #include <authevents/detail/thread_counters.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/event_traits.hpp>
@@ -14,6 +15,7 @@
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
 #include <authevents/logging.hpp>
+#include <authevents/redaction.hpp>
 #include <authevents/signal.hpp>
 
 #include <fmt/format.h>
@@ -91,6 +93,9 @@ template <class... Es> struct ChannelsOf<std::tuple<Es...>> {
 
 /// The channels of the twelve built-in events, in table order.
 using BuiltinChannels = ChannelsOf<BuiltinEvents>::type;
+
+/// The most bytes of text from a custom formatter or an exception that one log line shows.
+inline constexpr std::size_t max_log_text_bytes = 1024;
 
 /// True when `text` is `name` or starts with `name` followed by a space.
 constexpr bool starts_with_word(std::string_view text, std::string_view name) noexcept {
@@ -188,50 +193,45 @@ private:
 /// side of signals the dispatcher owns (`user_registered.signal()` is the same object as
 /// `signal<UserRegistered>()`); their send() dispatches.
 class EventDispatcher {
-    detail::BuiltinChannels builtins_; // declared first: the references below bind to it
+    detail::BuiltinChannels builtins_; // declared first: the named views below refer to it
+
+    /// The named view of built-in `Event`'s signal (initialises the named members).
+    template <class Event> SignalView<Event> view() noexcept {
+        return SignalView<Event>(*this, builtin_signal<Event>());
+    }
 
 public:
     /// Handlers of UserRegistered (a view of signal<UserRegistered>(); send() dispatches).
-    SignalView<UserRegistered> user_registered;
+    SignalView<UserRegistered> user_registered{view<UserRegistered>()};
     /// Handlers of UserEmailVerified.
-    SignalView<UserEmailVerified> user_email_verified;
+    SignalView<UserEmailVerified> user_email_verified{view<UserEmailVerified>()};
     /// Handlers of UserLoginSuccessful.
-    SignalView<UserLoginSuccessful> user_login_successful;
+    SignalView<UserLoginSuccessful> user_login_successful{view<UserLoginSuccessful>()};
     /// Handlers of UserLoginFailed.
-    SignalView<UserLoginFailed> user_login_failed;
+    SignalView<UserLoginFailed> user_login_failed{view<UserLoginFailed>()};
     /// Handlers of User2faEnabled.
-    SignalView<User2faEnabled> user_2fa_enabled;
+    SignalView<User2faEnabled> user_2fa_enabled{view<User2faEnabled>()};
     /// Handlers of User2faDisabled.
-    SignalView<User2faDisabled> user_2fa_disabled;
+    SignalView<User2faDisabled> user_2fa_disabled{view<User2faDisabled>()};
     /// Handlers of SellerApplicationSubmitted.
-    SignalView<SellerApplicationSubmitted> seller_application_submitted;
+    SignalView<SellerApplicationSubmitted> seller_application_submitted{
+        view<SellerApplicationSubmitted>()};
     /// Handlers of SellerApplicationApproved.
-    SignalView<SellerApplicationApproved> seller_application_approved;
+    SignalView<SellerApplicationApproved> seller_application_approved{
+        view<SellerApplicationApproved>()};
     /// Handlers of SellerApplicationRejected.
-    SignalView<SellerApplicationRejected> seller_application_rejected;
+    SignalView<SellerApplicationRejected> seller_application_rejected{
+        view<SellerApplicationRejected>()};
     /// Handlers of ProfileUpdated.
-    SignalView<ProfileUpdated> profile_updated;
+    SignalView<ProfileUpdated> profile_updated{view<ProfileUpdated>()};
     /// Handlers of ProfilePictureUploaded.
-    SignalView<ProfilePictureUploaded> profile_picture_uploaded;
+    SignalView<ProfilePictureUploaded> profile_picture_uploaded{view<ProfilePictureUploaded>()};
     /// Handlers of ProfilePictureDeleted.
-    SignalView<ProfilePictureDeleted> profile_picture_deleted;
+    SignalView<ProfilePictureDeleted> profile_picture_deleted{view<ProfilePictureDeleted>()};
 
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
     /// only). May throw std::bad_alloc.
-    EventDispatcher()
-        : user_registered(*this, builtin_signal<UserRegistered>()),
-          user_email_verified(*this, builtin_signal<UserEmailVerified>()),
-          user_login_successful(*this, builtin_signal<UserLoginSuccessful>()),
-          user_login_failed(*this, builtin_signal<UserLoginFailed>()),
-          user_2fa_enabled(*this, builtin_signal<User2faEnabled>()),
-          user_2fa_disabled(*this, builtin_signal<User2faDisabled>()),
-          seller_application_submitted(*this, builtin_signal<SellerApplicationSubmitted>()),
-          seller_application_approved(*this, builtin_signal<SellerApplicationApproved>()),
-          seller_application_rejected(*this, builtin_signal<SellerApplicationRejected>()),
-          profile_updated(*this, builtin_signal<ProfileUpdated>()),
-          profile_picture_uploaded(*this, builtin_signal<ProfilePictureUploaded>()),
-          profile_picture_deleted(*this, builtin_signal<ProfilePictureDeleted>()),
-          logger_(std::make_shared<const Logger>(stderr_logger())) {
+    EventDispatcher() : logger_(std::make_shared<const Logger>(stderr_logger())) {
         std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
     }
 
@@ -428,6 +428,25 @@ public:
         return logger_min_level_.load(std::memory_order_relaxed);
     }
 
+    /// Sets how the `[EVENT]` info line shows personal data: each field is shown as
+    /// `redact(value, kind, policy)` gives it for the FieldKind its event's description declares
+    /// (e-mail local parts masked, IP addresses truncated or dropped, free text kept or left
+    /// out); the line of a custom event without a description, and the text of a failing
+    /// handler's or observer's exception, go through `redact_text`. The default is
+    /// `RedactionPolicy{}` (the OWASP-minded default of redaction.hpp);
+    /// `set_redaction(RedactionPolicy::none())` logs values verbatim (still escaped and capped).
+    /// Takes effect for lines built after it returns. Thread-safe, noexcept.
+    void set_redaction(const RedactionPolicy& policy) noexcept {
+        std::lock_guard<std::mutex> lock(redaction_mutex_);
+        redaction_ = policy;
+    }
+
+    /// The policy of the `[EVENT]` line (see set_redaction()). Thread-safe, noexcept.
+    [[nodiscard]] RedactionPolicy redaction() const noexcept {
+        std::lock_guard<std::mutex> lock(redaction_mutex_);
+        return redaction_;
+    }
+
     /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
     /// still log and reach observers but call no handler. Thread-safe; takes effect for
     /// dispatches that start after it returns.
@@ -546,15 +565,19 @@ private:
 
     template <class Event> void log_event(const Event& event, bool handlers_enabled) const {
         log(LogLevel::info, [&] {
+            const RedactionPolicy policy = redaction();
             fmt::memory_buffer line;
             fmt::format_to(std::back_inserter(line), "[EVENT] ");
-            if constexpr (fmt::is_formattable<Event>::value) {
+            if constexpr (is_described_v<Event>) {
+                detail::write_event_fields(line, event, &policy);
+            } else if constexpr (fmt::is_formattable<Event>::value) {
                 const std::string text = fmt::format("{}", event);
                 if (!detail::starts_with_word(text, Event::name)) {
                     fmt::format_to(std::back_inserter(line), "{}{}", Event::name,
                                    text.empty() ? "" : " ");
                 }
-                fmt::format_to(std::back_inserter(line), "{}", text);
+                const std::string shown = redact_text(text, policy, detail::max_log_text_bytes);
+                line.append(shown.data(), shown.data() + shown.size());
             } else {
                 fmt::format_to(std::back_inserter(line), "{}", Event::name);
             }
@@ -569,7 +592,8 @@ private:
                      const SlotError& failure) const {
         log(LogLevel::error, [&] {
             const std::string& uid = failure.connection.dispatch_uid();
-            const std::string what = detail::describe_exception(failure.error);
+            const std::string what = redact_text(detail::describe_exception(failure.error),
+                                                 redaction(), detail::max_log_text_bytes);
             if (uid.empty()) {
                 return fmt::format("[EVENT] {} {} failed: {}", event_name, role, what);
             }
@@ -610,6 +634,9 @@ private:
     std::shared_ptr<const Logger> logger_;
     static constexpr auto silent = static_cast<LogLevel>(static_cast<int>(LogLevel::error) + 1);
     std::atomic<LogLevel> logger_min_level_{LogLevel::warning}; // the default drops info lines
+
+    mutable std::mutex redaction_mutex_;
+    RedactionPolicy redaction_{}; // the OWASP-minded default
 
     std::atomic<bool> enabled_{true};
     Signal<const EventView&> observers_;

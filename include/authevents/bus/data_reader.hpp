@@ -166,16 +166,27 @@ public:
     /// version). @throws CloudEventError("<path>.<name>", "unknown field ...") for the first
     /// unknown member in name order.
     void reject_unknown(std::initializer_list<std::string_view> known) const {
+        reject_unknown(known.begin(), known.size());
+    }
+
+    /// reject_unknown() with the known names in a container of std::string_view (e.g. the
+    /// std::array of authevents::field_names()). @throws CloudEventError as above.
+    template <class Names> void reject_unknown(const Names& known) const {
+        reject_unknown(known.data(), known.size());
+    }
+
+    /// reject_unknown() with `count` known names at `known`. @throws CloudEventError as above.
+    void reject_unknown(const std::string_view* known, std::size_t count) const {
         for (const auto& member : object_->items()) {
             bool found = false;
-            for (const std::string_view name : known) {
-                found = found || name == member.key();
+            for (std::size_t i = 0; i < count; ++i) {
+                found = found || known[i] == member.key();
             }
             if (!found) {
                 std::string expected;
-                for (const std::string_view name : known) {
+                for (std::size_t i = 0; i < count; ++i) {
                     expected += expected.empty() ? "" : ", ";
-                    expected.append(name);
+                    expected.append(known[i]);
                 }
                 throw CloudEventError(field(member.key()),
                                       "unknown field (expected only: " + expected + ")");

@@ -250,6 +250,10 @@ struct SignatureCheck {
 
 namespace authevents::detail {
 
+using bus::max_signing_key_id_bytes;
+using bus::signature_attribute;
+using bus::signature_key_id_attribute;
+
 /// A SAX handler that reads the top-level authkeyid and authsignature members of a JSON
 /// object without building it, noting repeats and non-string values.
 class SignatureAttributes {
