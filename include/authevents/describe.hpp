@@ -175,14 +175,14 @@ inline constexpr std::size_t field_count_v =
     std::tuple_size_v<std::remove_cv_t<std::remove_reference_t<decltype(fields_of<T>())>>>;
 
 /// Calls `f(field)` for each Field of `T`'s description, in order (compile-time data: name,
-/// member, kind). Thread-safe; throws what `f` throws.
+/// member, kind). Thread-safe. @throws what `f` throws.
 template <class T, class F> constexpr void for_each_field(F&& f) {
     std::apply([&f](const auto&... each) { (f(each), ...); }, fields_of<T>());
 }
 
 /// Calls `visitor(name, value, kind)` for each field of `object`, in description order: what
 /// an audit trail or a custom serialiser needs. `value` is a const reference to the member.
-/// Thread-safe for concurrent reads of `object`; throws what `visitor` throws.
+/// Thread-safe for concurrent reads of `object`. @throws what `visitor` throws.
 template <class T, class Visitor> void visit_fields(const T& object, Visitor&& visitor) {
     for_each_field<T>(
         [&](const auto& field) { visitor(field.name, field.get(object), field.kind); });
@@ -244,7 +244,7 @@ template <class T> bool deep_equal(const T& a, const T& b) {
 /// optionals and vectors compared field by field, other types with ==). Use it to give a
 /// custom described event an `operator==` in one line:
 /// `friend bool operator==(const E& a, const E& b) { return authevents::equal(a, b); }`.
-/// Thread-safe for concurrent reads; throws what the fields' == throws.
+/// Thread-safe for concurrent reads. @throws what the fields' == throws.
 template <class T> bool equal(const T& a, const T& b) {
     bool same = true;
     for_each_field<T>(

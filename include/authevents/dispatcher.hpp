@@ -124,7 +124,7 @@ public:
     ~SignalView() = default;
 
     /// Connects `handler` (callable with one `const Event&`), as EventDispatcher::connect does.
-    /// Throws what Signal::connect throws.
+    /// @throws what Signal::connect throws.
     template <class F> Connection connect(F&& handler, ConnectOptions options = {}) const;
 
     /// Disconnects the handler connected with `dispatch_uid` and `sender`; true if one was.
@@ -141,7 +141,7 @@ public:
 
     /// Dispatches `event` through the dispatcher (EventDispatcher::dispatch(event)): logged,
     /// counted, shown to observers, and handlers called only while enabled. Never throws a
-    /// handler's exception; throws only std::bad_alloc.
+    /// handler's exception. @throws std::bad_alloc only.
     DispatchReport send(const Event& event) const;
     /// Dispatches `event` from `sender` through the dispatcher (dispatch(event, sender)).
     DispatchReport send_from(SenderId sender, const Event& event) const;
@@ -230,7 +230,7 @@ public:
     SignalView<ProfilePictureDeleted> profile_picture_deleted{view<ProfilePictureDeleted>()};
 
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
-    /// only). May throw std::bad_alloc.
+    /// only). @throws std::bad_alloc.
     EventDispatcher() : logger_(std::make_shared<const Logger>(stderr_logger())) {
         std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
     }
@@ -259,7 +259,7 @@ public:
 
     /// Connects `handler` to `Event`'s signal with `options` (uid, sender, priority, track).
     /// The handler is called with one `const Event&` argument; its return value is ignored.
-    /// Thread-safe. Throws what Signal::connect throws (std::invalid_argument for a null
+    /// Thread-safe. @throws what Signal::connect throws (std::invalid_argument for a null
     /// function pointer or empty std::function, std::bad_alloc).
     template <class Event, class F> Connection connect(F&& handler, ConnectOptions options = {}) {
         static_assert(detail::is_event_v<Event>,
@@ -298,7 +298,7 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Thread-safe and re-entrant. Throws std::bad_alloc, or an observer's DispatchAborted.
+    /// Thread-safe and re-entrant. @throws std::bad_alloc, or an observer's DispatchAborted.
     template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "

@@ -17,7 +17,7 @@
 /// line stays one line whatever a user typed. It is NOT redacted: the dispatcher's `[EVENT]`
 /// line is, by its RedactionPolicy (EventDispatcher::set_redaction), through
 /// write_event_fields(). Only the empty format spec `{}` is accepted. Formatting is
-/// thread-safe and throws only what fmt throws (allocation, bad spec).
+/// thread-safe. @throws only what fmt throws (allocation, bad spec).
 #pragma once
 
 #include <authevents/describe.hpp>
@@ -76,7 +76,7 @@ inline constexpr bool is_string_like_v =
 /// Writes described values as log text into a buffer: verbatim (no policy: user strings
 /// quoted and escaped unless they are plain words) or redacted by a RedactionPolicy (each
 /// string through redact() by its field's FieldKind; fields the policy drops are left out,
-/// name included). Not thread-safe (one per line being built); throws std::bad_alloc.
+/// name included). Not thread-safe (one per line being built). @throws std::bad_alloc.
 class FieldWriter {
 public:
     /// A writer appending to `out`; `policy` null for verbatim text.
@@ -207,7 +207,7 @@ private:
 
 /// Appends `<name> <fields>` of the described event `event` to `out`: verbatim-escaped when
 /// `policy` is null (what `fmt::format("{}", event)` gives), else redacted by `*policy` (the
-/// dispatcher's `[EVENT]` line). Thread-safe for concurrent reads of `event`; throws
+/// dispatcher's `[EVENT]` line). Thread-safe for concurrent reads of `event`. @throws
 /// std::bad_alloc.
 template <class Event>
 void write_event_fields(fmt::memory_buffer& out, const Event& event,

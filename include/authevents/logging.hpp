@@ -22,7 +22,7 @@ enum class LogLevel { debug, info, warning, error };
 /// The lower-case name of `level` ("debug", "info", "warning", "error"); "unknown" for a value
 /// that is not an enumerator. Like to_string(LoginFailureReason): returns a reference to a
 /// string with static storage duration (converts to std::string or std::string_view without
-/// dangling). Thread-safe; throws only std::bad_alloc on the very first call.
+/// dangling). Thread-safe. @throws std::bad_alloc only on the very first call.
 inline const std::string& to_string(LogLevel level) {
     static const std::array<std::string, 5> words = {"debug", "info", "warning", "error",
                                                      "unknown"};

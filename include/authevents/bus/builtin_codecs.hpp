@@ -23,7 +23,7 @@
 namespace authevents::bus {
 
 /// JSON of a User: `{"id", "email", "first_name", "last_name", "language"}`.
-/// Thread-safe, pure; throws only std::bad_alloc.
+/// Thread-safe, pure. @throws std::bad_alloc only.
 inline nlohmann::json user_to_json(const User& user) { return detail::encode_object(user, ""); }
 
 /// The User in `data` (as written by user_to_json()); every field required, no others
@@ -31,7 +31,7 @@ inline nlohmann::json user_to_json(const User& user) { return detail::encode_obj
 inline User user_from_data(const DataReader& data) { return detail::decode_object<User>(data); }
 
 /// JSON of a SellerApplication: `{"id", "applicant": <user>, "seller_type"}`.
-/// Thread-safe, pure; throws only std::bad_alloc.
+/// Thread-safe, pure. @throws std::bad_alloc only.
 inline nlohmann::json application_to_json(const SellerApplication& application) {
     return detail::encode_object(application, "");
 }

@@ -404,7 +404,7 @@ struct CloudEventOptions {
 
 /// The CloudEvent type of `Event`: "<type_prefix>.<Event::name>.v<version>", e.g.
 /// "authevents.user_registered.v1" ("<name>.v<version>" for an empty prefix).
-/// Thread-safe, pure; throws only std::bad_alloc.
+/// Thread-safe, pure. @throws std::bad_alloc only.
 template <class Event> std::string cloud_event_type(std::string_view type_prefix) {
     std::string type;
     if constexpr (detail::CodecCheck<Event>::value) {

@@ -45,7 +45,7 @@ public:
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
 
     /// True when the member `key` is present (whatever its value, null included).
-    /// Thread-safe; throws only std::bad_alloc.
+    /// Thread-safe. @throws std::bad_alloc only.
     [[nodiscard]] bool contains(std::string_view key) const {
         return detail::find_member(*object_, key) != nullptr;
     }

@@ -206,7 +206,7 @@ inline bool is_uri_reference(std::string_view text) noexcept {
 
 /// True when `media_type` names JSON: "application/json" or a structured "+json" type such as
 /// "application/ld+json" (RFC 6839), compared case-insensitively, with or without parameters
-/// ("application/json; charset=utf-8"). Thread-safe, pure; throws only std::bad_alloc.
+/// ("application/json; charset=utf-8"). Thread-safe, pure. @throws std::bad_alloc only.
 inline bool is_json_media_type(std::string_view media_type) {
     const std::string essence =
         detail::ascii_lower(detail::trim_space(media_type.substr(0, media_type.find(';'))));
@@ -227,7 +227,7 @@ inline bool is_json_media_type(std::string_view media_type) {
 /// A structured-mode JSON object of `event` whose members keep this order: specversion, id,
 /// source, type, subject (only when set), time (only when not empty), datacontenttype, then
 /// data (an ordered_json; converting it to nlohmann::json sorts the members by name).
-/// Does not validate. Thread-safe, pure; throws only std::bad_alloc.
+/// Does not validate. Thread-safe, pure. @throws std::bad_alloc only.
 inline nlohmann::ordered_json to_json(const CloudEvent& event) {
     nlohmann::ordered_json object = nlohmann::ordered_json::object();
     object["specversion"] = event.specversion;
@@ -247,8 +247,8 @@ inline nlohmann::ordered_json to_json(const CloudEvent& event) {
 
 /// Compact JSON text of to_json(event) (UTF-8, non-ASCII text kept as is). Bytes that are not
 /// valid UTF-8 in any string are replaced with U+FFFD, since JSON text must be UTF-8: such an
-/// event does not round-trip exactly, but it is never lost. Thread-safe, pure; throws only
-/// std::bad_alloc.
+/// event does not round-trip exactly, but it is never lost. Thread-safe, pure. @throws
+/// std::bad_alloc only.
 inline std::string to_json_text(const CloudEvent& event) {
     return detail::dump_json(to_json(event));
 }

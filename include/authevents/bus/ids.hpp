@@ -31,7 +31,7 @@ namespace authevents::bus {
 /// Thread-safe: each thread has its own generator, seeded from std::random_device on the
 /// thread's first call. A process that forks after calling it must not call it in the child
 /// thread that inherited the generator (the child would repeat the parent's ids).
-/// Throws what std::random_device throws (on the first call per thread) or std::bad_alloc.
+/// @throws what std::random_device throws (on the first call per thread) or std::bad_alloc.
 inline std::string new_event_id() {
     thread_local std::mt19937_64 generator = detail::make_seeded_generator();
     std::uint64_t high = generator();

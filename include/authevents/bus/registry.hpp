@@ -97,7 +97,7 @@ public:
     }
 
     /// All registered CloudEvent types, in registration order (the built-in ones first, in
-    /// BuiltinEvents order). Thread-safe; throws only std::bad_alloc.
+    /// BuiltinEvents order). Thread-safe. @throws std::bad_alloc only.
     [[nodiscard]] std::vector<std::string> types() const {
         std::vector<std::string> result;
         result.reserve(entries_.size());

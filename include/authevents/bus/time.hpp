@@ -139,7 +139,7 @@ inline std::string format_rfc3339(std::chrono::system_clock::time_point time) {
 }
 
 /// The current UTC time as RFC 3339 with milliseconds, e.g. "2026-11-24T10:54:10.123Z".
-/// Thread-safe; throws only std::bad_alloc.
+/// Thread-safe. @throws std::bad_alloc only.
 inline std::string rfc3339_now() { return format_rfc3339(std::chrono::system_clock::now()); }
 
 /// Parses a strict RFC 3339 timestamp `YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)` (the
