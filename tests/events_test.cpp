@@ -336,6 +336,7 @@ TEST_CASE("descriptions: visit_fields gives name, value and kind in order (for a
 TEST_CASE("descriptions: equality compares every described field, custom events included",
           "[events][describe]") {
     using namespace authevents;
+    STATIC_REQUIRE(PlanChanged::name == "plan_changed");
     PlanChanged a{7, {{"Lisbon", "203.0.113.7"}}, 3};
     PlanChanged b = a;
     CHECK(equal(a, b));
