@@ -64,6 +64,19 @@ struct Counted {
     int* formatted = nullptr;
 };
 
+// A custom event with a description and nothing else: its log line comes from the description.
+struct PasswordReset {
+    static constexpr std::string_view name = "password_reset";
+    User user;
+    std::optional<std::string> ip_address;
+    std::string note;
+
+    static constexpr auto fields =
+        std::make_tuple(field("user", &PasswordReset::user),
+                        field("ip_address", &PasswordReset::ip_address, FieldKind::ip_address),
+                        field("note", &PasswordReset::note, FieldKind::free_text));
+};
+
 // Records the events a handler receives.
 template <class E> struct Received {
     std::vector<E> events;
@@ -407,6 +420,7 @@ TEST_CASE("every dispatch logs exactly one info line with the event's key fields
     EventDispatcher d;
     LogCapture log;
     capture_into(d, log);
+    d.set_redaction(RedactionPolicy::none()); // every field, verbatim (the default redacts)
 
     d.dispatch_user_registered(ana(), true, "203.0.113.7");
     d.dispatch_user_email_verified(ana());
@@ -621,6 +635,7 @@ TEST_CASE("a dispatcher is enabled by default; disabled it calls no handler",
     EventDispatcher d;
     LogCapture log;
     capture_into(d, log);
+    d.set_redaction(RedactionPolicy::none());
     CHECK(d.enabled());
     int calls = 0;
     d.connect<User2faDisabled>([&](const User2faDisabled&) { ++calls; });
@@ -847,4 +862,99 @@ TEST_CASE("a named member blocks, disconnects and queries the event's signal",
     d.user_login_failed.unblock();
     CHECK(d.user_login_failed.disconnect("alert"));
     CHECK_FALSE(d.user_login_failed.has_listeners());
+}
+
+TEST_CASE("the [EVENT] line is redacted by the dispatcher's policy, by default the OWASP-minded "
+          "one",
+          "[dispatcher][log][redaction]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    const RedactionPolicy initial = d.redaction();
+    CHECK(initial.mask_email);
+    CHECK(initial.ip == RedactionPolicy::Ip::truncate);
+    CHECK_FALSE(initial.keep_free_text);
+
+    d.dispatch_user_registered(ana(), true, "203.0.113.7");
+    d.dispatch_user_login_failed("ana@example.com", LoginFailureReason::wrong_password,
+                                 "2001:db8:1:2::7");
+    d.dispatch_seller_application_rejected(samples::application(), samples::admin(), "Blurry");
+    d.dispatch_profile_picture_uploaded(ana(), "avatars/42.png");
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] user_registered user=42 <a***@example.com> email_sent=true "
+              "ip_address=203.0.113.0/24",
+              "[EVENT] user_login_failed email=a***@example.com reason=wrong_password "
+              "ip_address=2001:db8:1::/48",
+              "[EVENT] seller_application_rejected application=7 seller_type=individual "
+              "applicant=42 <a***@example.com> admin_user=1 <a***@example.com>",
+              "[EVENT] profile_picture_uploaded user=42 <a***@example.com>",
+          });
+
+    log.clear();
+    RedactionPolicy drop_ips;
+    drop_ips.ip = RedactionPolicy::Ip::drop;
+    drop_ips.keep_free_text = true;
+    d.set_redaction(drop_ips);
+    CHECK(d.redaction().ip == RedactionPolicy::Ip::drop);
+    d.dispatch_user_registered(ana(), false, "203.0.113.7");
+    d.dispatch_seller_application_rejected(samples::application(), samples::admin(),
+                                           "Photo of ana@example.com is blurry");
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] user_registered user=42 <a***@example.com> email_sent=false",
+              "[EVENT] seller_application_rejected application=7 seller_type=individual "
+              "applicant=42 <a***@example.com> admin_user=1 <a***@example.com> "
+              "reason=\"Photo of a***@example.com is blurry\"",
+          });
+}
+
+TEST_CASE("fmt::format of an event stays verbatim (escaped, not redacted)",
+          "[dispatcher][log][redaction]") {
+    const UserRegistered event{ana(), true, "203.0.113.7"};
+    CHECK(fmt::format("{}", event) ==
+          "user_registered user=42 <ana@example.com> email_sent=true ip_address=203.0.113.7");
+}
+
+TEST_CASE("a custom event with a description is logged, redacted, from its description alone",
+          "[dispatcher][log][custom]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    d.dispatch(PasswordReset{ana(), std::string("203.0.113.7"), "asked by phone"});
+    d.dispatch(PasswordReset{ana(), std::nullopt, "line\nbreak"});
+    d.set_redaction(RedactionPolicy::none());
+    d.dispatch(PasswordReset{ana(), std::nullopt, "line\nbreak \"quoted\""});
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] password_reset user=42 <a***@example.com> ip_address=203.0.113.0/24",
+              "[EVENT] password_reset user=42 <a***@example.com>",
+              "[EVENT] password_reset user=42 <ana@example.com> "
+              "note=\"line\\nbreak \\\"quoted\\\"\"",
+          });
+    CHECK(fmt::format("{}", PasswordReset{ana(), std::nullopt, "x"}) ==
+          "password_reset user=42 <ana@example.com> note=x");
+    CHECK(equal(PasswordReset{ana(), std::nullopt, "x"}, PasswordReset{ana(), std::nullopt, "x"}));
+    CHECK_FALSE(
+        equal(PasswordReset{ana(), std::nullopt, "x"}, PasswordReset{ana(), std::nullopt, "y"}));
+}
+
+TEST_CASE("a custom formatter's text and a handler's exception text are redacted by the policy",
+          "[dispatcher][log][redaction]") {
+    EventDispatcher d;
+    LogCapture log;
+    capture_into(d, log);
+    d.dispatch(ApiKeyCreated{42, "ana@example.com"});
+    d.connect<ApiKeyCreated>([](const ApiKeyCreated&) {
+        throw std::runtime_error("no account for ana@example.com from 203.0.113.7");
+    });
+    d.dispatch(ApiKeyCreated{42, "ak_live_3f"});
+    CHECK(log.texts(LogLevel::info) ==
+          std::vector<std::string>{
+              "[EVENT] api_key_created user_id=42 key_prefix=a***@example.com",
+              "[EVENT] api_key_created user_id=42 key_prefix=ak_live_3f",
+          });
+    CHECK(log.texts(LogLevel::error) ==
+          std::vector<std::string>{"[EVENT] api_key_created handler failed: no account for "
+                                   "a***@example.com from 203.0.113.0/24"});
 }

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -257,4 +258,95 @@ TEST_CASE("login_failure_reason_from_string names the bad word and the valid one
               "user_not_found, account_inactive, email_not_verified, invalid_2fa_code, "
               "rate_limited)");
     }
+}
+
+namespace {
+
+// A custom event described in one line per field, with a nested described type.
+struct Address {
+    std::string city;
+    std::string ip;
+    static constexpr auto fields =
+        std::make_tuple(authevents::field("city", &Address::city),
+                        authevents::field("ip", &Address::ip, authevents::FieldKind::ip_address));
+};
+struct PlanChanged {
+    static constexpr std::string_view name = "plan_changed";
+    std::int64_t account = 0;
+    std::vector<Address> addresses;
+    std::optional<int> seats;
+    static constexpr auto fields = std::make_tuple(
+        authevents::field("account", &PlanChanged::account),
+        authevents::field("addresses", &PlanChanged::addresses),
+        authevents::field("seats", &PlanChanged::seats).in_range(1, 500, "a seat count"));
+};
+
+} // namespace
+
+TEST_CASE("descriptions: every built-in event and nested type names its fields once, in order",
+          "[events][describe]") {
+    using namespace authevents;
+    STATIC_REQUIRE(is_described_v<User>);
+    STATIC_REQUIRE(is_described_v<SellerApplication>);
+    STATIC_REQUIRE(!is_described_v<LoginFailureReason>);
+    STATIC_REQUIRE(is_described_enum_v<LoginFailureReason>);
+    std::apply(
+        [](auto*... events) {
+            CHECK((... && is_described_v<std::remove_pointer_t<decltype(events)>>));
+        },
+        std::tuple<UserRegistered*, UserEmailVerified*, UserLoginSuccessful*, UserLoginFailed*,
+                   User2faEnabled*, User2faDisabled*, SellerApplicationSubmitted*,
+                   SellerApplicationApproved*, SellerApplicationRejected*, ProfileUpdated*,
+                   ProfilePictureUploaded*, ProfilePictureDeleted*>{});
+    constexpr auto user_names = field_names<User>();
+    CHECK(std::vector<std::string_view>(user_names.begin(), user_names.end()) ==
+          std::vector<std::string_view>{"id", "email", "first_name", "last_name", "language"});
+    constexpr auto registered = field_names<UserRegistered>();
+    CHECK(std::vector<std::string_view>(registered.begin(), registered.end()) ==
+          std::vector<std::string_view>{"user", "email_sent", "ip_address"});
+    STATIC_REQUIRE(field_kind(&User::email) == FieldKind::email);
+    STATIC_REQUIRE(field_kind(&UserLoginFailed::ip_address) == FieldKind::ip_address);
+    STATIC_REQUIRE(field_kind(&SellerApplicationRejected::reason) == FieldKind::free_text);
+    STATIC_REQUIRE(field_kind(&UserRegistered::email_sent) == FieldKind::plain);
+    STATIC_REQUIRE(field_count_v<ProfilePictureDeleted> == 1);
+}
+
+TEST_CASE("descriptions: visit_fields gives name, value and kind in order (for audit trails)",
+          "[events][describe]") {
+    using namespace authevents;
+    const UserLoginFailed event{"ana@example.com", LoginFailureReason::rate_limited, "203.0.113.7"};
+    std::vector<std::string> seen;
+    visit_fields(event, [&](std::string_view name, const auto& value, FieldKind kind) {
+        using V = std::decay_t<decltype(value)>;
+        std::string text(name);
+        text += kind == FieldKind::email ? ":email" : kind == FieldKind::ip_address ? ":ip" : "";
+        if constexpr (std::is_same_v<V, std::string>) {
+            text += "=" + value;
+        } else if constexpr (std::is_same_v<V, LoginFailureReason>) {
+            text += "=" + to_string(value);
+        } else if constexpr (std::is_same_v<V, std::optional<std::string>>) {
+            text += "=" + value.value_or("-");
+        }
+        seen.push_back(text);
+    });
+    CHECK(seen == std::vector<std::string>{"email:email=ana@example.com", "reason=rate_limited",
+                                           "ip_address:ip=203.0.113.7"});
+}
+
+TEST_CASE("descriptions: equality compares every described field, custom events included",
+          "[events][describe]") {
+    using namespace authevents;
+    STATIC_REQUIRE(PlanChanged::name == "plan_changed");
+    PlanChanged a{7, {{"Lisbon", "203.0.113.7"}}, 3};
+    PlanChanged b = a;
+    CHECK(equal(a, b));
+    b.addresses.front().city = "Porto";
+    CHECK_FALSE(equal(a, b));
+    b = a;
+    b.seats.reset();
+    CHECK_FALSE(equal(a, b));
+    User changed = samples::ana();
+    changed.language = "pt";
+    CHECK(changed != samples::ana());
+    CHECK(UserRegistered{samples::ana(), true, {}} == UserRegistered{samples::ana(), true, {}});
 }

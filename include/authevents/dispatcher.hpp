@@ -2,12 +2,20 @@
 /// EventDispatcher: the facade services dispatch authentication events through (Django's
 /// `EventDispatcher`), with logging, an enable switch, custom events and counters.
 ///
-/// The only core header that uses fmt (for the log lines; formatters in format.hpp).
+/// Uses fmt for its log lines (formatters in format.hpp, Logger in logging.hpp). The types it
+/// shares with observers and the bus live in their own headers: DispatchReport and EventStats
+/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp).
 #pragma once
 
+#include <authevents/describe.hpp>
 #include <authevents/detail/thread_counters.hpp>
+#include <authevents/dispatch_report.hpp>
+#include <authevents/event_traits.hpp>
+#include <authevents/event_view.hpp>
 #include <authevents/events.hpp>
 #include <authevents/format.hpp>
+#include <authevents/logging.hpp>
+#include <authevents/redaction.hpp>
 #include <authevents/signal.hpp>
 
 #include <fmt/format.h>
@@ -34,125 +42,7 @@
 
 namespace authevents {
 
-/// Severity of a dispatcher log line, as in Python's logging.
-enum class LogLevel { debug, info, warning, error };
-
-/// The lower-case name of `level` ("debug", "info", "warning", "error"). Thread-safe.
-constexpr std::string_view to_string(LogLevel level) noexcept {
-    switch (level) {
-    case LogLevel::debug:
-        return "debug";
-    case LogLevel::info:
-        return "info";
-    case LogLevel::warning:
-        return "warning";
-    case LogLevel::error:
-        return "error";
-    }
-    return "unknown";
-}
-
-/// Receives the dispatcher's log lines. Called on the dispatching thread, possibly from
-/// several threads at once, so it must be thread-safe. Exceptions it throws are swallowed.
-using Logger = std::function<void(LogLevel, std::string_view)>;
-
-/// A Logger writing lines at `min_level` or above to stderr as `authevents <level>: <line>`,
-/// one fmt::print call (one write) per line. The default `min_level` is warning, like the
-/// root logger of Python's logging: info lines such as `[EVENT] ...` are dropped.
-/// The returned logger is thread-safe and never throws.
-inline Logger stderr_logger(LogLevel min_level = LogLevel::warning) {
-    return [min_level](LogLevel level, std::string_view line) {
-        if (level >= min_level) {
-            fmt::print(stderr, "authevents {}: {}\n", to_string(level), line);
-        }
-    };
-}
-
-/// What one dispatch did: how many handlers ran and which of them threw, and which
-/// observers threw.
-struct DispatchReport {
-    /// Handlers that ran, failing ones included (blocked and sender-filtered ones not).
-    std::size_t handlers_called = 0;
-    /// One entry per handler that threw, in the order they ran.
-    std::vector<SlotError> failures;
-    /// One entry per observer (EventDispatcher::observers()) that threw, in the order they ran,
-    /// also when handlers are disabled: e.g. a bus publisher whose outbox append failed, so
-    /// the event was not published. Not looked at by ok().
-    std::vector<SlotError> observer_failures;
-
-    /// True when no handler threw.
-    [[nodiscard]] bool ok() const noexcept { return failures.empty(); }
-};
-
-/// Thrown by an observer (or derived from) to stop a dispatch before any handler runs:
-/// EventDispatcher::dispatch() lets the other observers run, then rethrows the first one to
-/// its caller instead of calling handlers (e.g. a bus publisher that could not append the
-/// event and was configured to fail the dispatch). Thread-safe as any immutable value.
-class DispatchAborted : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
 namespace detail {
-/// True when `error` holds a DispatchAborted (or derived) exception.
-inline bool is_dispatch_aborted(const std::exception_ptr& error) noexcept {
-    if (!error) {
-        return false;
-    }
-    try {
-        std::rethrow_exception(error);
-    } catch (const DispatchAborted&) {
-        return true;
-    } catch (...) {
-        return false;
-    }
-}
-} // namespace detail
-
-/// A snapshot of one event type's counters (see EventDispatcher::stats()).
-struct EventStats {
-    std::string_view name;              ///< The event's `name`.
-    std::uint64_t dispatched = 0;       ///< Dispatches while enabled.
-    std::uint64_t suppressed = 0;       ///< Dispatches while disabled (no handler called).
-    std::uint64_t handlers_called = 0;  ///< Handler calls, failing ones included.
-    std::uint64_t handler_failures = 0; ///< Handler calls that threw.
-};
-
-namespace detail {
-
-template <class E, class = void> struct has_static_name : std::false_type {};
-template <class E>
-struct has_static_name<E, std::void_t<decltype(&E::name)>>
-    : std::bool_constant<!std::is_member_pointer_v<decltype(&E::name)> &&
-                         std::is_convertible_v<decltype(E::name), std::string_view>> {};
-
-/// True for a type the dispatcher accepts as an event: a non-cv class with a static `name`
-/// convertible to std::string_view.
-template <class E>
-inline constexpr bool is_event_v = std::is_class_v<E> && !std::is_const_v<E> &&
-                                   !std::is_volatile_v<E> && has_static_name<E>::value;
-
-template <class E, class Tuple> struct tuple_contains;
-template <class E, class... Ts>
-struct tuple_contains<E, std::tuple<Ts...>> : std::bool_constant<(std::is_same_v<E, Ts> || ...)> {};
-
-/// True for the twelve built-in events.
-template <class E>
-inline constexpr bool is_builtin_event_v = tuple_contains<E, BuiltinEvents>::value;
-
-/// One object per event type, whose address identifies the type.
-template <class E> inline const char event_type_tag = 0;
-
-/// Opaque identity of an event type.
-template <class E> constexpr const void* event_type_key() noexcept { return &event_type_tag<E>; }
-
-template <class E> std::any copy_event(const void* event) {
-    if constexpr (std::is_copy_constructible_v<E>) {
-        return std::any(*static_cast<const E*>(event));
-    } else {
-        return std::any();
-    }
-}
 
 /// Counters of one event type: per-thread cells (no locked instruction per dispatch), summed
 /// when read.
@@ -204,19 +94,8 @@ template <class... Es> struct ChannelsOf<std::tuple<Es...>> {
 /// The channels of the twelve built-in events, in table order.
 using BuiltinChannels = ChannelsOf<BuiltinEvents>::type;
 
-/// The text of the exception in `error`: what() or a note that it is not a std::exception.
-inline std::string describe_exception(const std::exception_ptr& error) {
-    try {
-        if (error) {
-            std::rethrow_exception(error);
-        }
-        return "no exception";
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "non-standard exception (not derived from std::exception)";
-    }
-}
+/// The most bytes of text from a custom formatter or an exception that one log line shows.
+inline constexpr std::size_t max_log_text_bytes = 1024;
 
 /// True when `text` is `name` or starts with `name` followed by a space.
 constexpr bool starts_with_word(std::string_view text, std::string_view name) noexcept {
@@ -225,76 +104,6 @@ constexpr bool starts_with_word(std::string_view text, std::string_view name) no
 }
 
 } // namespace detail
-
-/// Customisation point: the sender `EventDispatcher::dispatch(event)` sends from when no
-/// sender is given. The default uses `Event::sender_type` when the event declares it
-/// (`SenderId::type<sender_type>()`, or `SenderId::any()` for `void`) and `SenderId::any()`
-/// otherwise. Specialise it for your own event to send from something else, e.g. an object:
-///
-///     template <> struct authevents::EventSender<TenantEvent> {
-///         static SenderId get(const TenantEvent& e) noexcept { return SenderId::of(e.tenant); }
-///     };
-///
-/// `get` must be thread-safe and should not throw (an exception reaches the dispatching code).
-template <class Event, class = void> struct EventSender {
-    /// SenderId::any(): Django's `sender=None`.
-    static SenderId get(const Event& /*event*/) noexcept { return SenderId::any(); }
-};
-
-/// EventSender for events declaring `using sender_type = ...;`.
-template <class Event> struct EventSender<Event, std::void_t<typename Event::sender_type>> {
-    /// `SenderId::type<sender_type>()`, or `SenderId::any()` when sender_type is void.
-    static SenderId get(const Event& /*event*/) noexcept {
-        if constexpr (std::is_void_v<typename Event::sender_type>) {
-            return SenderId::any();
-        } else {
-            return SenderId::type<typename Event::sender_type>();
-        }
-    }
-};
-
-/// A non-owning, type-erased view of one event being dispatched, as observers see it (see
-/// EventDispatcher::observers()). Valid only during the observer call; copy what you keep.
-/// Every member is a thread-safe query; only copy() may throw (what the copy throws).
-class EventView {
-public:
-    /// A view of `event`, sent from `sender`; `enabled` says whether handlers are called.
-    template <class Event>
-    EventView(const Event& event, SenderId sender, bool enabled) noexcept
-        : event_(&event), key_(detail::event_type_key<Event>()), name_(Event::name),
-          sender_(sender), enabled_(enabled), copy_(&detail::copy_event<Event>) {}
-
-    /// The event's `name`.
-    [[nodiscard]] std::string_view name() const noexcept { return name_; }
-    /// The sender the event is dispatched from.
-    [[nodiscard]] SenderId sender() const noexcept { return sender_; }
-    /// Whether the dispatcher was enabled, i.e. handlers are called for this dispatch.
-    [[nodiscard]] bool enabled() const noexcept { return enabled_; }
-    /// Opaque identity of the event's type; equal to key_of<Event>() for that type.
-    [[nodiscard]] const void* type_key() const noexcept { return key_; }
-    /// Opaque identity of `Event`, to compare with type_key().
-    template <class Event> [[nodiscard]] static const void* key_of() noexcept {
-        return detail::event_type_key<Event>();
-    }
-    /// True when the event is an `Event`.
-    template <class Event> [[nodiscard]] bool is() const noexcept {
-        return key_ == key_of<Event>();
-    }
-    /// The event as an `Event`, or nullptr when it is of another type.
-    template <class Event> [[nodiscard]] const Event* get_if() const noexcept {
-        return is<Event>() ? static_cast<const Event*>(event_) : nullptr;
-    }
-    /// A copy of the event in a std::any; empty when the event type is not copyable.
-    [[nodiscard]] std::any copy() const { return copy_(event_); }
-
-private:
-    const void* event_;
-    const void* key_;
-    std::string_view name_;
-    SenderId sender_;
-    bool enabled_;
-    std::any (*copy_)(const void*);
-};
 
 class EventDispatcher;
 
@@ -315,7 +124,7 @@ public:
     ~SignalView() = default;
 
     /// Connects `handler` (callable with one `const Event&`), as EventDispatcher::connect does.
-    /// Throws what Signal::connect throws.
+    /// @throws what Signal::connect throws.
     template <class F> Connection connect(F&& handler, ConnectOptions options = {}) const;
 
     /// Disconnects the handler connected with `dispatch_uid` and `sender`; true if one was.
@@ -332,7 +141,7 @@ public:
 
     /// Dispatches `event` through the dispatcher (EventDispatcher::dispatch(event)): logged,
     /// counted, shown to observers, and handlers called only while enabled. Never throws a
-    /// handler's exception; throws only std::bad_alloc.
+    /// handler's exception. @throws std::bad_alloc only.
     DispatchReport send(const Event& event) const;
     /// Dispatches `event` from `sender` through the dispatcher (dispatch(event, sender)).
     DispatchReport send_from(SenderId sender, const Event& event) const;
@@ -384,50 +193,45 @@ private:
 /// side of signals the dispatcher owns (`user_registered.signal()` is the same object as
 /// `signal<UserRegistered>()`); their send() dispatches.
 class EventDispatcher {
-    detail::BuiltinChannels builtins_; // declared first: the references below bind to it
+    detail::BuiltinChannels builtins_; // declared first: the named views below refer to it
+
+    /// The named view of built-in `Event`'s signal (initialises the named members).
+    template <class Event> SignalView<Event> view() noexcept {
+        return SignalView<Event>(*this, builtin_signal<Event>());
+    }
 
 public:
     /// Handlers of UserRegistered (a view of signal<UserRegistered>(); send() dispatches).
-    SignalView<UserRegistered> user_registered;
+    SignalView<UserRegistered> user_registered{view<UserRegistered>()};
     /// Handlers of UserEmailVerified.
-    SignalView<UserEmailVerified> user_email_verified;
+    SignalView<UserEmailVerified> user_email_verified{view<UserEmailVerified>()};
     /// Handlers of UserLoginSuccessful.
-    SignalView<UserLoginSuccessful> user_login_successful;
+    SignalView<UserLoginSuccessful> user_login_successful{view<UserLoginSuccessful>()};
     /// Handlers of UserLoginFailed.
-    SignalView<UserLoginFailed> user_login_failed;
+    SignalView<UserLoginFailed> user_login_failed{view<UserLoginFailed>()};
     /// Handlers of User2faEnabled.
-    SignalView<User2faEnabled> user_2fa_enabled;
+    SignalView<User2faEnabled> user_2fa_enabled{view<User2faEnabled>()};
     /// Handlers of User2faDisabled.
-    SignalView<User2faDisabled> user_2fa_disabled;
+    SignalView<User2faDisabled> user_2fa_disabled{view<User2faDisabled>()};
     /// Handlers of SellerApplicationSubmitted.
-    SignalView<SellerApplicationSubmitted> seller_application_submitted;
+    SignalView<SellerApplicationSubmitted> seller_application_submitted{
+        view<SellerApplicationSubmitted>()};
     /// Handlers of SellerApplicationApproved.
-    SignalView<SellerApplicationApproved> seller_application_approved;
+    SignalView<SellerApplicationApproved> seller_application_approved{
+        view<SellerApplicationApproved>()};
     /// Handlers of SellerApplicationRejected.
-    SignalView<SellerApplicationRejected> seller_application_rejected;
+    SignalView<SellerApplicationRejected> seller_application_rejected{
+        view<SellerApplicationRejected>()};
     /// Handlers of ProfileUpdated.
-    SignalView<ProfileUpdated> profile_updated;
+    SignalView<ProfileUpdated> profile_updated{view<ProfileUpdated>()};
     /// Handlers of ProfilePictureUploaded.
-    SignalView<ProfilePictureUploaded> profile_picture_uploaded;
+    SignalView<ProfilePictureUploaded> profile_picture_uploaded{view<ProfilePictureUploaded>()};
     /// Handlers of ProfilePictureDeleted.
-    SignalView<ProfilePictureDeleted> profile_picture_deleted;
+    SignalView<ProfilePictureDeleted> profile_picture_deleted{view<ProfilePictureDeleted>()};
 
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
-    /// only). May throw std::bad_alloc.
-    EventDispatcher()
-        : user_registered(*this, builtin_signal<UserRegistered>()),
-          user_email_verified(*this, builtin_signal<UserEmailVerified>()),
-          user_login_successful(*this, builtin_signal<UserLoginSuccessful>()),
-          user_login_failed(*this, builtin_signal<UserLoginFailed>()),
-          user_2fa_enabled(*this, builtin_signal<User2faEnabled>()),
-          user_2fa_disabled(*this, builtin_signal<User2faDisabled>()),
-          seller_application_submitted(*this, builtin_signal<SellerApplicationSubmitted>()),
-          seller_application_approved(*this, builtin_signal<SellerApplicationApproved>()),
-          seller_application_rejected(*this, builtin_signal<SellerApplicationRejected>()),
-          profile_updated(*this, builtin_signal<ProfileUpdated>()),
-          profile_picture_uploaded(*this, builtin_signal<ProfilePictureUploaded>()),
-          profile_picture_deleted(*this, builtin_signal<ProfilePictureDeleted>()),
-          logger_(std::make_shared<const Logger>(stderr_logger())) {
+    /// only). @throws std::bad_alloc.
+    EventDispatcher() : logger_(std::make_shared<const Logger>(stderr_logger())) {
         std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
     }
 
@@ -455,7 +259,7 @@ public:
 
     /// Connects `handler` to `Event`'s signal with `options` (uid, sender, priority, track).
     /// The handler is called with one `const Event&` argument; its return value is ignored.
-    /// Thread-safe. Throws what Signal::connect throws (std::invalid_argument for a null
+    /// Thread-safe. @throws what Signal::connect throws (std::invalid_argument for a null
     /// function pointer or empty std::function, std::bad_alloc).
     template <class Event, class F> Connection connect(F&& handler, ConnectOptions options = {}) {
         static_assert(detail::is_event_v<Event>,
@@ -494,7 +298,7 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Thread-safe and re-entrant. Throws std::bad_alloc, or an observer's DispatchAborted.
+    /// Thread-safe and re-entrant. @throws std::bad_alloc, or an observer's DispatchAborted.
     template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
@@ -639,6 +443,25 @@ public:
         return logger_min_level_.load(std::memory_order_relaxed);
     }
 
+    /// Sets how the `[EVENT]` info line shows personal data: each field is shown as
+    /// `redact(value, kind, policy)` gives it for the FieldKind its event's description declares
+    /// (e-mail local parts masked, IP addresses truncated or dropped, free text kept or left
+    /// out); the line of a custom event without a description, and the text of a failing
+    /// handler's or observer's exception, go through `redact_text`. The default is
+    /// `RedactionPolicy{}` (the OWASP-minded default of redaction.hpp);
+    /// `set_redaction(RedactionPolicy::none())` logs values verbatim (still escaped and capped).
+    /// Takes effect for lines built after it returns. Thread-safe, noexcept.
+    void set_redaction(const RedactionPolicy& policy) noexcept {
+        std::lock_guard<std::mutex> lock(redaction_mutex_);
+        redaction_ = policy;
+    }
+
+    /// The policy of the `[EVENT]` line (see set_redaction()). Thread-safe, noexcept.
+    [[nodiscard]] RedactionPolicy redaction() const noexcept {
+        std::lock_guard<std::mutex> lock(redaction_mutex_);
+        return redaction_;
+    }
+
     /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
     /// still log and reach observers but call no handler. Thread-safe; takes effect for
     /// dispatches that start after it returns.
@@ -757,15 +580,19 @@ private:
 
     template <class Event> void log_event(const Event& event, bool handlers_enabled) const {
         log(LogLevel::info, [&] {
+            const RedactionPolicy policy = redaction();
             fmt::memory_buffer line;
             fmt::format_to(std::back_inserter(line), "[EVENT] ");
-            if constexpr (fmt::is_formattable<Event>::value) {
+            if constexpr (is_described_v<Event>) {
+                detail::write_event_fields(line, event, &policy);
+            } else if constexpr (fmt::is_formattable<Event>::value) {
                 const std::string text = fmt::format("{}", event);
                 if (!detail::starts_with_word(text, Event::name)) {
                     fmt::format_to(std::back_inserter(line), "{}{}", Event::name,
                                    text.empty() ? "" : " ");
                 }
-                fmt::format_to(std::back_inserter(line), "{}", text);
+                const std::string shown = redact_text(text, policy, detail::max_log_text_bytes);
+                line.append(shown.data(), shown.data() + shown.size());
             } else {
                 fmt::format_to(std::back_inserter(line), "{}", Event::name);
             }
@@ -780,7 +607,8 @@ private:
                      const SlotError& failure) const {
         log(LogLevel::error, [&] {
             const std::string& uid = failure.connection.dispatch_uid();
-            const std::string what = detail::describe_exception(failure.error);
+            const std::string what = redact_text(detail::describe_exception(failure.error),
+                                                 redaction(), detail::max_log_text_bytes);
             if (uid.empty()) {
                 return fmt::format("[EVENT] {} {} failed: {}", event_name, role, what);
             }
@@ -821,6 +649,9 @@ private:
     std::shared_ptr<const Logger> logger_;
     static constexpr auto silent = static_cast<LogLevel>(static_cast<int>(LogLevel::error) + 1);
     std::atomic<LogLevel> logger_min_level_{LogLevel::warning}; // the default drops info lines
+
+    mutable std::mutex redaction_mutex_;
+    RedactionPolicy redaction_{}; // the OWASP-minded default
 
     std::atomic<bool> enabled_{true};
     Signal<const EventView&> observers_;

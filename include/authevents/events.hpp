@@ -1,9 +1,15 @@
 /// @file
 /// The authentication domain events: plain value structs, one per Django signal.
 ///
-/// Standard headers only. fmt formatters for these types live in `authevents/format.hpp`
-/// (included by `authevents/dispatcher.hpp`).
+/// Each type carries its description (`static constexpr auto fields`, see describe.hpp): the
+/// field list that equality, the log line, the CloudEvent data and audit trails derive from.
+/// Standard headers only (plus describe.hpp and redaction.hpp, which use nothing else). fmt
+/// formatters for these types live in `authevents/format.hpp` (included by
+/// `authevents/dispatcher.hpp`).
 #pragma once
+
+#include <authevents/describe.hpp>
+#include <authevents/redaction.hpp>
 
 #include <array>
 #include <cstddef>
@@ -29,13 +35,12 @@ struct User {
     std::string last_name;  ///< Family name; may be empty.
     std::string language;   ///< Preferred language code, e.g. "en" or "es".
 
-    /// True when every field is equal.
-    friend bool operator==(const User& a, const User& b) {
-        return std::tie(a.id, a.email, a.first_name, a.last_name, a.language) ==
-               std::tie(b.id, b.email, b.first_name, b.last_name, b.language);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const User& a, const User& b) { return !(a == b); }
+    /// The description: equality, log text, CloudEvent data and audit fields derive from it.
+    static constexpr auto fields =
+        std::make_tuple(field("id", &User::id), field("email", &User::email, FieldKind::email),
+                        field("first_name", &User::first_name, FieldKind::free_text),
+                        field("last_name", &User::last_name, FieldKind::free_text),
+                        field("language", &User::language));
 };
 
 /// A value snapshot of a seller application (Django's `SellerApplication` instance).
@@ -46,15 +51,10 @@ struct SellerApplication {
     User applicant;          ///< The user who applied.
     std::string seller_type; ///< Kind of seller applied for, e.g. "individual".
 
-    /// True when every field is equal.
-    friend bool operator==(const SellerApplication& a, const SellerApplication& b) {
-        return std::tie(a.id, a.applicant, a.seller_type) ==
-               std::tie(b.id, b.applicant, b.seller_type);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const SellerApplication& a, const SellerApplication& b) {
-        return !(a == b);
-    }
+    /// The description (see User::fields).
+    static constexpr auto fields = std::make_tuple(
+        field("id", &SellerApplication::id), field("applicant", &SellerApplication::applicant),
+        field("seller_type", &SellerApplication::seller_type));
 };
 
 /// Why a login attempt failed (Django passes these words as the `reason` string).
@@ -72,6 +72,13 @@ inline constexpr std::array<LoginFailureReason, 6> login_failure_reasons = {
     LoginFailureReason::wrong_password,   LoginFailureReason::user_not_found,
     LoginFailureReason::account_inactive, LoginFailureReason::email_not_verified,
     LoginFailureReason::invalid_2fa_code, LoginFailureReason::rate_limited,
+};
+
+/// LoginFailureReason's enumerators for descriptions (log words, CloudEvent data).
+template <> struct EnumDescription<LoginFailureReason> {
+    static constexpr const auto& values = login_failure_reasons;        ///< Every enumerator.
+    static constexpr std::string_view what = "login failure reason";    ///< For messages.
+    static constexpr std::string_view type_name = "LoginFailureReason"; ///< For messages.
 };
 
 /// The snake_case word for `reason`, e.g. "wrong_password"; "unknown" for a value that is
@@ -123,7 +130,8 @@ inline LoginFailureReason login_failure_reason_from_string(std::string_view word
 
 // Each event below:
 //   - is a default-constructible aggregate, brace-initialisable with its fields in order;
-//   - is a copyable value with == and != (all fields compared);
+//   - is a copyable value with == and != (every described field compared);
+//   - has `static constexpr auto fields`, its description (see describe.hpp);
 //   - has `static constexpr std::string_view name`, the Django signal name;
 //   - has `using sender_type = ...`, the class Django passes as `sender` (void: Django's
 //     None). EventDispatcher::dispatch(event) sends from `SenderId::type<sender_type>()`
@@ -139,13 +147,10 @@ struct UserRegistered {
     bool email_sent = false;               ///< Whether the verification email was sent.
     std::optional<std::string> ip_address; ///< Registration IP address, if known.
 
-    /// True when every field is equal.
-    friend bool operator==(const UserRegistered& a, const UserRegistered& b) {
-        return std::tie(a.user, a.email_sent, a.ip_address) ==
-               std::tie(b.user, b.email_sent, b.ip_address);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const UserRegistered& a, const UserRegistered& b) { return !(a == b); }
+    /// The description: one line per field, in order.
+    static constexpr auto fields = std::make_tuple(
+        field("user", &UserRegistered::user), field("email_sent", &UserRegistered::email_sent),
+        field("ip_address", &UserRegistered::ip_address, FieldKind::ip_address));
 };
 
 /// A user verified their email address. Django sender: the `CustomUser` class.
@@ -156,14 +161,10 @@ struct UserEmailVerified {
     User user;                             ///< The verified user.
     std::optional<std::string> ip_address; ///< Verification IP address, if known.
 
-    /// True when every field is equal.
-    friend bool operator==(const UserEmailVerified& a, const UserEmailVerified& b) {
-        return std::tie(a.user, a.ip_address) == std::tie(b.user, b.ip_address);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const UserEmailVerified& a, const UserEmailVerified& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("user", &UserEmailVerified::user),
+                        field("ip_address", &UserEmailVerified::ip_address, FieldKind::ip_address));
 };
 
 /// A user completed login. Django sender: the `CustomUser` class.
@@ -175,15 +176,11 @@ struct UserLoginSuccessful {
     std::optional<std::string> ip_address; ///< Login IP address, if known.
     bool required_2fa = false;             ///< Whether a second factor was required.
 
-    /// True when every field is equal.
-    friend bool operator==(const UserLoginSuccessful& a, const UserLoginSuccessful& b) {
-        return std::tie(a.user, a.ip_address, a.required_2fa) ==
-               std::tie(b.user, b.ip_address, b.required_2fa);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const UserLoginSuccessful& a, const UserLoginSuccessful& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields = std::make_tuple(
+        field("user", &UserLoginSuccessful::user),
+        field("ip_address", &UserLoginSuccessful::ip_address, FieldKind::ip_address),
+        field("required_2fa", &UserLoginSuccessful::required_2fa));
 };
 
 /// A login attempt failed. Django sender: None (there may be no user at all).
@@ -195,13 +192,11 @@ struct UserLoginFailed {
     LoginFailureReason reason = LoginFailureReason::wrong_password; ///< Why it failed.
     std::optional<std::string> ip_address; ///< Attempt IP address, if known.
 
-    /// True when every field is equal.
-    friend bool operator==(const UserLoginFailed& a, const UserLoginFailed& b) {
-        return std::tie(a.email, a.reason, a.ip_address) ==
-               std::tie(b.email, b.reason, b.ip_address);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const UserLoginFailed& a, const UserLoginFailed& b) { return !(a == b); }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("email", &UserLoginFailed::email, FieldKind::email),
+                        field("reason", &UserLoginFailed::reason),
+                        field("ip_address", &UserLoginFailed::ip_address, FieldKind::ip_address));
 };
 
 /// A user enabled two-factor authentication. Django sender: the `CustomUser` class.
@@ -211,12 +206,8 @@ struct User2faEnabled {
 
     User user; ///< The user concerned.
 
-    /// True when the users are equal.
-    friend bool operator==(const User2faEnabled& a, const User2faEnabled& b) {
-        return a.user == b.user;
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const User2faEnabled& a, const User2faEnabled& b) { return !(a == b); }
+    /// The description: one line per field, in order.
+    static constexpr auto fields = std::make_tuple(field("user", &User2faEnabled::user));
 };
 
 /// A user disabled two-factor authentication. Django sender: the `CustomUser` class.
@@ -226,12 +217,8 @@ struct User2faDisabled {
 
     User user; ///< The user concerned.
 
-    /// True when the users are equal.
-    friend bool operator==(const User2faDisabled& a, const User2faDisabled& b) {
-        return a.user == b.user;
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const User2faDisabled& a, const User2faDisabled& b) { return !(a == b); }
+    /// The description: one line per field, in order.
+    static constexpr auto fields = std::make_tuple(field("user", &User2faDisabled::user));
 };
 
 /// A seller application was submitted or resubmitted. Django sender: the
@@ -245,17 +232,10 @@ struct SellerApplicationSubmitted {
     SellerApplication application; ///< The application.
     bool is_resubmission = false;  ///< True for a resubmission after a rejection.
 
-    /// True when every field is equal.
-    friend bool operator==(const SellerApplicationSubmitted& a,
-                           const SellerApplicationSubmitted& b) {
-        return std::tie(a.application, a.is_resubmission) ==
-               std::tie(b.application, b.is_resubmission);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const SellerApplicationSubmitted& a,
-                           const SellerApplicationSubmitted& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("application", &SellerApplicationSubmitted::application),
+                        field("is_resubmission", &SellerApplicationSubmitted::is_resubmission));
 };
 
 /// An admin approved a seller application. Django sender: the `SellerApplication` class.
@@ -269,15 +249,11 @@ struct SellerApplicationApproved {
     User admin_user;               ///< The admin who approved it.
     User new_seller;               ///< The user who is now a seller.
 
-    /// True when every field is equal.
-    friend bool operator==(const SellerApplicationApproved& a, const SellerApplicationApproved& b) {
-        return std::tie(a.application, a.admin_user, a.new_seller) ==
-               std::tie(b.application, b.admin_user, b.new_seller);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const SellerApplicationApproved& a, const SellerApplicationApproved& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("application", &SellerApplicationApproved::application),
+                        field("admin_user", &SellerApplicationApproved::admin_user),
+                        field("new_seller", &SellerApplicationApproved::new_seller));
 };
 
 /// An admin rejected a seller application. Django sender: the `SellerApplication` class.
@@ -291,15 +267,11 @@ struct SellerApplicationRejected {
     User admin_user;               ///< The admin who rejected it.
     std::string reason;            ///< Rejection reason, free text for the applicant.
 
-    /// True when every field is equal.
-    friend bool operator==(const SellerApplicationRejected& a, const SellerApplicationRejected& b) {
-        return std::tie(a.application, a.admin_user, a.reason) ==
-               std::tie(b.application, b.admin_user, b.reason);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const SellerApplicationRejected& a, const SellerApplicationRejected& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("application", &SellerApplicationRejected::application),
+                        field("admin_user", &SellerApplicationRejected::admin_user),
+                        field("reason", &SellerApplicationRejected::reason, FieldKind::free_text));
 };
 
 /// A user updated their profile. Django sender: the `CustomUser` class.
@@ -311,13 +283,12 @@ struct ProfileUpdated {
     std::vector<std::string> updated_fields; ///< Names of the fields that changed.
     int profile_completion = 0;              ///< Profile completion percentage, 0 to 100.
 
-    /// True when every field is equal.
-    friend bool operator==(const ProfileUpdated& a, const ProfileUpdated& b) {
-        return std::tie(a.user, a.updated_fields, a.profile_completion) ==
-               std::tie(b.user, b.updated_fields, b.profile_completion);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const ProfileUpdated& a, const ProfileUpdated& b) { return !(a == b); }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("user", &ProfileUpdated::user),
+                        field("updated_fields", &ProfileUpdated::updated_fields),
+                        field("profile_completion", &ProfileUpdated::profile_completion)
+                            .in_range(0, 100, "a percentage"));
 };
 
 /// A user uploaded a new profile picture. Django sender: the `CustomUser` class.
@@ -328,14 +299,10 @@ struct ProfilePictureUploaded {
     User user;            ///< The user concerned.
     std::string file_key; ///< Storage key (e.g. S3 key) of the uploaded file.
 
-    /// True when every field is equal.
-    friend bool operator==(const ProfilePictureUploaded& a, const ProfilePictureUploaded& b) {
-        return std::tie(a.user, a.file_key) == std::tie(b.user, b.file_key);
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const ProfilePictureUploaded& a, const ProfilePictureUploaded& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields =
+        std::make_tuple(field("user", &ProfilePictureUploaded::user),
+                        field("file_key", &ProfilePictureUploaded::file_key, FieldKind::free_text));
 };
 
 /// A user deleted their profile picture. Django sender: the `CustomUser` class.
@@ -345,14 +312,8 @@ struct ProfilePictureDeleted {
 
     User user; ///< The user concerned.
 
-    /// True when the users are equal.
-    friend bool operator==(const ProfilePictureDeleted& a, const ProfilePictureDeleted& b) {
-        return a.user == b.user;
-    }
-    /// Negation of `==`.
-    friend bool operator!=(const ProfilePictureDeleted& a, const ProfilePictureDeleted& b) {
-        return !(a == b);
-    }
+    /// The description: one line per field, in order.
+    static constexpr auto fields = std::make_tuple(field("user", &ProfilePictureDeleted::user));
 };
 
 /// The twelve built-in event types, in the order of docs/events.md. Use with

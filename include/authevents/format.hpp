@@ -1,23 +1,38 @@
 /// @file
-/// fmt formatters for User, SellerApplication, LoginFailureReason and the twelve events.
+/// fmt formatters for described types (see describe.hpp): the twelve built-in events, User,
+/// SellerApplication, LoginFailureReason and any custom event with a description.
 ///
-/// An event formats as its name followed by its key fields, the text the dispatcher logs
-/// after `[EVENT] `:
+/// An event formats as its name followed by its fields, the text the dispatcher logs after
+/// `[EVENT] `:
 ///
 ///     user_registered user=42 <ana@example.com> email_sent=true ip_address=203.0.113.7
 ///
-/// Absent optional fields are left out. Strings that come from users (emails, reasons,
-/// file keys, IP addresses, field names) are written as they are when they hold no space,
-/// quote, backslash or control character, and quoted and escaped otherwise, so one log
-/// line stays one line whatever a user typed. Only the empty format spec `{}` is accepted.
-/// Formatting is thread-safe and throws only what fmt throws (allocation, bad spec).
+/// Absent optional fields are left out; a User shows as `<id> <<email>>`, a SellerApplication
+/// as `<id> seller_type=<type> applicant=<user>`, a vector as `[a,b]`, an enum as its
+/// to_string() word, another described type as `{name=value ...}`.
+///
+/// `fmt::format("{}", event)` is verbatim but escaped: strings that come from users (emails,
+/// reasons, file keys, IP addresses, field names) are written as they are when they hold no
+/// space, quote, backslash or control character, and quoted and escaped otherwise, so one
+/// line stays one line whatever a user typed. It is NOT redacted: the dispatcher's `[EVENT]`
+/// line is, by its RedactionPolicy (EventDispatcher::set_redaction), through
+/// write_event_fields(). Only the empty format spec `{}` is accepted. Formatting is
+/// thread-safe. @throws only what fmt throws (allocation, bad spec).
 #pragma once
 
+#include <authevents/describe.hpp>
 #include <authevents/events.hpp>
+#include <authevents/redaction.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <iterator>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <type_traits>
+#include <vector>
 
 namespace authevents::detail {
 
@@ -43,6 +58,7 @@ constexpr bool is_plain_word(std::string_view text) noexcept {
 /// Base of every authevents formatter: accepts only `{}`.
 struct EmptySpecFormatter {
     /// Parses an empty format spec; anything else is a format error.
+    /// @throws fmt::format_error for any other spec.
     constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) {
         auto it = ctx.begin();
         if (it != ctx.end() && *it != '}') {
@@ -51,6 +67,161 @@ struct EmptySpecFormatter {
         return it;
     }
 };
+
+/// True for the string types a field may hold.
+template <class T>
+inline constexpr bool is_string_like_v =
+    std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
+
+/// Writes described values as log text into a buffer: verbatim (no policy: user strings
+/// quoted and escaped unless they are plain words) or redacted by a RedactionPolicy (each
+/// string through redact() by its field's FieldKind; fields the policy drops are left out,
+/// name included). Not thread-safe (one per line being built). @throws std::bad_alloc.
+class FieldWriter {
+public:
+    /// A writer appending to `out`; `policy` null for verbatim text.
+    FieldWriter(fmt::memory_buffer& out, const RedactionPolicy* policy) noexcept
+        : out_(&out), policy_(policy) {}
+
+    /// True when the policy leaves fields of `kind` out entirely.
+    [[nodiscard]] bool drops(FieldKind kind) const noexcept {
+        return policy_ != nullptr &&
+               ((kind == FieldKind::free_text && !policy_->keep_free_text) ||
+                (kind == FieldKind::ip_address && policy_->ip == RedactionPolicy::Ip::drop));
+    }
+
+    /// Writes ` name=value` for each field of `object` that is present and not dropped
+    /// (` ` before each, or between them when `leading_space` is false).
+    template <class T> void fields(const T& object, bool leading_space) {
+        bool first = !leading_space;
+        for_each_field<T>([&](const auto& field) {
+            const auto& member = field.get(object);
+            using M = std::remove_cv_t<std::remove_reference_t<decltype(member)>>;
+            if constexpr (is_optional<M>::value) {
+                if (!member) {
+                    return;
+                }
+            }
+            if (drops(field.kind)) {
+                return;
+            }
+            put(first ? "" : " ");
+            first = false;
+            put(field.name);
+            put("=");
+            value(member, field.kind);
+        });
+    }
+
+    /// Writes one value of a field of `kind`.
+    template <class T> void value(const T& v, FieldKind kind) {
+        if constexpr (std::is_same_v<T, bool>) {
+            put(v ? "true" : "false");
+        } else if constexpr (std::is_arithmetic_v<T>) {
+            fmt::format_to(std::back_inserter(*out_), "{}", v);
+        } else if constexpr (is_string_like_v<T>) {
+            text(v, kind);
+        } else if constexpr (is_described_enum_v<T>) {
+            put(std::string_view(to_string(v)));
+        } else if constexpr (is_optional<T>::value) {
+            if (v) {
+                value(*v, kind);
+            } else {
+                put("-");
+            }
+        } else if constexpr (is_vector<T>::value) {
+            put("[");
+            const char* separator = "";
+            for (const auto& element : v) {
+                put(separator);
+                value(element, kind);
+                separator = ",";
+            }
+            put("]");
+        } else if constexpr (std::is_same_v<T, User>) {
+            fmt::format_to(std::back_inserter(*out_), "{} <", v.id);
+            text(v.email, field_kind(&User::email));
+            put(">");
+        } else if constexpr (std::is_same_v<T, SellerApplication>) {
+            fmt::format_to(std::back_inserter(*out_), "{}", v.id);
+            const FieldKind type_kind = field_kind(&SellerApplication::seller_type);
+            if (!drops(type_kind)) {
+                put(" seller_type=");
+                text(v.seller_type, type_kind);
+            }
+            put(" applicant=");
+            value(v.applicant, FieldKind::plain);
+        } else if constexpr (is_described_v<T>) {
+            put("{");
+            fields(v, false);
+            put("}");
+        } else if constexpr (fmt::is_formattable<T>::value) {
+            text(fmt::format("{}", v), kind);
+        } else {
+            static_assert(fmt::is_formattable<T>::value,
+                          "authevents: a described field's type must be bool, a number, "
+                          "std::string, an enum with an authevents::EnumDescription, a "
+                          "described type, std::optional or std::vector of those, or a type "
+                          "with an fmt::formatter");
+        }
+    }
+
+    /// Writes a user-supplied string of `kind`: verbatim-escaped, or as redact() shows it
+    /// (quoted, with `"` escaped, when it is not a plain word).
+    void text(std::string_view value, FieldKind kind) {
+        if (policy_ == nullptr) {
+            if (is_plain_word(value)) {
+                put(value);
+            } else {
+                fmt::format_to(std::back_inserter(*out_), "{:?}", value);
+            }
+            return;
+        }
+        const std::optional<std::string> shown = redact(value, kind, *policy_);
+        if (!shown) {
+            put("-"); // a dropped value inside a kept one (e.g. in a vector)
+            return;
+        }
+        if (is_plain_word(*shown)) {
+            put(*shown);
+            return;
+        }
+        // redact() escaped control characters and backslashes: only the quote is left.
+        put("\"");
+        for (const char c : *shown) {
+            if (c == '"') {
+                put("\\\"");
+            } else {
+                out_->push_back(c);
+            }
+        }
+        put("\"");
+    }
+
+private:
+    void put(std::string_view text) { out_->append(text.data(), text.data() + text.size()); }
+
+    fmt::memory_buffer* out_;
+    const RedactionPolicy* policy_;
+};
+
+/// Appends `<name> <fields>` of the described event `event` to `out`: verbatim-escaped when
+/// `policy` is null (what `fmt::format("{}", event)` gives), else redacted by `*policy` (the
+/// dispatcher's `[EVENT]` line). Thread-safe for concurrent reads of `event`. @throws
+/// std::bad_alloc.
+template <class Event>
+void write_event_fields(fmt::memory_buffer& out, const Event& event,
+                        const RedactionPolicy* policy) {
+    const std::string_view name = Event::name;
+    out.append(name.data(), name.data() + name.size());
+    FieldWriter(out, policy).fields(event, true);
+}
+
+/// True for a described type with a static `name`: an event.
+template <class T, class = void> struct is_described_event : std::false_type {};
+template <class T>
+struct is_described_event<T, std::void_t<decltype(T::name)>>
+    : std::bool_constant<is_described_v<T>> {};
 
 } // namespace authevents::detail
 
@@ -68,29 +239,6 @@ struct fmt::formatter<authevents::detail::Untrusted> : authevents::detail::Empty
     }
 };
 
-/// Formats a User as `<id> <<email>>`, e.g. `42 <ana@example.com>`.
-template <> struct fmt::formatter<authevents::User> : authevents::detail::EmptySpecFormatter {
-    /// Writes the id and the email.
-    template <class Context>
-    auto format(const authevents::User& user, Context& ctx) const -> decltype(ctx.out()) {
-        return fmt::format_to(ctx.out(), "{} <{}>", user.id,
-                              authevents::detail::Untrusted{user.email});
-    }
-};
-
-/// Formats a SellerApplication as `<id> seller_type=<type> applicant=<user>`.
-template <>
-struct fmt::formatter<authevents::SellerApplication> : authevents::detail::EmptySpecFormatter {
-    /// Writes the id, the seller type and the applicant.
-    template <class Context>
-    auto format(const authevents::SellerApplication& application, Context& ctx) const
-        -> decltype(ctx.out()) {
-        return fmt::format_to(ctx.out(), "{} seller_type={} applicant={}", application.id,
-                              authevents::detail::Untrusted{application.seller_type},
-                              application.applicant);
-    }
-};
-
 /// Formats a LoginFailureReason as its to_string() word.
 template <>
 struct fmt::formatter<authevents::LoginFailureReason> : authevents::detail::EmptySpecFormatter {
@@ -101,129 +249,24 @@ struct fmt::formatter<authevents::LoginFailureReason> : authevents::detail::Empt
     }
 };
 
-namespace authevents::detail {
-
-template <class Out> Out write_fields(Out out, const UserRegistered& e) {
-    out = fmt::format_to(out, "user={} email_sent={}", e.user, e.email_sent);
-    return e.ip_address ? fmt::format_to(out, " ip_address={}", Untrusted{*e.ip_address}) : out;
-}
-
-template <class Out> Out write_fields(Out out, const UserEmailVerified& e) {
-    out = fmt::format_to(out, "user={}", e.user);
-    return e.ip_address ? fmt::format_to(out, " ip_address={}", Untrusted{*e.ip_address}) : out;
-}
-
-template <class Out> Out write_fields(Out out, const UserLoginSuccessful& e) {
-    out = fmt::format_to(out, "user={}", e.user);
-    if (e.ip_address) {
-        out = fmt::format_to(out, " ip_address={}", Untrusted{*e.ip_address});
-    }
-    return fmt::format_to(out, " required_2fa={}", e.required_2fa);
-}
-
-template <class Out> Out write_fields(Out out, const UserLoginFailed& e) {
-    out = fmt::format_to(out, "email={} reason={}", Untrusted{e.email}, e.reason);
-    return e.ip_address ? fmt::format_to(out, " ip_address={}", Untrusted{*e.ip_address}) : out;
-}
-
-template <class Out> Out write_fields(Out out, const User2faEnabled& e) {
-    return fmt::format_to(out, "user={}", e.user);
-}
-
-template <class Out> Out write_fields(Out out, const User2faDisabled& e) {
-    return fmt::format_to(out, "user={}", e.user);
-}
-
-template <class Out> Out write_fields(Out out, const SellerApplicationSubmitted& e) {
-    return fmt::format_to(out, "application={} is_resubmission={}", e.application,
-                          e.is_resubmission);
-}
-
-template <class Out> Out write_fields(Out out, const SellerApplicationApproved& e) {
-    return fmt::format_to(out, "application={} admin_user={} new_seller={}", e.application,
-                          e.admin_user, e.new_seller);
-}
-
-template <class Out> Out write_fields(Out out, const SellerApplicationRejected& e) {
-    return fmt::format_to(out, "application={} admin_user={} reason={}", e.application,
-                          e.admin_user, Untrusted{e.reason});
-}
-
-template <class Out> Out write_fields(Out out, const ProfileUpdated& e) {
-    out = fmt::format_to(out, "user={} updated_fields=[", e.user);
-    const char* separator = "";
-    for (const std::string& field : e.updated_fields) {
-        out = fmt::format_to(out, "{}{}", separator, Untrusted{field});
-        separator = ",";
-    }
-    return fmt::format_to(out, "] profile_completion={}", e.profile_completion);
-}
-
-template <class Out> Out write_fields(Out out, const ProfilePictureUploaded& e) {
-    return fmt::format_to(out, "user={} file_key={}", e.user, Untrusted{e.file_key});
-}
-
-template <class Out> Out write_fields(Out out, const ProfilePictureDeleted& e) {
-    return fmt::format_to(out, "user={}", e.user);
-}
-
-/// Formatter of a built-in event: `<name> <key fields>`.
-template <class Event> struct EventFormatter : EmptySpecFormatter {
-    /// Writes the event's name and key fields.
+/// Formats any described type, verbatim-escaped: an event as `<name> <fields>` (e.g.
+/// `user_registered user=42 <ana@example.com> email_sent=true`), a User as `42
+/// <ana@example.com>`, a SellerApplication as `7 seller_type=individual applicant=<user>`,
+/// another described type as `{name=value ...}`. An explicit fmt::formatter specialisation of
+/// a type takes precedence over this one.
+template <class T>
+struct fmt::formatter<T, char, std::enable_if_t<authevents::is_described_v<T>>>
+    : authevents::detail::EmptySpecFormatter {
+    /// Writes the value's text.
     template <class Context>
-    auto format(const Event& event, Context& ctx) const -> decltype(ctx.out()) {
-        auto out = fmt::format_to(ctx.out(), "{} ", Event::name);
-        return write_fields(out, event);
+    auto format(const T& value, Context& ctx) const -> decltype(ctx.out()) {
+        fmt::memory_buffer text;
+        if constexpr (authevents::detail::is_described_event<T>::value) {
+            authevents::detail::write_event_fields(text, value, nullptr);
+        } else {
+            authevents::detail::FieldWriter(text, nullptr)
+                .value(value, authevents::FieldKind::plain);
+        }
+        return std::copy(text.begin(), text.end(), ctx.out());
     }
 };
-
-} // namespace authevents::detail
-
-/// Formats UserRegistered as `user_registered <key fields>`.
-template <>
-struct fmt::formatter<authevents::UserRegistered>
-    : authevents::detail::EventFormatter<authevents::UserRegistered> {};
-/// Formats UserEmailVerified as `user_email_verified <key fields>`.
-template <>
-struct fmt::formatter<authevents::UserEmailVerified>
-    : authevents::detail::EventFormatter<authevents::UserEmailVerified> {};
-/// Formats UserLoginSuccessful as `user_login_successful <key fields>`.
-template <>
-struct fmt::formatter<authevents::UserLoginSuccessful>
-    : authevents::detail::EventFormatter<authevents::UserLoginSuccessful> {};
-/// Formats UserLoginFailed as `user_login_failed <key fields>`.
-template <>
-struct fmt::formatter<authevents::UserLoginFailed>
-    : authevents::detail::EventFormatter<authevents::UserLoginFailed> {};
-/// Formats User2faEnabled as `user_2fa_enabled <key fields>`.
-template <>
-struct fmt::formatter<authevents::User2faEnabled>
-    : authevents::detail::EventFormatter<authevents::User2faEnabled> {};
-/// Formats User2faDisabled as `user_2fa_disabled <key fields>`.
-template <>
-struct fmt::formatter<authevents::User2faDisabled>
-    : authevents::detail::EventFormatter<authevents::User2faDisabled> {};
-/// Formats SellerApplicationSubmitted as `seller_application_submitted <key fields>`.
-template <>
-struct fmt::formatter<authevents::SellerApplicationSubmitted>
-    : authevents::detail::EventFormatter<authevents::SellerApplicationSubmitted> {};
-/// Formats SellerApplicationApproved as `seller_application_approved <key fields>`.
-template <>
-struct fmt::formatter<authevents::SellerApplicationApproved>
-    : authevents::detail::EventFormatter<authevents::SellerApplicationApproved> {};
-/// Formats SellerApplicationRejected as `seller_application_rejected <key fields>`.
-template <>
-struct fmt::formatter<authevents::SellerApplicationRejected>
-    : authevents::detail::EventFormatter<authevents::SellerApplicationRejected> {};
-/// Formats ProfileUpdated as `profile_updated <key fields>`.
-template <>
-struct fmt::formatter<authevents::ProfileUpdated>
-    : authevents::detail::EventFormatter<authevents::ProfileUpdated> {};
-/// Formats ProfilePictureUploaded as `profile_picture_uploaded <key fields>`.
-template <>
-struct fmt::formatter<authevents::ProfilePictureUploaded>
-    : authevents::detail::EventFormatter<authevents::ProfilePictureUploaded> {};
-/// Formats ProfilePictureDeleted as `profile_picture_deleted <key fields>`.
-template <>
-struct fmt::formatter<authevents::ProfilePictureDeleted>
-    : authevents::detail::EventFormatter<authevents::ProfilePictureDeleted> {};

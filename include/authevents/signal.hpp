@@ -4,11 +4,11 @@
 // Standard library only. See docs/signals.md for the guide.
 #pragma once
 
-#include "detail/queued_slot.hpp"
-#include "detail/signal_core.hpp"
-#include "detail/slot_entry.hpp"
-#include "detail/slot_node.hpp"
-#include "executor.hpp"
+#include <authevents/detail/queued_slot.hpp>
+#include <authevents/detail/signal_core.hpp>
+#include <authevents/detail/slot_entry.hpp>
+#include <authevents/detail/slot_node.hpp>
+#include <authevents/executor.hpp>
 
 #include <cstddef>
 #include <exception>

@@ -33,7 +33,7 @@ namespace authevents::testing {
 class EventRecorder {
 public:
     /// Starts recording dispatches through `dispatcher`, which must outlive the recorder.
-    /// May throw std::bad_alloc.
+    /// @throws std::bad_alloc.
     explicit EventRecorder(EventDispatcher& dispatcher)
         : connection_(
               dispatcher.observers().connect([this](const EventView& event) { record(event); })) {}

@@ -1,7 +1,7 @@
 // A fixed-size thread pool with a bounded queue: the executor we ship for queued slots.
 #pragma once
 
-#include "executor.hpp"
+#include <authevents/executor.hpp>
 
 #include <condition_variable>
 #include <cstddef>

@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -804,4 +805,137 @@ TEST_CASE("an EventTypeRegistry parameter accepts {} (the default registry)", "[
     CHECK(knows_user_registered({}));
     const EventTypeRegistry copy_initialised = {};
     CHECK(copy_initialised.knows("authevents.user_login_failed.v1"));
+}
+
+// ---- Codecs derived from descriptions ------------------------------------------------------
+
+enum class Plan { free, pro };
+inline const std::string& to_string(Plan plan) {
+    static const std::string words[] = {"free", "pro", "unknown"};
+    const auto index = static_cast<std::size_t>(plan);
+    return words[index < 2 ? index : 2];
+}
+template <> struct authevents::EnumDescription<Plan> {
+    static constexpr std::array<Plan, 2> values = {Plan::free, Plan::pro};
+    static constexpr std::string_view what = "plan";
+    static constexpr std::string_view type_name = "Plan";
+};
+
+struct Seat {
+    std::string holder;
+    bool admin = false;
+    static constexpr auto fields =
+        std::make_tuple(authevents::field("holder", &Seat::holder, FieldKind::email),
+                        authevents::field("admin", &Seat::admin));
+};
+
+// A custom event with a description and nothing else: it reaches the bus through the derived
+// codec (version 2 from its `version`, subject from its User).
+struct PlanChanged {
+    static constexpr std::string_view name = "plan_changed";
+    static constexpr int version = 2;
+    User user;
+    Plan plan = Plan::free;
+    std::vector<Seat> seats;
+    std::optional<int> seat_limit;
+    double price = 0;
+    static constexpr auto fields = std::make_tuple(
+        authevents::field("user", &PlanChanged::user),
+        authevents::field("plan", &PlanChanged::plan),
+        authevents::field("seats", &PlanChanged::seats),
+        authevents::field("seat_limit", &PlanChanged::seat_limit).in_range(1, 500, "a seat limit"),
+        authevents::field("price", &PlanChanged::price));
+};
+
+// A described event whose explicit EventCodec overrides the derived one.
+struct Overridden {
+    static constexpr std::string_view name = "overridden";
+    std::int64_t id = 0;
+    static constexpr auto fields = std::make_tuple(authevents::field("id", &Overridden::id));
+};
+template <> struct authevents::bus::EventCodec<Overridden> {
+    static constexpr int version = 7;
+    static nlohmann::json to_data(const Overridden& e) { return {{"legacy_id", e.id}}; }
+    static Overridden from_data(const DataReader& data) {
+        data.reject_unknown({"legacy_id"});
+        return {data.int64("legacy_id")};
+    }
+    static std::optional<std::string> subject(const Overridden&) { return std::nullopt; }
+};
+
+TEST_CASE("a described custom event round-trips through its derived codec, strictly",
+          "[cloudevent][describe]") {
+    const PlanChanged event{
+        samples::ana(), Plan::pro, {{"ana@example.com", true}, {"bo@x.org", false}}, 10, 9.5};
+    const CloudEvent cloud = to_cloud_event(event);
+    CHECK(cloud.type == "authevents.plan_changed.v2");
+    CHECK(cloud.subject == std::optional<std::string>("user/42"));
+    CHECK(cloud.data.at("plan") == "pro");
+    CHECK(cloud.data.at("seats").at(1).at("holder") == "bo@x.org");
+    const PlanChanged back = from_cloud_event<PlanChanged>(parse_cloud_event(to_json_text(cloud)));
+    CHECK(authevents::equal(back, event));
+
+    PlanChanged no_limit = event;
+    no_limit.seat_limit.reset();
+    const CloudEvent without = to_cloud_event(no_limit);
+    CHECK_FALSE(without.data.contains("seat_limit"));
+    CHECK_FALSE(from_cloud_event<PlanChanged>(without).seat_limit.has_value());
+
+    const auto decode = [&](json data) {
+        CloudEvent changed = cloud;
+        changed.data = std::move(data);
+        return from_cloud_event<PlanChanged>(changed);
+    };
+    json data = cloud.data;
+    data["extra"] = 1;
+    check_error([&] { decode(data); }, "data.extra",
+                "unknown field (expected only: user, plan, seats, seat_limit, price)");
+    data = cloud.data;
+    data["plan"] = "gold";
+    check_error([&] { decode(data); }, "data.plan",
+                "unknown plan \"gold\" (expected one of: free, pro)");
+    data = cloud.data;
+    data["seats"][0]["admin"] = "yes";
+    check_error([&] { decode(data); }, "data.seats[0].admin", "expected a boolean, got a string");
+    data = cloud.data;
+    data["seats"][1]["boss"] = true;
+    check_error([&] { decode(data); }, "data.seats[1].boss", "unknown field");
+    data = cloud.data;
+    data["seat_limit"] = 900;
+    check_error([&] { decode(data); }, "data.seat_limit",
+                "900 is out of range for a seat limit (1..500)");
+    data = cloud.data;
+    data["seat_limit"] = nullptr;
+    CHECK_FALSE(decode(data).seat_limit.has_value());
+    data = cloud.data;
+    data.erase("price");
+    check_error([&] { decode(data); }, "data.price", "required field is missing");
+
+    PlanChanged bad = event;
+    bad.plan = static_cast<Plan>(5);
+    check_error([&] { to_cloud_event(bad); }, "data.plan", "not a Plan enumerator (value 5)");
+    bad = event;
+    bad.seat_limit = 0;
+    check_error([&] { to_cloud_event(bad); }, "data.seat_limit", "out of range for a seat limit");
+}
+
+TEST_CASE("an explicit EventCodec overrides the one derived from a description; a registry "
+          "takes described custom events with add<E>() alone",
+          "[cloudevent][describe]") {
+    const CloudEvent cloud = to_cloud_event(Overridden{5});
+    CHECK(cloud.type == "authevents.overridden.v7");
+    CHECK(cloud.data == json{{"legacy_id", 5}});
+    CHECK(from_cloud_event<Overridden>(cloud).id == 5);
+
+    EventTypeRegistry registry;
+    registry.add<PlanChanged>();
+    CHECK(registry.knows("authevents.plan_changed.v2"));
+    EventDispatcher dispatcher;
+    dispatcher.set_logger({});
+    std::vector<PlanChanged> received;
+    dispatcher.connect<PlanChanged>([&](const PlanChanged& e) { received.push_back(e); });
+    registry.dispatch(to_cloud_event(PlanChanged{samples::ana(), Plan::free, {}, {}, 0}),
+                      dispatcher);
+    REQUIRE(received.size() == 1);
+    CHECK(received.front().user == samples::ana());
 }

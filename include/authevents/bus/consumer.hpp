@@ -5,11 +5,14 @@
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
-#include <authevents/bus/cloudevent.hpp>
 #include <authevents/bus/dedup.hpp>
+#include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/registry.hpp>
 #include <authevents/bus/signing.hpp>
+#include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
+#include <authevents/logging.hpp>
 #include <authevents/redaction.hpp>
 
 #include <fmt/format.h>
@@ -104,7 +107,16 @@ struct ConsumerStats {
                                        ///< their signature is missing, unknown or wrong.
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::ConsumerOptions;
+using bus::DedupKey;
+using bus::DedupStore;
+using bus::RedisConnection;
+using bus::RedisEndpoint;
+using bus::RedisReply;
 
 inline std::string default_consumer_name() {
     char host[256] = {};
@@ -262,7 +274,9 @@ struct Delivery {
     long long deliveries = 1;
 };
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// Reads CloudEvents from a Redis stream as a member of a consumer group and dispatches each
 /// into a local EventDispatcher, so the same typed handlers run in another process.
@@ -696,7 +710,7 @@ private:
             }
         } else {
             dedup_.release(key, options_.consumer);
-            first_failure = ::authevents::detail::describe_exception(report.failures.front().error);
+            first_failure = detail::describe_exception(report.failures.front().error);
         }
         failed_attempts_.fetch_add(1, std::memory_order_relaxed);
         if (deliveries >= options_.max_deliveries) {

@@ -380,7 +380,7 @@ private:
     std::string path_;
     std::string table_;
     std::mutex mutex_;
-    detail::Connection db_; // declared before the statements: destroyed after them
+    detail::SqliteConnection db_; // declared before the statements: destroyed after them
     detail::Statement claim_;
     detail::Statement state_;
     detail::Statement extend_;

@@ -587,7 +587,7 @@ private:
     PendingAppend* group_head_ = nullptr; // appends waiting for a leader, oldest first
     PendingAppend* group_tail_ = nullptr;
     bool group_committing_ = false;
-    detail::Connection db_; // declared before the statements: destroyed after them
+    detail::SqliteConnection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement next_batch_;
     detail::Statement mark_published_;

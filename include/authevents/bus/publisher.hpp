@@ -3,11 +3,15 @@
 /// CloudEvent, so an OutboxRelay carries it to Redis. Services keep calling dispatch_*().
 #pragma once
 
-#include <authevents/bus/cloudevent.hpp>
+#include <authevents/bus/envelope.hpp>
 #include <authevents/bus/outbox.hpp>
+#include <authevents/bus/registry.hpp>
 #include <authevents/bus/relay.hpp>
 #include <authevents/bus/signing.hpp>
+#include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
+#include <authevents/event_view.hpp>
+#include <authevents/logging.hpp>
 #include <authevents/signal.hpp>
 
 #include <fmt/format.h>
@@ -170,11 +174,10 @@ private:
             append(*cloud_event);
         } catch (...) {
             append_failures_.fetch_add(1, std::memory_order_relaxed);
-            const std::string message =
-                fmt::format("bus publisher: event '{}' (id {}) was not appended to the outbox, "
-                            "so it is not published: {}",
-                            view.name(), cloud_event->id,
-                            authevents::detail::describe_exception(std::current_exception()));
+            const std::string message = fmt::format(
+                "bus publisher: event '{}' (id {}) was not appended to the outbox, "
+                "so it is not published: {}",
+                view.name(), cloud_event->id, detail::describe_exception(std::current_exception()));
             if (options_.on_append_failure == AppendFailure::abort_dispatch) {
                 throw PublishAborted(message, std::current_exception());
             }

@@ -77,7 +77,11 @@ struct RedisReply {
     [[nodiscard]] bool is_array() const noexcept { return kind == Kind::array; }
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::RedisReply;
 
 /// Converts hiredis's reply tree into RedisReply values.
 inline RedisReply to_reply(const redisReply& raw) {
@@ -174,7 +178,9 @@ inline void check_endpoint(const RedisEndpoint& endpoint) {
     }
 }
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// One synchronous connection to a Redis server.
 ///

@@ -7,7 +7,7 @@
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/outbox_source.hpp>
 #include <authevents/bus/redis.hpp>
-#include <authevents/dispatcher.hpp>
+#include <authevents/logging.hpp>
 #include <authevents/redaction.hpp>
 
 #include <fmt/format.h>
@@ -121,7 +121,11 @@ struct StreamGroupStats {
     std::optional<std::uint64_t> lag;
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::RedisReply;
 
 /// A stream entry id `<ms>-<seq>`.
 struct StreamId {
@@ -192,7 +196,9 @@ inline std::string default_relay_id() {
     return fmt::format("{}:{}:{:016x}", host[0] != '\0' ? host : "relay", ::getpid(), nonce);
 }
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// The consumer groups of `stream`, with their pending counts and lag (`XINFO GROUPS`, then
 /// one `XPENDING` per group, pipelined); empty when the stream does not exist. Needs Redis

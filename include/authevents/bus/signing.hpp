@@ -246,7 +246,13 @@ struct SignatureCheck {
     [[nodiscard]] bool ok() const noexcept { return status == SignatureStatus::valid; }
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::max_signing_key_id_bytes;
+using bus::signature_attribute;
+using bus::signature_key_id_attribute;
 
 /// A SAX handler that reads the top-level authkeyid and authsignature members of a JSON
 /// object without building it, noting repeats and non-string values.
@@ -326,7 +332,9 @@ inline std::string quote_key_id(std::string_view id) {
     return "'" + escape_untrusted(id, max_signing_key_id_bytes + 16) + "'";
 }
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// Checks that `json_text`, the text `event` was parsed from (parse_cloud_event), carries a
 /// valid signature by one of `accepted` (see the file comment). Reads only the two extension

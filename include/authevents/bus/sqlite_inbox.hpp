@@ -114,7 +114,7 @@ private:
 
     std::string path_;
     SqliteInboxOptions options_;
-    detail::Connection db_; // declared before the statements: destroyed after them
+    detail::SqliteConnection db_; // declared before the statements: destroyed after them
     detail::Statement insert_;
     detail::Statement select_;
     detail::Statement prune_;

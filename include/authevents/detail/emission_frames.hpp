@@ -8,7 +8,7 @@
 // never write memory another thread writes.
 #pragma once
 
-#include "asymmetric_fence.hpp"
+#include <authevents/detail/asymmetric_fence.hpp>
 
 #include <array>
 #include <atomic>

@@ -2,10 +2,10 @@
 // with its own copies of the arguments.
 #pragma once
 
-#include "../executor.hpp"
-#include "emission_frames.hpp"
-#include "slot_entry.hpp"
-#include "slot_node.hpp"
+#include <authevents/detail/emission_frames.hpp>
+#include <authevents/detail/slot_entry.hpp>
+#include <authevents/detail/slot_node.hpp>
+#include <authevents/executor.hpp>
 
 #include <condition_variable>
 #include <cstddef>

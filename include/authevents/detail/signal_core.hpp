@@ -1,9 +1,9 @@
 // The shared state behind one Signal: the published snapshot, the writers' side, reclamation.
 #pragma once
 
-#include "emission_frames.hpp"
-#include "slot_entry.hpp"
-#include "slot_node.hpp"
+#include <authevents/detail/emission_frames.hpp>
+#include <authevents/detail/slot_entry.hpp>
+#include <authevents/detail/slot_node.hpp>
 
 #include <algorithm>
 #include <atomic>

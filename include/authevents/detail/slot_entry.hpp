@@ -1,7 +1,7 @@
 // Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
 #pragma once
 
-#include "slot_node.hpp"
+#include <authevents/detail/slot_node.hpp>
 
 #include <array>
 #include <atomic>

@@ -2,7 +2,7 @@
 // of its own, and a read sums the cells.
 #pragma once
 
-#include "emission_frames.hpp"
+#include <authevents/detail/emission_frames.hpp>
 
 #include <array>
 #include <atomic>

@@ -35,7 +35,11 @@ private:
     int extended_code_;
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
+
+using bus::SqliteError;
 
 // The macro name of a primary result code, for error messages.
 inline const char* sqlite_code_name(int code) noexcept {
@@ -125,13 +129,13 @@ inline const char* sqlite_code_name(int code) noexcept {
     throw SqliteError(extended, message);
 }
 
-struct ConnectionCloser {
+struct SqliteCloser {
     void operator()(sqlite3* db) const noexcept {
         sqlite3_close_v2(db); // statements are finalized first; v2 never leaves a leak behind
     }
 };
-// An owned connection.
-using Connection = std::unique_ptr<sqlite3, ConnectionCloser>;
+// An owned SQLite database connection (not a signal Connection).
+using SqliteConnection = std::unique_ptr<sqlite3, SqliteCloser>;
 
 struct StatementFinalizer {
     void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
@@ -303,8 +307,8 @@ inline std::string query_text(sqlite3* db, const std::string& sql, std::string_v
 // Opens (creating) the database file at `path` with extended result codes and a busy timeout.
 // Throws std::invalid_argument for an empty path, or for an in-memory or temporary database
 // unless `allow_memory`; SqliteError if SQLite cannot open it.
-inline Connection open_database(const std::string& path, std::string_view context,
-                                std::chrono::milliseconds busy_timeout, bool allow_memory) {
+inline SqliteConnection open_database(const std::string& path, std::string_view context,
+                                      std::chrono::milliseconds busy_timeout, bool allow_memory) {
     if (path.empty()) {
         throw std::invalid_argument(std::string(context) +
                                     ": the database path is empty (SQLite would use a temporary "
@@ -325,7 +329,7 @@ inline Connection open_database(const std::string& path, std::string_view contex
     const int rc =
         sqlite3_open_v2(path.c_str(), &raw,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    Connection db(raw);
+    SqliteConnection db(raw);
     if (rc != SQLITE_OK) {
         throw_sqlite(db.get(), rc, std::string(context) + ": open '" + path + "'");
     }
@@ -346,5 +350,4 @@ inline Connection open_database(const std::string& path, std::string_view contex
     return db;
 }
 
-} // namespace detail
-} // namespace authevents::bus
+} // namespace authevents::detail

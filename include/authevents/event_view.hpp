@@ -1,0 +1,70 @@
+/// @file
+/// EventView: the type-erased view of one event being dispatched that dispatcher observers
+/// (recorders, audit trails, the bus publisher) receive. Standard headers only besides
+/// event_traits.hpp.
+#pragma once
+
+#include <authevents/event_traits.hpp>
+#include <authevents/signal.hpp>
+
+#include <any>
+#include <string_view>
+#include <type_traits>
+
+namespace authevents {
+namespace detail {
+
+template <class E> std::any copy_event(const void* event) {
+    if constexpr (std::is_copy_constructible_v<E>) {
+        return std::any(*static_cast<const E*>(event));
+    } else {
+        return std::any();
+    }
+}
+
+} // namespace detail
+
+/// A non-owning, type-erased view of one event being dispatched, as observers see it (see
+/// EventDispatcher::observers()). Valid only during the observer call; copy what you keep.
+/// Every member is a thread-safe query; only copy() may throw (what the copy throws).
+class EventView {
+public:
+    /// A view of `event`, sent from `sender`; `enabled` says whether handlers are called.
+    template <class Event>
+    EventView(const Event& event, SenderId sender, bool enabled) noexcept
+        : event_(&event), key_(detail::event_type_key<Event>()), name_(Event::name),
+          sender_(sender), enabled_(enabled), copy_(&detail::copy_event<Event>) {}
+
+    /// The event's `name`.
+    [[nodiscard]] std::string_view name() const noexcept { return name_; }
+    /// The sender the event is dispatched from.
+    [[nodiscard]] SenderId sender() const noexcept { return sender_; }
+    /// Whether the dispatcher was enabled, i.e. handlers are called for this dispatch.
+    [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+    /// Opaque identity of the event's type; equal to key_of<Event>() for that type.
+    [[nodiscard]] const void* type_key() const noexcept { return key_; }
+    /// Opaque identity of `Event`, to compare with type_key().
+    template <class Event> [[nodiscard]] static const void* key_of() noexcept {
+        return detail::event_type_key<Event>();
+    }
+    /// True when the event is an `Event`.
+    template <class Event> [[nodiscard]] bool is() const noexcept {
+        return key_ == key_of<Event>();
+    }
+    /// The event as an `Event`, or nullptr when it is of another type.
+    template <class Event> [[nodiscard]] const Event* get_if() const noexcept {
+        return is<Event>() ? static_cast<const Event*>(event_) : nullptr;
+    }
+    /// A copy of the event in a std::any; empty when the event type is not copyable.
+    [[nodiscard]] std::any copy() const { return copy_(event_); }
+
+private:
+    const void* event_;
+    const void* key_;
+    std::string_view name_;
+    SenderId sender_;
+    bool enabled_;
+    std::any (*copy_)(const void*);
+};
+
+} // namespace authevents
