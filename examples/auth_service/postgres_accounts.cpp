@@ -13,9 +13,9 @@ namespace authsvc {
 namespace {
 
 using authevents::bus::PostgresError;
-using authevents::bus::detail::pg_exec;
-using authevents::bus::detail::PgParams;
-using authevents::bus::detail::PgResult;
+using authevents::detail::pg_exec;
+using authevents::detail::PgParams;
+using authevents::detail::PgResult;
 
 constexpr const char* unique_violation = "23505";
 
@@ -49,7 +49,7 @@ template <class Body> void PostgresAccounts::in_transaction(Body&& body) {
     pending_dispatches_.clear();
     pending_ids_.clear();
     {
-        authevents::bus::detail::PgTransaction transaction(conn_, "accounts");
+        authevents::detail::PgTransaction transaction(conn_, "accounts");
         body();
         transaction.commit();
     }

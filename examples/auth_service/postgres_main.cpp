@@ -106,7 +106,7 @@ int run(const Options& options) {
     authsvc::handlers::AnalyticsTracker analytics;
     analytics.connect(dispatcher);
 
-    authevents::bus::detail::PgConnection service(options.conninfo, program);
+    authevents::detail::PgConnection service(options.conninfo, program);
     authsvc::PostgresAccounts accounts(service.get(), dispatcher);
 
     authevents::bus::PostgresOutbox outbox(options.conninfo); // the relay's side
@@ -175,7 +175,7 @@ int run(const Options& options) {
     for (const std::string& email : absent_emails) {
         const auto rows =
             service.exec("SELECT count(*) FROM users WHERE email = $1",
-                         authevents::bus::detail::PgParams().text(email), "check rollback");
+                         authevents::detail::PgParams().text(email), "check rollback");
         if (rows.int64(0, 0) != 0) {
             fmt::print("{}: FAILED: the rolled-back user {} exists\n", program, email);
             return 1;

@@ -28,9 +28,9 @@ using authevents::bus::PostgresInbox;
 using authevents::bus::PostgresInboxOptions;
 using authevents::bus::RedisConnection;
 using authevents::bus::StreamConsumer;
-using authevents::bus::detail::PgConnection;
-using authevents::bus::detail::PgParams;
-using authevents::bus::detail::PgTransaction;
+using authevents::detail::PgConnection;
+using authevents::detail::PgParams;
+using authevents::detail::PgTransaction;
 using std::chrono::milliseconds;
 
 namespace {
@@ -56,8 +56,8 @@ bool poll_through_failures(
 }
 
 void credit(const PostgresInbox::Transaction& tx, std::int64_t user_id) {
-    authevents::bus::detail::pg_exec(tx.connection(), "INSERT INTO credits VALUES ($1, 10)",
-                                     PgParams().int64(user_id), "test: credit");
+    authevents::detail::pg_exec(tx.connection(), "INSERT INTO credits VALUES ($1, 10)",
+                                PgParams().int64(user_id), "test: credit");
 }
 
 } // namespace

@@ -33,8 +33,8 @@ using authevents::bus::PostgresOutbox;
 using authevents::bus::PostgresOutboxOptions;
 using authevents::bus::RedisConnection;
 using authevents::bus::RelayOptions;
-using authevents::bus::detail::PgConnection;
-using authevents::bus::detail::PgParams;
+using authevents::detail::PgConnection;
+using authevents::detail::PgParams;
 
 namespace {
 
@@ -70,7 +70,7 @@ PgConnection service_database(const std::string& conninfo,
 // One service transaction: the user row and its event commit together, or neither.
 void register_user(PgConnection& db, const std::string& email, const std::string& event_id,
                    bool commit, const PostgresOutboxOptions& options = {}) {
-    authevents::bus::detail::PgTransaction transaction(db.get(), "service: register");
+    authevents::detail::PgTransaction transaction(db.get(), "service: register");
     db.exec("INSERT INTO users (email) VALUES ($1)", PgParams().text(email), "service: user");
     PostgresOutbox::append_in(db.get(), event_id, "test.registered.v1",
                               "{\"email\":\"" + email + "\"}", options);
@@ -245,7 +245,7 @@ TEST_CASE("postgres outbox: three relays on one outbox publish each record once,
     constexpr int total = 240;
     bool handed_over = false;
     for (int i = 0; i < total; i += 3) { // three events a transaction
-        authevents::bus::detail::PgTransaction transaction(service.get(), "service");
+        authevents::detail::PgTransaction transaction(service.get(), "service");
         for (int k = i; k < i + 3; ++k) {
             PostgresOutbox::append_in(service.get(), numbered(k), "t", "{}");
         }

@@ -111,7 +111,7 @@ public:
     std::string create_database() {
         static std::atomic<unsigned> counter{0};
         const std::string name = "test_" + std::to_string(counter++);
-        authevents::bus::detail::PgConnection admin(conninfo(), "test_postgres");
+        authevents::detail::PgConnection admin(conninfo(), "test_postgres");
         admin.exec("CREATE DATABASE " + name, "test_postgres: create database " + name);
         return conninfo(name);
     }

@@ -11,9 +11,9 @@
 #include <vector>
 
 using authevents::bus::PostgresError;
-using authevents::bus::detail::PgConnection;
-using authevents::bus::detail::PgParams;
-using authevents::bus::detail::PgTransaction;
+using authevents::detail::PgConnection;
+using authevents::detail::PgParams;
+using authevents::detail::PgTransaction;
 
 TEST_CASE("postgres: parameters go in as text, NULL stays NULL, results read back") {
     PgConnection db(test_postgres::shared_server().create_database(), "test");
@@ -82,13 +82,13 @@ TEST_CASE("postgres: notifications arrive on a listening connection") {
     PgConnection listener(info, "test");
     PgConnection sender(info, "test");
     listener.exec("LISTEN wake", "listen");
-    CHECK(authevents::bus::detail::pg_wait_notifications(listener.get(),
-                                                         std::chrono::milliseconds(0), "wait")
+    CHECK(authevents::detail::pg_wait_notifications(listener.get(), std::chrono::milliseconds(0),
+                                                    "wait")
               .empty());
     sender.exec("NOTIFY wake", "notify");
     std::vector<std::string> channels;
     for (int attempt = 0; attempt < 100 && channels.empty(); ++attempt) {
-        channels = authevents::bus::detail::pg_wait_notifications(
+        channels = authevents::detail::pg_wait_notifications(
             listener.get(), std::chrono::milliseconds(100), "wait");
     }
     REQUIRE(channels == std::vector<std::string>{"wake"});
@@ -110,6 +110,6 @@ TEST_CASE("postgres: a server that stops and restarts shows as a lost connection
     server.start();
     PgConnection again(server.conninfo(), "test");
     CHECK(again.exec("SELECT count(*) FROM t", "count").int64(0, 0) == 1);
-    CHECK_THROWS_AS(authevents::bus::detail::pg_validate_identifier("bad name", "test"),
+    CHECK_THROWS_AS(authevents::detail::pg_validate_identifier("bad name", "test"),
                     std::invalid_argument);
 }

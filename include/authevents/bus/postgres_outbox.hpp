@@ -64,7 +64,9 @@ struct PostgresOutboxOptions {
     std::chrono::milliseconds prune_interval = std::chrono::minutes(1);
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
 
 // The advisory lock key spaces of authevents (two-int form, first key): relay lease, schema.
 inline constexpr int pg_lease_lock_class = 0x61657672; // "aevr"
@@ -73,7 +75,7 @@ inline constexpr int pg_schema_lock_class = 0x61657673;
 // Milliseconds since the Unix epoch on the server's clock.
 inline constexpr const char* pg_now_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-inline void validate_outbox_options(const PostgresOutboxOptions& options) {
+inline void validate_outbox_options(const bus::PostgresOutboxOptions& options) {
     pg_validate_identifier(options.table, "postgres outbox: table");
     if (options.table.size() > 50) {
         throw std::invalid_argument("postgres outbox: table name '" + options.table +
@@ -90,7 +92,7 @@ inline void validate_outbox_options(const PostgresOutboxOptions& options) {
     }
 }
 
-inline std::string outbox_channel(const PostgresOutboxOptions& options) {
+inline std::string outbox_channel(const bus::PostgresOutboxOptions& options) {
     return options.channel.empty() ? options.table : options.channel;
 }
 
@@ -110,7 +112,7 @@ inline std::string pg_bigint_array(const std::vector<std::int64_t>& values) {
 // Listens on a channel from its own thread and connection, calling `wake` for each
 // notification and after each (re)connection; reconnects with backoff while the server is
 // down. Destruction stops the thread (within about 100 ms) and waits for it.
-class PostgresOutboxWatch final : public OutboxWatch {
+class PostgresOutboxWatch final : public bus::OutboxWatch {
 public:
     PostgresOutboxWatch(std::string conninfo, std::string channel, std::function<void()> wake)
         : conninfo_(std::move(conninfo)), channel_(std::move(channel)), wake_(std::move(wake)),
@@ -138,7 +140,7 @@ private:
     }
 
     void run() noexcept {
-        Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
+        bus::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
         while (!stopping()) {
             try {
                 PgConnection listener(conninfo_, "postgres outbox: watch");
@@ -168,7 +170,9 @@ private:
     std::thread thread_;    // last: starts after the members it uses
 };
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// The transactional outbox in PostgreSQL: a durable, ordered queue of events in a table of
 /// the service's own database.

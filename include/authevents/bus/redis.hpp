@@ -23,9 +23,7 @@
 #include <utility>
 #include <vector>
 
-namespace authevents::bus {
-
-namespace detail {
+namespace authevents::detail {
 
 /// True when Redis's error `message` starts with the error code `code` (its first word).
 inline bool has_error_code(std::string_view message, std::string_view code) noexcept {
@@ -33,7 +31,9 @@ inline bool has_error_code(std::string_view message, std::string_view code) noex
            (message.size() == code.size() || message[code.size()] == ' ');
 }
 
-} // namespace detail
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// Redis answered a command with an error reply (e.g. `NOGROUP ...`, `WRONGTYPE ...`). The
 /// connection is still usable. what() is `redis <COMMAND>: <Redis's message>`.
@@ -155,7 +155,7 @@ inline bool is_auth_error(std::string_view message) noexcept {
 
 /// Checks the settings that cannot work, before connecting.
 /// @throws std::invalid_argument naming the setting.
-inline void check_endpoint(const RedisEndpoint& endpoint) {
+inline void check_endpoint(const bus::RedisEndpoint& endpoint) {
     if (endpoint.unix_socket.empty() && (endpoint.port <= 0 || endpoint.port > 65535)) {
         throw std::invalid_argument("RedisEndpoint: port " + std::to_string(endpoint.port) +
                                     " is not in 1..65535");

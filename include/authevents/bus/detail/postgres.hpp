@@ -50,7 +50,9 @@ private:
     std::string sqlstate_;
 };
 
-namespace detail {
+} // namespace authevents::bus
+
+namespace authevents::detail {
 
 /// SQLSTATE libpq's own failures are reported with (no server sent one).
 inline constexpr const char* pg_unable_to_connect = "08001";
@@ -74,7 +76,7 @@ inline std::string pg_trimmed(const char* message) {
     text += " (SQLSTATE ";
     text += sqlstate;
     text += ')';
-    throw PostgresError(std::move(sqlstate), text);
+    throw bus::PostgresError(std::move(sqlstate), text);
 }
 
 // Throws PostgresError for the connection's last failure (no result, or a failed result).
@@ -328,5 +330,4 @@ inline std::string pg_quote_identifier(std::string_view name) {
     return '"' + std::string(name) + '"';
 }
 
-} // namespace detail
-} // namespace authevents::bus
+} // namespace authevents::detail

@@ -40,7 +40,7 @@
 #include <system_error>
 #include <utility>
 
-namespace authevents::bus::detail {
+namespace authevents::detail {
 
 using Deadline = std::chrono::steady_clock::time_point;
 
@@ -125,7 +125,7 @@ class Socket {
 public:
     /// Connects to `endpoint` (its Unix socket when set, else host and port) before
     /// `deadline`. @throws TransportError naming the failure.
-    Socket(const RedisEndpoint& endpoint, Deadline deadline) {
+    Socket(const bus::RedisEndpoint& endpoint, Deadline deadline) {
         if (!endpoint.unix_socket.empty()) {
             connect_unix(endpoint.unix_socket, deadline);
         } else {
@@ -269,7 +269,7 @@ public:
     /// @throws TransportError naming what failed: a file that cannot be loaded, the handshake,
     ///         or the verification of the server's certificate (with OpenSSL's reason, e.g.
     ///         "certificate has expired", and the expected name for a name mismatch).
-    TlsSession(Socket& socket, const RedisTls& tls, const std::string& host, Deadline deadline)
+    TlsSession(Socket& socket, const bus::RedisTls& tls, const std::string& host, Deadline deadline)
         : socket_(socket) {
         ERR_clear_error();
         context_.reset(SSL_CTX_new(TLS_client_method()));
@@ -476,7 +476,7 @@ class Transport {
 public:
     /// Connects to `endpoint` and, for TLS, completes the handshake, within its
     /// connect_timeout. @throws TransportError naming what failed.
-    explicit Transport(const RedisEndpoint& endpoint)
+    explicit Transport(const bus::RedisEndpoint& endpoint)
         : Transport(endpoint, std::chrono::steady_clock::now() + endpoint.connect_timeout) {}
 
     Transport(const Transport&) = delete;
@@ -503,7 +503,7 @@ public:
     }
 
 private:
-    Transport(const RedisEndpoint& endpoint, Deadline deadline) : socket_(endpoint, deadline) {
+    Transport(const bus::RedisEndpoint& endpoint, Deadline deadline) : socket_(endpoint, deadline) {
         if (endpoint.tls) {
             tls_ = std::make_unique<TlsSession>(socket_, *endpoint.tls, endpoint.host, deadline);
         }
@@ -513,4 +513,4 @@ private:
     std::unique_ptr<TlsSession> tls_;
 };
 
-} // namespace authevents::bus::detail
+} // namespace authevents::detail

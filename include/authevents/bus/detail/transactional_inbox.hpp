@@ -20,7 +20,7 @@
 #include <type_traits>
 #include <utility>
 
-namespace authevents::bus::detail {
+namespace authevents::detail {
 
 /// What inserting an inbox row found.
 enum class InboxInsert {
@@ -36,18 +36,18 @@ enum class InboxInsert {
 template <class Handle> class InboxTransaction {
 public:
     /// Views the transaction open on `connection`, holding the inbox row of `key` (or none).
-    InboxTransaction(Handle* connection, const DedupKey* key) noexcept
+    InboxTransaction(Handle* connection, const bus::DedupKey* key) noexcept
         : connection_(connection), key_(key) {}
 
     /// The connection the transaction is open on: run your statements here.
     [[nodiscard]] Handle* connection() const noexcept { return connection_; }
     /// The inbox key of the event being handled; nullptr when the handler was dispatched
     /// locally (its transaction then has no inbox row).
-    [[nodiscard]] const DedupKey* inbox_key() const noexcept { return key_; }
+    [[nodiscard]] const bus::DedupKey* inbox_key() const noexcept { return key_; }
 
 private:
     Handle* connection_;
-    const DedupKey* key_;
+    const bus::DedupKey* key_;
 };
 
 /// The transactional inbox, independent of the database. `Transaction` is the view handlers
@@ -58,7 +58,7 @@ private:
 /// at a time: a thread that wants the connection while another holds a transaction waits for
 /// it to end (so members sharing one inbox object handle one event at a time; give each
 /// consumer thread its own inbox object for parallel handling).
-template <class Transaction> class TransactionalInbox : public DedupStore {
+template <class Transaction> class TransactionalInbox : public bus::DedupStore {
 public:
     /// Atomically, in a new transaction: inserts the inbox row of `key` and returns claimed,
     /// keeping the transaction open for the handlers until complete() or release() on this
@@ -68,15 +68,15 @@ public:
     /// claim, and it ends with the transaction (a crash rolls it back). A transaction this
     /// thread left open by a claim never completed nor released is rolled back first.
     /// @throws the backend's error (SqliteError, PostgresError) when the database fails.
-    [[nodiscard]] ClaimState claim(const DedupKey& key, std::string_view /*owner*/,
-                                   std::chrono::milliseconds /*lease*/) override {
+    [[nodiscard]] bus::ClaimState claim(const bus::DedupKey& key, std::string_view /*owner*/,
+                                        std::chrono::milliseconds /*lease*/) override {
         std::unique_lock<std::mutex> lock(mutex_);
         if (holder_ == std::this_thread::get_id()) {
             abandon_locked();
         }
         idle_.wait(lock, [this] { return holder_ == std::thread::id(); });
         if (!begin()) {
-            return ClaimState::in_progress;
+            return bus::ClaimState::in_progress;
         }
         InboxInsert found = InboxInsert::busy;
         try {
@@ -87,15 +87,16 @@ public:
         }
         if (found != InboxInsert::inserted) {
             rollback();
-            return found == InboxInsert::present ? ClaimState::done : ClaimState::in_progress;
+            return found == InboxInsert::present ? bus::ClaimState::done
+                                                 : bus::ClaimState::in_progress;
         }
         key_ = key;
         holder_ = std::this_thread::get_id();
-        return ClaimState::claimed;
+        return bus::ClaimState::claimed;
     }
 
     /// Does nothing: the open transaction holds the event for as long as it runs.
-    void extend(const DedupKey& /*key*/, std::string_view /*owner*/,
+    void extend(const bus::DedupKey& /*key*/, std::string_view /*owner*/,
                 std::chrono::milliseconds /*lease*/) override {}
 
     /// Commits the transaction claim() opened for `key` on this thread: the inbox row and
@@ -104,7 +105,7 @@ public:
     /// its own).
     /// @throws the backend's error if the commit fails; the transaction is then rolled back
     ///         (nothing of it stays), so the event runs again.
-    void complete(const DedupKey& key) override {
+    void complete(const bus::DedupKey& key) override {
         std::unique_lock<std::mutex> lock(mutex_);
         if (holds(key)) {
             try {
@@ -126,7 +127,7 @@ public:
     /// everything the handlers wrote are undone, so a retry runs the event again. No effect
     /// otherwise. Does not throw the backend's errors (a failed ROLLBACK ends the transaction
     /// too).
-    void release(const DedupKey& key, std::string_view /*owner*/) override {
+    void release(const bus::DedupKey& key, std::string_view /*owner*/) override {
         const std::lock_guard<std::mutex> lock(mutex_);
         if (holds(key)) {
             abandon_locked();
@@ -135,7 +136,7 @@ public:
 
     /// True if the inbox row of `key` is committed (or, on the thread holding the transaction,
     /// in it). Waits while another thread holds a transaction. @throws the backend's error.
-    [[nodiscard]] bool done(const DedupKey& key) override {
+    [[nodiscard]] bool done(const bus::DedupKey& key) override {
         std::unique_lock<std::mutex> lock(mutex_);
         if (holder_ != std::this_thread::get_id()) {
             idle_.wait(lock, [this] { return holder_ == std::thread::id(); });
@@ -234,22 +235,22 @@ protected:
     /// Begins a transaction; false when the database stayed busy (locked by another writer).
     virtual bool begin() = 0;
     /// Inserts `key`'s inbox row in the open transaction.
-    virtual InboxInsert insert_key(const DedupKey& key) = 0;
+    virtual InboxInsert insert_key(const bus::DedupKey& key) = 0;
     /// Commits the open transaction; throws if it did not commit.
     virtual void commit() = 0;
     /// Rolls the open transaction back, if any; never throws.
     virtual void rollback() noexcept = 0;
     /// True if `key`'s row exists (outside a transaction, or in the caller's).
-    virtual bool is_done(const DedupKey& key) = 0;
+    virtual bool is_done(const bus::DedupKey& key) = 0;
     /// Inserts `key`'s row in a transaction of its own (no effect if it exists).
-    virtual void mark_done(const DedupKey& key) = 0;
+    virtual void mark_done(const bus::DedupKey& key) = 0;
     /// The view handed to handlers; `key` is null outside a consumer's transaction.
-    virtual Transaction make_transaction(const DedupKey* key) = 0;
+    virtual Transaction make_transaction(const bus::DedupKey* key) = 0;
     /// Throws the backend's error for a database that stayed busy at begin().
     [[noreturn]] virtual void throw_busy() = 0;
 
 private:
-    bool holds(const DedupKey& key) const {
+    bool holds(const bus::DedupKey& key) const {
         return holder_ == std::this_thread::get_id() && key_ && key_->text() == key.text();
     }
 
@@ -277,9 +278,9 @@ private:
 
     std::mutex mutex_;
     std::condition_variable idle_;
-    std::thread::id holder_;      // the thread with the open transaction (none: default id)
-    std::optional<DedupKey> key_; // the event whose inbox row the transaction holds
+    std::thread::id holder_;           // the thread with the open transaction (none: default id)
+    std::optional<bus::DedupKey> key_; // the event whose inbox row the transaction holds
     std::shared_ptr<const int> alive_ = std::make_shared<const int>(0); // tracked by handlers
 };
 
-} // namespace authevents::bus::detail
+} // namespace authevents::detail
