@@ -137,6 +137,13 @@ TEST_CASE("redact_text finds addresses among words and punctuation", "[redaction
           "connect to 203.0.113.0/24:6379: refused");
     CHECK(redact_text("peer 2001:db8::1: reset", policy, 200) == "peer 2001:db8::/48: reset");
     CHECK(redact_text("a@b and c@d", policy, 200) == "a***@b and c***@d");
+    // A network keeps its prefix, so a redacted line redacted again is unchanged.
+    const std::string once =
+        redact_text("ip=203.0.113.7 net=2001:db8:1:2::7 <ana@x.org>", policy, 200);
+    CHECK(once == "ip=203.0.113.0/24 net=2001:db8:1::/48 <a***@x.org>");
+    CHECK(redact_text(once, policy, 200) == once);
+    CHECK(redact_text("range 10.1.2.0/16 and 10.1.2.3/8x", policy, 200) ==
+          "range 10.1.2.0/24 and 10.1.2.0/24/8x");
     // Not addresses: C++ names, times, MAC addresses, version-like numbers with 3 parts, a
     // lone '@', an address without a local part.
     for (const char* text :

@@ -12,12 +12,15 @@
 #include "handlers/security_monitor.hpp"
 
 #include <authevents/receiver.hpp>
+#include <authevents/redaction.hpp>
 #include <authevents/thread_pool.hpp>
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <cstdio>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -35,11 +38,28 @@ using namespace authsvc;
 using namespace authevents;
 using namespace std::chrono_literals;
 
+// Everything the demo prints passes through the library's redaction, line by line, as a
+// production log would: e-mail local parts masked, IP addresses cut to their network.
+template <class... Args> void show(fmt::format_string<Args...> format, Args&&... args) {
+    const std::string text = fmt::format(format, std::forward<Args>(args)...);
+    std::string shown;
+    for (std::size_t start = 0; start < text.size();) {
+        const std::size_t newline = std::min(text.find('\n', start), text.size());
+        shown += redact_text(std::string_view(text).substr(start, newline - start),
+                             RedactionPolicy{}, 4096);
+        if (newline < text.size()) {
+            shown += '\n';
+        }
+        start = newline + 1;
+    }
+    std::fputs(shown.c_str(), stdout);
+}
+
 // ---- transcript ---------------------------------------------------------------------------
 
-void section(std::string_view title) { fmt::print("\n=== {} ===\n", title); }
-void note(std::string_view text) { fmt::print("  ({})\n", text); }
-void outcome(std::string_view text) { fmt::print("  = {}\n", text); }
+void section(std::string_view title) { show("\n=== {} ===\n", title); }
+void note(std::string_view text) { show("  ({})\n", text); }
+void outcome(std::string_view text) { show("  = {}\n", text); }
 
 // The self-checks: each expectation is printed at the end; any false one fails the demo.
 class Checks {
@@ -51,14 +71,14 @@ public:
         section("Checks");
         std::size_t failed = 0;
         for (const auto& [what, ok] : results_) {
-            fmt::print("  [{}] {}\n", ok ? " ok " : "FAIL", what);
+            show("  [{}] {}\n", ok ? " ok " : "FAIL", what);
             failed += ok ? 0 : 1;
         }
         if (failed == 0) {
-            fmt::print("\nauth_service_demo: all {} checks passed\n", results_.size());
+            show("\nauth_service_demo: all {} checks passed\n", results_.size());
             return 0;
         }
-        fmt::print("\nauth_service_demo: {} of {} checks FAILED\n", failed, results_.size());
+        show("\nauth_service_demo: {} of {} checks FAILED\n", failed, results_.size());
         return 1;
     }
 
@@ -118,7 +138,7 @@ public:
             summary();
             verify();
         } catch (const std::exception& e) {
-            fmt::print("\nauth_service_demo: FAILED with an unexpected exception: {}\n", e.what());
+            show("\nauth_service_demo: FAILED with an unexpected exception: {}\n", e.what());
             return 1;
         }
         return checks_.finish();
@@ -127,7 +147,7 @@ public:
 private:
     handlers::Activity activity() {
         return [](std::string_view handler, std::string_view what) {
-            fmt::print("      {:<13}{}\n", handler, what);
+            show("      {:<13}{}\n", handler, what);
         };
     }
 
@@ -140,7 +160,7 @@ private:
 
     void call(std::string_view text) {
         clock_.advance(10s);
-        fmt::print("\n> {}\n", text);
+        show("\n> {}\n", text);
     }
 
     // Runs `request`, which must throw an AuthError; prints the refusal.
@@ -194,55 +214,54 @@ private:
     }
 
     void wire() {
-        fmt::print("authevents example: an in-process auth service whose handlers react to its "
-                   "events.\n"
-                   "Each call below is followed by the dispatcher's [EVENT] log line and by "
-                   "what each handler did.\n");
+        show("authevents example: an in-process auth service whose handlers react to its "
+             "events.\n"
+             "Each call below is followed by the dispatcher's [EVENT] log line and by "
+             "what each handler did.\n");
         // Every dispatch logs one info line; handler failures log an error line.
         dispatcher_.set_logger([this](LogLevel level, std::string_view line) {
             if (level == LogLevel::error) { // also from pool threads: queued handlers
                 const std::lock_guard<std::mutex> lock(error_lines_mutex_);
                 error_lines_.emplace_back(line);
-                fmt::print("    ERROR {}\n", line);
+                show("    ERROR {}\n", line);
             } else if (level >= LogLevel::info) {
-                fmt::print("    {}\n", line);
+                show("    {}\n", line);
             }
         });
         mail::outbox().set_listener([](const mail::Message& message) {
-            fmt::print("      {:<13}-> {} [{}] {}\n", "mail", message.to, message.template_name,
-                       message.subject);
+            show("      {:<13}-> {} [{}] {}\n", "mail", message.to, message.template_name,
+                 message.subject);
         });
 
         section("Connecting handlers");
         const auto declarative = HandlerRegistry::global().connect_all(dispatcher_);
-        fmt::print("  declarative: HandlerRegistry::global().connect_all(dispatcher): {} "
-                   "email automation handlers\n",
-                   declarative.size());
-        fmt::print("  manual:      analytics, dispatcher.connect<Event>(...): {} handlers, "
-                   "priority {}\n",
-                   analytics_.connect(dispatcher_).size(), handlers::analytics_priority);
-        fmt::print(
-            "  background:  welcome emails, dispatcher.connect<UserRegistered>(..., "
-            "options.executor = pool): {} queued handlers\n",
-            handlers::email::connect_welcome_emails(dispatcher_, background_.executor()).size());
-        fmt::print("  background:  CRM sync, dispatcher.user_registered.connect(..., "
-                   "options.executor = pool): {} queued handlers\n",
-                   crm_sync_.connect(dispatcher_, background_.executor()).size());
-        fmt::print("  manual:      security monitor, dispatcher.user_login_failed.connect(...): "
-                   "{} handlers, priority {}\n",
-                   security_.connect(dispatcher_).size(), handlers::security_priority);
-        fmt::print("  receiver:    badges, receiver<ProfileUpdated>(dispatcher, ...): {} handler\n",
-                   badges_.connect(dispatcher_).size());
-        fmt::print("  receiver:    media, receiver<ProfilePictureUploaded, ProfilePictureDeleted>"
-                   "(...): {} handlers\n",
-                   media_.connect(dispatcher_).size());
+        show("  declarative: HandlerRegistry::global().connect_all(dispatcher): {} "
+             "email automation handlers\n",
+             declarative.size());
+        show("  manual:      analytics, dispatcher.connect<Event>(...): {} handlers, "
+             "priority {}\n",
+             analytics_.connect(dispatcher_).size(), handlers::analytics_priority);
+        show("  background:  welcome emails, dispatcher.connect<UserRegistered>(..., "
+             "options.executor = pool): {} queued handlers\n",
+             handlers::email::connect_welcome_emails(dispatcher_, background_.executor()).size());
+        show("  background:  CRM sync, dispatcher.user_registered.connect(..., "
+             "options.executor = pool): {} queued handlers\n",
+             crm_sync_.connect(dispatcher_, background_.executor()).size());
+        show("  manual:      security monitor, dispatcher.user_login_failed.connect(...): "
+             "{} handlers, priority {}\n",
+             security_.connect(dispatcher_).size(), handlers::security_priority);
+        show("  receiver:    badges, receiver<ProfileUpdated>(dispatcher, ...): {} handler\n",
+             badges_.connect(dispatcher_).size());
+        show("  receiver:    media, receiver<ProfilePictureUploaded, ProfilePictureDeleted>"
+             "(...): {} handlers\n",
+             media_.connect(dispatcher_).size());
         const std::size_t connected = handler_count(dispatcher_);
         HandlerRegistry::global().connect_all(dispatcher_); // imported twice, as Django can
         crm_sync_.connect(dispatcher_, background_.executor());
         handlers::email::connect_welcome_emails(dispatcher_, background_.executor());
         const std::size_t after_reconnect = handler_count(dispatcher_);
-        fmt::print("  {} handlers over 12 events; connecting again adds none (dispatch_uid): {}\n",
-                   connected, after_reconnect);
+        show("  {} handlers over 12 events; connecting again adds none (dispatch_uid): {}\n",
+             connected, after_reconnect);
         checks_.expect(connected == after_reconnect && connected > 12,
                        "connecting handlers twice adds none (dispatch_uid deduplicates)");
     }
@@ -431,28 +450,26 @@ private:
         background_.wait_idle();
         section("Summary");
         const auto messages = mail::outbox().messages();
-        fmt::print("  outbox ({} emails):\n", messages.size());
+        show("  outbox ({} emails):\n", messages.size());
         for (const mail::Message& message : messages) {
-            fmt::print("    {:<22} {:<28} {}\n", message.to, message.template_name,
-                       message.subject);
+            show("    {:<22} {:<28} {}\n", message.to, message.template_name, message.subject);
         }
-        fmt::print("  analytics: {} events tracked\n", analytics_.events().size());
-        fmt::print("  CRM: {} requests, failed for: {}\n", crm_.requests(),
-                   fmt::join(crm_.failed_emails(), ", "));
-        fmt::print("  security alerts:\n");
+        show("  analytics: {} events tracked\n", analytics_.events().size());
+        show("  CRM: {} requests, failed for: {}\n", crm_.requests(),
+             fmt::join(crm_.failed_emails(), ", "));
+        show("  security alerts:\n");
         for (const handlers::SecurityAlert& alert : security_.alerts()) {
-            fmt::print("    {:<18} {}\n", handlers::to_string(alert.kind), alert.subject);
+            show("    {:<18} {}\n", handlers::to_string(alert.kind), alert.subject);
         }
-        fmt::print("  badges:\n");
+        show("  badges:\n");
         for (const auto& [user_id, badge] : badges_.awards()) {
-            fmt::print("    user #{} {}\n", user_id, badge);
+            show("    user #{} {}\n", user_id, badge);
         }
-        fmt::print("  events (dispatcher.all_stats()):\n");
-        fmt::print("    {:<30} {:>10} {:>8} {:>8}\n", "event", "dispatched", "handlers",
-                   "failures");
+        show("  events (dispatcher.all_stats()):\n");
+        show("    {:<30} {:>10} {:>8} {:>8}\n", "event", "dispatched", "handlers", "failures");
         for (const EventStats& stats : dispatcher_.all_stats()) {
-            fmt::print("    {:<30} {:>10} {:>8} {:>8}\n", stats.name, stats.dispatched,
-                       stats.handlers_called, stats.handler_failures);
+            show("    {:<30} {:>10} {:>8} {:>8}\n", stats.name, stats.dispatched,
+                 stats.handlers_called, stats.handler_failures);
         }
     }
 

@@ -567,9 +567,21 @@ inline std::string redact_text(std::string_view text, const RedactionPolicy& pol
                                             text[i - 1] == '.' || text[i - 1] == ':');
         if (policy.ip != RedactionPolicy::Ip::keep && word_start && r::is_ip_char(c)) {
             if (const std::size_t length = r::match_ip(text, i)) {
+                // A network written as address/prefix (an earlier redaction, a CIDR range):
+                // the prefix goes with the address, so redacting twice changes nothing.
+                std::size_t end = i + length;
+                if (end + 1 < text.size() && text[end] == '/' && r::is_digit(text[end + 1])) {
+                    std::size_t k = end + 1;
+                    while (k < text.size() && k < end + 4 && r::is_digit(text[k])) {
+                        ++k;
+                    }
+                    if (k == text.size() || !(r::is_alnum(text[k]) || text[k] == '_')) {
+                        end = k;
+                    }
+                }
                 out.append(text.substr(copied, i - copied));
                 out += *r::redact_ip(text.substr(i, length), policy.ip, "[ip]");
-                copied = i = i + length;
+                copied = i = end;
                 continue;
             }
         }
