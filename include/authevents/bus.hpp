@@ -15,5 +15,5 @@
 #include <authevents/bus/redis_dedup.hpp>
 #include <authevents/bus/redis_endpoint.hpp>
 #include <authevents/bus/relay.hpp>
-#include <authevents/bus/sqlite_inbox.hpp>
 #include <authevents/bus/signing.hpp>
+#include <authevents/bus/sqlite_inbox.hpp>
