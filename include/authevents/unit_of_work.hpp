@@ -133,8 +133,8 @@ struct UnitScope {
     std::vector<std::unique_ptr<PendingEvent>> events;
 
     /// Ends the open savepoint chain below this scope: committed (its events appended to
-    /// this scope's, innermost first) or rolled back. Throws only std::bad_alloc (then the
-    /// chain is left as it was).
+    /// this scope's, innermost first) or rolled back.
+    /// @throws std::bad_alloc only (then the chain is left as it was).
     void end_children(UnitState how) {
         if (child == nullptr) {
             return;
@@ -219,7 +219,8 @@ struct UnitScope {
 /// dispatcher must outlive the unit.
 class UnitOfWork {
 public:
-    /// An open unit dispatching into `dispatcher` on commit. Throws std::bad_alloc.
+    /// An open unit dispatching into `dispatcher` on commit.
+    /// @throws std::bad_alloc if memory runs out.
     explicit UnitOfWork(EventDispatcher& dispatcher)
         : scope_(std::make_unique<detail::UnitScope>()) {
         scope_->dispatcher = &dispatcher;
@@ -289,8 +290,8 @@ public:
     /// enclosing unit and returns an empty report. A unit that is no longer open (committed,
     /// rolled back, moved from) does nothing and returns an empty report, so a second commit
     /// never dispatches twice. Never throws a handler's or observer's exception (see the class
-    /// note); throws only std::bad_alloc, before any event is dispatched (the unit then stays
-    /// open).
+    /// note).
+    /// @throws std::bad_alloc only, before any event is dispatched (the unit then stays open).
     CommitReport commit() {
         CommitReport result;
         if (!scope_ || scope_->state != UnitState::open) {
@@ -352,7 +353,7 @@ public:
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
 
     /// The names of the buffered events, in order (its open savepoints' not included).
-    /// Throws std::bad_alloc.
+    /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] std::vector<std::string_view> names() const {
         std::vector<std::string_view> result;
         if (scope_) {
