@@ -490,8 +490,8 @@ public:
     /// The consumer groups of the stream as of this relay's last trim (after each batch, and
     /// every trim_interval while running): per group its lag (entries not delivered yet) and
     /// pending count. Empty before the first trim. For the outbox side see
-    /// SqliteOutbox::backlog() and PostgresOutbox::backlog(). Thread-safe; throws only
-    /// std::bad_alloc.
+    /// SqliteOutbox::backlog() and PostgresOutbox::backlog(). Thread-safe.
+    /// @throws std::bad_alloc only.
     [[nodiscard]] std::vector<StreamGroupStats> group_stats() const {
         std::lock_guard<std::mutex> lock(groups_mutex_);
         return groups_;
