@@ -429,8 +429,8 @@ public:
     /// lines at `min_level` and above; lines below it are never formatted (with `warning`,
     /// a dispatch that no handler fails formats nothing). Declare the level your logger keeps:
     /// a logger that drops info lines itself still makes every dispatch format its `[EVENT]`
-    /// line. Takes effect for log lines that start after it returns. Thread-safe; noexcept
-    /// apart from std::bad_alloc.
+    /// line. Takes effect for log lines that start after it returns. Thread-safe.
+    /// @throws std::bad_alloc only.
     void set_logger(Logger logger, LogLevel min_level = LogLevel::debug) {
         auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
         std::lock_guard<std::mutex> lock(logger_mutex_);

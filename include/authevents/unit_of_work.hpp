@@ -247,8 +247,8 @@ public:
 
     /// Buffers `event`, sent from its default sender (EventSender<Event>), for dispatch on
     /// commit. Takes a copy (or the moved value): the caller's object may change afterwards.
-    /// @throws std::logic_error when the unit is not open or a savepoint of it is open;
-    ///         std::bad_alloc.
+    /// @throws std::logic_error when the unit is not open or a savepoint of it is open.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event> void dispatch(Event event) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::UnitOfWork::dispatch: an event must be a class type with a "
@@ -275,8 +275,8 @@ public:
 
     /// Opens a savepoint: a nested unit whose events join this one when it commits and are
     /// dropped when it rolls back. Only one savepoint of a unit is open at a time.
-    /// @throws std::logic_error when this unit is not open or already has an open savepoint;
-    ///         std::bad_alloc.
+    /// @throws std::logic_error when this unit is not open or already has an open savepoint.
+    /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] UnitOfWork savepoint() {
         detail::UnitScope& scope = open_scope("savepoint");
         UnitOfWork child(*scope.dispatcher);

@@ -137,7 +137,8 @@ struct StreamId {
     }
 };
 
-/// Parses `<ms>-<seq>`; std::runtime_error naming `text` when it is not one.
+/// Parses `<ms>-<seq>`.
+/// @throws std::runtime_error naming `text` when it is not one.
 inline StreamId parse_stream_id(std::string_view text) {
     const auto fail = [&] {
         return std::runtime_error("redis: malformed stream id '" + std::string(text.substr(0, 64)) +
