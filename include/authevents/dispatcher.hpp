@@ -244,7 +244,8 @@ public:
 
     /// The signal of `Event`: the named member for a built-in event; for any other class with
     /// a static `name` (a custom event) a signal created on first use. The reference stays
-    /// valid for the dispatcher's lifetime. Thread-safe; may throw std::bad_alloc on first use.
+    /// valid for the dispatcher's lifetime. Thread-safe.
+    /// @throws std::bad_alloc on first use, if memory runs out.
     template <class Event> Signal<const Event&>& signal() {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher: an event must be a class type with a static "
@@ -428,8 +429,8 @@ public:
     /// lines at `min_level` and above; lines below it are never formatted (with `warning`,
     /// a dispatch that no handler fails formats nothing). Declare the level your logger keeps:
     /// a logger that drops info lines itself still makes every dispatch format its `[EVENT]`
-    /// line. Takes effect for log lines that start after it returns. Thread-safe; noexcept
-    /// apart from std::bad_alloc.
+    /// line. Takes effect for log lines that start after it returns. Thread-safe.
+    /// @throws std::bad_alloc only.
     void set_logger(Logger logger, LogLevel min_level = LogLevel::debug) {
         auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
         std::lock_guard<std::mutex> lock(logger_mutex_);
@@ -485,7 +486,8 @@ public:
     }
 
     /// Snapshots of every event type's counters: the twelve built-in events in table order,
-    /// then custom events in order of first use. Thread-safe; may throw std::bad_alloc.
+    /// then custom events in order of first use. Thread-safe.
+    /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] std::vector<EventStats> all_stats() const {
         std::vector<EventStats> result;
         std::apply(
@@ -616,8 +618,9 @@ private:
         });
     }
 
-    /// Shows the event to the observers; their failures go to the log and the report. Then
-    /// rethrows the first DispatchAborted among them, if any.
+    /// Shows the event to the observers; their failures go to the log and the report.
+    /// @throws DispatchAborted the first one an observer threw, if any, rethrown once every
+    /// observer has run.
     template <class Event>
     void notify_observers(const Event& event, SenderId sender, bool handlers_enabled,
                           DispatchReport& report) {

@@ -56,6 +56,7 @@ public:
         return is<Event>() ? static_cast<const Event*>(event_) : nullptr;
     }
     /// A copy of the event in a std::any; empty when the event type is not copyable.
+    /// @throws what copying the event throws.
     [[nodiscard]] std::any copy() const { return copy_(event_); }
 
 private:

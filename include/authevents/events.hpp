@@ -85,8 +85,8 @@ template <> struct EnumDescription<LoginFailureReason> {
 /// not an enumerator (e.g. cast from an out-of-range integer).
 ///
 /// Returns a reference to a string with static storage duration, so it converts to
-/// `std::string` or `std::string_view` without dangling. Thread-safe; does not throw
-/// (apart from `std::bad_alloc` on the very first call, when the words are built).
+/// `std::string` or `std::string_view` without dangling. Thread-safe.
+/// @throws std::bad_alloc only, on the very first call, when the words are built.
 inline const std::string& to_string(LoginFailureReason reason) {
     static const std::array<std::string, 7> words = {
         "wrong_password",   "user_not_found", "account_inactive", "email_not_verified",
@@ -97,8 +97,8 @@ inline const std::string& to_string(LoginFailureReason reason) {
 }
 
 /// The reason whose to_string() word is exactly `word`; `std::nullopt` for any other text
-/// (matching is exact: case and surrounding spaces count). Thread-safe; does not throw
-/// except `std::bad_alloc` as for to_string().
+/// (matching is exact: case and surrounding spaces count). Thread-safe.
+/// @throws std::bad_alloc only, as for to_string().
 inline std::optional<LoginFailureReason> parse_login_failure_reason(std::string_view word) {
     for (const LoginFailureReason reason : login_failure_reasons) {
         if (to_string(reason) == word) {
@@ -108,11 +108,10 @@ inline std::optional<LoginFailureReason> parse_login_failure_reason(std::string_
     return std::nullopt;
 }
 
-/// Like parse_login_failure_reason(), but throws on a word it does not know.
+/// Like parse_login_failure_reason(), but throws on a word it does not know. Thread-safe.
 ///
 /// @throws std::invalid_argument naming the rejected word and listing the valid ones, e.g.
 /// `unknown login failure reason "bad_pin" (expected one of: wrong_password, ...)`.
-/// Thread-safe.
 inline LoginFailureReason login_failure_reason_from_string(std::string_view word) {
     if (const auto reason = parse_login_failure_reason(word)) {
         return *reason;

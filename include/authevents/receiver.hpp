@@ -61,8 +61,9 @@ template <class F, class... Events> constexpr void check_receiver_handler() {
 /// With several events, one handler object is shared by all of them (a stateful handler
 /// sees every event), except a plain function pointer, which is connected as itself so
 /// that function-identity deduplication works. The handler may run on several threads at
-/// once, so it must be thread-safe. Thread-safe. Throws what EventDispatcher::connect
-/// throws; connections made before an exception stay connected.
+/// once, so it must be thread-safe. Thread-safe.
+/// @throws what EventDispatcher::connect throws; connections made before an exception stay
+/// connected.
 template <class... Events, class F>
 std::vector<Connection> receiver(EventDispatcher& dispatcher, F&& handler,
                                  const ConnectOptions& options = {}) {
@@ -112,8 +113,9 @@ public:
     /// Registers `handler` for `Events...` with `options`: connect_all() will call
     /// receiver<Events...>(dispatcher, handler, options). The handler is copied for each
     /// dispatcher it is connected to, so it must be copyable. Checked at compile time like
-    /// receiver(). Throws std::invalid_argument for a null function pointer or empty
-    /// std::function, and std::bad_alloc; the registry is then unchanged.
+    /// receiver(). On an exception the registry is unchanged.
+    /// @throws std::invalid_argument for a null function pointer or empty std::function.
+    /// @throws std::bad_alloc if memory runs out.
     template <class... Events, class F> void add(F&& handler, ConnectOptions options = {}) {
         detail::check_receiver_events<Events...>();
         detail::check_receiver_handler<F, Events...>();
@@ -145,8 +147,8 @@ public:
     /// Connections (registration order, then event order). Runs no lock while connecting, so
     /// it may be called concurrently and from handlers. Registrations added later are not
     /// connected by this call. Calling it twice for one dispatcher connects handlers without a
-    /// dispatch_uid twice (function pointers excepted). Throws what connect throws; the
-    /// connections made before stay connected.
+    /// dispatch_uid twice (function pointers excepted).
+    /// @throws what connect throws; the connections made before stay connected.
     std::vector<Connection> connect_all(EventDispatcher& dispatcher) const {
         std::vector<Registration> snapshot;
         {
@@ -191,6 +193,7 @@ private:
 template <class... Events> class Receiver {
 public:
     /// Calls `registry.add<Events...>(handler, options)`.
+    /// @throws what HandlerRegistry::add throws.
     template <class F>
     explicit Receiver(F&& handler, ConnectOptions options = {},
                       HandlerRegistry& registry = HandlerRegistry::global()) {

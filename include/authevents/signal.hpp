@@ -141,7 +141,8 @@ public:
     /// running included (queued calls not started yet will not run). Called from inside the
     /// slot (or from a slot further up this thread's stack) it does not wait for this thread.
     /// Returns what disconnect() returned. Two threads each waiting for the slot the other is
-    /// running deadlock, as with any wait. May throw std::bad_alloc.
+    /// running deadlock, as with any wait.
+    /// @throws std::bad_alloc if memory runs out.
     bool disconnect_and_wait() {
         const bool disconnected_now = disconnect();
         if (node_ != nullptr) {
@@ -303,9 +304,9 @@ namespace detail {
 /// Makes the slot's node (queued, or the callable's own), completes `entry` in place (a copy
 /// made here, right after the caller's narrow stores built it, would load it with wide loads
 /// that wait for those stores: a store-forwarding stall) and inserts it into `core`. Returns
-/// the node now connected under the slot's key. Throws std::invalid_argument for an executor
-/// on a signal whose arguments cannot be copied, and std::bad_alloc; `core` is then
-/// unchanged.
+/// the node now connected under the slot's key. On an exception `core` is unchanged.
+/// @throws std::invalid_argument for an executor on a signal whose arguments cannot be copied.
+/// @throws std::bad_alloc if memory runs out.
 AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
 connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
                std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
@@ -383,9 +384,10 @@ public:
     /// Connects `slot`, any callable invocable with `Args&...` (its return value is ignored).
     /// If a live slot has the same key, (options.dispatch_uid, options.sender) or, without a
     /// uid, (function pointer, options.sender), nothing changes and its Connection is returned.
-    /// Throws std::invalid_argument for a null function pointer or empty std::function, and
-    /// std::bad_alloc; the signal is then unchanged. (Two overloads rather than a default
-    /// argument, so that a call site without options does not build and destroy them.)
+    /// On an exception the signal is unchanged. (Two overloads rather than a default argument,
+    /// so that a call site without options does not build and destroy them.)
+    /// @throws std::invalid_argument for a null function pointer or empty std::function.
+    /// @throws std::bad_alloc if memory runs out.
     template <class F> Connection connect(F&& slot, ConnectOptions options) {
         return connect_with(std::forward<F>(slot), &options);
     }
@@ -421,12 +423,12 @@ public:
     /// Disconnects every slot. No emission that starts after this returns calls any of them.
     void disconnect_all() { core_->disconnect_all(); }
 
-    /// Calls, in order, every slot connected for any sender. The first exception a slot throws
-    /// propagates and the remaining slots do not run.
+    /// Calls, in order, every slot connected for any sender.
+    /// @throws the first exception a slot throws; the remaining slots then do not run.
     void send(Args... args) { emit(nullptr, args...); }
 
-    /// Calls, in order, every slot connected for any sender or for `sender`. The first
-    /// exception a slot throws propagates and the remaining slots do not run.
+    /// Calls, in order, every slot connected for any sender or for `sender`.
+    /// @throws the first exception a slot throws; the remaining slots then do not run.
     void send_from(SenderId sender, Args... args) { emit(sender.key(), args...); }
 
     /// Like send(), but every slot runs: each exception is caught and returned, in slot order.

@@ -41,8 +41,8 @@ public:
 /// then throw ThreadPoolShutDown).
 class ThreadPool {
 public:
-    /// Starts `threads` workers with room for `queue_capacity` waiting tasks. Throws
-    /// std::invalid_argument if either is zero.
+    /// Starts `threads` workers with room for `queue_capacity` waiting tasks.
+    /// @throws std::invalid_argument if either is zero.
     ThreadPool(std::size_t threads, std::size_t queue_capacity)
         : state_(std::make_shared<State>(queue_capacity)) {
         if (threads == 0 || queue_capacity == 0) {
@@ -80,7 +80,9 @@ public:
         return [state = state_](std::function<void()> task) { state->submit(std::move(task)); };
     }
 
-    /// Submits one task, as executor() does.
+    /// Submits one task, as executor() does: blocks while the queue is full.
+    /// @throws std::invalid_argument for an empty task.
+    /// @throws ThreadPoolShutDown once shutdown() has begun.
     void submit(std::function<void()> task) { state_->submit(std::move(task)); }
 
     /// Stops accepting tasks, runs every accepted one, then joins the workers. Idempotent.

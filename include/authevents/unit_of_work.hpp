@@ -133,8 +133,8 @@ struct UnitScope {
     std::vector<std::unique_ptr<PendingEvent>> events;
 
     /// Ends the open savepoint chain below this scope: committed (its events appended to
-    /// this scope's, innermost first) or rolled back. Throws only std::bad_alloc (then the
-    /// chain is left as it was).
+    /// this scope's, innermost first) or rolled back.
+    /// @throws std::bad_alloc only (then the chain is left as it was).
     void end_children(UnitState how) {
         if (child == nullptr) {
             return;
@@ -219,7 +219,8 @@ struct UnitScope {
 /// dispatcher must outlive the unit.
 class UnitOfWork {
 public:
-    /// An open unit dispatching into `dispatcher` on commit. Throws std::bad_alloc.
+    /// An open unit dispatching into `dispatcher` on commit.
+    /// @throws std::bad_alloc if memory runs out.
     explicit UnitOfWork(EventDispatcher& dispatcher)
         : scope_(std::make_unique<detail::UnitScope>()) {
         scope_->dispatcher = &dispatcher;
@@ -246,8 +247,8 @@ public:
 
     /// Buffers `event`, sent from its default sender (EventSender<Event>), for dispatch on
     /// commit. Takes a copy (or the moved value): the caller's object may change afterwards.
-    /// @throws std::logic_error when the unit is not open or a savepoint of it is open;
-    ///         std::bad_alloc.
+    /// @throws std::logic_error when the unit is not open or a savepoint of it is open.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event> void dispatch(Event event) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::UnitOfWork::dispatch: an event must be a class type with a "
@@ -274,8 +275,8 @@ public:
 
     /// Opens a savepoint: a nested unit whose events join this one when it commits and are
     /// dropped when it rolls back. Only one savepoint of a unit is open at a time.
-    /// @throws std::logic_error when this unit is not open or already has an open savepoint;
-    ///         std::bad_alloc.
+    /// @throws std::logic_error when this unit is not open or already has an open savepoint.
+    /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] UnitOfWork savepoint() {
         detail::UnitScope& scope = open_scope("savepoint");
         UnitOfWork child(*scope.dispatcher);
@@ -289,8 +290,8 @@ public:
     /// enclosing unit and returns an empty report. A unit that is no longer open (committed,
     /// rolled back, moved from) does nothing and returns an empty report, so a second commit
     /// never dispatches twice. Never throws a handler's or observer's exception (see the class
-    /// note); throws only std::bad_alloc, before any event is dispatched (the unit then stays
-    /// open).
+    /// note).
+    /// @throws std::bad_alloc only, before any event is dispatched (the unit then stays open).
     CommitReport commit() {
         CommitReport result;
         if (!scope_ || scope_->state != UnitState::open) {
@@ -352,7 +353,7 @@ public:
     [[nodiscard]] bool empty() const noexcept { return size() == 0; }
 
     /// The names of the buffered events, in order (its open savepoints' not included).
-    /// Throws std::bad_alloc.
+    /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] std::vector<std::string_view> names() const {
         std::vector<std::string_view> result;
         if (scope_) {

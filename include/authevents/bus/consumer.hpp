@@ -738,8 +738,8 @@ private:
     }
 
     /// XADD to the dead-letter stream (trimmed to dead_letter_max_length), then XACK only if
-    /// that succeeded. A refused XADD leaves the entry pending, counted and logged; a lost
-    /// connection throws (the entry stays pending too).
+    /// that succeeded. A refused XADD leaves the entry pending, counted and logged.
+    /// @throws RedisConnectionError when the connection is lost (the entry stays pending too).
     void dead_letter(RedisConnection& redis, const detail::StreamEntry& entry,
                      const std::string& raw_reason) {
         const std::string reason = safe(raw_reason);

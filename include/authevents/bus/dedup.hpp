@@ -29,7 +29,8 @@ struct DedupKey {
     std::string event_id; ///< The CloudEvent id.
 
     /// `<stream>:<group>:<event id>`, with `%` and `:` in stream and group written as `%25`
-    /// and `%3A`, so distinct keys never give the same text. Throws only std::bad_alloc.
+    /// and `%3A`, so distinct keys never give the same text.
+    /// @throws std::bad_alloc only.
     [[nodiscard]] std::string text() const {
         std::string out;
         out.reserve(stream.size() + group.size() + event_id.size() + 2);
@@ -78,23 +79,27 @@ public:
     /// Atomically: if `key` is absent, or in progress with an expired lease or for `owner`
     /// itself (a claim left by this member before a restart), marks it in progress for
     /// `owner` until now + `lease` and returns claimed; else returns done or in_progress.
-    /// May throw on storage failure.
+    /// @throws the store's own error on a storage failure.
     [[nodiscard]] virtual ClaimState claim(const DedupKey& key, std::string_view owner,
                                            std::chrono::milliseconds lease) = 0;
 
     /// Extends `owner`'s claim on `key` to now + `lease` (no effect if `owner` does not hold
-    /// it). May throw on storage failure.
+    /// it).
+    /// @throws the store's own error on a storage failure.
     virtual void extend(const DedupKey& key, std::string_view owner,
                         std::chrono::milliseconds lease) = 0;
 
-    /// Marks `key` done (whoever held it); idempotent. May throw on storage failure.
+    /// Marks `key` done (whoever held it); idempotent.
+    /// @throws the store's own error on a storage failure.
     virtual void complete(const DedupKey& key) = 0;
 
     /// Drops `owner`'s claim on `key`, so a retry can claim it (no effect on a done key or
-    /// another owner's claim). May throw on storage failure.
+    /// another owner's claim).
+    /// @throws the store's own error on a storage failure.
     virtual void release(const DedupKey& key, std::string_view owner) = 0;
 
-    /// True if `key` is done. May throw on storage failure.
+    /// True if `key` is done.
+    /// @throws the store's own error on a storage failure.
     [[nodiscard]] virtual bool done(const DedupKey& key) = 0;
 
 protected:
@@ -110,8 +115,8 @@ protected:
 /// Thread-safe (a mutex); throws only std::bad_alloc.
 class MemoryDedupStore final : public DedupStore {
 public:
-    /// An empty store keeping at most `capacity` done keys. Throws std::invalid_argument if
-    /// `capacity` is zero.
+    /// An empty store keeping at most `capacity` done keys.
+    /// @throws std::invalid_argument if `capacity` is zero.
     explicit MemoryDedupStore(std::size_t capacity = 100000) : capacity_(capacity) {
         if (capacity_ == 0) {
             throw std::invalid_argument("dedup: MemoryDedupStore capacity must be at least 1");
@@ -221,10 +226,11 @@ private:
 class SqliteDedupStore final : public DedupStore {
 public:
     /// Opens, creating if needed, the database at `path` and the table (with an index on
-    /// updated_at_ms). Throws std::invalid_argument for an empty path, an invalid table name
-    /// (must match [A-Za-z_][A-Za-z0-9_]*) or a table of the layout before per-group keys
-    /// (event_id, consumed_at_ms: see "Migrating the inbox" in docs/bus.md); SqliteError if
-    /// SQLite fails.
+    /// updated_at_ms).
+    /// @throws std::invalid_argument for an empty path, an invalid table name (must match
+    /// [A-Za-z_][A-Za-z0-9_]*) or a table of the layout before per-group keys (event_id,
+    /// consumed_at_ms: see "Migrating the inbox" in docs/bus.md).
+    /// @throws SqliteError if SQLite fails.
     explicit SqliteDedupStore(std::string path, std::string table = "authevents_inbox")
         : path_(std::move(path)), table_(std::move(table)) {
         detail::validate_identifier(table_, "dedup");
@@ -284,7 +290,8 @@ public:
     /// Closes the connection. Must not run concurrently with another member call.
     ~SqliteDedupStore() override = default;
 
-    /// See DedupStore::claim(): one upsert. Thread-safe. Throws SqliteError.
+    /// See DedupStore::claim(): one upsert. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] ClaimState claim(const DedupKey& key, std::string_view owner,
                                    std::chrono::milliseconds lease) override {
         const std::lock_guard<std::mutex> lock(mutex_);
@@ -297,7 +304,8 @@ public:
                                                             : ClaimState::in_progress;
     }
 
-    /// See DedupStore::extend(). Thread-safe. Throws SqliteError.
+    /// See DedupStore::extend(). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     void extend(const DedupKey& key, std::string_view owner,
                 std::chrono::milliseconds lease) override {
         const std::lock_guard<std::mutex> lock(mutex_);
@@ -305,19 +313,22 @@ public:
     }
 
     /// See DedupStore::complete(): durable when it returns (see the class note on power
-    /// loss). Thread-safe. Throws SqliteError.
+    /// loss). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     void complete(const DedupKey& key) override {
         const std::lock_guard<std::mutex> lock(mutex_);
         (void)run(complete_, key, {}, std::chrono::milliseconds(0));
     }
 
-    /// See DedupStore::release(). Thread-safe. Throws SqliteError.
+    /// See DedupStore::release(). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     void release(const DedupKey& key, std::string_view owner) override {
         const std::lock_guard<std::mutex> lock(mutex_);
         (void)run(release_, key, owner, std::chrono::milliseconds(0));
     }
 
-    /// See DedupStore::done(). Thread-safe. Throws SqliteError.
+    /// See DedupStore::done(). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] bool done(const DedupKey& key) override {
         const std::lock_guard<std::mutex> lock(mutex_);
         const detail::Statement::Use use(state_);
@@ -326,8 +337,9 @@ public:
     }
 
     /// Forgets the done keys (and expired claims) last updated at least `age` ago and returns
-    /// how many. Choose `age` well beyond the longest redelivery delay. Thread-safe. Throws
-    /// std::invalid_argument for a negative age, SqliteError if SQLite fails.
+    /// how many. Choose `age` well beyond the longest redelivery delay. Thread-safe.
+    /// @throws std::invalid_argument for a negative age.
+    /// @throws SqliteError if SQLite fails.
     std::size_t prune(std::chrono::milliseconds age) {
         if (age.count() < 0) {
             throw std::invalid_argument("dedup: prune: the age is negative");
@@ -341,7 +353,8 @@ public:
         return static_cast<std::size_t>(sqlite3_changes(db_.get()));
     }
 
-    /// How many done keys are stored. Thread-safe. Throws SqliteError.
+    /// How many done keys are stored. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] std::size_t size() {
         const std::lock_guard<std::mutex> lock(mutex_);
         const detail::Statement::Use use(size_);

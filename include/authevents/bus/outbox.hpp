@@ -66,9 +66,10 @@ class SqliteOutbox final : public OutboxSource {
 public:
     /// Opens, creating if needed, the database file at `path`: WAL journal mode, the busy
     /// timeout and synchronous level of `options`, and the table and its index if missing.
-    /// Throws std::invalid_argument for an invalid table name or an empty or in-memory path
-    /// (":memory:": nothing would survive), SqliteError if the file cannot be opened or set up
-    /// (including a file system where WAL mode is unavailable).
+    /// @throws std::invalid_argument for an invalid table name or an empty or in-memory path
+    /// (":memory:": nothing would survive).
+    /// @throws SqliteError if the file cannot be opened or set up (including a file system where
+    /// WAL mode is unavailable).
     explicit SqliteOutbox(std::string path, OutboxOptions options = {})
         : path_(std::move(path)), options_(std::move(options)) {
         detail::validate_identifier(options_.table, "outbox");
@@ -152,8 +153,9 @@ public:
     /// Creates the outbox table and its index in `db`, a connection the service owns, if they
     /// are missing (idempotent), so that append_in can be used in its transactions. Sets no
     /// pragma on `db` (WAL mode and a busy timeout are the caller's choice, and recommended).
-    /// Thread-safety is that of `db`. Throws std::invalid_argument for an invalid table name,
-    /// SqliteError if SQLite fails.
+    /// Thread-safety is that of `db`.
+    /// @throws std::invalid_argument for an invalid table name.
+    /// @throws SqliteError if SQLite fails.
     static void create_schema(sqlite3* db, const OutboxOptions& options = {}) {
         detail::validate_identifier(options.table, "outbox");
         const std::string table = detail::quote_identifier(options.table);
@@ -182,9 +184,10 @@ public:
 
     /// Appends one event in `db`, a connection the service owns, so inside its open
     /// transaction, if any: committed or rolled back with it. Neither begins nor commits.
-    /// Thread-safety is that of `db`. Throws std::invalid_argument for an empty `event_id` or
-    /// an invalid table name; SqliteError if SQLite fails, e.g. SQLITE_CONSTRAINT naming the
-    /// event id if it is already in the outbox, or "no such table" before create_schema.
+    /// Thread-safety is that of `db`.
+    /// @throws std::invalid_argument for an empty `event_id` or an invalid table name.
+    /// @throws SqliteError if SQLite fails, e.g. SQLITE_CONSTRAINT naming the event id if it is
+    /// already in the outbox, or "no such table" before create_schema.
     static void append_in(sqlite3* db, std::string_view event_id, std::string_view type,
                           std::string_view payload, const OutboxOptions& options = {}) {
         detail::validate_identifier(options.table, "outbox");
@@ -194,12 +197,13 @@ public:
 
     /// Appends one event in a transaction of its own or shared with the appends other threads
     /// make at the same time (group commit: one commit and one fsync for the group): durable
-    /// when it returns (on power loss too with synchronous_full). Thread-safe. Throws
-    /// std::invalid_argument for an empty `event_id`, SqliteError if SQLite fails (e.g.
-    /// SQLITE_CONSTRAINT naming a duplicate id, for that append only; SQLITE_BUSY when another
-    /// connection holds the write lock past the busy timeout, or a failed commit, for every
-    /// append of the group, none of which is then in the outbox), and std::logic_error from
-    /// inside a transaction() body (use append_in there).
+    /// when it returns (on power loss too with synchronous_full). Thread-safe.
+    /// @throws std::invalid_argument for an empty `event_id`.
+    /// @throws SqliteError if SQLite fails (e.g. SQLITE_CONSTRAINT naming a duplicate id, for
+    /// that append only; SQLITE_BUSY when another connection holds the write lock past the busy
+    /// timeout, or a failed commit, for every append of the group, none of which is then in the
+    /// outbox).
+    /// @throws std::logic_error from inside a transaction() body (use append_in there).
     void append(std::string_view event_id, std::string_view type, std::string_view payload) {
         if (event_id.empty()) {
             throw std::invalid_argument("outbox: append: the event id is empty");
@@ -255,9 +259,12 @@ public:
     /// Runs `body(sqlite3*)` inside BEGIN IMMEDIATE ... COMMIT on the outbox's own connection,
     /// holding the outbox's mutex, and returns its result: the service's writes and its
     /// append_in(db, ..., options()) calls commit together. If `body` throws, the transaction
-    /// is rolled back and the exception rethrown; SqliteError if BEGIN or COMMIT fails. The
-    /// body must not call members of this outbox (std::logic_error rather than a deadlock) nor
-    /// end the transaction itself (std::logic_error after it returns). Thread-safe.
+    /// is rolled back and the exception rethrown. The body must not call members of this outbox
+    /// nor end the transaction itself. Thread-safe.
+    /// @throws what `body` throws, after rolling the transaction back.
+    /// @throws SqliteError if BEGIN or COMMIT fails.
+    /// @throws std::logic_error when the body calls members of this outbox (rather than a
+    /// deadlock) or ends the transaction itself (after it returns).
     template <class Body> std::invoke_result_t<Body&&, sqlite3*> transaction(Body&& body) {
         using Result = std::invoke_result_t<Body&&, sqlite3*>;
         const auto lock = lock_connection("transaction");
@@ -273,8 +280,8 @@ public:
         }
     }
 
-    /// Up to `limit` unpublished records, oldest (lowest sequence) first. Thread-safe. Throws
-    /// SqliteError if SQLite fails.
+    /// Up to `limit` unpublished records, oldest (lowest sequence) first. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) override {
         std::vector<OutboxRecord> records;
         if (limit == 0) {
@@ -302,9 +309,11 @@ public:
     /// first publish time (idempotent). With a `lease_owner`, the same transaction first checks
     /// that this owner holds the relay lease (acquire_lease) and it has not expired, so a
     /// relay whose lease lapsed mid-batch never marks rows its successor is publishing.
-    /// Thread-safe. Throws OutboxLeaseLost (marking none) when that check fails;
-    /// std::invalid_argument naming the first sequence not in the table (never appended, or
-    /// pruned), marking none; SqliteError if SQLite fails, marking none.
+    /// Thread-safe.
+    /// @throws OutboxLeaseLost (marking none) when that check fails.
+    /// @throws std::invalid_argument naming the first sequence not in the table (never
+    /// appended, or pruned), marking none.
+    /// @throws SqliteError if SQLite fails, marking none.
     void mark_published(const std::vector<std::int64_t>& sequences,
                         std::string_view lease_owner = {}) override {
         update_each(
@@ -328,22 +337,24 @@ public:
     }
 
     /// Records one failed publish attempt for each of these records (attempts + 1, `error`
-    /// kept as last_error), in one transaction. Thread-safe. Throws std::invalid_argument
-    /// naming the first sequence not in the table, recording none; SqliteError if SQLite fails,
-    /// recording none.
+    /// kept as last_error), in one transaction. Thread-safe.
+    /// @throws std::invalid_argument naming the first sequence not in the table, recording none.
+    /// @throws SqliteError if SQLite fails, recording none.
     void record_failure(const std::vector<std::int64_t>& sequences,
                         std::string_view error) override {
         update_each(record_failure_, sequences, "record_failure",
                     [&](detail::Statement& s) { s.bind_text(1, error); });
     }
 
-    /// How many records are not published yet. Thread-safe. Throws SqliteError.
+    /// How many records are not published yet. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] std::size_t pending_count() const override {
         return count(pending_count_, "pending_count");
     }
 
     /// The unpublished records: how many, and the age of the oldest (a relay that is down or
-    /// refused shows as a growing age). Thread-safe. Throws SqliteError.
+    /// refused shows as a growing age). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] OutboxBacklog backlog() const {
         const auto lock = lock_connection("backlog");
         const detail::Statement::Use use(backlog_);
@@ -362,9 +373,9 @@ public:
     /// returns whether `owner` holds it: true when the lease was free, expired or already
     /// `owner`'s; false (changing nothing) while another owner's lease runs. One atomic SQLite
     /// statement, so of several relays (threads or processes) on the file exactly one holds
-    /// it at a time, given clocks that agree (one host). Thread-safe. Throws
-    /// std::invalid_argument for an empty owner or a non-positive duration, SqliteError if
-    /// SQLite fails (e.g. SQLITE_BUSY past the busy timeout).
+    /// it at a time, given clocks that agree (one host). Thread-safe.
+    /// @throws std::invalid_argument for an empty owner or a non-positive duration.
+    /// @throws SqliteError if SQLite fails (e.g. SQLITE_BUSY past the busy timeout).
     bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) override {
         if (owner.empty()) {
             throw std::invalid_argument("outbox: acquire_lease: the owner is empty");
@@ -383,8 +394,8 @@ public:
     }
 
     /// Gives up `owner`'s relay lease at once (nothing if another owner holds it), so a
-    /// waiting relay takes over without waiting for it to expire. Thread-safe. Throws
-    /// SqliteError if SQLite fails.
+    /// waiting relay takes over without waiting for it to expire. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     void release_lease(std::string_view owner) override {
         const auto lock = lock_connection("release_lease");
         const detail::Statement::Use use(release_lease_);
@@ -393,7 +404,8 @@ public:
     }
 
     /// The relay lease as stored (possibly expired), or nothing if no relay ever held it or
-    /// the last holder released it. Thread-safe. Throws SqliteError.
+    /// the last holder released it. Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] std::optional<OutboxLease> lease() const {
         const auto lock = lock_connection("lease");
         const detail::Statement::Use use(read_lease_);
@@ -403,14 +415,16 @@ public:
         return OutboxLease{read_lease_.column_text(0), read_lease_.column_int64(1)};
     }
 
-    /// How many published records are kept (not pruned yet). Thread-safe. Throws SqliteError.
+    /// How many published records are kept (not pruned yet). Thread-safe.
+    /// @throws SqliteError if SQLite fails.
     [[nodiscard]] std::size_t published_count() const {
         return count(published_count_, "published_count");
     }
 
     /// Deletes the records published at least `age` ago and returns how many. Pending records
-    /// are never deleted; sequences are never reused. Thread-safe. Throws std::invalid_argument
-    /// for a negative age, SqliteError if SQLite fails.
+    /// are never deleted; sequences are never reused. Thread-safe.
+    /// @throws std::invalid_argument for a negative age.
+    /// @throws SqliteError if SQLite fails.
     std::size_t prune_published(std::chrono::milliseconds age) {
         if (age.count() < 0) {
             throw std::invalid_argument("outbox: prune_published: the age is negative");

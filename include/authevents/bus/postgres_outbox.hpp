@@ -202,9 +202,9 @@ namespace authevents::bus {
 class PostgresOutbox final : public OutboxSource {
 public:
     /// Connects to `conninfo` (a libpq connection string or URI) and creates the table, its
-    /// index (and the archive table for OutboxRetention::archive) if missing. Throws
-    /// std::invalid_argument for invalid options, PostgresError if the server cannot be
-    /// reached or the schema cannot be made.
+    /// index (and the archive table for OutboxRetention::archive) if missing.
+    /// @throws std::invalid_argument for invalid options.
+    /// @throws PostgresError if the server cannot be reached or the schema cannot be made.
     explicit PostgresOutbox(std::string conninfo, PostgresOutboxOptions options = {})
         : conninfo_(std::move(conninfo)), options_(std::move(options)) {
         detail::validate_outbox_options(options_);
@@ -254,8 +254,9 @@ public:
     /// OutboxRetention::archive) in `conn`'s database if missing: idempotent, safe when several
     /// processes run it at once (an advisory lock serialises them). Runs in the caller's
     /// transaction if one is open (its notices below warning are then silenced until it ends).
-    /// Thread-safety is that of `conn`. Throws std::invalid_argument for invalid options,
-    /// PostgresError if the server fails.
+    /// Thread-safety is that of `conn`.
+    /// @throws std::invalid_argument for invalid options.
+    /// @throws PostgresError if the server fails.
     static void create_schema(PGconn* conn, const PostgresOutboxOptions& options = {}) {
         detail::validate_outbox_options(options);
         const std::string table = detail::pg_quote_identifier(options.table);
@@ -293,10 +294,11 @@ public:
     /// Appends one event on `conn`, a connection the service owns, so inside its open
     /// transaction, if any (committed or rolled back with it; relays are notified at
     /// commit), and returns its sequence. Neither begins nor commits. Thread-safety is that of
-    /// `conn`. Throws std::invalid_argument for an empty `event_id` or invalid options;
-    /// PostgresError if the server fails, e.g. SQLSTATE 23505 naming the event id if it is
-    /// already in the outbox, or 42P01 before create_schema. A failed statement aborts the
-    /// caller's transaction (PostgreSQL's rule): roll it back.
+    /// `conn`. A failed statement aborts the caller's transaction (PostgreSQL's rule): roll it
+    /// back.
+    /// @throws std::invalid_argument for an empty `event_id` or invalid options.
+    /// @throws PostgresError if the server fails, e.g. SQLSTATE 23505 naming the event id if it
+    /// is already in the outbox, or 42P01 before create_schema.
     static std::int64_t append_in(PGconn* conn, std::string_view event_id, std::string_view type,
                                   std::string_view payload,
                                   const PostgresOutboxOptions& options = {}) {
@@ -325,9 +327,11 @@ public:
 
     /// Appends one event in a transaction of its own on the outbox's connection: committed
     /// when it returns. For events that go with no data of the service's; use append_in for
-    /// those that do. Thread-safe. Throws as append_in; after a PostgresError with
-    /// connection_lost() it is unknown whether the event committed (appending it again then
-    /// fails with SQLSTATE 23505 if it did).
+    /// those that do. Thread-safe.
+    /// @throws std::invalid_argument as append_in.
+    /// @throws PostgresError as append_in; after one with connection_lost() it is unknown
+    /// whether the event committed (appending it again then fails with SQLSTATE 23505 if it
+    /// did).
     std::int64_t append(std::string_view event_id, std::string_view type,
                         std::string_view payload) {
         return with_query(
@@ -339,8 +343,10 @@ public:
     /// held until release_lease or until the session ends), or confirms it is still held;
     /// returns whether `owner` holds it: false while another relay (another session) or
     /// another owner on this object does. `duration` is not used: the lock lasts as long as
-    /// its session. Thread-safe. Throws std::invalid_argument for an empty owner or a
-    /// non-positive duration (as SqliteOutbox), PostgresError if the server cannot be reached.
+    /// its session. Thread-safe.
+    /// @throws std::invalid_argument for an empty owner or a non-positive duration (as
+    /// SqliteOutbox).
+    /// @throws PostgresError if the server cannot be reached.
     bool acquire_lease(std::string_view owner, std::chrono::milliseconds duration) override {
         if (owner.empty()) {
             throw std::invalid_argument("postgres outbox: acquire_lease: the owner is empty");
@@ -372,8 +378,8 @@ public:
     }
 
     /// Gives `owner`'s lease up at once (an open claim is rolled back first); nothing if
-    /// `owner` does not hold it. Thread-safe. Throws PostgresError if the server fails (the
-    /// lease then ends with the session).
+    /// `owner` does not hold it. Thread-safe.
+    /// @throws PostgresError if the server fails (the lease then ends with the session).
     void release_lease(std::string_view owner) override {
         const std::lock_guard<std::mutex> lock(relay_mutex_);
         if (lease_owner_.empty() || lease_owner_ != owner) {
@@ -387,9 +393,10 @@ public:
     /// Claims up to `limit` unpublished records, lowest sequence first, skipping rows another
     /// relay has claimed: a transaction on the relay connection stays open, holding their row
     /// locks, until mark_published or record_failure ends it (or the next next_batch, or
-    /// release_lease, rolls it back). Thread-safe. Throws OutboxLeaseLost when the session
-    /// that held the lease broke since (acquire_lease takes it again), PostgresError if the
-    /// server fails (the claim is then gone).
+    /// release_lease, rolls it back). Thread-safe.
+    /// @throws OutboxLeaseLost when the session that held the lease broke since (acquire_lease
+    /// takes it again).
+    /// @throws PostgresError if the server fails (the claim is then gone).
     [[nodiscard]] std::vector<OutboxRecord> next_batch(std::size_t limit) override {
         std::vector<OutboxRecord> records;
         const std::lock_guard<std::mutex> lock(relay_mutex_);
@@ -431,9 +438,9 @@ public:
     /// with the time), in the claim's transaction, which it commits; without an open claim,
     /// in a transaction of its own. Idempotent: records already marked (or deleted) are
     /// skipped. With a `lease_owner`, marks only while that owner holds the lease on a live
-    /// session. Every prune_interval it also prunes (archive, keep). Thread-safe. Throws
-    /// OutboxLeaseLost (marking none) when `lease_owner` does not hold the lease; PostgresError
-    /// if the server fails (marking none: the records go out again).
+    /// session. Every prune_interval it also prunes (archive, keep). Thread-safe.
+    /// @throws OutboxLeaseLost (marking none) when `lease_owner` does not hold the lease.
+    /// @throws PostgresError if the server fails (marking none: the records go out again).
     void mark_published(const std::vector<std::int64_t>& sequences,
                         std::string_view lease_owner = {}) override {
         {
@@ -459,7 +466,8 @@ public:
 
     /// Records one failed publish attempt for each of these records (attempts + 1, `error`
     /// kept as last_error), in the claim's transaction, which it commits (or a transaction of
-    /// its own). Thread-safe. Throws PostgresError if the server fails.
+    /// its own). Thread-safe.
+    /// @throws PostgresError if the server fails.
     void record_failure(const std::vector<std::int64_t>& sequences,
                         std::string_view error) override {
         const std::lock_guard<std::mutex> lock(relay_mutex_);
@@ -472,8 +480,8 @@ public:
         commit_claim("postgres outbox: record_failure: commit");
     }
 
-    /// How many records are not published yet (claimed ones included). Thread-safe. Throws
-    /// PostgresError.
+    /// How many records are not published yet (claimed ones included). Thread-safe.
+    /// @throws PostgresError if the server fails.
     [[nodiscard]] std::size_t pending_count() const override {
         return with_query([&](PGconn* conn) {
             return static_cast<std::size_t>(detail::pg_exec(conn,
@@ -486,7 +494,8 @@ public:
     }
 
     /// The unpublished records: how many, and the age of the oldest (by the server's clock).
-    /// Thread-safe. Throws PostgresError.
+    /// Thread-safe.
+    /// @throws PostgresError if the server fails.
     [[nodiscard]] OutboxBacklog backlog() const {
         return with_query([&](PGconn* conn) {
             const detail::PgResult row = detail::pg_exec(
@@ -506,7 +515,8 @@ public:
     }
 
     /// How many published records are kept: in the table (keep), in the archive (archive), 0
-    /// (delete_published). Thread-safe. Throws PostgresError.
+    /// (delete_published). Thread-safe.
+    /// @throws PostgresError if the server fails.
     [[nodiscard]] std::size_t published_count() const {
         if (options_.retention == OutboxRetention::delete_published) {
             return 0;
@@ -521,7 +531,8 @@ public:
 
     /// Deletes the published records kept longer than keep_for (archive, keep; nothing for
     /// delete_published), at most 10,000 a call, and returns how many. Pending records are
-    /// never deleted. Thread-safe. Throws PostgresError.
+    /// never deleted. Thread-safe.
+    /// @throws PostgresError if the server fails.
     std::size_t prune_published() {
         next_prune_.store(std::chrono::steady_clock::now() + options_.prune_interval);
         if (options_.retention == OutboxRetention::delete_published) {

@@ -137,7 +137,8 @@ struct StreamId {
     }
 };
 
-/// Parses `<ms>-<seq>`; std::runtime_error naming `text` when it is not one.
+/// Parses `<ms>-<seq>`.
+/// @throws std::runtime_error naming `text` when it is not one.
 inline StreamId parse_stream_id(std::string_view text) {
     const auto fail = [&] {
         return std::runtime_error("redis: malformed stream id '" + std::string(text.substr(0, 64)) +
@@ -490,8 +491,8 @@ public:
     /// The consumer groups of the stream as of this relay's last trim (after each batch, and
     /// every trim_interval while running): per group its lag (entries not delivered yet) and
     /// pending count. Empty before the first trim. For the outbox side see
-    /// SqliteOutbox::backlog() and PostgresOutbox::backlog(). Thread-safe; throws only
-    /// std::bad_alloc.
+    /// SqliteOutbox::backlog() and PostgresOutbox::backlog(). Thread-safe.
+    /// @throws std::bad_alloc only.
     [[nodiscard]] std::vector<StreamGroupStats> group_stats() const {
         std::lock_guard<std::mutex> lock(groups_mutex_);
         return groups_;

@@ -181,7 +181,8 @@ private:
 };
 
 /// The bytes HMAC-SHA256 is computed over for `event` signed by the key `key_id` (see the
-/// file comment). Thread-safe, pure; throws only std::bad_alloc.
+/// file comment). Thread-safe, pure.
+/// @throws std::bad_alloc only.
 inline std::string signing_input(const CloudEvent& event, std::string_view key_id) {
     const nlohmann::json input = nlohmann::json::array({
         "authevents-hmac-sha256-v1",
@@ -409,7 +410,8 @@ inline SignatureCheck check_signature(std::string_view json_text, const CloudEve
     return check;
 }
 
-/// Throws std::invalid_argument, prefixed with `who`, when two keys of `keys` share an id.
+/// Checks that the keys of `keys` have distinct ids.
+/// @throws std::invalid_argument, prefixed with `who`, when two keys of `keys` share an id.
 inline void check_signing_keys(const std::vector<SigningKey>& keys, std::string_view who) {
     for (std::size_t i = 0; i < keys.size(); ++i) {
         for (std::size_t j = i + 1; j < keys.size(); ++j) {

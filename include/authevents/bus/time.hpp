@@ -85,8 +85,8 @@ constexpr bool read_digits(std::string_view text, std::size_t pos, std::size_t c
 namespace authevents::bus {
 
 /// Formats `time` as RFC 3339 UTC with milliseconds, e.g. "2026-11-24T10:54:10.123Z"
-/// (rounded down to the millisecond). Years must be 0000-9999 (else std::out_of_range).
-/// Thread-safe, pure.
+/// (rounded down to the millisecond). Years must be 0000-9999. Thread-safe, pure.
+/// @throws std::out_of_range for a year outside 0000-9999.
 inline std::string format_rfc3339(SysMilliseconds time) {
     const std::int64_t ms_per_day = 86'400'000;
     const std::int64_t total_ms = time.time_since_epoch().count();
@@ -133,7 +133,8 @@ inline std::string format_rfc3339(SysMilliseconds time) {
 }
 
 /// Formats a system_clock time point as format_rfc3339(SysMilliseconds) does (rounded down
-/// to the millisecond). Thread-safe, pure; std::out_of_range outside years 0000-9999.
+/// to the millisecond). Thread-safe, pure.
+/// @throws std::out_of_range outside years 0000-9999.
 inline std::string format_rfc3339(std::chrono::system_clock::time_point time) {
     return format_rfc3339(std::chrono::floor<std::chrono::milliseconds>(time));
 }

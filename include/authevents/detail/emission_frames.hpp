@@ -83,8 +83,9 @@ struct alignas(64) ThreadRecord {
     }
 
     /// A free frame for a new emission: the first of the record unless emissions nest. Owner
-    /// thread only. Throws std::bad_alloc only when nesting exceeds every chunk allocated so
-    /// far and a new one cannot be allocated.
+    /// thread only.
+    /// @throws std::bad_alloc only when nesting exceeds every chunk allocated so far and a new
+    /// one cannot be allocated.
     EmissionFrame& free_frame() {
         FrameChunk* chunk = &first;
         for (;;) {
@@ -203,8 +204,9 @@ inline ThreadRecord& this_thread_record() {
 /// loads and plain stores: no locked instruction, no fence (see asymmetric_fence.hpp).
 class EmissionScope {
 public:
-    /// Takes the frame for a new emission from `sender`. Throws std::bad_alloc only on this
-    /// thread's first emission or on deep nesting; nothing needs undoing then.
+    /// Takes the frame for a new emission from `sender`.
+    /// @throws std::bad_alloc only on this thread's first emission or on deep nesting; nothing
+    /// needs undoing then.
     static EmissionFrame& enter(const void* sender) {
         ThreadRecord* record = this_thread_record_ptr;
         EmissionFrame* frame = record != nullptr ? &record->first.frames[0] : nullptr;

@@ -101,10 +101,10 @@ public:
     QueuedSlot(const SlotEntry& target, std::shared_ptr<SlotNode> owner, Executor executor)
         : target_(target), owner_(std::move(owner)), executor_(std::move(executor)) {}
 
-    /// Copies the arguments and submits one task for them. If the executor refuses (throws),
-    /// the call is withdrawn and the exception propagates. Concurrent sends submit one at a
+    /// Copies the arguments and submits one task for them. Concurrent sends submit one at a
     /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
     /// run a slot that sends again).
+    /// @throws what the executor throws to refuse the task; the call is then withdrawn.
     template <class... Args> void enqueue(SlotNode& node, Args&... args) {
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
         // Owned through its base (whose destructor is virtual), so that the shared_ptr's

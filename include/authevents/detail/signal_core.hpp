@@ -105,8 +105,8 @@ public:
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
-    /// node now connected under that key. Strong guarantee: throws std::bad_alloc and changes
-    /// nothing if memory runs out.
+    /// node now connected under that key. Strong guarantee.
+    /// @throws std::bad_alloc if memory runs out, changing nothing.
     std::shared_ptr<SlotNode> insert(std::shared_ptr<SlotNode> node, const Entry& entry) {
         std::vector<std::shared_ptr<SlotNode>> released;
         // Reclaimed nodes that own nothing are freed one per connect rather than all at once,
@@ -520,8 +520,8 @@ private:
 
     /// Publishes a copy of the current snapshot without its inactive slots, with `added`
     /// inserted before index `position` of the current one when given. Does nothing when there
-    /// is nothing to add or drop. Strong guarantee: only allocation can throw, and it happens
-    /// before anything changes.
+    /// is nothing to add or drop. Strong guarantee.
+    /// @throws std::bad_alloc only, before anything changes.
     void rebuild(const Entry* added, std::size_t position, const std::shared_ptr<SlotNode>& node) {
         const EntrySnapshot* current = current_.load(std::memory_order_relaxed);
         const std::size_t count = live_.size();

@@ -129,7 +129,8 @@ public:
         return value != nullptr && size > 0 ? std::string(value, static_cast<std::size_t>(size))
                                             : std::string();
     }
-    /// The value as an integer (0 for NULL); throws PostgresError (22P02) if it is not one.
+    /// The value as an integer (0 for NULL).
+    /// @throws PostgresError (22P02) if it is not one.
     [[nodiscard]] std::int64_t int64(int row, int column) const {
         if (is_null(row, column)) {
             return 0;
@@ -181,8 +182,9 @@ private:
 };
 
 /// Runs `sql` (one statement; `$n` placeholders take `params` as text) on `conn` and returns
-/// its result. Throws PostgresError "<context> failed: ... (SQLSTATE ...)" unless it succeeded
-/// (a command or rows). Thread-safety is that of `conn` (one thread at a time).
+/// its result. Thread-safety is that of `conn` (one thread at a time).
+/// @throws PostgresError "<context> failed: ... (SQLSTATE ...)" unless it succeeded (a command
+/// or rows).
 inline PgResult pg_exec(PGconn* conn, const std::string& sql, const PgParams& params,
                         std::string_view context) {
     const std::vector<const char*> values = params.pointers();
@@ -213,8 +215,9 @@ public:
     PgConnection() = default;
 
     /// Connects with the libpq connection string `conninfo` ("host=... port=... dbname=..."
-    /// or a postgresql:// URI). Throws PostgresError (SQLSTATE 08001) naming `context` and
-    /// libpq's reason if the connection cannot be made.
+    /// or a postgresql:// URI).
+    /// @throws PostgresError (SQLSTATE 08001) naming `context` and libpq's reason if the
+    /// connection cannot be made.
     PgConnection(const std::string& conninfo, std::string_view context)
         : conn_(PQconnectdb(conninfo.c_str())) {
         if (!conn_) {
@@ -273,8 +276,8 @@ private:
 };
 
 /// Waits until `conn`'s socket is readable or `timeout` passes, then consumes input and
-/// returns the channel names of the notifications received (possibly none). Throws
-/// PostgresError (08006) if the connection is broken (also when the server said it is
+/// returns the channel names of the notifications received (possibly none).
+/// @throws PostgresError (08006) if the connection is broken (also when the server said it is
 /// shutting down and closed it).
 inline std::vector<std::string>
 pg_wait_notifications(PGconn* conn, std::chrono::milliseconds timeout, std::string_view context) {
@@ -309,9 +312,10 @@ pg_wait_notifications(PGconn* conn, std::chrono::milliseconds timeout, std::stri
     return channels;
 }
 
-/// Throws std::invalid_argument unless `name` matches [A-Za-z_][A-Za-z0-9_]* and has at most
-/// 63 bytes (PostgreSQL's identifier limit, beyond which it would silently truncate). Validated
-/// names are safe to format into SQL, quoted (pg_quote_identifier).
+/// Checks `name` as an SQL identifier. Validated names are safe to format into SQL, quoted
+/// (pg_quote_identifier).
+/// @throws std::invalid_argument unless `name` matches [A-Za-z_][A-Za-z0-9_]* and has at most
+/// 63 bytes (PostgreSQL's identifier limit, beyond which it would silently truncate).
 inline void pg_validate_identifier(std::string_view name, std::string_view context) {
     const auto letter = [](char c) {
         return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_';

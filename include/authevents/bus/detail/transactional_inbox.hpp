@@ -148,7 +148,9 @@ public:
     /// (when called from a handler it runs, then `transaction.inbox_key()` names the event),
     /// or else a new one, committed when `work` returns and rolled back when it throws (the
     /// exception is rethrown). Waits while another thread holds a transaction. Returns what
-    /// `work` returns. @throws what `work` throws; the backend's error if the database fails.
+    /// `work` returns.
+    /// @throws what `work` throws.
+    /// @throws the backend's error if the database fails.
     template <class F> decltype(auto) transaction(F&& work) {
         static_assert(std::is_invocable_v<F&, Transaction&>,
                       "authevents::bus inbox transaction(work): `work` must be callable with the "
@@ -199,8 +201,8 @@ public:
     /// `options.track` is set, then it tracks that). The inbox must outlive dispatches that
     /// call the handler.
     /// @throws std::invalid_argument if `options.executor` is set (a queued handler would run
-    ///         outside the transaction, on another thread); what EventDispatcher::connect
-    ///         throws.
+    ///         outside the transaction, on another thread).
+    /// @throws what EventDispatcher::connect throws.
     template <class Event, class F>
     ::authevents::Connection connect(EventDispatcher& dispatcher, F&& handler,
                                      ConnectOptions options = {}) {
@@ -236,7 +238,8 @@ protected:
     virtual bool begin() = 0;
     /// Inserts `key`'s inbox row in the open transaction.
     virtual InboxInsert insert_key(const bus::DedupKey& key) = 0;
-    /// Commits the open transaction; throws if it did not commit.
+    /// Commits the open transaction.
+    /// @throws the backend's error if it did not commit.
     virtual void commit() = 0;
     /// Rolls the open transaction back, if any; never throws.
     virtual void rollback() noexcept = 0;
@@ -246,7 +249,8 @@ protected:
     virtual void mark_done(const bus::DedupKey& key) = 0;
     /// The view handed to handlers; `key` is null outside a consumer's transaction.
     virtual Transaction make_transaction(const bus::DedupKey* key) = 0;
-    /// Throws the backend's error for a database that stayed busy at begin().
+    /// Reports a database that stayed busy at begin(); never returns.
+    /// @throws the backend's error for it.
     [[noreturn]] virtual void throw_busy() = 0;
 
 private:
