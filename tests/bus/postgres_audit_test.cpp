@@ -468,3 +468,37 @@ TEST_CASE("postgres audit: erase_key deletes the key and clears the scope's ip_i
     CHECK(records[1].ip_index);
     CHECK(first_break(store) == 0); // the hashes do not cover ip_index
 }
+
+TEST_CASE("postgres audit: a role that may only append can run the store without a schema "
+          "privilege, and cannot rewrite records") {
+    const std::string info = test_postgres::shared_server().create_database();
+    PostgresAuditStore owner(info); // creates the tables
+    PgConnection admin(info, "test");
+    admin.exec("CREATE ROLE audit_writer LOGIN; "
+               "GRANT SELECT, INSERT ON authevents_audit TO audit_writer; "
+               "GRANT SELECT, UPDATE ON authevents_audit_head TO audit_writer; "
+               "GRANT SELECT, INSERT ON authevents_audit_keys TO audit_writer; "
+               "GRANT SELECT ON authevents_audit_checkpoints TO audit_writer",
+               "test: the writer role");
+    const std::string as_writer = info + " user=audit_writer";
+    PostgresAuditStoreOptions options;
+    CHECK_THROWS_AS(PostgresAuditStore(as_writer, options), AuditStoreError); // may not create
+    options.create_schema = false;
+    PostgresAuditStore writer(as_writer, options);
+    CHECK(writer.append({login(1, "user:1"), login(2, "user:2")}).appended == 2);
+    CHECK(writer.insert_key("user:1", "key") == "key");
+    CHECK(writer.read(0, 10).size() == 2);
+    CHECK_THROWS_WITH(writer.prune(at(2), std::nullopt), Catch::Contains("42501"));
+    CHECK_THROWS_WITH(writer.erase_key("user:1"), Catch::Contains("42501"));
+    PgConnection raw(as_writer, "test");
+    CHECK_THROWS_WITH(raw.exec("UPDATE authevents_audit SET data = '{}'", "test: rewrite"),
+                      Catch::Contains("42501"));
+    CHECK_THROWS_WITH(raw.exec("DELETE FROM authevents_audit", "test: delete"),
+                      Catch::Contains("42501"));
+    CHECK(owner.count() == 2);
+    CHECK(first_break(owner) == 0);
+    // Without the tables, a store that may not create them says so.
+    PostgresAuditStoreOptions elsewhere = options;
+    elsewhere.table = "missing_trail";
+    CHECK_THROWS_WITH(PostgresAuditStore(info, elsewhere), Catch::Contains("missing_trail_head"));
+}

@@ -47,6 +47,11 @@ struct PostgresAuditStoreOptions {
     /// autovacuum runs (the write-ahead log, replicas and backups still hold it; see
     /// docs/audit.md).
     bool vacuum_keys_on_erase = true;
+    /// Whether the constructor creates missing tables and indexes (needs the CREATE privilege
+    /// on the schema and, for existing tables, their ownership). False: it only checks that
+    /// they exist with a compatible version, so the service can run as a role that may append
+    /// but neither delete nor rewrite records (see docs/audit.md).
+    bool create_schema = true;
 };
 
 } // namespace authevents::audit
@@ -179,8 +184,9 @@ namespace authevents::audit {
 class PostgresAuditStore final : public AuditStore {
 public:
     /// Connects to `conninfo` (a libpq connection string or postgresql:// URI) and creates the
-    /// store's tables and indexes if missing: idempotent, and safe when several processes do it
-    /// at once (an advisory lock serialises them).
+    /// store's tables and indexes if missing (unless PostgresAuditStoreOptions::create_schema
+    /// is false): idempotent, and safe when several processes do it at once (an advisory lock
+    /// serialises them).
     /// @throws std::invalid_argument for invalid options or an unparsable connection string.
     /// @throws AuditStoreError if the server cannot be reached, the schema cannot be made, or
     /// the tables were made by a newer, incompatible version.
@@ -193,7 +199,10 @@ public:
             "create schema",
             [&](PGconn* conn) {
                 const std::int64_t version =
-                    authevents::detail::pg_exec(conn, schema_sql_,
+                    authevents::detail::pg_exec(conn,
+                                                options_.create_schema
+                                                    ? schema_sql_
+                                                    : "SELECT schema_version FROM " + head_,
                                                 "postgres audit store: create schema")
                         .int64(0, 0);
                 if (version != detail::pg_audit_schema_version) {
