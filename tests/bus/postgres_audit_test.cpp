@@ -1,9 +1,13 @@
 // Tests for authevents/audit/postgres_store.hpp against a real PostgreSQL the test starts itself
-// (postgres_server.hpp): concurrent appenders on separate connections keep one chain, the
-// server stopped mid-run, tampering done with SQL, large batches, text that needs quoting.
+// (postgres_server.hpp): the AuditStore contract every store meets (audit/store_contract.hpp),
+// then what is particular to PostgreSQL: appenders on separate connections keep one chain, the
+// server stopped mid-run, tampering done with SQL found by verify(), large batches, text that
+// needs quoting, a least-privilege role.
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/postgres_store.hpp>
+#include <authevents/audit/verify.hpp>
 
+#include "audit/store_contract.hpp"
 #include "catch_compat.hpp"
 #include "postgres_server.hpp"
 
@@ -13,7 +17,6 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <set>
@@ -22,15 +25,20 @@
 #include <thread>
 #include <vector>
 
+using audit_contract::all_records;
 using authevents::audit::AppendResult;
 using authevents::audit::AuditEntry;
 using authevents::audit::AuditQuery;
 using authevents::audit::AuditRecord;
 using authevents::audit::AuditStoreError;
 using authevents::audit::AuditTime;
+using authevents::audit::ChainBreakKind;
+using authevents::audit::ChainHead;
 using authevents::audit::Microseconds;
 using authevents::audit::PostgresAuditStore;
 using authevents::audit::PostgresAuditStoreOptions;
+using authevents::audit::VerifyOptions;
+using authevents::audit::VerifyReport;
 using authevents::detail::PgConnection;
 using authevents::detail::PgParams;
 
@@ -56,101 +64,40 @@ AuditEntry login(std::int64_t second, const std::string& user,
     return entry;
 }
 
-// Every record continues the chain from the one before (from the zero hash, or from the newest
-// checkpoint after a prune) and sequences have no gaps. Returns the first sequence that does
-// not, or 0.
-std::int64_t first_break(PostgresAuditStore& store) {
-    const auto checkpoints = store.checkpoints();
-    authevents::audit::Sha256 previous =
-        checkpoints.empty() ? authevents::audit::zero_hash : checkpoints.back().hash;
-    std::int64_t expected = checkpoints.empty() ? 1 : checkpoints.back().sequence + 1;
-    std::int64_t after = 0;
-    for (;;) {
-        const std::vector<AuditRecord> batch = store.read(after, 500);
-        if (batch.empty()) {
-            return 0;
-        }
-        for (const AuditRecord& record : batch) {
-            if (record.sequence != expected ||
-                authevents::audit::chain_hash(record, previous) != record.hash) {
-                return expected;
-            }
-            previous = record.hash;
-            ++expected;
-        }
-        after = batch.back().sequence;
-    }
-}
-
-std::vector<AuditRecord> read_all(PostgresAuditStore& store) {
-    std::vector<AuditRecord> all;
-    for (;;) {
-        auto batch = store.read(all.empty() ? 0 : all.back().sequence, 1000);
-        if (batch.empty()) {
-            return all;
-        }
-        all.insert(all.end(), batch.begin(), batch.end());
-    }
+// verify() with nothing to anchor against finds the chain intact (else shows the break).
+void check_intact(PostgresAuditStore& store) {
+    const VerifyReport report = authevents::audit::verify(store);
+    INFO((report.first_break ? report.first_break->message : std::string("intact")));
+    CHECK(report.ok);
 }
 
 } // namespace
 
-TEST_CASE("postgres audit: appenders on separate connections keep one unforked chain") {
+TEST_CASE("PostgresAuditStore meets the AuditStore contract", "[audit][postgres]") {
+    // One database; each section's store gets tables of its own.
+    static const std::string info = test_postgres::shared_server().create_database();
+    static int made = 0;
+    PostgresAuditStoreOptions options;
+    audit_contract::StoreTarget target;
+    target.make_store = [&] {
+        options.table = "contract_" + std::to_string(made++);
+        return std::make_unique<PostgresAuditStore>(info, options);
+    };
+    target.open_again = [&] { return std::make_unique<PostgresAuditStore>(info, options); };
+    audit_contract::run_audit_store_contract(target);
+}
+
+TEST_CASE("postgres audit: appenders on four connections keep one unforked chain") {
+    // Four store objects are four sessions, as four processes would be.
     const std::string info = test_postgres::shared_server().create_database();
-    constexpr int writers = 4;
-    constexpr int batches = 25;
-    constexpr int per_batch = 4;
-    // Two writers share one store (its mutex), two have a store (a connection) each, like
-    // separate processes.
-    auto shared = std::make_shared<PostgresAuditStore>(info);
-    std::vector<std::shared_ptr<PostgresAuditStore>> stores{
-        shared, shared, std::make_shared<PostgresAuditStore>(info),
-        std::make_shared<PostgresAuditStore>(info)};
-    std::atomic<int> failures{0};
-    std::vector<std::thread> threads;
-    for (int writer = 0; writer < writers; ++writer) {
-        threads.emplace_back([&, writer] {
-            try {
-                for (int batch = 0; batch < batches; ++batch) {
-                    std::vector<AuditEntry> entries;
-                    for (int i = 0; i < per_batch; ++i) {
-                        entries.push_back(
-                            login(batch * per_batch + i, "user:" + std::to_string(writer)));
-                    }
-                    if (stores[static_cast<std::size_t>(writer)]->append(entries).appended !=
-                        per_batch) {
-                        ++failures;
-                    }
-                }
-            } catch (const std::exception&) {
-                ++failures;
-            }
-        });
+    std::vector<std::unique_ptr<PostgresAuditStore>> stores;
+    std::vector<authevents::audit::AuditStore*> pointers;
+    for (int i = 0; i < 4; ++i) {
+        stores.push_back(std::make_unique<PostgresAuditStore>(info));
+        pointers.push_back(stores.back().get());
     }
-    for (auto& thread : threads) {
-        thread.join();
-    }
-    REQUIRE(failures == 0);
-    PostgresAuditStore reader(info);
-    CHECK(reader.count() == writers * batches * per_batch);
-    CHECK(reader.head().sequence == writers * batches * per_batch);
-    CHECK(first_break(reader) == 0);
-    // Each writer's entries are in its own order, and each batch is contiguous.
-    const std::vector<AuditRecord> all = read_all(reader);
-    std::map<std::string, std::vector<const AuditRecord*>> by_writer;
-    for (const AuditRecord& record : all) {
-        by_writer[record.actor].push_back(&record);
-    }
-    REQUIRE(by_writer.size() == writers);
-    for (const auto& [actor, records] : by_writer) {
-        REQUIRE(records.size() == batches * per_batch);
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            CHECK(records[i]->time == at(static_cast<std::int64_t>(i)));
-            if (i % per_batch != 0) {
-                CHECK(records[i]->sequence == records[i - 1]->sequence + 1);
-            }
-        }
-    }
+    audit_contract::check_concurrent_appends(pointers, 8, 20, 5);
+    CHECK(stores[3]->head().sequence == 8 * 20 * 5);
 }
 
 TEST_CASE("postgres audit: a CloudEvent id appended by two connections at once is recorded once") {
@@ -169,7 +116,7 @@ TEST_CASE("postgres audit: a CloudEvent id appended by two connections at once i
     CHECK(a.appended + b.appended == 50);
     CHECK(a.duplicates + b.duplicates == 50);
     CHECK(first.count() == 50);
-    CHECK(first_break(first) == 0);
+    check_intact(first);
 }
 
 TEST_CASE("postgres audit: a 1000-entry batch appends in one transaction") {
@@ -182,14 +129,14 @@ TEST_CASE("postgres audit: a 1000-entry batch appends in one transaction") {
     CHECK(result.appended == 1000);
     CHECK(result.duplicates == 0);
     CHECK(result.last_sequence == 1000);
-    const std::vector<AuditRecord> all = read_all(store);
+    const std::vector<AuditRecord> all = all_records(store);
     REQUIRE(all.size() == 1000);
     for (std::size_t i = 0; i < all.size(); ++i) {
         CHECK(all[i].sequence == static_cast<std::int64_t>(i) + 1);
         CHECK(static_cast<const AuditEntry&>(all[i]).data == entries[i].data);
         CHECK(all[i].cloud_event_id == entries[i].cloud_event_id);
     }
-    CHECK(first_break(store) == 0);
+    check_intact(store);
     // The next batch: half of it repeats ids already recorded, and an id twice within it.
     std::vector<AuditEntry> next(entries.begin() + 500, entries.end());
     for (int i = 1000; i < 1500; ++i) {
@@ -200,7 +147,7 @@ TEST_CASE("postgres audit: a 1000-entry batch appends in one transaction") {
     CHECK(again.appended == 500);
     CHECK(again.duplicates == 501);
     CHECK(again.last_sequence == 1500);
-    CHECK(first_break(store) == 0);
+    check_intact(store);
 }
 
 TEST_CASE("postgres audit: text that needs quoting round-trips exactly") {
@@ -209,7 +156,7 @@ TEST_CASE("postgres audit: text that needs quoting round-trips exactly") {
     odd.event_type = "a,b{c}";
     odd.owasp = "";
     odd.data = R"({"q":"it's \"x\" \\ {1,2} NULL","u":"é€𝄞","nl":"a\nb","t":"\t"})";
-    odd.source_ip = ""; // present but empty: not NULL
+    odd.source_ip = "\""; // a lone quote
     odd.ip_index = std::nullopt;
     odd.cloud_event_id = "NULL"; // the word, not a NULL
     odd.key_scope = "";
@@ -224,14 +171,14 @@ TEST_CASE("postgres audit: text that needs quoting round-trips exactly") {
     CHECK(back.owasp.empty());
     CHECK(back.actor == odd.actor);
     CHECK(back.data == odd.data);
-    CHECK(back.source_ip == std::optional<std::string>(""));
+    CHECK(back.source_ip == std::optional<std::string>("\""));
     CHECK_FALSE(back.ip_index);
     CHECK(back.cloud_event_id == std::optional<std::string>("NULL"));
     CHECK(back.key_scope.empty());
     CHECK_FALSE(records[1].source_ip);
     CHECK_FALSE(records[1].cloud_event_id);
     CHECK(records[1].actor == "NULL");
-    CHECK(first_break(store) == 0);
+    check_intact(store);
 
     // PostgreSQL text cannot hold NUL: refused before anything is sent.
     AuditEntry nul = login(3, "user:1");
@@ -333,7 +280,7 @@ TEST_CASE("postgres audit: the server stopped mid-run gives AuditStoreError, the
     CHECK(other_errors == 0);
     CHECK(store_errors >= 3);
     // Everything acknowledged is stored once; the chain has no fork and no gap.
-    const std::vector<AuditRecord> all = read_all(store);
+    const std::vector<AuditRecord> all = all_records(store);
     std::set<std::string> stored;
     for (const auto& record : all) {
         stored.insert(record.cloud_event_id.value_or(""));
@@ -342,7 +289,7 @@ TEST_CASE("postgres audit: the server stopped mid-run gives AuditStoreError, the
     for (const auto& id : acked_ids) {
         CHECK(stored.count(id) == 1);
     }
-    CHECK(first_break(store) == 0);
+    check_intact(store);
 
     // Every operation fails cleanly while the server is down, and works once it is back.
     server.stop();
@@ -363,7 +310,7 @@ TEST_CASE("postgres audit: the server stopped mid-run gives AuditStoreError, the
     const AppendResult appended = store.append({login(9001, "user:1")});
     CHECK(appended.last_sequence == store.head().sequence);
     CHECK(store.count() == before + 1);
-    CHECK(first_break(store) == 0);
+    check_intact(store);
 }
 
 TEST_CASE("postgres audit: a connection the server dropped is replaced on the next call") {
@@ -381,7 +328,7 @@ TEST_CASE("postgres audit: a connection the server dropped is replaced on the ne
                "current_database() AND pid <> pg_backend_pid()",
                "test: terminate again");
     CHECK(store.read(0, 10).size() == 2);
-    CHECK(first_break(store) == 0);
+    check_intact(store);
 }
 
 TEST_CASE("postgres audit: schema creation is idempotent, versioned and named by the options") {
@@ -466,7 +413,7 @@ TEST_CASE("postgres audit: erase_key deletes the key and clears the scope's ip_i
     REQUIRE(records.size() == 2);
     CHECK_FALSE(records[0].ip_index);
     CHECK(records[1].ip_index);
-    CHECK(first_break(store) == 0); // the hashes do not cover ip_index
+    check_intact(store); // the hashes do not cover ip_index
 }
 
 TEST_CASE("postgres audit: a role that may only append can run the store without a schema "
@@ -496,9 +443,121 @@ TEST_CASE("postgres audit: a role that may only append can run the store without
     CHECK_THROWS_WITH(raw.exec("DELETE FROM authevents_audit", "test: delete"),
                       Catch::Contains("42501"));
     CHECK(owner.count() == 2);
-    CHECK(first_break(owner) == 0);
+    check_intact(owner);
     // Without the tables, a store that may not create them says so.
     PostgresAuditStoreOptions elsewhere = options;
     elsewhere.table = "missing_trail";
     CHECK_THROWS_WITH(PostgresAuditStore(info, elsewhere), Catch::Contains("missing_trail_head"));
+}
+
+TEST_CASE("postgres audit: tampering done with SQL is found by verify() at the right record") {
+    static const std::string info = test_postgres::shared_server().create_database();
+    static int made = 0;
+    PostgresAuditStoreOptions options;
+    options.table = "tampered_" + std::to_string(made++);
+    PostgresAuditStore store(info, options);
+    std::vector<AuditEntry> entries;
+    for (int i = 1; i <= 20; ++i) {
+        entries.push_back(login(i, "user:" + std::to_string(i % 4)));
+    }
+    store.append(entries);
+    const ChainHead exported = store.head();
+    PgConnection db(info, "test");
+    const auto sql = [&](const std::string& statement) {
+        std::string text = statement;
+        for (std::size_t at = text.find("$t"); at != std::string::npos; at = text.find("$t")) {
+            text.replace(at, 2, options.table);
+        }
+        db.exec(text, "test: tamper");
+    };
+    const auto first_break = [&](const VerifyOptions& verify_options = {}) {
+        const VerifyReport report = authevents::audit::verify(store, verify_options);
+        REQUIRE_FALSE(report.ok);
+        REQUIRE(report.first_break);
+        INFO(report.first_break->message);
+        return std::pair{report.first_break->sequence, report.first_break->kind};
+    };
+    // Renumbers records from `from` on by `shift` (the primary key forbids doing it in one
+    // step without a detour through negative numbers).
+    const auto renumber = [&](int from, int shift) {
+        sql("UPDATE $t SET sequence = -sequence WHERE sequence >= " + std::to_string(from));
+        sql("UPDATE $t SET sequence = -sequence + " + std::to_string(shift) +
+            " WHERE sequence < 0");
+    };
+
+    SECTION("a record's data edited") {
+        sql("UPDATE $t SET data = '{\"n\":999}' WHERE sequence = 5");
+        CHECK(first_break() == std::pair{std::int64_t{5}, ChainBreakKind::edited});
+    }
+    SECTION("a record's actor edited and its hash recomputed naively") {
+        sql("UPDATE $t SET actor = 'user:0', hash = sha256(hash) WHERE sequence = 9");
+        CHECK(first_break() == std::pair{std::int64_t{9}, ChainBreakKind::edited});
+    }
+    SECTION("a record deleted") {
+        sql("DELETE FROM $t WHERE sequence = 7");
+        CHECK(first_break() == std::pair{std::int64_t{7}, ChainBreakKind::deleted});
+    }
+    SECTION("a record deleted and the rest renumbered to close the gap") {
+        sql("DELETE FROM $t WHERE sequence = 7");
+        renumber(8, -1);
+        CHECK(first_break() == std::pair{std::int64_t{7}, ChainBreakKind::deleted});
+    }
+    SECTION("two records swapped") {
+        sql("UPDATE $t SET sequence = -1 WHERE sequence = 10");
+        sql("UPDATE $t SET sequence = 10 WHERE sequence = 11");
+        sql("UPDATE $t SET sequence = 11 WHERE sequence = -1");
+        CHECK(first_break() == std::pair{std::int64_t{10}, ChainBreakKind::reordered});
+    }
+    SECTION("a forged record with a valid hash inserted, the rest renumbered") {
+        // The forger computes the hash the chain expects at 12; the original 12, now 13, then
+        // no longer chains.
+        AuditEntry forged = login(12, "user:99");
+        forged.source_ip.reset();
+        forged.ip_index.reset();
+        const auto hash = authevents::audit::chain_hash(forged, 12, store.read(10, 1).front().hash);
+        renumber(12, 1);
+        db.exec("INSERT INTO " + options.table +
+                    " (sequence, time_us, event_type, event_version, owasp, actor, subject, "
+                    "data, key_scope, hash) VALUES (12, $1, $2, 1, $3, $4, $4, $5, $4, "
+                    "decode($6, 'hex'))",
+                PgParams()
+                    .int64(forged.time.time_since_epoch().count())
+                    .text(forged.event_type)
+                    .text(forged.owasp)
+                    .text(forged.actor)
+                    .text(forged.data)
+                    .text(authevents::audit::to_hex(hash)),
+                "test: insert a forged record");
+        CHECK(first_break() == std::pair{std::int64_t{12}, ChainBreakKind::inserted});
+    }
+    SECTION("a forged record with a made-up hash inserted, the rest renumbered") {
+        renumber(12, 1);
+        sql("INSERT INTO $t SELECT 12, time_us, event_type, event_version, owasp, 'user:99', "
+            "subject, source_ip, ip_index, data, NULL, key_scope, sha256(hash) FROM $t WHERE "
+            "sequence = 13");
+        CHECK(first_break().first == 12);
+    }
+    SECTION("the tail deleted: the exported head, and the store's own head row, tell") {
+        sql("DELETE FROM $t WHERE sequence > 15");
+        CHECK(authevents::audit::verify(store).ok); // a clean end, seen alone
+        VerifyOptions anchored;
+        anchored.expected_head = exported;
+        CHECK(first_break(anchored) == std::pair{std::int64_t{16}, ChainBreakKind::truncated});
+        // The head row was not touched by the DELETE: it still names record 20.
+        anchored.expected_head = store.head();
+        CHECK(first_break(anchored) == std::pair{std::int64_t{16}, ChainBreakKind::truncated});
+        // The next append continues from the head row, so the hole shows without an anchor.
+        store.append({login(30, "user:1")});
+        CHECK(first_break() == std::pair{std::int64_t{16}, ChainBreakKind::deleted});
+    }
+    SECTION("a signed checkpoint forged after deleting more records") {
+        const auto keys = authevents::audit::make_checkpoint_key_pair();
+        REQUIRE(store.prune(at(5), keys.secret_key));
+        sql("DELETE FROM $t WHERE sequence <= 8");
+        sql("UPDATE $t_checkpoints SET sequence = 8, deleted = 8, hash = (SELECT hash FROM "
+            "$t WHERE sequence = 9)");
+        VerifyOptions signed_by;
+        signed_by.checkpoint_public_key = keys.public_key;
+        CHECK(first_break(signed_by).second == ChainBreakKind::bad_signature);
+    }
 }

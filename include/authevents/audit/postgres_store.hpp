@@ -6,6 +6,7 @@
 
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/record.hpp>
+#include <authevents/audit/sqlite_store.hpp> // validate_audit_entry, max_read_limit, max_query_limit
 #include <authevents/audit/store.hpp>
 #include <authevents/bus/detail/postgres.hpp>
 
@@ -62,8 +63,6 @@ namespace authevents::audit::detail {
 inline constexpr int pg_audit_schema_lock_class = 0x61657661; // "aeva"
 // The schema version this header writes and reads.
 inline constexpr int pg_audit_schema_version = 1;
-// Records one query() page may ask for.
-inline constexpr std::size_t pg_audit_max_page = 10000;
 
 inline void validate_postgres_audit_options(const PostgresAuditStoreOptions& options) {
     authevents::detail::pg_validate_identifier(options.table, "postgres audit store: table");
@@ -139,9 +138,11 @@ inline std::string pg_text_array(const std::vector<std::optional<std::string>>& 
     return text;
 }
 
-// Checks that an entry's text can be stored as PostgreSQL text (which cannot hold NUL).
+// Checks `entry` as every store does (validate_audit_entry) and that its text can be stored
+// as PostgreSQL text, which cannot hold NUL.
 // @throws std::invalid_argument naming the entry and the field.
 inline void pg_audit_check_entry(const AuditEntry& entry, std::size_t index) {
+    validate_audit_entry(entry, index);
     const auto check = [&](std::string_view value, const char* field) {
         if (value.find('\0') != std::string_view::npos) {
             throw std::invalid_argument("postgres audit store: append: entry " +
@@ -158,6 +159,35 @@ inline void pg_audit_check_entry(const AuditEntry& entry, std::size_t index) {
     check(entry.data, "data");
     check(entry.cloud_event_id.value_or(""), "cloud_event_id");
     check(entry.key_scope, "key_scope");
+}
+
+// The query checks every store makes.
+// @throws std::invalid_argument naming the problem.
+inline void pg_audit_check_query(const AuditQuery& query) {
+    const auto fail = [](const std::string& problem) {
+        throw std::invalid_argument("postgres audit store: query: " + problem);
+    };
+    if (query.limit == 0 || query.limit > max_query_limit) {
+        fail("limit " + std::to_string(query.limit) + " is outside 1 to " +
+             std::to_string(max_query_limit));
+    }
+    for (const auto& [filter, name] :
+         {std::pair{&query.user, "user"}, std::pair{&query.event_type, "event_type"},
+          std::pair{&query.ip_index, "ip_index"}}) {
+        if (*filter && (*filter)->empty()) {
+            fail(std::string("the ") + name + " filter is empty (std::nullopt matches any)");
+        }
+    }
+    if (query.from && query.until && *query.from >= *query.until) {
+        fail("the time range is empty: from is not before until");
+    }
+}
+
+inline void pg_audit_check_scope(const std::string& scope, const char* operation) {
+    if (scope.empty()) {
+        throw std::invalid_argument(std::string("postgres audit store: ") + operation +
+                                    ": the scope is empty");
+    }
 }
 
 } // namespace authevents::audit::detail
@@ -224,7 +254,9 @@ public:
 
     /// Appends `entries` in order in one transaction under the chain's lock (see the class).
     /// Thread-safe.
-    /// @throws std::invalid_argument if a text field holds a NUL byte (PostgreSQL text cannot).
+    /// @throws std::invalid_argument for an entry with an empty event_type or data, a
+    /// present but empty cloud_event_id, ip_index or source_ip, or a text field holding a NUL
+    /// byte (PostgreSQL text cannot).
     /// @throws AuditStoreError if the server fails (text that is not valid UTF-8 is refused
     /// with SQLSTATE 22021), recording none of the batch. When the connection breaks during
     /// COMMIT the store reconnects to learn the outcome and returns normally if the batch
@@ -238,10 +270,13 @@ public:
     }
 
     /// Up to `limit` records with a sequence greater than `after`, oldest first. Thread-safe.
+    /// @throws std::invalid_argument unless 1 <= limit <= max_read_limit.
     /// @throws AuditStoreError if the server fails or a stored row cannot be read.
     std::vector<AuditRecord> read(std::int64_t after, std::size_t limit) override {
-        if (limit == 0) {
-            return {};
+        if (limit == 0 || limit > max_read_limit) {
+            throw std::invalid_argument("postgres audit store: read: limit " +
+                                        std::to_string(limit) + " is outside 1 to " +
+                                        std::to_string(max_read_limit));
         }
         return with_connection(
             "read",
@@ -256,14 +291,11 @@ public:
 
     /// The records matching `query`, one page at a time (keyset pagination by sequence).
     /// A user filter matches actor or subject through two index scans. Thread-safe.
-    /// @throws std::invalid_argument for a limit outside 1 to 10000.
+    /// @throws std::invalid_argument for a limit outside 1 to max_query_limit, an empty user,
+    /// event_type or ip_index filter, or from not before until.
     /// @throws AuditStoreError if the server fails.
     AuditPage query(const AuditQuery& query) override {
-        if (query.limit == 0 || query.limit > detail::pg_audit_max_page) {
-            throw std::invalid_argument("postgres audit store: query: limit " +
-                                        std::to_string(query.limit) + " is outside 1 to " +
-                                        std::to_string(detail::pg_audit_max_page));
-        }
+        detail::pg_audit_check_query(query);
         authevents::detail::PgParams params;
         int next = 1;
         std::string where;
@@ -436,8 +468,10 @@ public:
     }
 
     /// The key stored for `scope`, or std::nullopt. Thread-safe.
+    /// @throws std::invalid_argument for an empty scope.
     /// @throws AuditStoreError if the server fails.
     std::optional<std::string> find_key(const std::string& scope) override {
+        detail::pg_audit_check_scope(scope, "find_key");
         return with_connection(
             "find_key", [&](PGconn* conn) { return select_key(conn, scope); }, true);
     }
@@ -476,9 +510,11 @@ public:
     /// Deletes the key of `scope` and clears the ip_index of the scope's records in one
     /// transaction, then (PostgresAuditStoreOptions::vacuum_keys_on_erase) vacuums the keys
     /// table. Returns whether a key was erased. Thread-safe.
+    /// @throws std::invalid_argument for an empty scope.
     /// @throws AuditStoreError if the server fails; when only the VACUUM failed, the message
     /// says the key was erased.
     bool erase_key(const std::string& scope) override {
+        detail::pg_audit_check_scope(scope, "erase_key");
         const bool erased = with_connection(
             "erase_key",
             [&](PGconn* conn) {
@@ -555,7 +591,7 @@ private:
             index("_by_actor", "(actor, sequence)") + index("_by_subject", "(subject, sequence)") +
             index("_by_type", "(event_type, sequence)") +
             index("_by_ip", "(ip_index, sequence) WHERE ip_index IS NOT NULL") +
-            index("_by_time", "(time_us)") +
+            index("_by_time", "(time_us, sequence)") +
             index("_by_scope", "(key_scope) WHERE ip_index IS NOT NULL") +
             "CREATE TABLE IF NOT EXISTS " + head_ +
             " (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), sequence bigint NOT "
