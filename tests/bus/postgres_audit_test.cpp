@@ -561,3 +561,44 @@ TEST_CASE("postgres audit: tampering done with SQL is found by verify() at the r
         CHECK(first_break(signed_by).second == ChainBreakKind::bad_signature);
     }
 }
+
+TEST_CASE("postgres audit: a read-only store reads and verifies, and every write fails") {
+    const std::string info = test_postgres::shared_server().create_database();
+    PostgresAuditStore writer(info);
+    writer.append({login(1, "user:1"), login(2, "user:2")});
+    writer.insert_key("user:1", "key");
+    PostgresAuditStoreOptions options;
+    options.read_only = true;
+    PostgresAuditStore reader(info, options);
+    CHECK(reader.count() == 2);
+    CHECK(reader.find_key("user:1") == std::optional<std::string>("key"));
+    check_intact(reader);
+    CHECK_THROWS_WITH(reader.append({login(3, "user:1")}), Catch::Contains("25006"));
+    CHECK_THROWS_WITH(reader.insert_key("user:3", "key"), Catch::Contains("25006"));
+    CHECK_THROWS_WITH(reader.erase_key("user:1"), Catch::Contains("25006"));
+    CHECK_THROWS_WITH(reader.prune(at(2), std::nullopt), Catch::Contains("25006"));
+    CHECK(writer.count() == 2);
+    CHECK(writer.find_key("user:1"));
+    options.table = "never_made";
+    CHECK_THROWS_AS(PostgresAuditStore(info, options), AuditStoreError); // creates nothing
+}
+
+TEST_CASE("postgres audit: a connection lost during COMMIT is resolved by asking the server") {
+    const std::string info = test_postgres::shared_server().create_database();
+    PostgresAuditStore store(info);
+    store.append({login(1, "user:1")});
+    // A deferred trigger ends the session inside COMMIT, before the transaction commits.
+    PgConnection admin(info, "test");
+    admin.exec("CREATE FUNCTION end_session() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               "PERFORM pg_terminate_backend(pg_backend_pid()); RETURN NULL; END $$; "
+               "CREATE CONSTRAINT TRIGGER end_session_at_commit AFTER UPDATE ON "
+               "authevents_audit_head DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE "
+               "FUNCTION end_session()",
+               "test: a trigger that ends the session at commit");
+    CHECK_THROWS_WITH(store.append({login(2, "user:1"), login(3, "user:1")}),
+                      Catch::Contains("during COMMIT") && Catch::Contains("did not commit"));
+    CHECK(store.count() == 1);
+    admin.exec("DROP TRIGGER end_session_at_commit ON authevents_audit_head", "test: drop it");
+    CHECK(store.append({login(2, "user:1")}).last_sequence == 2);
+    check_intact(store);
+}

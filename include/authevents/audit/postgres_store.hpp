@@ -54,6 +54,11 @@ struct PostgresAuditStoreOptions {
     /// they exist with a compatible version, so the service can run as a role that may append
     /// but neither delete nor rewrite records (see docs/audit.md).
     bool create_schema = true;
+    /// Whether the store's sessions are read-only (default_transaction_read_only): for
+    /// verifying, querying and exporting a trail that must not be written. Every write then
+    /// fails with AuditStoreError (SQLSTATE 25006), and the constructor creates nothing (as with
+    /// create_schema = false).
+    bool read_only = false;
 };
 
 } // namespace authevents::audit
@@ -99,8 +104,8 @@ class PostgresAuditStore final : public AuditStore {
 public:
     /// Connects to `conninfo` (a libpq connection string or postgresql:// URI) and creates the
     /// store's tables and indexes if missing (unless PostgresAuditStoreOptions::create_schema
-    /// is false): idempotent, and safe when several processes do it at once (an advisory lock
-    /// serialises them).
+    /// is false or read_only is true): idempotent, and safe when several processes do it at once
+    /// (an advisory lock serialises them).
     /// @throws std::invalid_argument for invalid options or an unparsable connection string.
     /// @throws AuditStoreError if the server cannot be reached, the schema cannot be made, or
     /// the tables were made by a newer, incompatible version.
@@ -111,10 +116,11 @@ public:
         prepare_sql();
         with_connection("create schema", [&](PGconn* conn) {
             const std::int64_t version =
-                authevents::detail::pg_exec(
-                    conn,
-                    options_.create_schema ? schema_sql_ : "SELECT schema_version FROM " + head_,
-                    "postgres audit store: create schema")
+                authevents::detail::pg_exec(conn,
+                                            options_.create_schema && !options_.read_only
+                                                ? schema_sql_
+                                                : "SELECT schema_version FROM " + head_,
+                                            "postgres audit store: create schema")
                     .int64(0, 0);
             if (version != detail::pg_audit_schema_version) {
                 throw AuditStoreError("postgres audit store: table '" + options_.table +
@@ -463,7 +469,8 @@ private:
         authevents::detail::PgConnection conn(conninfo_, "postgres audit store");
         conn.exec("SET client_encoding = 'UTF8'; SET client_min_messages = warning; SET "
                   "lock_timeout = " +
-                      std::to_string(options_.lock_timeout.count()),
+                      std::to_string(options_.lock_timeout.count()) +
+                      (options_.read_only ? "; SET default_transaction_read_only = on" : ""),
                   "postgres audit store: set up the session");
         conn_ = std::move(conn);
     }
