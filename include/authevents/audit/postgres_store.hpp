@@ -17,6 +17,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -210,6 +211,7 @@ public:
             query.newest_first ? " ORDER BY sequence DESC" : " ORDER BY sequence";
         const std::string limit = " LIMIT " + std::to_string(query.limit + 1);
         std::string sql;
+        std::string indexed_sql; // set for a time range alone: see time_index_is_cheaper
         if (query.user) {
             const std::string user = "$" + std::to_string(next++);
             params.text(*query.user);
@@ -220,12 +222,22 @@ public:
         } else {
             sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ + " WHERE true" +
                   where + order + limit;
+            if ((query.from || query.until) && !query.event_type && !query.ip_index) {
+                // The page's sequences from the time index (an index-only scan of the range),
+                // then their rows; "sequence + 0" keeps the planner off the primary key.
+                indexed_sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
+                              " WHERE sequence IN (SELECT sequence FROM " + table_ + " WHERE true" +
+                              where + " ORDER BY sequence + 0" +
+                              (query.newest_first ? " DESC" : "") + limit + ")" + order;
+            }
         }
         return with_connection("query", [&](PGconn* conn) {
+            const bool indexed =
+                !indexed_sql.empty() && time_index_is_cheaper(conn, query, where, params);
             AuditPage page;
             page.records = detail::pg_audit_records(
-                options_.table,
-                authevents::detail::pg_exec(conn, sql, params, "postgres audit store: query"));
+                options_.table, authevents::detail::pg_exec(conn, indexed ? indexed_sql : sql,
+                                                            params, "postgres audit store: query"));
             if (page.records.size() > query.limit) {
                 page.records.resize(query.limit);
                 page.next_cursor = page.records.back().sequence;
@@ -429,6 +441,43 @@ private:
         read_sql_ = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
                     " WHERE sequence > $1 ORDER BY sequence LIMIT $2";
         insert_sql_ = detail::pg_audit_insert_sql(table_);
+    }
+
+    // For a query filtering by time alone: whether to read the page from the time index (cost:
+    // the records in the range) rather than walk the primary key in the page's order (cost:
+    // the records it passes beyond the range's near end before it reaches the range). The
+    // planner cannot tell: it prices the walk as if times were spread at random over the
+    // sequences, while they grow with them, so for a range at the far end of the walk it
+    // would scan most of the table. Its row estimates for each side (from EXPLAIN, planning
+    // only) are good, so compare those. `where` and `params` are the query's conditions.
+    bool time_index_is_cheaper(PGconn* conn, const AuditQuery& query, const std::string& where,
+                               const authevents::detail::PgParams& params) {
+        // What the walk passes first: records newer than the range (newest first), older than
+        // it (oldest first); nothing when the range is open on that side.
+        const std::optional<AuditTime>& near_end = query.newest_first ? query.until : query.from;
+        if (!near_end) {
+            return false;
+        }
+        authevents::detail::PgParams beyond;
+        beyond.int64(near_end->time_since_epoch().count());
+        std::string beyond_where = query.newest_first ? " AND time_us >= $1" : " AND time_us < $1";
+        if (query.cursor) {
+            beyond.int64(*query.cursor);
+            beyond_where += query.newest_first ? " AND sequence < $2" : " AND sequence > $2";
+        }
+        const auto estimate = [&](const std::string& conditions,
+                                  const authevents::detail::PgParams& values) {
+            const std::string plan =
+                authevents::detail::pg_exec(conn,
+                                            "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + table_ +
+                                                " WHERE true" + conditions,
+                                            values, "postgres audit store: query: plan")
+                    .text(0, 0);
+            const std::string key = "\"Plan Rows\": ";
+            const std::size_t at = plan.find(key);
+            return at == std::string::npos ? 0.0 : std::atof(plan.c_str() + at + key.size());
+        };
+        return estimate(where, params) <= estimate(beyond_where, beyond);
     }
 
     static std::int64_t clamp_limit(std::size_t limit) {
