@@ -100,7 +100,8 @@ namespace authevents::audit {
 /// new connection; so is a write that failed before its COMMIT was sent. Every failure throws
 /// AuditStoreError naming the store, the operation, PostgreSQL's message and the SQLSTATE; a
 /// stopped server gives one at once (a refused connection) or after connect_timeout (an
-/// unreachable host), never a hang.
+/// unreachable host). A connection that goes silent mid-query (a network partition) is noticed
+/// only as TCP notices it: set keepalives_idle and tcp_user_timeout in the connection string.
 class PostgresAuditStore final : public AuditStore {
 public:
     /// Connects to `conninfo` (a libpq connection string or postgresql:// URI) and creates the
@@ -175,7 +176,10 @@ public:
     }
 
     /// The records matching `query`, one page at a time (keyset pagination by sequence).
-    /// A user filter matches actor or subject through two index scans. Thread-safe.
+    /// A user filter matches actor or subject through two index scans. A time range with no
+    /// other filter is read from the time index or by walking the sequence, whichever the
+    /// planner's row estimates say passes fewer records (see time_index_is_cheaper).
+    /// Thread-safe.
     /// @throws std::invalid_argument for a limit outside 1 to max_query_limit, an empty user,
     /// event_type or ip_index filter, or from not before until.
     /// @throws AuditStoreError if the server fails.
