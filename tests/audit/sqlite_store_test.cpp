@@ -253,21 +253,17 @@ TEST_CASE("An erased key's bytes leave the database file", "[audit][store]") {
     CHECK(store.find_key("user:2") == std::optional<std::string>("another key"));
 }
 
-TEST_CASE("SqliteAuditStore queries use an index for every filter", "[audit][store]") {
+TEST_CASE("SqliteAuditStore's prune and erase_key walk an index, not the table", "[audit][store]") {
+    // (query() names its index with INDEXED BY: SQLite refuses to run it if the index could
+    // not serve it, so the contract's query section covers the query plans.)
     TempDir dir;
     const std::string path = dir.file("audit.db");
     SqliteAuditStore store(path);
     bus_test::Db db(path);
-    const std::string table = "authevents_audit_records";
-    const auto plan = [&](const std::string& where, const char* order = "DESC") {
-        return query_plan(db.get(), "SELECT sequence FROM " + table + " WHERE " + where +
-                                        " ORDER BY sequence " + order + " LIMIT 101");
-    };
-    CHECK(contains(plan("actor = ?1"), "_by_actor"));
-    CHECK(contains(plan("subject = ?1"), "_by_subject"));
-    CHECK(contains(plan("event_type = ?1"), "_by_type"));
-    CHECK(contains(plan("ip_index = ?1"), "_by_ip"));
-    CHECK(contains(plan("time_us >= ?1 AND time_us < ?2", "ASC"), "_by_time"));
+    const std::string table = store.records_table();
+    CHECK(contains(query_plan(db.get(), "SELECT sequence FROM " + table +
+                                            " WHERE time_us >= ?1 ORDER BY sequence LIMIT 1"),
+                   "_by_time"));
     CHECK(contains(query_plan(db.get(), "UPDATE " + table +
                                             " SET ip_index = NULL WHERE key_scope = ?1 AND "
                                             "ip_index IS NOT NULL"),
