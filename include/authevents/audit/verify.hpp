@@ -188,7 +188,24 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
                                  bool previous_is_unverified_checkpoint) {
     const std::size_t available = reader.fill(verify_look_ahead + 1);
     const AuditRecord& record = reader.at(0);
-    // The original of this position elsewhere in the window: rows (or contents) swapped.
+    if (available > 1) {
+        // The next record is the original of this position: either this one was slipped in
+        // (the rest renumbered up), or the two were swapped (then this one is the original of
+        // the next position).
+        const AuditRecord& next = reader.at(1);
+        if (chain_hash(next, expected, previous) == next.hash) {
+            if (chain_hash(record, expected + 1, next.hash) == record.hash) {
+                return {expected, ChainBreakKind::reordered,
+                        "records " + seq(expected) + " and " + seq(expected + 1) + " were swapped"};
+            }
+            return {expected, ChainBreakKind::inserted,
+                    "record " + seq(expected) +
+                        " was inserted: the record after it is the original " + seq(expected) +
+                        ", renumbered"};
+        }
+    }
+    // The original of this position elsewhere in the window: rows (or their contents, the
+    // hashes left in place) swapped.
     for (std::size_t i = 1; i < available; ++i) {
         const AuditRecord& other = reader.at(i);
         const Sha256 placed = chain_hash(other, expected, previous);
@@ -200,13 +217,6 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
     }
     if (available > 1) {
         const AuditRecord& next = reader.at(1);
-        // The next record is the original of this position: this one was slipped in.
-        if (chain_hash(next, expected, previous) == next.hash) {
-            return {expected, ChainBreakKind::inserted,
-                    "record " + seq(expected) +
-                        " was inserted: the record after it is the original " + seq(expected) +
-                        ", renumbered"};
-        }
         // The next record chains from this one at a higher sequence: records before this one
         // were deleted and the rest renumbered down.
         for (std::int64_t shift = 1; shift <= static_cast<std::int64_t>(verify_look_ahead);
