@@ -19,6 +19,7 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 using audit_contract::at;
@@ -268,4 +269,54 @@ TEST_CASE("SqliteAuditStore's prune and erase_key walk an index, not the table",
                                             " SET ip_index = NULL WHERE key_scope = ?1 AND "
                                             "ip_index IS NOT NULL"),
                    "_by_scope"));
+}
+
+TEST_CASE("Appenders in two processes on one SqliteAuditStore file never fork the chain",
+          "[audit][store]") {
+    TempDir dir;
+    const std::string path = dir.file("audit.db");
+    { SqliteAuditStore create(path); } // the tables exist before the processes start
+    constexpr int processes = 2;
+    constexpr int batches = 15;
+    constexpr int batch = 4;
+    std::vector<pid_t> children;
+    for (int p = 0; p < processes; ++p) {
+        const pid_t child = fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            int status = 0;
+            try {
+                SqliteAuditStore store(path);
+                for (int b = 0; b < batches; ++b) {
+                    std::vector<authevents::audit::AuditEntry> entries;
+                    for (int i = 0; i < batch; ++i) {
+                        entries.push_back(entry(p, b * batch + i));
+                    }
+                    if (store.append(entries).appended != batch) {
+                        status = 2;
+                    }
+                }
+            } catch (...) {
+                status = 1;
+            }
+            _exit(status); // no Catch2 or static destructors in the child
+        }
+        children.push_back(child);
+    }
+    for (const pid_t child : children) {
+        int status = -1;
+        REQUIRE(waitpid(child, &status, 0) == child);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    SqliteAuditStore store(path);
+    const auto records = audit_contract::all_records(store);
+    CHECK(records.size() == static_cast<std::size_t>(processes * batches * batch));
+    audit_contract::expect_chain(records, 1, authevents::audit::zero_hash);
+    for (std::size_t i = 0; i < records.size(); i += batch) { // each batch stays contiguous
+        for (std::size_t j = 1; j < batch; ++j) {
+            CHECK(records[i + j].actor == records[i].actor);
+        }
+    }
+    CHECK(authevents::audit::verify(store).ok);
 }
