@@ -261,7 +261,7 @@ TEST_CASE("SqliteAuditStore's prune and erase_key walk an index, not the table",
     const std::string path = dir.file("audit.db");
     SqliteAuditStore store(path);
     bus_test::Db db(path);
-    const std::string table = store.records_table();
+    const std::string& table = store.records_table();
     CHECK(contains(query_plan(db.get(), "SELECT sequence FROM " + table +
                                             " WHERE time_us >= ?1 ORDER BY sequence LIMIT 1"),
                    "_by_time"));

@@ -421,12 +421,20 @@ TEST_CASE("verify lists gap records, reports progress and rejects bad options", 
     REQUIRE(report.gaps.size() == 1);
     CHECK(report.gaps[0].sequence == 5);
     CHECK(report.gaps[0].data == R"({"lost":3})");
+    CHECK(report.gap_count == 1);
     REQUIRE(calls.size() >= 4);
     for (std::size_t i = 1; i < calls.size(); ++i) {
         CHECK(calls[i].records_read > calls[i - 1].records_read);
     }
     CHECK(calls.back().records_read == 10);
     CHECK(calls.back().total == 10);
+
+    store.append({gap, gap, gap});
+    options.max_gaps = 2;
+    const auto capped = verify(store, options);
+    CHECK(capped.ok);
+    CHECK(capped.gaps.size() == 2);
+    CHECK(capped.gap_count == 4);
 
     options.batch_size = 0;
     CHECK_THROWS_AS(verify(store, options), std::invalid_argument);

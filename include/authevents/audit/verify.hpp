@@ -109,6 +109,9 @@ struct VerifyOptions {
     std::function<void(const VerifyProgress&)> progress;
     /// Records read per AuditStore::read() call, 1 to 10000.
     std::size_t batch_size = 1000;
+    /// At most this many gap records are kept in VerifyReport::gaps (all are counted), so a
+    /// store full of them cannot exhaust memory.
+    std::size_t max_gaps = 1000;
 };
 
 /// The outcome of verify().
@@ -119,9 +122,11 @@ struct VerifyReport {
     std::int64_t records_checked = 0;
     /// The first break, when the chain is not intact.
     std::optional<ChainBreak> first_break;
-    /// The audit log's gap records (event type audit_gap_event_type), oldest first: entries
-    /// were lost there, although the chain itself is intact.
+    /// The audit log's gap records (event type audit_gap_event_type), oldest first, at most
+    /// options.max_gaps of them: entries were lost there, although the chain is intact.
     std::vector<AuditRecord> gaps;
+    /// How many gap records the store holds (also those beyond max_gaps).
+    std::int64_t gap_count = 0;
     /// The last verified link: the newest record (or checkpoint) up to the break.
     ChainHead verified_head;
     /// How many checkpoints there are (all were checked for consistency).
@@ -345,7 +350,10 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
     while (reader.fill(1) > 0) {
         const AuditRecord& record = reader.at(0);
         if (record.event_type == audit_gap_event_type) {
-            report.gaps.push_back(record);
+            report.gap_count += 1;
+            if (report.gaps.size() < options.max_gaps) {
+                report.gaps.push_back(record);
+            }
         }
         if (!report.first_break) {
             const std::int64_t expected = previous.sequence + 1;
