@@ -89,11 +89,6 @@ struct SqliteAuditStoreOptions {
     std::optional<std::int64_t> max_page_count;
 };
 
-/// The largest `limit` SqliteAuditStore::read() accepts.
-inline constexpr std::size_t max_read_limit = 100000;
-/// The largest AuditQuery::limit a store accepts.
-inline constexpr std::size_t max_query_limit = 10000;
-
 /// An AuditStore in one SQLite database file.
 ///
 ///     authevents::audit::SqliteAuditStore store("/var/lib/auth/audit.db");
@@ -114,6 +109,11 @@ inline constexpr std::size_t max_query_limit = 10000;
 /// naming the problem; a throwing append() recorded nothing of its batch.
 class SqliteAuditStore final : public AuditStore {
 public:
+    /// The largest `limit` read() accepts.
+    static constexpr std::size_t max_read_limit = 100000;
+    /// The largest AuditQuery::limit query() accepts.
+    static constexpr std::size_t max_query_limit = 10000;
+
     /// Opens (creating) the database at `path` and the store's tables and indexes.
     /// @throws std::invalid_argument for an empty path, ":memory:", an invalid table prefix,
     ///         a negative busy_timeout, a non-positive max_page_count, or tables of another

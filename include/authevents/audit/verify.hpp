@@ -183,7 +183,7 @@ private:
 // How many records after a break are searched for the misplaced or shifted original.
 inline constexpr std::size_t verify_look_ahead = 64;
 
-inline std::string seq(std::int64_t sequence) { return std::to_string(sequence); }
+inline std::string sequence_text(std::int64_t sequence) { return std::to_string(sequence); }
 
 // Classifies the break at `reader.at(0)` (sequence `expected`, which does not chain from
 // `previous`). `before_previous` is what the previous record chains from, when the previous
@@ -201,12 +201,13 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
         if (chain_hash(next, expected, previous) == next.hash) {
             if (chain_hash(record, expected + 1, next.hash) == record.hash) {
                 return {expected, ChainBreakKind::reordered,
-                        "records " + seq(expected) + " and " + seq(expected + 1) + " were swapped"};
+                        "records " + sequence_text(expected) + " and " +
+                            sequence_text(expected + 1) + " were swapped"};
             }
             return {expected, ChainBreakKind::inserted,
-                    "record " + seq(expected) +
-                        " was inserted: the record after it is the original " + seq(expected) +
-                        ", renumbered"};
+                    "record " + sequence_text(expected) +
+                        " was inserted: the record after it is the original " +
+                        sequence_text(expected) + ", renumbered"};
         }
     }
     // The original of this position elsewhere in the window: rows (or their contents, the
@@ -216,8 +217,9 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
         const Sha256 placed = chain_hash(other, expected, previous);
         if (placed == other.hash || placed == record.hash) {
             return {expected, ChainBreakKind::reordered,
-                    "record " + seq(expected) + " is out of place: the record that belongs at " +
-                        seq(expected) + " is stored at sequence " + seq(other.sequence)};
+                    "record " + sequence_text(expected) +
+                        " is out of place: the record that belongs at " + sequence_text(expected) +
+                        " is stored at sequence " + sequence_text(other.sequence)};
         }
     }
     if (available > 1) {
@@ -228,7 +230,8 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
              ++shift) {
             if (chain_hash(next, next.sequence + shift, record.hash) == next.hash) {
                 return {expected, ChainBreakKind::deleted,
-                        seq(shift) + " record(s) before record " + seq(expected) +
+                        sequence_text(shift) + " record(s) before record " +
+                            sequence_text(expected) +
                             " were deleted and the records from there on renumbered"};
             }
         }
@@ -237,24 +240,25 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
     // original of that position.
     if (before_previous && chain_hash(record, expected - 1, *before_previous) == record.hash) {
         return {expected - 1, ChainBreakKind::inserted,
-                "record " + seq(expected - 1) + " was inserted: record " + seq(expected) +
-                    " is the original " + seq(expected - 1) + ", renumbered"};
+                "record " + sequence_text(expected - 1) + " was inserted: record " +
+                    sequence_text(expected) + " is the original " + sequence_text(expected - 1) +
+                    ", renumbered"};
     }
-    std::string how = "record " + seq(expected) + " does not match its hash";
+    std::string how = "record " + sequence_text(expected) + " does not match its hash";
     if (available > 1) {
         const AuditRecord& next = reader.at(1);
         if (chain_hash(next, record.hash) == next.hash) {
-            how = "record " + seq(expected) +
+            how = "record " + sequence_text(expected) +
                   "'s content was changed: it no longer matches its stored hash";
         } else if (chain_hash(next, chain_hash(record, previous)) == next.hash) {
-            how = "record " + seq(expected) + "'s stored hash was changed";
+            how = "record " + sequence_text(expected) + "'s stored hash was changed";
         }
     }
     if (previous_is_unverified_checkpoint) {
         return {expected, ChainBreakKind::checkpoint_mismatch,
-                "record " + seq(expected) + " does not chain from the checkpoint at " +
-                    seq(expected - 1) + ": the record or the checkpoint was changed (" + how +
-                    ", or the checkpoint's hash was)"};
+                "record " + sequence_text(expected) + " does not chain from the checkpoint at " +
+                    sequence_text(expected - 1) + ": the record or the checkpoint was changed (" +
+                    how + ", or the checkpoint's hash was)"};
     }
     return {expected, ChainBreakKind::edited, how};
 }
@@ -266,24 +270,24 @@ inline std::optional<ChainBreak> check_checkpoints(const std::vector<Checkpoint>
     for (const Checkpoint& checkpoint : checkpoints) {
         if (checkpoint.sequence <= previous) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::checkpoint_mismatch,
-                              "the checkpoint at " + seq(checkpoint.sequence) +
-                                  " does not follow the one at " + seq(previous)};
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
+                                  " does not follow the one at " + sequence_text(previous)};
         }
         const std::int64_t between = checkpoint.sequence - previous;
         if (static_cast<std::int64_t>(checkpoint.deleted) != between) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::checkpoint_mismatch,
-                              "the checkpoint at " + seq(checkpoint.sequence) + " deleted " +
-                                  std::to_string(checkpoint.deleted) + " record(s) where " +
-                                  seq(between) + " lay since " +
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
+                                  " deleted " + std::to_string(checkpoint.deleted) +
+                                  " record(s) where " + sequence_text(between) + " lay since " +
                                   (previous == 0 ? std::string("the start")
-                                                 : "the checkpoint at " + seq(previous)) +
+                                                 : "the checkpoint at " + sequence_text(previous)) +
                                   ": records were missing when the prune ran, or the "
                                   "checkpoint was changed"};
         }
         if (options.checkpoint_public_key &&
             !checkpoint_signature_valid(checkpoint, *options.checkpoint_public_key)) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::bad_signature,
-                              "the checkpoint at " + seq(checkpoint.sequence) +
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
                                   (checkpoint.signature.empty()
                                        ? std::string(" is not signed")
                                        : std::string(" has a signature that does not verify "
@@ -360,16 +364,19 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
             if (record.sequence < expected) {
                 report.first_break = ChainBreak{
                     record.sequence, ChainBreakKind::inserted,
-                    "record " + detail::seq(record.sequence) + " lies at or before " +
+                    "record " + detail::sequence_text(record.sequence) + " lies at or before " +
                         (previous_is_checkpoint ? "the newest checkpoint (" : "sequence (") +
-                        detail::seq(previous.sequence) + "): the store never appended it there"};
+                        detail::sequence_text(previous.sequence) +
+                        "): the store never appended it there"};
             } else if (record.sequence > expected) {
-                report.first_break = ChainBreak{
-                    expected, ChainBreakKind::deleted,
-                    "records " + detail::seq(expected) +
-                        (record.sequence - 1 > expected ? " to " + detail::seq(record.sequence - 1)
-                                                        : std::string()) +
-                        " are missing (the chain goes on at " + detail::seq(record.sequence) + ")"};
+                report.first_break =
+                    ChainBreak{expected, ChainBreakKind::deleted,
+                               "records " + detail::sequence_text(expected) +
+                                   (record.sequence - 1 > expected
+                                        ? " to " + detail::sequence_text(record.sequence - 1)
+                                        : std::string()) +
+                                   " are missing (the chain goes on at " +
+                                   detail::sequence_text(record.sequence) + ")"};
             } else if (chain_hash(record, previous.hash) == record.hash) {
                 before_previous = previous.hash;
                 previous = ChainHead{record.sequence, record.hash};
@@ -394,16 +401,16 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
 
     if (anchor && !report.first_break) {
         if (anchor->sequence > previous.sequence) {
-            report.first_break =
-                ChainBreak{previous.sequence + 1, ChainBreakKind::truncated,
-                           "the chain ends at " + detail::seq(previous.sequence) +
-                               " but the exported head is at " + detail::seq(anchor->sequence) +
-                               ": records " + detail::seq(previous.sequence + 1) + " to " +
-                               detail::seq(anchor->sequence) + " were removed"};
+            report.first_break = ChainBreak{
+                previous.sequence + 1, ChainBreakKind::truncated,
+                "the chain ends at " + detail::sequence_text(previous.sequence) +
+                    " but the exported head is at " + detail::sequence_text(anchor->sequence) +
+                    ": records " + detail::sequence_text(previous.sequence + 1) + " to " +
+                    detail::sequence_text(anchor->sequence) + " were removed"};
         } else if (anchor_found && *anchor_found != anchor->hash) {
             report.first_break =
                 ChainBreak{anchor->sequence, ChainBreakKind::head_mismatch,
-                           "record " + detail::seq(anchor->sequence) +
+                           "record " + detail::sequence_text(anchor->sequence) +
                                " has another hash than the exported head: the history up to it was "
                                "rewritten after the head was exported"};
         } else {
