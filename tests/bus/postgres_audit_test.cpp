@@ -535,7 +535,7 @@ TEST_CASE("postgres audit: tampering done with SQL is found by verify() at the r
         sql("INSERT INTO $t SELECT 12, time_us, event_type, event_version, owasp, 'user:99', "
             "subject, source_ip, ip_index, data, NULL, key_scope, sha256(hash) FROM $t WHERE "
             "sequence = 13");
-        CHECK(first_break().first == 12);
+        CHECK(first_break() == std::pair{std::int64_t{12}, ChainBreakKind::inserted});
     }
     SECTION("the tail deleted: the exported head, and the store's own head row, tell") {
         sql("DELETE FROM $t WHERE sequence > 15");

@@ -104,6 +104,11 @@ namespace authevents::audit {
 /// only as TCP notices it: set keepalives_idle and tcp_user_timeout in the connection string.
 class PostgresAuditStore final : public AuditStore {
 public:
+    /// The largest `limit` read() accepts.
+    static constexpr std::size_t max_read_limit = detail::pg_audit_max_read;
+    /// The largest AuditQuery::limit query() accepts.
+    static constexpr std::size_t max_query_limit = detail::pg_audit_max_query;
+
     /// Connects to `conninfo` (a libpq connection string or postgresql:// URI) and creates the
     /// store's tables and indexes if missing (unless PostgresAuditStoreOptions::create_schema
     /// is false or read_only is true): idempotent, and safe when several processes do it at once

@@ -5,7 +5,7 @@
 
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/record.hpp>
-#include <authevents/audit/sqlite_store.hpp> // validate_audit_entry, max_query_limit
+#include <authevents/audit/sqlite_store.hpp> // validate_audit_entry
 #include <authevents/audit/store.hpp>
 #include <authevents/bus/detail/postgres.hpp>
 
@@ -28,6 +28,10 @@ namespace authevents::audit::detail {
 inline constexpr int pg_audit_schema_lock_class = 0x61657661; // "aeva"
 // The schema version this header writes and reads.
 inline constexpr int pg_audit_schema_version = 1;
+// The largest `limit` of read() and of a query page (PostgresAuditStore::max_read_limit,
+// max_query_limit).
+inline constexpr std::size_t pg_audit_max_read = 100000;
+inline constexpr std::size_t pg_audit_max_query = 10000;
 
 // `conninfo` (key=value or URI) as a key=value string with connect_timeout added unless it
 // sets one.
@@ -118,9 +122,9 @@ inline void pg_audit_check_query(const AuditQuery& query) {
     const auto fail = [](const std::string& problem) {
         throw std::invalid_argument("postgres audit store: query: " + problem);
     };
-    if (query.limit == 0 || query.limit > max_query_limit) {
+    if (query.limit == 0 || query.limit > pg_audit_max_query) {
         fail("limit " + std::to_string(query.limit) + " is outside 1 to " +
-             std::to_string(max_query_limit));
+             std::to_string(pg_audit_max_query));
     }
     for (const auto& [filter, name] :
          {std::pair{&query.user, "user"}, std::pair{&query.event_type, "event_type"},
