@@ -155,7 +155,15 @@ public:
             if (batch.empty()) {
                 break;
             }
-            after_ = batch.back().sequence;
+            for (const AuditRecord& record : batch) { // a store bug must not loop forever
+                if (record.sequence <= after_) {
+                    throw AuditStoreError("audit verify: the store's read(" +
+                                          std::to_string(after_) + ", ...) returned record " +
+                                          std::to_string(record.sequence) +
+                                          " out of order (records must ascend past `after`)");
+                }
+                after_ = record.sequence;
+            }
             read_ += static_cast<std::int64_t>(batch.size());
             for (auto& record : batch) {
                 buffer_.push_back(std::move(record));
