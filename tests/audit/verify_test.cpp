@@ -443,6 +443,9 @@ TEST_CASE("verify lists gap records, reports progress and rejects bad options", 
     options.batch_size = 100;
     options.checkpoint_public_key = std::string(31, 'k');
     CHECK_THROWS_AS(verify(store, options), std::invalid_argument);
+    options.checkpoint_public_key.reset();
+    options.expected_head = ChainHead{-1, {}};
+    CHECK_THROWS_AS(verify(store, options), std::invalid_argument);
 }
 
 TEST_CASE("verify stops with AuditStoreError when a store's read() does not ascend",
