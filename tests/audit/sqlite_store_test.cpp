@@ -116,6 +116,13 @@ TEST_CASE("SqliteAuditStore rejects bad options with a message naming the proble
     CHECK(contains(error_of<std::invalid_argument>([&] { SqliteAuditStore store(path, no_pages); }),
                    "max_page_count"));
     {
+        std::ofstream garbage(dir.file("garbage.db"), std::ios::binary);
+        garbage << std::string(8192, 'x');
+    }
+    CHECK(
+        contains(error_of<AuditStoreError>([&] { SqliteAuditStore store(dir.file("garbage.db")); }),
+                 "not a database"));
+    {
         bus_test::Db other(path);
         other.exec("CREATE TABLE authevents_audit_records (id INTEGER PRIMARY KEY, what TEXT)");
     }

@@ -443,4 +443,40 @@ TEST_CASE("verify lists gap records, reports progress and rejects bad options", 
     options.batch_size = 100;
     options.checkpoint_public_key = std::string(31, 'k');
     CHECK_THROWS_AS(verify(store, options), std::invalid_argument);
+    options.checkpoint_public_key.reset();
+    options.expected_head = ChainHead{-1, {}};
+    CHECK_THROWS_AS(verify(store, options), std::invalid_argument);
+}
+
+TEST_CASE("verify stops with AuditStoreError when a store's read() does not ascend",
+          "[audit][verify]") {
+    // A broken store that returns the same record forever: verify must not loop.
+    class RepeatingStore final : public authevents::audit::AuditStore {
+    public:
+        authevents::audit::AppendResult append(const std::vector<AuditEntry>&) override {
+            return {};
+        }
+        std::vector<AuditRecord> read(std::int64_t, std::size_t limit) override {
+            AuditRecord record;
+            record.sequence = 1;
+            return std::vector<AuditRecord>(limit, record);
+        }
+        authevents::audit::AuditPage query(const authevents::audit::AuditQuery&) override {
+            return {};
+        }
+        ChainHead head() override { return {}; }
+        std::int64_t count() override { return 1; }
+        std::vector<authevents::audit::Checkpoint> checkpoints() override { return {}; }
+        std::optional<authevents::audit::Checkpoint>
+        prune(authevents::audit::AuditTime, const std::optional<std::string>&) override {
+            return std::nullopt;
+        }
+        std::optional<std::string> find_key(const std::string&) override { return std::nullopt; }
+        std::string insert_key(const std::string&, const std::string& key) override { return key; }
+        bool erase_key(const std::string&) override { return false; }
+    };
+    RepeatingStore store;
+    VerifyOptions options;
+    options.batch_size = 2;
+    CHECK_THROWS_AS(verify(store, options), authevents::audit::AuditStoreError);
 }

@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -797,9 +798,14 @@ inline bool SqliteAuditStore::erase_key(const std::string& scope) {
         }
         transaction.commit();
         // Copy the zeroed pages into the database and empty the write-ahead log, so the erased
-        // key's bytes do not linger in it. Busy (a reader holds old frames): the next
-        // checkpoint does it; the erasure itself is committed either way.
+        // key's bytes do not linger in it; without waiting, so that a long reader elsewhere
+        // does not hold up this store. Busy (a reader holds old frames): a later checkpoint
+        // does it; the erasure itself is committed either way.
+        sqlite3_busy_timeout(db_.get(), 0);
         sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+        sqlite3_busy_timeout(db_.get(),
+                             static_cast<int>(std::min<std::chrono::milliseconds::rep>(
+                                 options_.busy_timeout.count(), std::numeric_limits<int>::max())));
         return erased;
     });
 }

@@ -155,7 +155,15 @@ public:
             if (batch.empty()) {
                 break;
             }
-            after_ = batch.back().sequence;
+            for (const AuditRecord& record : batch) { // a store bug must not loop forever
+                if (record.sequence <= after_) {
+                    throw AuditStoreError("audit verify: the store's read(" +
+                                          std::to_string(after_) + ", ...) returned record " +
+                                          std::to_string(record.sequence) +
+                                          " out of order (records must ascend past `after`)");
+                }
+                after_ = record.sequence;
+            }
             read_ += static_cast<std::int64_t>(batch.size());
             for (auto& record : batch) {
                 buffer_.push_back(std::move(record));
@@ -308,8 +316,8 @@ inline std::optional<ChainBreak> check_checkpoints(const std::vector<Checkpoint>
 ///
 /// Thread-safety: as the store's members (any thread); appends running meanwhile are either
 /// seen or not, both verify. Exceptions: whatever the store throws (AuditStoreError),
-/// std::invalid_argument for a batch_size outside 1 to 10000 or a public key that is not 32
-/// bytes, and what options.progress throws.
+/// std::invalid_argument for a batch_size outside 1 to 10000, a public key that is not 32
+/// bytes or an expected head with a negative sequence, and what options.progress throws.
 /// @returns the report; `ok` is false exactly when `first_break` is set.
 inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {}) {
     if (options.batch_size == 0 || options.batch_size > 10000) {
@@ -322,6 +330,11 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
                                     std::to_string(options.checkpoint_public_key->size()) +
                                     " bytes, an Ed25519 " + "public key has " +
                                     std::to_string(checkpoint_public_key_bytes));
+    }
+    if (options.expected_head && options.expected_head->sequence < 0) {
+        throw std::invalid_argument("audit verify: the expected head's sequence " +
+                                    std::to_string(options.expected_head->sequence) +
+                                    " is negative");
     }
     VerifyReport report;
     const std::int64_t total = store.count();
