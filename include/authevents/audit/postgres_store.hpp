@@ -46,10 +46,10 @@ struct PostgresAuditStoreOptions {
     /// lock_timeout, SQLSTATE 55P03). Must be positive.
     std::chrono::milliseconds lock_timeout{30000};
     /// Whether erase_key() runs VACUUM on the keys table after the erasure commits, so that the
-    /// erased key's row is removed from the table's pages at once rather than whenever
-    /// autovacuum runs (the write-ahead log, replicas and backups still hold it; see
-    /// docs/audit.md). PostgreSQL lets only the table's owner (or a superuser) vacuum it; for
-    /// another role it skips the VACUUM with a warning.
+    /// erased key's row is removed at once rather than whenever autovacuum runs. Its bytes may
+    /// linger in the page's free space until overwritten, and the write-ahead log, replicas and
+    /// backups still hold them (see docs/audit.md). PostgreSQL lets only the table's owner (or
+    /// a superuser) vacuum it; for another role it skips the VACUUM with a warning.
     bool vacuum_keys_on_erase = true;
     /// Whether the constructor creates missing tables and indexes (needs the CREATE privilege
     /// on the schema and, for existing tables, their ownership). False: it only checks that
