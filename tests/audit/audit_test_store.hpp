@@ -20,17 +20,13 @@ inline std::unique_ptr<AuditStore> make_test_store() {
 /// A store whose every stored byte a test can search (every column of every record and key).
 class TestStoreFiles {
 public:
-    std::unique_ptr<AuditStore> open() {
-        auto store = std::make_unique<MemoryAuditStore>();
-        store_ = store.get();
-        return store;
-    }
-    /// Every stored value, concatenated (call after the store is no longer written).
-    std::string raw_bytes() const { return bytes_; }
+    /// The store (a view of one kept here, so that its bytes outlive the view).
+    std::unique_ptr<AuditStore> open() { return std::make_unique<FailingStore>(store_); }
+    /// Every stored value (call after the store is no longer written).
+    std::string raw_bytes() { return store_.dump(); }
 
 private:
-    MemoryAuditStore* store_ = nullptr;
-    std::string bytes_;
+    MemoryAuditStore store_;
 };
 
 /// Checks that `store`'s chain verifies.

@@ -144,6 +144,21 @@ public:
         return keys_.erase(scope) != 0;
     }
 
+    /// Every stored column of every record and key, concatenated: what a file would hold.
+    std::string dump() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        std::string bytes;
+        for (const AuditRecord& r : records_) {
+            bytes += r.event_type + '|' + r.owasp + '|' + r.actor + '|' + r.subject + '|' +
+                     r.source_ip.value_or("") + '|' + r.ip_index.value_or("") + '|' + r.data +
+                     '|' + r.cloud_event_id.value_or("") + '|' + r.key_scope + '\n';
+        }
+        for (const auto& key : keys_) {
+            bytes += key.first + '=' + key.second + '\n';
+        }
+        return bytes;
+    }
+
 private:
     std::mutex mutex_;
     std::vector<AuditRecord> records_;
