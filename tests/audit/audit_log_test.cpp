@@ -4,6 +4,7 @@
 #include <authevents/audit/audit_log.hpp>
 #include <authevents/audit/reader.hpp>
 #include <authevents/audit/sqlite_store.hpp>
+#include <authevents/audit/verify.hpp>
 #include <authevents/bus/codec.hpp>
 
 #include "audit/audit_test_store.hpp"
@@ -283,6 +284,10 @@ TEST_CASE("When the queue overflows, losses are counted, logged at error and an 
     CHECK(records.back().event_type == "profile_updated");
     CHECK(records[records.size() - 2].event_type == "audit_gap");
     CHECK(log.stats().gap_records == 1);
+    const VerifyReport report = verify(*inner);
+    CHECK(report.ok);
+    REQUIRE(report.gaps.size() == 1);
+    CHECK(report.gaps[0].event_type == "audit_gap");
 }
 
 TEST_CASE("committed() hands each committed batch's records, as stored, to read models",
