@@ -3,9 +3,10 @@
 // audit store equals the live state; a projection's state and checkpoint commit together; re-
 // applying is harmless; gaps are closed from the store; records after a prune; hostile record
 // data is rejected, counted and reported. Each case runs against an in-memory AuditStore
-// double and against SqliteAuditStore.
+// double (which can also fail reads and lose a record) and against SqliteAuditStore.
 #include <authevents/audit/projection.hpp>
 #include <authevents/audit/projections.hpp>
+#include <authevents/audit/sqlite_store.hpp>
 
 #include "../bus/redis_server.hpp"
 #include "../catch_compat.hpp"
@@ -851,4 +852,10 @@ TEST_CASE("projections: registration and options are checked", "[audit][projecti
 TEST_CASE("projections over an in-memory audit store", "[audit][projection]") {
     projection_cases(
         [](Files&) -> std::unique_ptr<AuditStore> { return std::make_unique<MemoryAuditStore>(); });
+}
+
+TEST_CASE("projections over SqliteAuditStore", "[audit][projection]") {
+    projection_cases([](Files& files) -> std::unique_ptr<AuditStore> {
+        return std::make_unique<authevents::audit::SqliteAuditStore>(files.path("audit.db"));
+    });
 }
