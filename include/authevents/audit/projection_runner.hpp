@@ -403,7 +403,10 @@ private:
 
     void reject(Entry& entry, Pending& pending, const AuditRecord& record,
                 const std::string& reason) {
+        // Bound before binding: SQLite reads bound text at step(), not at bind.
         const std::string bounded = authevents::detail::projection_bounded_text(reason, 300);
+        const std::string event_type =
+            authevents::detail::projection_bounded_text(record.event_type, 100);
         auto& insert = session_->statement(
             "INSERT OR REPLACE INTO authevents_projection_rejects (projection, sequence,"
             " event_type, reason) VALUES (?, ?, ?, ?)");
@@ -411,8 +414,7 @@ private:
             authevents::detail::Statement::Use use(insert);
             insert.bind_text(1, entry.name);
             insert.bind_int64(2, record.sequence);
-            insert.bind_text(3,
-                             authevents::detail::projection_bounded_text(record.event_type, 100));
+            insert.bind_text(3, event_type);
             insert.bind_text(4, bounded);
             insert.step();
         }
