@@ -796,6 +796,36 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
         CHECK(dump(files.path("defer.db")) == dump(files.path("defer-check.db")));
     }
 
+    SECTION("a live feed and rebuilds on two threads end in the rebuilt state") {
+        auto store = make_store(files);
+        append(*store, workload(100, 41));
+        auto runner = make_runner(files.path("race.db"), quiet(log, store.get()));
+        std::size_t deferred = 0;
+        std::thread writer([&] {
+            const auto entries = workload(200, 43);
+            for (std::size_t i = 0; i < entries.size(); i += 10) {
+                const std::vector<AuditEntry> part(entries.begin() + static_cast<std::ptrdiff_t>(i),
+                                                   entries.begin() +
+                                                       static_cast<std::ptrdiff_t>(i + 10));
+                if (runner->apply(append(*store, part)).deferred) {
+                    ++deferred;
+                }
+            }
+        });
+        for (int i = 0; i < 3; ++i) {
+            runner->rebuild(*store);
+        }
+        writer.join();
+        INFO("deferred batches: " << deferred);
+        for (const auto& status : runner->status()) {
+            CHECK(status.checkpoint == store->head().sequence);
+        }
+        auto rebuilt = make_runner(files.path("race-check.db"), quiet(log));
+        rebuilt->rebuild(*store);
+        CHECK(dump(files.path("race.db")) == dump(files.path("race-check.db")));
+        CHECK(log.texts(LogLevel::error).empty());
+    }
+
     SECTION("a failing source store leaves the gap open and is reported") {
         auto store = make_store(files);
         const auto records = append(*store, workload(40, 31));
