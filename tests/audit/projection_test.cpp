@@ -339,11 +339,13 @@ ApplyReport feed_live(AuditStore& store, ProjectionRunner& runner,
     return total;
 }
 
-// A projection that counts the records of one type in its table and throws on demand: after
-// writing its row for the record whose sequence is `throw_at`.
+// A projection that keeps the sequences of one type in its table and, after writing the row
+// of the record whose sequence is `throw_at` (`reject_at`), throws std::runtime_error
+// (RecordDataError).
 class Flaky : public Projection {
 public:
     std::int64_t throw_at = -1;
+    std::int64_t reject_at = -1;
 
     std::string name() const override { return "flaky"; }
     int version() const override { return version_; }
@@ -361,6 +363,9 @@ public:
         }
         if (data.record().sequence == throw_at) {
             throw std::runtime_error("flaky projection fails at " + std::to_string(throw_at));
+        }
+        if (data.record().sequence == reject_at) {
+            data.fail("data", "is refused after a write (test)");
         }
     }
     explicit Flaky(int version = 1) : version_(version) {}
@@ -583,6 +588,30 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
         CHECK(retry.failed == 0);
         CHECK(row_count(files.path("flaky.db"), "flaky") == 6);
         CHECK(checkpoint_of(runner, "flaky") == records.back().sequence);
+    }
+
+    SECTION("a record rejected after the projection wrote part of it leaves nothing of it") {
+        auto store = make_store(files);
+        ProjectionRunner runner(files.path("partial.db"), quiet(log));
+        auto& flaky = runner.emplace<Flaky>();
+        std::vector<AuditEntry> batch;
+        for (int i = 0; i < 6; ++i) {
+            batch.push_back(login_failed("a", "wrong_password", at_minute(i), {}));
+        }
+        const auto records = append(*store, batch);
+        flaky.reject_at = records[3].sequence;
+        const ApplyReport report = runner.apply(records);
+        CHECK(report.rejected == 1);
+        CHECK(report.applied == records.size());
+        CHECK(report.failed == 0);
+        CHECK(row_count(files.path("partial.db"), "flaky") == 5);
+        CHECK(checkpoint_of(runner, "flaky") == records.back().sequence);
+        ReadModelReader reader(files.path("partial.db"));
+        const auto rejections = reader.rejections("flaky");
+        REQUIRE(rejections.size() == 1);
+        CHECK(rejections[0].sequence == records[3].sequence);
+        CHECK(contains(rejections[0].reason, "is refused after a write (test)"));
+        REQUIRE(log.texts(LogLevel::error).size() == 1); // logged once, not per pass
     }
 
     SECTION("a read-model database that cannot commit applies nothing and says so") {
