@@ -60,6 +60,7 @@ namespace {
 class MemoryAuditStore : public AuditStore {
 public:
     bool fail_reads = false;
+    bool ignore_after = false; // read() starts at the first record whatever `after` is
 
     authevents::audit::AppendResult append(const std::vector<AuditEntry>& entries) override {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -81,7 +82,7 @@ public:
         }
         std::vector<AuditRecord> result;
         for (const AuditRecord& record : records_) {
-            if (record.sequence > after && result.size() < limit) {
+            if ((record.sequence > after || ignore_after) && result.size() < limit) {
                 result.push_back(record);
             }
         }
@@ -869,6 +870,16 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
             memory->fail_reads = false;
             CHECK_FALSE(runner->apply({records.begin() + 20, records.end()}).gap);
             CHECK(checkpoint_of(*runner, "login_history") == records.back().sequence);
+            const auto more = append(*store, workload(3, 33));
+            CHECK(runner->apply(more).applied == 3 * more.size());
+            // A store that answers with records not after the sequence asked for.
+            memory->ignore_after = true;
+            try {
+                runner->catch_up(*store);
+                FAIL("catch_up() did not throw");
+            } catch (const ProjectionError& error) {
+                CHECK(contains(error.what(), "returned records up to sequence"));
+            }
         }
     }
 

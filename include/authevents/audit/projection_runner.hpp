@@ -277,7 +277,8 @@ public:
     /// Records the store no longer holds are skipped and counted (`pruned` when the
     /// projection had not started, else `lost`, logged at error).
     /// @throws AuditStoreError when the store fails (committed batches stay).
-    /// @throws ProjectionError when the read-model database fails.
+    /// @throws ProjectionError when the read-model database fails, or the store returns
+    /// records out of order (not after the sequence asked for).
     ApplyReport catch_up(AuditStore& store, const ReplayCallback& progress = {}) {
         std::unique_lock<std::mutex> lock(mutex_);
         ApplyReport report = replay(store, progress);
@@ -664,6 +665,12 @@ private:
             if (records.empty()) {
                 break;
             }
+            if (records.back().sequence <= *after) { // would never advance: a broken store
+                throw ProjectionError("projection runner '" + path_ +
+                                      "': the audit store returned records up to sequence " +
+                                      std::to_string(records.back().sequence) +
+                                      " when asked for those after " + std::to_string(*after));
+            }
             report.read += records.size();
             report += run_batch(records, Mode::replay, nullptr, &prune);
             state.sequence = records.back().sequence;
@@ -682,7 +689,9 @@ private:
     ApplyReport catch_up_from_source() {
         try {
             return replay(*options_.source, {});
-        } catch (const AuditStoreError& error) {
+        } catch (const ProjectionError&) {
+            throw;                              // the read model's own database
+        } catch (const std::exception& error) { // AuditStoreError and what else a store throws
             log(LogLevel::error,
                 std::string("projection runner: catching up from the audit store failed; the "
                             "projections stay behind until the next batch or catch_up(): ") +
