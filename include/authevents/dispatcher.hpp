@@ -115,8 +115,9 @@ public:
 
     /// Connects `handler` to `Event`'s signal with `options` (uid, sender, priority, track).
     /// The handler is called with one `const Event&` argument; its return value is ignored.
-    /// Thread-safe. @throws what Signal::connect throws (std::invalid_argument for a null
-    /// function pointer or empty std::function, std::bad_alloc).
+    /// Thread-safe.
+    /// @throws std::invalid_argument for a null function pointer or empty std::function.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event, class F> Connection connect(F&& handler, ConnectOptions options = {}) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::connect<Event>: Event must be a class type "
@@ -154,7 +155,9 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Thread-safe and re-entrant. @throws std::bad_alloc, or an observer's DispatchAborted.
+    /// Thread-safe and re-entrant.
+    /// @throws DispatchAborted the first one an observer threw, if any.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
