@@ -166,9 +166,9 @@ TEST_CASE("sqlite inbox: a write lock held by another connection makes the claim
     options.busy_timeout = milliseconds(50);
     SqliteInbox inbox(path, options);
     bus_test::Db other(path);
-    other.exec_sql("BEGIN IMMEDIATE");
+    other.exec("BEGIN IMMEDIATE");
     CHECK(inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::in_progress);
-    other.exec_sql("COMMIT");
+    other.exec("COMMIT");
     CHECK(inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
     inbox.complete(key("e1"));
     CHECK(inbox.done(key("e1")));
@@ -217,8 +217,7 @@ TEST_CASE("sqlite inbox: bad options and handlers are refused with a clear error
     CHECK_THROWS_WITH(SqliteInbox(dir.file("a.db"), bad), Catch::Contains("invalid table name"));
     {
         bus_test::Db db(dir.file("b.db"));
-        db.exec_sql(
-            "CREATE TABLE authevents_inbox_handled (event_id TEXT, consumed_at_ms INTEGER)");
+        db.exec("CREATE TABLE authevents_inbox_handled (event_id TEXT, consumed_at_ms INTEGER)");
     }
     CHECK_THROWS_WITH(SqliteInbox(dir.file("b.db")), Catch::Contains("another layout"));
 
@@ -259,29 +258,29 @@ TEST_CASE("sqlite inbox: prune forgets old rows; a handler's slot goes with its 
 TEST_CASE("dispatch on commit with SQLite: a rolled-back transaction dispatches nothing") {
     TempDir dir;
     bus_test::Db db(dir.file("service.db"));
-    db.exec_sql("CREATE TABLE users (email TEXT UNIQUE)");
+    db.exec("CREATE TABLE users (email TEXT UNIQUE)");
     test_bus::QuietDispatcher events;
     authevents::testing::EventRecorder recorder(events);
 
     const auto register_user = [&](const std::string& email) {
         UnitOfWork work(events);
-        db.exec_sql("BEGIN IMMEDIATE");
+        db.exec("BEGIN IMMEDIATE");
         try {
-            db.exec_sql("INSERT INTO users VALUES ('" + email + "')");
+            db.exec("INSERT INTO users VALUES ('" + email + "')");
             authevents::User user = samples::ana();
             user.email = email;
             work.dispatch(UserRegistered{user, true, std::nullopt});
             {
                 UnitOfWork audit = work.savepoint();
-                db.exec_sql("SAVEPOINT audit");
+                db.exec("SAVEPOINT audit");
                 audit.dispatch(samples::user_login_failed());
-                db.exec_sql("ROLLBACK TO audit"); // the inner part fails alone
+                db.exec("ROLLBACK TO audit"); // the inner part fails alone
                 audit.rollback();
-                db.exec_sql("RELEASE audit");
+                db.exec("RELEASE audit");
             }
-            db.exec_sql("COMMIT");
+            db.exec("COMMIT");
         } catch (...) {
-            db.exec_sql("ROLLBACK");
+            db.exec("ROLLBACK");
             throw; // `work` rolls back too, on its destruction
         }
         return work.commit();
