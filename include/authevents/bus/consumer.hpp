@@ -1,7 +1,8 @@
 /// @file
 /// StreamConsumer: reads events from a Redis stream in a consumer group and re-dispatches
 /// them into a local EventDispatcher, with acknowledgements, duplicate skipping, recovery of
-/// pending entries, claiming from dead consumers, and a dead-letter stream.
+/// pending entries, claiming from dead consumers, and a dead-letter stream. Its options and
+/// counters are in consumer_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>

@@ -1,6 +1,7 @@
 /// @file
 /// The transactional outbox: a durable, ordered queue of events in an SQLite table, from which
-/// a relay publishes them (to Redis Streams) and marks them published.
+/// a relay publishes them (to Redis Streams) and marks them published. OutboxOptions and
+/// OutboxLease are in outbox_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/detail/sqlite.hpp>

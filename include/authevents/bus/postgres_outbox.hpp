@@ -2,6 +2,7 @@
 /// PostgresOutbox: the transactional outbox in the service's own PostgreSQL database. The
 /// service appends events in its own transaction (append_in), so they commit or roll back with
 /// its data; an OutboxRelay publishes them to Redis. Needs libpq (target authevents::postgres).
+/// Its options are in postgres_outbox_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>

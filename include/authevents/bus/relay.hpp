@@ -1,7 +1,8 @@
 /// @file
 /// OutboxRelay: moves events from an outbox (SQLite or PostgreSQL) to a Redis stream, in order,
 /// retrying with backoff while Redis is down or refusing, one active relay per outbox, trimming
-/// only what every consumer group has acknowledged. Delivery is at-least-once.
+/// only what every consumer group has acknowledged. Delivery is at-least-once. Its options and
+/// counters are in relay_options.hpp, the group reads in stream_groups.hpp (both included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
