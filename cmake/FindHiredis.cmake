@@ -3,8 +3,8 @@
 # Defines the imported target Hiredis::Hiredis and the variables Hiredis_FOUND,
 # Hiredis_INCLUDE_DIR, Hiredis_LIBRARY and Hiredis_VERSION. Debian's package ships a
 # HiredisConfig.cmake without any target, hence this module.
-find_path(Hiredis_INCLUDE_DIR NAMES hiredis/hiredis.h)
-find_library(Hiredis_LIBRARY NAMES hiredis)
+include("${CMAKE_CURRENT_LIST_DIR}/AutheventsFindLibrary.cmake")
+authevents_find_library(Hiredis HEADER hiredis/hiredis.h NAMES hiredis)
 
 if(Hiredis_INCLUDE_DIR AND EXISTS "${Hiredis_INCLUDE_DIR}/hiredis/hiredis.h")
     file(STRINGS "${Hiredis_INCLUDE_DIR}/hiredis/hiredis.h" _hiredis_version_lines
@@ -16,15 +16,4 @@ if(Hiredis_INCLUDE_DIR AND EXISTS "${Hiredis_INCLUDE_DIR}/hiredis/hiredis.h")
     set(Hiredis_VERSION "${_hiredis_MAJOR}.${_hiredis_MINOR}.${_hiredis_PATCH}")
 endif()
 
-include(FindPackageHandleStandardArgs)
-find_package_handle_standard_args(Hiredis
-    REQUIRED_VARS Hiredis_LIBRARY Hiredis_INCLUDE_DIR
-    VERSION_VAR Hiredis_VERSION)
-
-if(Hiredis_FOUND AND NOT TARGET Hiredis::Hiredis)
-    add_library(Hiredis::Hiredis UNKNOWN IMPORTED)
-    set_target_properties(Hiredis::Hiredis PROPERTIES
-        IMPORTED_LOCATION "${Hiredis_LIBRARY}"
-        INTERFACE_INCLUDE_DIRECTORIES "${Hiredis_INCLUDE_DIR}")
-endif()
-mark_as_advanced(Hiredis_INCLUDE_DIR Hiredis_LIBRARY)
+authevents_find_library_done(Hiredis Hiredis::Hiredis)

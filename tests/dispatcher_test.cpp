@@ -166,6 +166,40 @@ TEMPLATE_LIST_TEST_CASE("dispatch delivers the very event to handlers and report
     CHECK(report.ok());
 }
 
+TEMPLATE_LIST_TEST_CASE("every built-in event gives the dispatcher its named view and dispatch_ "
+                        "method, from its one DispatcherEntryPoints specialisation",
+                        "[dispatcher]", BuiltinEvents) {
+    STATIC_REQUIRE(
+        std::is_base_of_v<DispatcherEntryPoints<TestType, SignalView<TestType>>, EventDispatcher>);
+}
+
+TEST_CASE("dispatch_ methods take braced lists for their struct parameters", "[dispatcher]") {
+    EventDispatcher d;
+    d.set_logger({});
+    Received<UserRegistered> registered;
+    Received<SellerApplicationApproved> approved;
+    Received<ProfileUpdated> updated;
+    registered.connect(d);
+    approved.connect(d);
+    updated.connect(d);
+
+    d.dispatch_user_registered({42, "ana@example.com", "Ana", "Lima", "es"}, true);
+    d.dispatch_seller_application_approved({7, {42, "ana@example.com", "", "", "es"}, "individual"},
+                                           {1, "admin@example.com", "", "", "en"},
+                                           {42, "ana@example.com", "", "", "es"});
+    d.dispatch_profile_updated({42, "ana@example.com", "", "", "es"}, {"first_name"}, 60);
+
+    REQUIRE(registered.events.size() == 1);
+    CHECK(registered.events[0].user == User{42, "ana@example.com", "Ana", "Lima", "es"});
+    CHECK(registered.events[0].email_sent);
+    REQUIRE(approved.events.size() == 1);
+    CHECK(approved.events[0].application.applicant.id == 42);
+    CHECK(approved.events[0].admin_user.email == "admin@example.com");
+    REQUIRE(updated.events.size() == 1);
+    CHECK(updated.events[0].updated_fields == std::vector<std::string>{"first_name"});
+    CHECK(updated.events[0].profile_completion == 60);
+}
+
 TEST_CASE("every dispatch_ method delivers a correctly filled event", "[dispatcher]") {
     EventDispatcher d;
     d.set_logger({});

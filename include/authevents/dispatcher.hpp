@@ -4,11 +4,12 @@
 ///
 /// Uses fmt for its log lines (formatters in format.hpp, Logger in logging.hpp). The types it
 /// shares with observers and the bus live in their own headers: DispatchReport and EventStats
-/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp).
+/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp),
+/// SignalView (signal_view.hpp); its storage is in detail/dispatcher_channels.hpp.
 #pragma once
 
 #include <authevents/describe.hpp>
-#include <authevents/detail/thread_counters.hpp>
+#include <authevents/detail/dispatcher_channels.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/event_traits.hpp>
 #include <authevents/event_view.hpp>
@@ -17,6 +18,7 @@
 #include <authevents/logging.hpp>
 #include <authevents/redaction.hpp>
 #include <authevents/signal.hpp>
+#include <authevents/signal_view.hpp>
 
 #include <fmt/format.h>
 
@@ -44,56 +46,6 @@ namespace authevents {
 
 namespace detail {
 
-/// Counters of one event type: per-thread cells (no locked instruction per dispatch), summed
-/// when read.
-struct ChannelCounters {
-    enum Counter : std::size_t { dispatched, suppressed, handlers_called, handler_failures };
-
-    std::string_view name;
-    ThreadCounters<4> counts;
-
-    explicit ChannelCounters(std::string_view event_name) noexcept : name(event_name) {}
-
-    void add(Counter which, std::uint64_t amount = 1) noexcept { counts.add(which, amount); }
-    void add(Counter first, std::uint64_t first_amount, Counter second,
-             std::uint64_t second_amount) noexcept {
-        counts.add(first, first_amount, second, second_amount);
-    }
-
-    EventStats snapshot() const noexcept {
-        return EventStats{name, counts.read(dispatched), counts.read(suppressed),
-                          counts.read(handlers_called), counts.read(handler_failures)};
-    }
-
-    void reset() noexcept { counts.reset(); }
-};
-
-/// The signal and counters of one event type.
-class ChannelBase {
-public:
-    explicit ChannelBase(std::string_view event_name) noexcept : counters(event_name) {}
-    ChannelBase(const ChannelBase&) = delete;
-    ChannelBase& operator=(const ChannelBase&) = delete;
-    virtual ~ChannelBase() = default;
-
-    ChannelCounters counters;
-};
-
-template <class E> class Channel final : public ChannelBase {
-public:
-    Channel() noexcept : ChannelBase(E::name) {}
-
-    Signal<const E&> signal;
-};
-
-template <class Tuple> struct ChannelsOf;
-template <class... Es> struct ChannelsOf<std::tuple<Es...>> {
-    using type = std::tuple<Channel<Es>...>;
-};
-
-/// The channels of the twelve built-in events, in table order.
-using BuiltinChannels = ChannelsOf<BuiltinEvents>::type;
-
 /// The most bytes of text from a custom formatter or an exception that one log line shows.
 inline constexpr std::size_t max_log_text_bytes = 1024;
 
@@ -104,73 +56,6 @@ constexpr bool starts_with_word(std::string_view text, std::string_view name) no
 }
 
 } // namespace detail
-
-class EventDispatcher;
-
-/// A named member of EventDispatcher (e.g. `dispatcher.user_registered`): a view of one built-in
-/// event's signal offering the connection side, like a sink. connect(), disconnect(), block()
-/// and the queries act on the signal itself (signal() is the same object as
-/// `dispatcher.signal<Event>()`); send() goes through the dispatcher, so it logs, obeys the
-/// enable switch, counts, and reaches observers, recorders and the bus, exactly as
-/// `dispatcher.dispatch(event)` does. Copyable (copies view the same signal), not assignable;
-/// valid while its dispatcher lives. Every member is thread-safe, as the signal's are.
-template <class Event> class SignalView {
-public:
-    /// The viewed signal type.
-    using signal_type = Signal<const Event&>;
-
-    SignalView(const SignalView&) noexcept = default;
-    SignalView& operator=(const SignalView&) = delete;
-    ~SignalView() = default;
-
-    /// Connects `handler` (callable with one `const Event&`), as EventDispatcher::connect does.
-    /// @throws what Signal::connect throws.
-    template <class F> Connection connect(F&& handler, ConnectOptions options = {}) const;
-
-    /// Disconnects the handler connected with `dispatch_uid` and `sender`; true if one was.
-    bool disconnect(std::string_view dispatch_uid, SenderId sender = SenderId::any()) const {
-        return signal_->disconnect(dispatch_uid, sender);
-    }
-    /// Disconnects the plain function `function` connected for `sender`; true if it was.
-    template <class R, class... P>
-    bool disconnect(R (*function)(P...), SenderId sender = SenderId::any()) const {
-        return signal_->disconnect(function, sender);
-    }
-    /// Disconnects every handler of this event.
-    void disconnect_all() const { signal_->disconnect_all(); }
-
-    /// Dispatches `event` through the dispatcher (EventDispatcher::dispatch(event)): logged,
-    /// counted, shown to observers, and handlers called only while enabled. Never throws a
-    /// handler's exception. @throws std::bad_alloc only.
-    DispatchReport send(const Event& event) const;
-    /// Dispatches `event` from `sender` through the dispatcher (dispatch(event, sender)).
-    DispatchReport send_from(SenderId sender, const Event& event) const;
-
-    /// True when a dispatch from `sender` would call a handler (while enabled).
-    [[nodiscard]] bool has_listeners(SenderId sender = SenderId::any()) const {
-        return signal_->has_listeners(sender);
-    }
-    /// Connected handlers of this event, any sender.
-    [[nodiscard]] std::size_t size() const { return signal_->size(); }
-    /// Blocks every handler of this event (they stay connected).
-    void block() const noexcept { signal_->block(); }
-    /// Undoes block().
-    void unblock() const noexcept { signal_->unblock(); }
-    /// True while blocked.
-    [[nodiscard]] bool blocked() const noexcept { return signal_->blocked(); }
-
-    /// The viewed signal: the same object as `dispatcher.signal<Event>()`. Its own send()
-    /// bypasses the dispatcher (no log line, switch, counters or observers).
-    [[nodiscard]] signal_type& signal() const noexcept { return *signal_; }
-
-private:
-    friend class EventDispatcher;
-    SignalView(EventDispatcher& dispatcher, signal_type& signal) noexcept
-        : dispatcher_(&dispatcher), signal_(&signal) {}
-
-    EventDispatcher* dispatcher_;
-    signal_type* signal_;
-};
 
 /// The facade services dispatch authentication events through: one Signal per event type,
 /// robust dispatch, one `[EVENT]` log line per dispatch, an enable switch, custom events and
@@ -191,47 +76,17 @@ private:
 ///
 /// The named members, e.g. `dispatcher.user_registered`, are SignalView objects: the connection
 /// side of signals the dispatcher owns (`user_registered.signal()` is the same object as
-/// `signal<UserRegistered>()`); their send() dispatches.
-class EventDispatcher {
-    detail::BuiltinChannels builtins_; // declared first: the named views below refer to it
-
-    /// The named view of built-in `Event`'s signal (initialises the named members).
-    template <class Event> SignalView<Event> view() noexcept {
-        return SignalView<Event>(*this, builtin_signal<Event>());
-    }
-
+/// `signal<UserRegistered>()`); their send() dispatches. They and the Django-named entry
+/// points `dispatch_<name>(fields...)` are inherited: each built-in event declares its pair
+/// once, next to the event, as a DispatcherEntryPoints specialisation (events.hpp).
+class EventDispatcher : private detail::BuiltinChannelStore,
+                        public detail::BuiltinEntryPoints<BuiltinEvents, SignalView> {
 public:
-    /// Handlers of UserRegistered (a view of signal<UserRegistered>(); send() dispatches).
-    SignalView<UserRegistered> user_registered{view<UserRegistered>()};
-    /// Handlers of UserEmailVerified.
-    SignalView<UserEmailVerified> user_email_verified{view<UserEmailVerified>()};
-    /// Handlers of UserLoginSuccessful.
-    SignalView<UserLoginSuccessful> user_login_successful{view<UserLoginSuccessful>()};
-    /// Handlers of UserLoginFailed.
-    SignalView<UserLoginFailed> user_login_failed{view<UserLoginFailed>()};
-    /// Handlers of User2faEnabled.
-    SignalView<User2faEnabled> user_2fa_enabled{view<User2faEnabled>()};
-    /// Handlers of User2faDisabled.
-    SignalView<User2faDisabled> user_2fa_disabled{view<User2faDisabled>()};
-    /// Handlers of SellerApplicationSubmitted.
-    SignalView<SellerApplicationSubmitted> seller_application_submitted{
-        view<SellerApplicationSubmitted>()};
-    /// Handlers of SellerApplicationApproved.
-    SignalView<SellerApplicationApproved> seller_application_approved{
-        view<SellerApplicationApproved>()};
-    /// Handlers of SellerApplicationRejected.
-    SignalView<SellerApplicationRejected> seller_application_rejected{
-        view<SellerApplicationRejected>()};
-    /// Handlers of ProfileUpdated.
-    SignalView<ProfileUpdated> profile_updated{view<ProfileUpdated>()};
-    /// Handlers of ProfilePictureUploaded.
-    SignalView<ProfilePictureUploaded> profile_picture_uploaded{view<ProfilePictureUploaded>()};
-    /// Handlers of ProfilePictureDeleted.
-    SignalView<ProfilePictureDeleted> profile_picture_deleted{view<ProfilePictureDeleted>()};
-
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
     /// only). @throws std::bad_alloc.
-    EventDispatcher() : logger_(std::make_shared<const Logger>(stderr_logger())) {
+    EventDispatcher()
+        : BuiltinEntryPoints([this](auto* event) { return make_view(event); }),
+          logger_(std::make_shared<const Logger>(stderr_logger())) {
         std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
     }
 
@@ -260,8 +115,9 @@ public:
 
     /// Connects `handler` to `Event`'s signal with `options` (uid, sender, priority, track).
     /// The handler is called with one `const Event&` argument; its return value is ignored.
-    /// Thread-safe. @throws what Signal::connect throws (std::invalid_argument for a null
-    /// function pointer or empty std::function, std::bad_alloc).
+    /// Thread-safe.
+    /// @throws std::invalid_argument for a null function pointer or empty std::function.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event, class F> Connection connect(F&& handler, ConnectOptions options = {}) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::connect<Event>: Event must be a class type "
@@ -299,7 +155,9 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Thread-safe and re-entrant. @throws std::bad_alloc, or an observer's DispatchAborted.
+    /// Thread-safe and re-entrant.
+    /// @throws DispatchAborted the first one an observer threw, if any.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
@@ -343,79 +201,6 @@ private:
     }
 
 public:
-    /// Dispatches UserRegistered{user, email_sent, ip_address}. See dispatch().
-    DispatchReport dispatch_user_registered(const User& user, bool email_sent,
-                                            std::optional<std::string> ip_address = {}) {
-        return dispatch(UserRegistered{user, email_sent, std::move(ip_address)});
-    }
-
-    /// Dispatches UserEmailVerified{user, ip_address}. See dispatch().
-    DispatchReport dispatch_user_email_verified(const User& user,
-                                                std::optional<std::string> ip_address = {}) {
-        return dispatch(UserEmailVerified{user, std::move(ip_address)});
-    }
-
-    /// Dispatches UserLoginSuccessful{user, ip_address, required_2fa}. See dispatch().
-    DispatchReport dispatch_user_login_successful(const User& user,
-                                                  std::optional<std::string> ip_address = {},
-                                                  bool required_2fa = false) {
-        return dispatch(UserLoginSuccessful{user, std::move(ip_address), required_2fa});
-    }
-
-    /// Dispatches UserLoginFailed{email, reason, ip_address}. See dispatch().
-    DispatchReport dispatch_user_login_failed(std::string email, LoginFailureReason reason,
-                                              std::optional<std::string> ip_address = {}) {
-        return dispatch(UserLoginFailed{std::move(email), reason, std::move(ip_address)});
-    }
-
-    /// Dispatches User2faEnabled{user}. See dispatch().
-    DispatchReport dispatch_user_2fa_enabled(const User& user) {
-        return dispatch(User2faEnabled{user});
-    }
-
-    /// Dispatches User2faDisabled{user}. See dispatch().
-    DispatchReport dispatch_user_2fa_disabled(const User& user) {
-        return dispatch(User2faDisabled{user});
-    }
-
-    /// Dispatches SellerApplicationSubmitted{application, is_resubmission}. See dispatch().
-    DispatchReport dispatch_seller_application_submitted(const SellerApplication& application,
-                                                         bool is_resubmission = false) {
-        return dispatch(SellerApplicationSubmitted{application, is_resubmission});
-    }
-
-    /// Dispatches SellerApplicationApproved{application, admin_user, new_seller}. See
-    /// dispatch().
-    DispatchReport dispatch_seller_application_approved(const SellerApplication& application,
-                                                        const User& admin_user,
-                                                        const User& new_seller) {
-        return dispatch(SellerApplicationApproved{application, admin_user, new_seller});
-    }
-
-    /// Dispatches SellerApplicationRejected{application, admin_user, reason}. See dispatch().
-    DispatchReport dispatch_seller_application_rejected(const SellerApplication& application,
-                                                        const User& admin_user,
-                                                        std::string reason) {
-        return dispatch(SellerApplicationRejected{application, admin_user, std::move(reason)});
-    }
-
-    /// Dispatches ProfileUpdated{user, updated_fields, profile_completion}. See dispatch().
-    DispatchReport dispatch_profile_updated(const User& user,
-                                            std::vector<std::string> updated_fields,
-                                            int profile_completion) {
-        return dispatch(ProfileUpdated{user, std::move(updated_fields), profile_completion});
-    }
-
-    /// Dispatches ProfilePictureUploaded{user, file_key}. See dispatch().
-    DispatchReport dispatch_profile_picture_uploaded(const User& user, std::string file_key) {
-        return dispatch(ProfilePictureUploaded{user, std::move(file_key)});
-    }
-
-    /// Dispatches ProfilePictureDeleted{user}. See dispatch().
-    DispatchReport dispatch_profile_picture_deleted(const User& user) {
-        return dispatch(ProfilePictureDeleted{user});
-    }
-
     /// The observer signal: every dispatch, of every event type, enabled or not, shows the
     /// event to its slots as an EventView before any handler runs (sent from the dispatch's
     /// sender, so ConnectOptions::sender filters as for handlers). For recorders (see
@@ -510,8 +295,10 @@ public:
     }
 
 private:
-    template <class Event> Signal<const Event&>& builtin_signal() noexcept {
-        return std::get<detail::Channel<Event>>(builtins_).signal;
+    /// The named view of built-in `Event`'s signal (makes the named members). Only stores
+    /// addresses: it runs before the dispatcher's own members exist.
+    template <class Event> SignalView<Event> make_view(Event* /*tag*/) noexcept {
+        return SignalView<Event>(*this, std::get<detail::Channel<Event>>(builtins_).signal);
     }
 
     template <class Event> detail::Channel<Event>& channel() {

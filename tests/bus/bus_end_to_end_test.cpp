@@ -32,16 +32,6 @@ namespace {
 
 std::string email_of(int i) { return "user" + std::to_string(i) + "@example.com"; }
 
-RelayOptions fast_relay() {
-    RelayOptions options;
-    options.stream = "events";
-    options.batch_size = 16;
-    options.poll_interval = std::chrono::milliseconds(5);
-    options.min_backoff = std::chrono::milliseconds(5);
-    options.max_backoff = std::chrono::milliseconds(100);
-    return options;
-}
-
 ConsumerOptions fast_consumer() {
     ConsumerOptions options;
     options.stream = "events";
@@ -56,7 +46,7 @@ ConsumerOptions fast_consumer() {
 /// The publishing service: a dispatcher whose events go to the outbox and on to Redis.
 struct PublishingService {
     explicit PublishingService(const RedisEndpoint& endpoint, const std::string& db_path)
-        : outbox(db_path), relay(outbox, endpoint, fast_relay()),
+        : outbox(db_path), relay(outbox, endpoint, test_bus::fast_relay_options()),
           publisher(dispatcher, outbox, EventTypeRegistry{}, PublisherOptions{false, &relay}) {
         dispatcher.set_logger({});
         relay.start();

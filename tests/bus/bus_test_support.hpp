@@ -1,14 +1,23 @@
-// Shared pieces of the bus tests: temporary files, reading a stream back, a silent dispatcher.
+// Shared pieces of the bus tests: temporary files, reading a stream back, a silent dispatcher,
+// fast relay options, and an SQLite inbox whose database has a `credits` table.
 #pragma once
 
 #include "event_samples.hpp"
 #include "redis_server.hpp"
+#include "sqlite_test_helpers.hpp"
 
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/relay_options.hpp>
+#include <authevents/bus/sqlite_inbox.hpp>
 #include <authevents/dispatcher.hpp>
 
+#include <sqlite3.h>
+
+#include <chrono>
+#include <cstddef>
 #include <exception>
 #include <filesystem>
+#include <stdexcept>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -94,6 +103,50 @@ public:
 private:
     test_redis::TempDir dir_;
     std::string path_;
+};
+
+/// Relay options for tests: stream `stream`, `batch_size` records a batch, a 5 ms poll and a
+/// 5 to 50 ms backoff, so a test waits little for the relay.
+inline authevents::bus::RelayOptions fast_relay_options(std::size_t batch_size = 16,
+                                                        const std::string& stream = "events") {
+    authevents::bus::RelayOptions options;
+    options.stream = stream;
+    options.batch_size = batch_size;
+    options.poll_interval = std::chrono::milliseconds(5);
+    options.min_backoff = std::chrono::milliseconds(5);
+    options.max_backoff = std::chrono::milliseconds(50);
+    return options;
+}
+
+/// Runs `sql` on `db`. @throws std::runtime_error naming the statement and SQLite's message.
+inline void exec_sql(sqlite3* db, const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+        const std::string text = message != nullptr ? message : "?";
+        sqlite3_free(message);
+        throw std::runtime_error(sql + ": " + text);
+    }
+}
+
+/// A SqliteInbox in a fresh temporary database that has the service's table
+/// `credits (user_id INTEGER NOT NULL, amount INTEGER)`, a silent dispatcher for its handlers,
+/// and a second connection to look at the table.
+struct CreditsInbox {
+    bus_test::TempDir dir;
+    std::string path = dir.file("app.db");
+    authevents::bus::SqliteInbox inbox{path};
+    QuietDispatcher events;
+    bus_test::Db check{path};
+
+    CreditsInbox() {
+        inbox.transaction([](authevents::bus::SqliteInbox::Transaction& tx) {
+            exec_sql(tx.connection(),
+                     "CREATE TABLE credits (user_id INTEGER NOT NULL, amount INTEGER)");
+        });
+    }
+
+    /// Rows in `credits`, as committed.
+    int credits() { return std::stoi(check.query_text("SELECT count(*) FROM credits")); }
 };
 
 } // namespace test_bus

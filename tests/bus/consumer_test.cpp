@@ -285,20 +285,15 @@ TEST_CASE("consumer: with a SqliteInbox a handler failing after writing commits 
     add(redis, event);
     add(redis, event); // a relay duplicate
 
-    bus_test::TempDir dir;
-    authevents::bus::SqliteInbox inbox(dir.file("app.db"));
-    inbox.transaction([](authevents::bus::SqliteInbox::Transaction& tx) {
-        REQUIRE(sqlite3_exec(tx.connection(), "CREATE TABLE credits (user_id INTEGER)", nullptr,
-                             nullptr, nullptr) == SQLITE_OK);
-    });
-    test_bus::QuietDispatcher dispatcher;
+    test_bus::CreditsInbox app; // the SqliteInbox in the service's database, with `credits`
+    auto& inbox = app.inbox;
+    auto& dispatcher = app.events;
     int attempts = 0;
     int emails = 0;
     dispatcher.user_registered.connect([&](const UserRegistered&) { ++emails; }); // not in it
     inbox.connect<UserRegistered>(
         dispatcher, [&](const UserRegistered&, authevents::bus::SqliteInbox::Transaction& tx) {
-            REQUIRE(sqlite3_exec(tx.connection(), "INSERT INTO credits VALUES (42)", nullptr,
-                                 nullptr, nullptr) == SQLITE_OK);
+            test_bus::exec_sql(tx.connection(), "INSERT INTO credits VALUES (42, 10)");
             if (++attempts == 1) {
                 throw std::runtime_error("ledger offline"); // after writing
             }
@@ -310,8 +305,7 @@ TEST_CASE("consumer: with a SqliteInbox a handler failing after writing commits 
     CHECK(attempts == 2);
     CHECK(emails == 2); // other handlers: at least once
     CHECK(consumer.stats().failed_attempts == 1);
-    bus_test::Db check(dir.file("app.db"));
-    CHECK(check.query_text("SELECT count(*) FROM credits") == "1");
+    CHECK(app.credits() == 1);
     CHECK(inbox.done(inbox_key(event)));
     CHECK(pending_count(redis) == 0);
 }

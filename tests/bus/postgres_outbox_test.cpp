@@ -38,16 +38,6 @@ using authevents::detail::PgParams;
 
 namespace {
 
-RelayOptions quick_relay(std::size_t batch_size = 16) {
-    RelayOptions options;
-    options.stream = "events";
-    options.batch_size = batch_size;
-    options.poll_interval = std::chrono::milliseconds(10);
-    options.min_backoff = std::chrono::milliseconds(5);
-    options.max_backoff = std::chrono::milliseconds(100);
-    return options;
-}
-
 std::string numbered(int i) { return "id-" + std::to_string(i); }
 
 std::vector<std::string> numbered_ids(int count) {
@@ -110,7 +100,7 @@ TEST_CASE("postgres outbox: a rolled-back service transaction publishes nothing,
     const std::string info = test_postgres::shared_server().create_database();
     PgConnection service = service_database(info);
     PostgresOutbox outbox(info);
-    OutboxRelay relay(outbox, redis_server.endpoint(), quick_relay());
+    OutboxRelay relay(outbox, redis_server.endpoint(), test_bus::fast_relay_options());
 
     register_user(service, "rolled@example.com", "rolled-back", false);
     register_user(service, "kept@example.com", "committed", true);
@@ -174,7 +164,7 @@ TEST_CASE("postgres outbox: retention deletes, archives or keeps published recor
         auto outbox = std::make_unique<PostgresOutbox>(info, options);
         outbox->append(table + "-1", "t", "{}");
         outbox->append(table + "-2", "t", "{}");
-        RelayOptions relay_options = quick_relay();
+        RelayOptions relay_options = test_bus::fast_relay_options();
         relay_options.stream = table;
         OutboxRelay relay(*outbox, redis_server.endpoint(), relay_options);
         CHECK(relay.relay_once() == 2);
@@ -211,7 +201,7 @@ TEST_CASE("postgres outbox: LISTEN/NOTIFY wakes a started relay at once (its pol
     const std::string info = test_postgres::shared_server().create_database();
     PgConnection service = service_database(info);
     PostgresOutbox outbox(info);
-    RelayOptions options = quick_relay();
+    RelayOptions options = test_bus::fast_relay_options();
     options.poll_interval = std::chrono::hours(1);
     OutboxRelay relay(outbox, redis_server.endpoint(), options);
     relay.start();
@@ -236,7 +226,7 @@ TEST_CASE("postgres outbox: three relays on one outbox publish each record once,
     std::vector<std::unique_ptr<OutboxRelay>> relays;
     for (int r = 0; r < 3; ++r) {
         outboxes.push_back(std::make_unique<PostgresOutbox>(info));
-        RelayOptions options = quick_relay(8);
+        RelayOptions options = test_bus::fast_relay_options(8);
         options.relay_id = "relay-" + std::to_string(r);
         relays.push_back(
             std::make_unique<OutboxRelay>(*outboxes.back(), redis_server.endpoint(), options));
@@ -317,7 +307,7 @@ TEST_CASE("postgres outbox: a relay killed mid-batch loses nothing; the next rel
         try {
             PostgresOutbox outbox(info);
             DiesInThirdMark dying(outbox);
-            RelayOptions options = quick_relay(batch);
+            RelayOptions options = test_bus::fast_relay_options(batch);
             options.relay_id = "doomed";
             OutboxRelay relay(dying, redis_server.endpoint(), options);
             relay.relay_once();
@@ -332,7 +322,7 @@ TEST_CASE("postgres outbox: a relay killed mid-batch loses nothing; the next rel
 
     PostgresOutbox outbox(info);
     CHECK(outbox.pending_count() == 100 - 2 * batch); // the killed batch is still pending
-    RelayOptions options = quick_relay(batch);
+    RelayOptions options = test_bus::fast_relay_options(batch);
     options.relay_id = "survivor";
     OutboxRelay relay(outbox, redis_server.endpoint(), options);
     // The dead relay's session is gone, and its lease with it: taken over at once.
@@ -354,7 +344,7 @@ TEST_CASE("postgres outbox: PostgreSQL restarted mid-stream: every committed eve
     PostgresOutboxOptions keep;           // keep published rows: the table lists what committed
     keep.retention = OutboxRetention::keep;
     PostgresOutbox outbox(server.conninfo(), keep);
-    OutboxRelay relay(outbox, redis_server.endpoint(), quick_relay(8));
+    OutboxRelay relay(outbox, redis_server.endpoint(), test_bus::fast_relay_options(8));
     relay.start();
 
     std::optional<PgConnection> service;

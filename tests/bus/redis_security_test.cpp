@@ -366,14 +366,6 @@ namespace {
 
 using namespace authevents::bus;
 
-RelayOptions fast_relay() {
-    RelayOptions options;
-    options.stream = "authevents";
-    options.poll_interval = options.min_backoff = std::chrono::milliseconds(5);
-    options.max_backoff = std::chrono::milliseconds(50);
-    return options;
-}
-
 // The consumer tests' fast options, on the stream "authevents", dead-lettering at once.
 ConsumerOptions fast_consumer() {
     ConsumerOptions options = test_consumer::fast_options();
@@ -385,7 +377,7 @@ ConsumerOptions fast_consumer() {
 // A service whose dispatches go through the outbox and a relay to the stream "authevents".
 struct Service {
     Service(const RedisEndpoint& endpoint, const std::string& db_path)
-        : outbox(db_path), relay(outbox, endpoint, fast_relay()),
+        : outbox(db_path), relay(outbox, endpoint, test_bus::fast_relay_options(16, "authevents")),
           publisher(dispatcher, outbox, EventTypeRegistry{}, PublisherOptions{false, &relay}) {
         dispatcher.set_logger({});
     }

@@ -30,16 +30,6 @@ using authevents::bus::SqliteOutbox;
 
 namespace {
 
-RelayOptions fast_options(std::size_t batch_size = 16) {
-    RelayOptions options;
-    options.stream = "events";
-    options.batch_size = batch_size;
-    options.poll_interval = std::chrono::milliseconds(5);
-    options.min_backoff = std::chrono::milliseconds(5);
-    options.max_backoff = std::chrono::milliseconds(50);
-    return options;
-}
-
 void append_numbered(SqliteOutbox& outbox, int first, int count) {
     for (int i = first; i < first + count; ++i) {
         outbox.append("id-" + std::to_string(i), "test.numbered.v1",
@@ -101,7 +91,7 @@ TEST_CASE("relay: pending records reach the stream in order, with id, type and e
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
     append_numbered(outbox, 0, 40);
-    OutboxRelay relay(outbox, server.endpoint(), fast_options(16));
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options(16));
 
     CHECK(relay.relay_once() == 40); // three batches: 16 + 16 + 8
     CHECK(outbox.pending_count() == 0);
@@ -121,7 +111,7 @@ TEST_CASE("relay: while Redis is down records stay pending, then go out in order
     test_redis::RedisServer server;
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    OutboxRelay relay(outbox, server.endpoint(), fast_options());
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options());
     append_numbered(outbox, 0, 5);
     CHECK(relay.relay_once() == 5);
 
@@ -146,7 +136,7 @@ TEST_CASE("relay: a record Redis refuses stays pending and the error names the c
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
     append_numbered(outbox, 0, 3);
-    OutboxRelay relay(outbox, server.endpoint(), fast_options());
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options());
 
     try {
         relay.relay_once();
@@ -166,7 +156,7 @@ TEST_CASE("relay: the background thread publishes through a Redis restart, losin
     test_redis::RedisServer server;
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    OutboxRelay relay(outbox, server.endpoint(), fast_options(8));
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options(8));
     relay.start();
 
     constexpr int total = 600;
@@ -203,7 +193,7 @@ TEST_CASE("relay: with no consumer group the max_length cap keeps the stream at 
     authevents::bus::OutboxOptions quick;
     quick.synchronous_full = false; // 1000 appends
     SqliteOutbox outbox(db.path(), quick);
-    RelayOptions options = fast_options(50);
+    RelayOptions options = test_bus::fast_relay_options(50);
     options.max_length = 100;
     LogCapture log;
     OutboxRelay relay(outbox, server.endpoint(), options, log.logger());
@@ -228,7 +218,7 @@ TEST_CASE("relay: trimming by MINID keeps what the slowest group still needs; dr
     redis.command({"XGROUP", "CREATE", "events", "slow", "0", "MKSTREAM"});
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    RelayOptions options = fast_options(16);
+    RelayOptions options = test_bus::fast_relay_options(16);
     options.max_length = 1000;
     LogCapture log;
     auto relay = std::make_unique<OutboxRelay>(outbox, server.endpoint(), options, log.logger());
@@ -291,7 +281,7 @@ TEST_CASE("relay: a group named in RelayOptions::groups that does not exist yet 
     redis.command({"XGROUP", "CREATE", "events", "fast", "0", "MKSTREAM"});
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    RelayOptions options = fast_options(16);
+    RelayOptions options = test_bus::fast_relay_options(16);
     options.groups = {"fast", "analytics"};
     OutboxRelay relay(outbox, server.endpoint(), options);
     append_numbered(outbox, 0, 20);
@@ -328,7 +318,7 @@ TEST_CASE("relay: wait_until_drained reports a timeout while Redis stays down") 
     test_redis::RedisServer server;
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    OutboxRelay relay(outbox, server.endpoint(), fast_options());
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options());
     server.stop();
     relay.start();
     append_numbered(outbox, 0, 3);
@@ -346,7 +336,7 @@ TEST_CASE("relay: two relays on one outbox publish each record once, in order; t
     test_bus::TempDatabase db;
     SqliteOutbox outbox_a(db.path()); // two connections, as two processes would have
     SqliteOutbox outbox_b(db.path());
-    RelayOptions options = fast_options(8);
+    RelayOptions options = test_bus::fast_relay_options(8);
     options.relay_id = "relay-a";
     OutboxRelay a(outbox_a, server.endpoint(), options);
     options.relay_id = "relay-b";
@@ -386,7 +376,7 @@ TEST_CASE("relay: when the active relay's process is killed, the waiting relay t
         SqliteOutbox setup(db.path());
         append_numbered(setup, 0, 300);
     }
-    RelayOptions options = fast_options(4);
+    RelayOptions options = test_bus::fast_relay_options(4);
     options.lease_duration = std::chrono::milliseconds(3000);
     // The active relay runs in a child process (forked before this test starts any thread).
     const pid_t child = ::fork();
@@ -439,7 +429,7 @@ TEST_CASE("relay: NOAUTH replies make the relay reconnect with backoff until Red
     RedisConnection admin(server.endpoint());
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    OutboxRelay relay(outbox, server.endpoint(), fast_options());
+    OutboxRelay relay(outbox, server.endpoint(), test_bus::fast_relay_options());
     append_numbered(outbox, 0, 3);
     CHECK(relay.relay_once() == 3);
 
@@ -470,7 +460,7 @@ TEST_CASE("relay: READONLY replies (a replica after a failover) make the relay r
     admin.command({"REPLICAOF", "127.0.0.1", std::to_string(primary.port())});
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    OutboxRelay relay(outbox, replica.endpoint(), fast_options());
+    OutboxRelay relay(outbox, replica.endpoint(), test_bus::fast_relay_options());
     append_numbered(outbox, 0, 4);
     try {
         relay.relay_once();
@@ -503,7 +493,7 @@ TEST_CASE("relay: with wait_replicas, records are marked published only once a r
     follow();
     test_bus::TempDatabase db;
     SqliteOutbox outbox(db.path());
-    RelayOptions options = fast_options();
+    RelayOptions options = test_bus::fast_relay_options();
     options.wait_replicas = 1;
     options.wait_timeout = std::chrono::milliseconds(200);
     OutboxRelay relay(outbox, primary.endpoint(), options);

@@ -37,14 +37,7 @@ DedupKey key(const std::string& id, const std::string& group = "notifications") 
     return DedupKey{"events", group, id};
 }
 
-void exec(sqlite3* db, const std::string& sql) {
-    char* message = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
-        const std::string text = message != nullptr ? message : "?";
-        sqlite3_free(message);
-        throw std::runtime_error(sql + ": " + text);
-    }
-}
+using test_bus::exec_sql;
 
 /// What StreamConsumer does with one delivery: claim, dispatch, complete on success or
 /// release on failure. Returns the claim's state and, when claimed, the report.
@@ -67,37 +60,23 @@ Delivery deliver(SqliteInbox& inbox, authevents::EventDispatcher& events, const 
     return result;
 }
 
-/// An inbox whose database has the service's `credits` table.
-struct Fixture {
-    TempDir dir;
-    std::string path = dir.file("app.db");
-    SqliteInbox inbox{path};
-    test_bus::QuietDispatcher events;
-    bus_test::Db check{path};
-
-    Fixture() {
-        inbox.transaction([](SqliteInbox::Transaction& tx) {
-            exec(tx.connection(),
-                 "CREATE TABLE credits (user_id INTEGER NOT NULL, amount INTEGER)");
-        });
-    }
-    int credits() { return std::stoi(check.query_text("SELECT count(*) FROM credits")); }
-};
+using Fixture = test_bus::CreditsInbox;
 
 } // namespace
 
 TEST_CASE("sqlite inbox: a handler failing after writing rolls back; the retry commits once") {
     Fixture f;
     int attempts = 0;
-    f.inbox.connect<UserRegistered>(f.events, [&](const UserRegistered& e,
-                                                  SqliteInbox::Transaction& tx) {
-        REQUIRE(tx.inbox_key() != nullptr);
-        CHECK(tx.inbox_key()->event_id == "e1");
-        exec(tx.connection(), "INSERT INTO credits VALUES (" + std::to_string(e.user.id) + ", 10)");
-        if (++attempts == 1) {
-            throw std::runtime_error("payment service down"); // after writing
-        }
-    });
+    f.inbox.connect<UserRegistered>(
+        f.events, [&](const UserRegistered& e, SqliteInbox::Transaction& tx) {
+            REQUIRE(tx.inbox_key() != nullptr);
+            CHECK(tx.inbox_key()->event_id == "e1");
+            exec_sql(tx.connection(),
+                     "INSERT INTO credits VALUES (" + std::to_string(e.user.id) + ", 10)");
+            if (++attempts == 1) {
+                throw std::runtime_error("payment service down"); // after writing
+            }
+        });
     const UserRegistered event = samples::user_registered();
 
     const Delivery first = deliver(f.inbox, f.events, key("e1"), event);
@@ -124,18 +103,18 @@ TEST_CASE("sqlite inbox: a handler failing after writing rolls back; the retry c
 
 TEST_CASE("sqlite inbox: every transactional handler of an event shares one transaction") {
     Fixture f;
-    f.inbox.connect<UserRegistered>(f.events,
-                                    [](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
-                                    });
+    f.inbox.connect<UserRegistered>(
+        f.events, [](const UserRegistered&, SqliteInbox::Transaction& tx) {
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
+        });
     bool fail = true;
-    f.inbox.connect<UserRegistered>(f.events,
-                                    [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        exec(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
-                                        if (fail) {
-                                            throw std::runtime_error("second handler failed");
-                                        }
-                                    });
+    f.inbox.connect<UserRegistered>(
+        f.events, [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
+            if (fail) {
+                throw std::runtime_error("second handler failed");
+            }
+        });
     CHECK_FALSE(deliver(f.inbox, f.events, key("e1"), samples::user_registered()).report.ok());
     CHECK(f.credits() == 0); // the first handler's write is undone too
     fail = false;
@@ -146,14 +125,14 @@ TEST_CASE("sqlite inbox: every transactional handler of an event shares one tran
 TEST_CASE("sqlite inbox: dispatched locally, a handler runs in a transaction of its own") {
     Fixture f;
     bool fail = false;
-    f.inbox.connect<UserRegistered>(f.events,
-                                    [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        CHECK(tx.inbox_key() == nullptr);
-                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
-                                        if (fail) {
-                                            throw std::runtime_error("boom");
-                                        }
-                                    });
+    f.inbox.connect<UserRegistered>(
+        f.events, [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
+            CHECK(tx.inbox_key() == nullptr);
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
+            if (fail) {
+                throw std::runtime_error("boom");
+            }
+        });
     CHECK(f.events.dispatch(samples::user_registered()).ok());
     CHECK(f.credits() == 1);
     fail = true;
@@ -166,10 +145,10 @@ TEST_CASE("sqlite inbox: a commit that fails leaves nothing and the key not done
     Fixture f;
     f.inbox.connect<UserRegistered>(
         f.events, [](const UserRegistered&, SqliteInbox::Transaction& tx) {
-            exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
-            exec(tx.connection(),
-                 "ROLLBACK"); // a handler ending the transaction itself: refused at commit
-            exec(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
+            exec_sql(tx.connection(),
+                     "ROLLBACK"); // a handler ending the transaction itself: refused at commit
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
         });
     REQUIRE(f.inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
     CHECK(f.events.dispatch(samples::user_registered()).ok());
@@ -199,15 +178,15 @@ TEST_CASE("sqlite inbox: threads sharing one inbox handle one event at a time") 
     Fixture f;
     std::atomic<int> inside{0};
     std::atomic<int> overlaps{0};
-    f.inbox.connect<UserRegistered>(f.events,
-                                    [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
-                                        if (inside.fetch_add(1) != 0) {
-                                            overlaps.fetch_add(1);
-                                        }
-                                        exec(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
-                                        std::this_thread::yield();
-                                        inside.fetch_sub(1);
-                                    });
+    f.inbox.connect<UserRegistered>(
+        f.events, [&](const UserRegistered&, SqliteInbox::Transaction& tx) {
+            if (inside.fetch_add(1) != 0) {
+                overlaps.fetch_add(1);
+            }
+            exec_sql(tx.connection(), "INSERT INTO credits VALUES (1, 1)");
+            std::this_thread::yield();
+            inside.fetch_sub(1);
+        });
     constexpr int per_thread = 40;
     std::vector<std::thread> threads;
     for (int t = 0; t < 3; ++t) {

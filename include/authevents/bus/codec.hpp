@@ -423,10 +423,11 @@ template <class Event> std::string cloud_event_type(std::string_view type_prefix
 /// `options.source`, the type cloud_event_type<Event>(options.type_prefix), and the subject
 /// and data from EventCodec<Event>.
 ///
-/// Thread-safe if the codec is (the built-in ones are). @throws CloudEventError("source") for
-/// a source that is empty or not a URI-reference, what the codec throws
-/// (CloudEventError("data.reason") for a LoginFailureReason that is not an enumerator,
-/// CloudEventError("data.profile_completion") outside 0..100), std::bad_alloc.
+/// Thread-safe if the codec is (the built-in ones are).
+/// @throws CloudEventError("source") for a source that is empty or not a URI-reference, and
+///         what the codec throws (CloudEventError("data.reason") for a LoginFailureReason that
+///         is not an enumerator, CloudEventError("data.profile_completion") outside 0..100).
+/// @throws std::bad_alloc if memory runs out.
 template <class Event>
 CloudEvent to_cloud_event(const Event& event, const CloudEventOptions& options = {}) {
     CloudEvent result;

@@ -1,11 +1,15 @@
 /// @file
 /// StreamConsumer: reads events from a Redis stream in a consumer group and re-dispatches
 /// them into a local EventDispatcher, with acknowledgements, duplicate skipping, recovery of
-/// pending entries, claiming from dead consumers, and a dead-letter stream.
+/// pending entries, claiming from dead consumers, and a dead-letter stream. Its options and
+/// counters are in consumer_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
+#include <authevents/bus/consumer_options.hpp>
 #include <authevents/bus/dedup.hpp>
+#include <authevents/bus/detail/claim_keeper.hpp>
+#include <authevents/bus/detail/stream_entries.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/registry.hpp>
@@ -35,246 +39,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-namespace authevents::bus {
-
-/// How a StreamConsumer reads, retries and gives up.
-struct ConsumerOptions {
-    std::string stream = "authevents"; ///< The stream the relay publishes to.
-    std::string group = "authevents";  ///< Consumer group: each entry goes to one member.
-    /// This member's name. Keep it stable across restarts (a restarted member re-reads its own
-    /// pending entries at once) and distinct per process (two processes under one name would
-    /// re-run each other's entries). Empty: the hostname.
-    std::string consumer;
-    std::string dead_letter_stream;       ///< Empty: "<stream>.dead".
-    std::string group_start_id = "0";     ///< Where a new group starts: "0" all, "$" new only.
-    std::size_t batch_size = 64;          ///< Entries per read.
-    std::chrono::milliseconds block{500}; ///< How long a read waits for new entries.
-    /// Deliveries of an entry before it is dead-lettered (Redis counts them per entry): one
-    /// whose handlers failed on delivery max_deliveries, or one delivered more often than
-    /// that (its consumer died while running it) before it runs again.
-    int max_deliveries = 8;
-    std::chrono::milliseconds retry_delay{1000};       ///< Pause after a first failure.
-    double retry_factor = 2.0;                         ///< Each next pause: times this...
-    std::chrono::milliseconds retry_max_delay{300000}; ///< ...up to this (5 min).
-    std::chrono::milliseconds claim_min_idle{30000};   ///< Idle time after which another
-                                                       ///< member's pending entry is claimed.
-    /// How often the pending entries are scanned for retries that are due and for entries
-    /// other members left idle for claim_min_idle.
-    std::chrono::milliseconds claim_interval{1000};
-    /// How often the entries in hand are touched (`XCLAIM ... JUSTID`, from a helper thread on
-    /// its own connection) while handlers run, so no member claims them from a live one.
-    /// Zero: claim_min_idle / 3.
-    std::chrono::milliseconds claim_refresh_interval{0};
-    std::size_t dead_letter_max_length = 100000; ///< Bound of the dead-letter stream: beyond
-                                                 ///< it the oldest are dropped (counted,
-                                                 ///< logged at error).
-    std::size_t max_reason_bytes = 1024;         ///< Cap of a dead letter's reason and of
-                                                 ///< each log line built from an entry.
-    /// What dead-letter reasons and log lines may show of personal data found in them
-    /// (e-mail and IP addresses in exception messages, ...); they are always escaped and
-    /// capped at max_reason_bytes. Default: e-mail local parts masked, IPs truncated.
-    RedactionPolicy redaction{};
-    /// Accept only events signed with one of these keys (bus/signing.hpp). Empty (default):
-    /// signatures are not checked. Otherwise an unsigned event, one signed with a key id not
-    /// listed, or one whose signature does not match is dead-lettered with that reason
-    /// before its inbox claim and before any handler runs. List the old and the new key
-    /// while rotating (docs/security.md). Ids must be distinct.
-    std::vector<SigningKey> signing_keys{};
-    CloudEventLimits limits{};                   ///< Bounds on each entry's CloudEvent text.
-    std::chrono::milliseconds min_backoff{50};   ///< Reconnect backoff while Redis is down.
-    std::chrono::milliseconds max_backoff{5000}; ///< See min_backoff.
-};
-
-/// Counters of a StreamConsumer (a snapshot; each counter read atomically).
-struct ConsumerStats {
-    std::uint64_t handled = 0;         ///< Entries whose handlers all ran without throwing.
-    std::uint64_t duplicates = 0;      ///< Entries skipped because their id was handled before.
-    std::uint64_t failed_attempts = 0; ///< Deliveries in which a handler threw.
-    std::uint64_t dead_lettered = 0;   ///< Entries moved to the dead-letter stream.
-    std::uint64_t claimed = 0;         ///< Entries claimed from other (dead) members.
-    std::uint64_t lost = 0;            ///< Pending entries the stream had trimmed (logged).
-    std::uint64_t redis_errors = 0;    ///< Failed rounds (Redis unreachable or refusing).
-    std::uint64_t busy = 0;            ///< Entries left pending because another member was
-                                       ///< running the same event.
-    std::uint64_t dead_letter_failures = 0; ///< Dead-letter XADDs Redis refused (the entry
-                                            ///< stays pending; logged at error).
-    std::uint64_t dead_letters_dropped = 0; ///< Old dead letters trimmed by
-                                            ///< dead_letter_max_length (logged at error).
-    std::uint64_t pending = 0;              ///< The group's pending entries at the last scan.
-    std::uint64_t dead_letter_length = 0;   ///< The dead-letter stream's length at the last scan.
-    std::uint64_t unauthenticated = 0; ///< Entries dead-lettered because signing_keys is set and
-                                       ///< their signature is missing, unknown or wrong.
-};
-
-} // namespace authevents::bus
-
-namespace authevents::detail {
-
-using bus::ConsumerOptions;
-using bus::DedupKey;
-using bus::DedupStore;
-using bus::RedisConnection;
-using bus::RedisEndpoint;
-using bus::RedisReply;
-
-inline std::string default_consumer_name() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-        return "consumer";
-    }
-    return host;
-}
-
-/// One stream entry: its id and its field/value pairs (absent when the stream trimmed it).
-struct StreamEntry {
-    std::string id;
-    std::optional<std::vector<std::pair<std::string, std::string>>> fields;
-
-    [[nodiscard]] const std::string* field(std::string_view name) const {
-        if (fields) {
-            for (const auto& [key, value] : *fields) {
-                if (key == name) {
-                    return &value;
-                }
-            }
-        }
-        return nullptr;
-    }
-};
-
-/// Entries of an `[[id, [field, value, ...] | nil], ...]` reply.
-inline std::vector<StreamEntry> parse_entries(const RedisReply& list) {
-    std::vector<StreamEntry> entries;
-    for (const RedisReply& item : list.elements) {
-        if (!item.is_array() || item.elements.size() != 2) {
-            throw std::runtime_error("redis: unexpected stream entry shape");
-        }
-        StreamEntry entry{item.elements[0].text, std::nullopt};
-        const RedisReply& values = item.elements[1];
-        if (values.is_array()) {
-            entry.fields.emplace();
-            for (std::size_t i = 0; i + 1 < values.elements.size(); i += 2) {
-                entry.fields->emplace_back(values.elements[i].text, values.elements[i + 1].text);
-            }
-        }
-        entries.push_back(std::move(entry));
-    }
-    return entries;
-}
-
-/// Keeps a consumer's entries in hand claimed while its handlers run: every `interval` a
-/// helper thread, on its own connection, touches them (`XCLAIM <ids> JUSTID`, which resets
-/// their idle time without counting a delivery) and extends the inbox claim of the event
-/// running. Quiet while nothing is held for an interval. Thread-safe; started on first use,
-/// stopped by the destructor.
-class ClaimKeeper {
-public:
-    using Report = std::function<void(const std::string&)>;
-
-    ClaimKeeper(RedisEndpoint endpoint, const ConsumerOptions& options, DedupStore& dedup,
-                std::chrono::milliseconds interval, Report report)
-        : endpoint_(std::move(endpoint)), options_(options), dedup_(dedup), interval_(interval),
-          report_(std::move(report)) {}
-
-    ClaimKeeper(const ClaimKeeper&) = delete;
-    ClaimKeeper& operator=(const ClaimKeeper&) = delete;
-
-    ~ClaimKeeper() {
-        {
-            const std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) {
-            thread_.join();
-        }
-    }
-
-    /// The entries now in hand (replacing the previous ones); clears the running event.
-    void hold(std::vector<std::string> ids) {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        ids_ = std::move(ids);
-        key_.reset();
-        touched_ = std::chrono::steady_clock::now();
-        if (!thread_.joinable() && !ids_.empty()) {
-            thread_ = std::thread([this] { run(); });
-        }
-    }
-
-    /// The event whose handlers run now (its inbox claim is extended too), or none.
-    void running(std::optional<DedupKey> key) {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        key_ = std::move(key);
-    }
-
-    /// `id` is no longer in hand.
-    void drop(const std::string& id) {
-        const std::lock_guard<std::mutex> lock(mutex_);
-        ids_.erase(std::remove(ids_.begin(), ids_.end(), id), ids_.end());
-    }
-
-    /// How many times the entries in hand were touched. Thread-safe.
-    [[nodiscard]] std::uint64_t refreshes() const noexcept {
-        return refreshes_.load(std::memory_order_relaxed);
-    }
-
-private:
-    void run() noexcept {
-        std::unique_lock<std::mutex> lock(mutex_);
-        while (!stopping_) {
-            wake_.wait_for(lock, interval_ / 4, [this] { return stopping_; });
-            if (stopping_ || ids_.empty() ||
-                std::chrono::steady_clock::now() - touched_ < interval_) {
-                continue;
-            }
-            std::vector<std::string> command = {"XCLAIM", options_.stream, options_.group,
-                                                options_.consumer, "0"};
-            command.insert(command.end(), ids_.begin(), ids_.end());
-            command.emplace_back("JUSTID");
-            const std::optional<DedupKey> key = key_;
-            touched_ = std::chrono::steady_clock::now();
-            lock.unlock();
-            try {
-                if (!connection_) {
-                    connection_.emplace(endpoint_);
-                }
-                connection_->command(command);
-                if (key) {
-                    dedup_.extend(*key, options_.consumer, options_.claim_min_idle);
-                }
-                refreshes_.fetch_add(1, std::memory_order_relaxed);
-            } catch (const std::exception& e) {
-                report_(e.what());
-            }
-            lock.lock();
-        }
-    }
-
-    RedisEndpoint endpoint_;
-    const ConsumerOptions& options_;
-    DedupStore& dedup_;
-    std::chrono::milliseconds interval_;
-    Report report_;
-    std::optional<RedisConnection> connection_; // the helper thread's only
-
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::vector<std::string> ids_;
-    std::optional<DedupKey> key_;
-    std::chrono::steady_clock::time_point touched_{};
-    std::atomic<std::uint64_t> refreshes_{0};
-    std::thread thread_;
-};
-
-/// One entry to handle and how often Redis has delivered it (this delivery included).
-struct Delivery {
-    StreamEntry entry;
-    long long deliveries = 1;
-};
-
-} // namespace authevents::detail
 
 namespace authevents::bus {
 
@@ -329,8 +93,8 @@ public:
                    ConsumerOptions options = {}, EventTypeRegistry registry = EventTypeRegistry{},
                    Logger logger = {})
         : endpoint_(std::move(endpoint)), dispatcher_(dispatcher), dedup_(dedup),
-          options_(checked(std::move(options))), registry_(std::move(registry)),
-          logger_(std::move(logger)),
+          options_(detail::checked_consumer_options(std::move(options))),
+          registry_(std::move(registry)), logger_(std::move(logger)),
           keeper_(endpoint_, options_, dedup_, options_.claim_refresh_interval,
                   [this](const std::string& error) {
                       log(LogLevel::warning,
@@ -349,9 +113,10 @@ public:
     /// pending entries when due (retries due, idle entries of other members), then reads new
     /// entries (waiting up to `block`) and handles them. Returns how many entries it took
     /// care of (handled, skipped, dead-lettered, failed again or left pending as busy).
-    /// @throws RedisConnectionError when Redis is unreachable, RedisCommandError when it
-    ///         refuses a command; DedupStore errors. Entries not acknowledged stay pending
-    ///         and are handled on a later round.
+    /// Entries not acknowledged stay pending and are handled on a later round.
+    /// @throws RedisConnectionError when Redis is unreachable.
+    /// @throws RedisCommandError when Redis refuses a command.
+    /// @throws what the DedupStore throws (e.g. SqliteError) when it fails.
     std::size_t poll_once() {
         try {
             return poll(connection());
@@ -422,46 +187,6 @@ public:
     }
 
 private:
-    static ConsumerOptions checked(ConsumerOptions options) {
-        auto fail = [](const char* what) {
-            throw std::invalid_argument(std::string("StreamConsumer: ") + what);
-        };
-        if (options.stream.empty() || options.group.empty()) {
-            fail("stream and group must not be empty");
-        }
-        if (options.max_deliveries < 1) {
-            fail("max_deliveries must be at least 1");
-        }
-        if (options.batch_size == 0) {
-            fail("batch_size must be > 0");
-        }
-        if (options.block.count() <= 0 || options.retry_delay.count() <= 0) {
-            fail("block and retry_delay must be > 0");
-        }
-        if (options.claim_min_idle.count() <= 0 || options.claim_interval.count() <= 0 ||
-            options.claim_refresh_interval.count() < 0) {
-            fail("claim_min_idle and claim_interval must be > 0, claim_refresh_interval >= 0");
-        }
-        if (!(options.retry_factor >= 1.0) || options.retry_max_delay < options.retry_delay) {
-            fail("retry_factor must be >= 1 and retry_max_delay >= retry_delay");
-        }
-        if (options.dead_letter_max_length == 0 || options.max_reason_bytes < 64) {
-            fail("dead_letter_max_length must be > 0 and max_reason_bytes >= 64");
-        }
-        check_signing_keys(options.signing_keys, "StreamConsumer");
-        if (options.consumer.empty()) {
-            options.consumer = detail::default_consumer_name();
-        }
-        if (options.dead_letter_stream.empty()) {
-            options.dead_letter_stream = options.stream + ".dead";
-        }
-        if (options.claim_refresh_interval.count() == 0) {
-            options.claim_refresh_interval =
-                std::max(std::chrono::milliseconds(1), options.claim_min_idle / 3);
-        }
-        return options;
-    }
-
     std::size_t poll(RedisConnection& redis) {
         ensure_group(redis);
         std::size_t count = 0;

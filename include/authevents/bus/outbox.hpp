@@ -1,9 +1,12 @@
 /// @file
 /// The transactional outbox: a durable, ordered queue of events in an SQLite table, from which
-/// a relay publishes them (to Redis Streams) and marks them published.
+/// a relay publishes them (to Redis Streams) and marks them published. OutboxOptions and
+/// OutboxLease are in outbox_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/detail/sqlite.hpp>
+#include <authevents/bus/detail/sqlite_outbox_schema.hpp>
+#include <authevents/bus/outbox_options.hpp>
 #include <authevents/bus/outbox_source.hpp>
 
 #include <sqlite3.h>
@@ -28,25 +31,6 @@
 #include <vector>
 
 namespace authevents::bus {
-
-/// How an outbox is stored. A plain value.
-struct OutboxOptions {
-    /// The table's name, validated as [A-Za-z_][A-Za-z0-9_]* (not starting with sqlite_);
-    /// otherwise std::invalid_argument.
-    std::string table = "authevents_outbox";
-    /// How long a statement waits for another connection's lock before failing with
-    /// SQLITE_BUSY. Negative: std::invalid_argument.
-    std::chrono::milliseconds busy_timeout{5000};
-    /// PRAGMA synchronous=FULL (else NORMAL): an appended event survives power loss, not only a
-    /// crash of the process.
-    bool synchronous_full = true;
-};
-
-/// Who holds an outbox's relay lease (see SqliteOutbox::acquire_lease()). A plain value.
-struct OutboxLease {
-    std::string owner;              ///< The holder's id (RelayOptions::relay_id).
-    std::int64_t expires_at_ms = 0; ///< When it lapses unless renewed, ms since the Unix epoch.
-};
 
 /// A durable, ordered queue of events in an SQLite table (the transactional outbox pattern).
 /// Events are appended, in the service's own transaction (append_in, transaction) or their own
@@ -157,29 +141,7 @@ public:
     /// @throws std::invalid_argument for an invalid table name.
     /// @throws SqliteError if SQLite fails.
     static void create_schema(sqlite3* db, const OutboxOptions& options = {}) {
-        detail::validate_identifier(options.table, "outbox");
-        const std::string table = detail::quote_identifier(options.table);
-        const std::string create_table = "CREATE TABLE IF NOT EXISTS " + table +
-                                         " ("
-                                         "sequence INTEGER PRIMARY KEY AUTOINCREMENT, "
-                                         "event_id TEXT NOT NULL UNIQUE, "
-                                         "type TEXT NOT NULL, "
-                                         "payload TEXT NOT NULL, "
-                                         "created_at_ms INTEGER NOT NULL, "
-                                         "published_at_ms INTEGER, "
-                                         "attempts INTEGER NOT NULL DEFAULT 0, "
-                                         "last_error TEXT)";
-        // Serves next_batch (published_at_ms IS NULL, by sequence), the counts and pruning.
-        const std::string create_index = "CREATE INDEX IF NOT EXISTS " +
-                                         detail::quote_identifier(options.table + "_by_state") +
-                                         " ON " + table + " (published_at_ms, sequence)";
-        // One row, name 'relay': which relay may publish this outbox (acquire_lease).
-        const std::string create_lease =
-            "CREATE TABLE IF NOT EXISTS " + detail::quote_identifier(options.table + "_lease") +
-            " (name TEXT PRIMARY KEY, owner TEXT NOT NULL, expires_at_ms INTEGER NOT NULL)";
-        detail::execute(db, create_table.c_str(), "outbox: create table");
-        detail::execute(db, create_index.c_str(), "outbox: create index");
-        detail::execute(db, create_lease.c_str(), "outbox: create lease table");
+        detail::create_sqlite_outbox_schema(db, options);
     }
 
     /// Appends one event in `db`, a connection the service owns, so inside its open

@@ -8,6 +8,7 @@
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/detail/postgres.hpp>
 #include <authevents/bus/detail/transactional_inbox.hpp>
+#include <authevents/bus/inbox_options.hpp>
 
 #include <libpq-fe.h>
 
@@ -21,11 +22,9 @@
 
 namespace authevents::bus {
 
-/// Options of a PostgresInbox.
-struct PostgresInboxOptions {
-    /// The inbox table, in the database (and schema, from the connection's search_path) your
-    /// handlers write to; must match [A-Za-z_][A-Za-z0-9_]* with at most 63 bytes.
-    std::string table = "authevents_inbox_handled";
+/// Options of a PostgresInbox: `table` (InboxOptions; at most 63 bytes, in the schema of the
+/// connection's search_path) and lock_timeout.
+struct PostgresInboxOptions : InboxOptions {
     /// How long a claim waits for another member's transaction that holds the same event's
     /// row (it runs that event right now) before leaving the entry pending for later (the
     /// consumer counts it as busy). Zero: wait until that transaction ends.
@@ -64,7 +63,8 @@ public:
     /// Connects with the libpq connection string `conninfo` and creates the inbox table if
     /// it does not exist.
     /// @throws std::invalid_argument for an invalid table name, a negative lock_timeout, or a
-    ///         table of another layout; PostgresError if the connection or the DDL fails.
+    ///         table of another layout.
+    /// @throws PostgresError if the connection or the DDL fails.
     explicit PostgresInbox(std::string conninfo, PostgresInboxOptions options = {});
 
     /// Rolls back a transaction left open, and closes the connection. No other member call
@@ -73,7 +73,9 @@ public:
 
     /// Forgets the inbox rows of events handled at least `age` ago and returns how many.
     /// Choose `age` well beyond the longest redelivery delay: a redelivered event whose row is
-    /// gone runs again. @throws std::invalid_argument for a negative age; PostgresError.
+    /// gone runs again.
+    /// @throws std::invalid_argument for a negative age.
+    /// @throws PostgresError if the database fails.
     std::size_t prune(std::chrono::milliseconds age);
 
     /// How many inbox rows are stored. @throws PostgresError.
@@ -117,10 +119,8 @@ private:
 
 inline PostgresInbox::PostgresInbox(std::string conninfo, PostgresInboxOptions options)
     : conninfo_(std::move(conninfo)), options_(std::move(options)) {
-    detail::pg_validate_identifier(options_.table, "inbox");
-    if (options_.lock_timeout.count() < 0) {
-        throw std::invalid_argument("inbox: lock_timeout is negative");
-    }
+    detail::validate_inbox_options(options_, options_.lock_timeout, "lock_timeout",
+                                   detail::pg_validate_identifier);
     const std::string table = detail::pg_quote_identifier(options_.table);
     conn_ = detail::PgConnection(conninfo_, "inbox");
     // Created only when missing (CREATE TABLE IF NOT EXISTS alone logs a notice each start).

@@ -2,12 +2,15 @@
 /// PostgresOutbox: the transactional outbox in the service's own PostgreSQL database. The
 /// service appends events in its own transaction (append_in), so they commit or roll back with
 /// its data; an OutboxRelay publishes them to Redis. Needs libpq (target authevents::postgres).
+/// Its options are in postgres_outbox_options.hpp (included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/cloudevent.hpp>
 #include <authevents/bus/detail/postgres.hpp>
+#include <authevents/bus/detail/postgres_outbox_watch.hpp>
 #include <authevents/bus/outbox_source.hpp>
+#include <authevents/bus/postgres_outbox_options.hpp>
 
 #include <libpq-fe.h>
 
@@ -29,148 +32,6 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
-
-namespace authevents::bus {
-
-/// What a PostgresOutbox does with a record once it is published.
-enum class OutboxRetention : unsigned char {
-    /// Delete it in the transaction that marks it published (the default): the table holds
-    /// only what is still to be published.
-    delete_published,
-    /// Move it to the table `<table>_archive` in that transaction, with the time it was
-    /// published; archived records older than PostgresOutboxOptions::keep_for are deleted.
-    archive,
-    /// Keep it in the table, marked with the time it was published; deleted once older than
-    /// PostgresOutboxOptions::keep_for.
-    keep,
-};
-
-/// How a PostgresOutbox is stored and signalled. A plain value.
-struct PostgresOutboxOptions {
-    /// The table's name, [A-Za-z_][A-Za-z0-9_]* with at most 50 bytes (room for the derived
-    /// names `<table>_archive`, `<table>_pending`), in the connection's search_path schema;
-    /// otherwise std::invalid_argument.
-    std::string table = "authevents_outbox";
-    /// The LISTEN/NOTIFY channel each append notifies at commit, waking relays at once;
-    /// empty: the table's name. Same rules as `table`.
-    std::string channel;
-    /// What happens to published records (see OutboxRetention); the table and its archive
-    /// stay bounded whatever is chosen.
-    OutboxRetention retention = OutboxRetention::delete_published;
-    /// With archive or keep: how long published records are kept before the relay's
-    /// pruning (or prune_published()) deletes them. Must be positive.
-    std::chrono::milliseconds keep_for = std::chrono::hours(24 * 7);
-    /// How often the relay's mark_published() also prunes (archive and keep).
-    std::chrono::milliseconds prune_interval = std::chrono::minutes(1);
-};
-
-} // namespace authevents::bus
-
-namespace authevents::detail {
-
-// The advisory lock key spaces of authevents (two-int form, first key): relay lease, schema.
-inline constexpr int pg_lease_lock_class = 0x61657672; // "aevr"
-inline constexpr int pg_schema_lock_class = 0x61657673;
-
-// Milliseconds since the Unix epoch on the server's clock.
-inline constexpr const char* pg_now_ms = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
-
-inline void validate_outbox_options(const bus::PostgresOutboxOptions& options) {
-    pg_validate_identifier(options.table, "postgres outbox: table");
-    if (options.table.size() > 50) {
-        throw std::invalid_argument("postgres outbox: table name '" + options.table +
-                                    "' is longer than 50 bytes (no room for its derived names)");
-    }
-    if (!options.channel.empty()) {
-        pg_validate_identifier(options.channel, "postgres outbox: channel");
-    }
-    if (options.keep_for.count() <= 0) {
-        throw std::invalid_argument("postgres outbox: keep_for must be positive");
-    }
-    if (options.prune_interval.count() <= 0) {
-        throw std::invalid_argument("postgres outbox: prune_interval must be positive");
-    }
-}
-
-inline std::string outbox_channel(const bus::PostgresOutboxOptions& options) {
-    return options.channel.empty() ? options.table : options.channel;
-}
-
-// `{1,2,3}`: a bigint[] literal for `= ANY($n::bigint[])`.
-inline std::string pg_bigint_array(const std::vector<std::int64_t>& values) {
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i > 0) {
-            text += ',';
-        }
-        text += std::to_string(values[i]);
-    }
-    text += '}';
-    return text;
-}
-
-// Listens on a channel from its own thread and connection, calling `wake` for each
-// notification and after each (re)connection; reconnects with backoff while the server is
-// down. Destruction stops the thread (within about 100 ms) and waits for it.
-class PostgresOutboxWatch final : public bus::OutboxWatch {
-public:
-    PostgresOutboxWatch(std::string conninfo, std::string channel, std::function<void()> wake)
-        : conninfo_(std::move(conninfo)), channel_(std::move(channel)), wake_(std::move(wake)),
-          thread_([this] { run(); }) {}
-    ~PostgresOutboxWatch() override {
-        {
-            std::lock_guard<std::mutex> lock(mutex_);
-            stopping_ = true;
-        }
-        stopped_.notify_all();
-        thread_.join();
-    }
-
-private:
-    [[nodiscard]] bool stopping() {
-        std::lock_guard<std::mutex> lock(mutex_);
-        return stopping_;
-    }
-
-    void wake() noexcept {
-        try {
-            wake_();
-        } catch (...) { // documented as not throwing; nothing to report to
-        }
-    }
-
-    void run() noexcept {
-        bus::Backoff backoff(std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
-        while (!stopping()) {
-            try {
-                PgConnection listener(conninfo_, "postgres outbox: watch");
-                listener.exec("LISTEN " + pg_quote_identifier(channel_), "postgres outbox: listen");
-                backoff.reset();
-                wake(); // whatever was appended while nobody listened
-                while (!stopping()) {
-                    if (!pg_wait_notifications(listener.get(), std::chrono::milliseconds(100),
-                                               "postgres outbox: watch")
-                             .empty()) {
-                        wake();
-                    }
-                }
-            } catch (...) { // server down or restarting: the relay still polls; try again
-                std::unique_lock<std::mutex> lock(mutex_);
-                stopped_.wait_for(lock, backoff.next(), [this] { return stopping_; });
-            }
-        }
-    }
-
-    std::string conninfo_;
-    std::string channel_;
-    std::function<void()> wake_;
-    std::mutex mutex_;
-    std::condition_variable stopped_;
-    bool stopping_ = false; // guarded by mutex_
-    std::thread thread_;    // last: starts after the members it uses
-};
-
-} // namespace authevents::detail
 
 namespace authevents::bus {
 

@@ -123,7 +123,9 @@ public:
 
     /// Appends `event` to the outbox directly, without dispatching it (signed when
     /// PublisherOptions::signing_key is set); returns its CloudEvent.
-    /// @throws SqliteError when the append fails; CloudEventError when it cannot be encoded.
+    /// @throws CloudEventError when the event cannot be encoded.
+    /// @throws SqliteError when the append to a SqliteOutbox fails.
+    /// @throws PostgresError when the append to a PostgresOutbox fails.
     template <class Event> CloudEvent publish(const Event& event) {
         CloudEvent cloud_event = registry_.encode(event);
         append(cloud_event);

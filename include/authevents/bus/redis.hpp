@@ -125,7 +125,8 @@ struct ReplyDeleter {
 using ReplyPtr = std::unique_ptr<redisReply, ReplyDeleter>;
 
 /// Appends `args` to `out` in the Redis protocol (hiredis's writer: binary-safe).
-/// @throws std::invalid_argument for an empty command; std::bad_alloc.
+/// @throws std::invalid_argument for an empty command.
+/// @throws std::bad_alloc if memory runs out.
 inline void append_command(std::string& out, const std::vector<std::string>& args) {
     if (args.empty()) {
         throw std::invalid_argument("redis: a command needs at least its name");
@@ -200,10 +201,10 @@ namespace authevents::bus {
 class RedisConnection {
 public:
     /// Connects to `endpoint` (and authenticates if it has credentials).
-    /// @throws std::invalid_argument for settings that cannot work (see RedisEndpoint);
-    ///         RedisConnectionError naming the endpoint and what failed when it cannot connect
-    ///         (refused, timed out, TLS handshake or certificate verification);
-    ///         RedisCommandError when Redis refuses AUTH (e.g. `WRONGPASS`) or the PING (e.g.
+    /// @throws std::invalid_argument for settings that cannot work (see RedisEndpoint).
+    /// @throws RedisConnectionError naming the endpoint and what failed when it cannot connect
+    ///         (refused, timed out, TLS handshake or certificate verification).
+    /// @throws RedisCommandError when Redis refuses AUTH (e.g. `WRONGPASS`) or the PING (e.g.
     ///         `NOAUTH` when it needs credentials the endpoint lacks).
     explicit RedisConnection(RedisEndpoint endpoint) : endpoint_(std::move(endpoint)) { connect(); }
 
@@ -221,9 +222,9 @@ public:
     }
 
     /// Sends one command and returns its reply, connecting first if disconnected.
-    /// @throws std::invalid_argument for an empty command (nothing is sent);
-    ///         RedisConnectionError on a connection failure or timeout;
-    ///         RedisCommandError when Redis replies with an error.
+    /// @throws std::invalid_argument for an empty command (nothing is sent).
+    /// @throws RedisConnectionError on a connection failure or timeout.
+    /// @throws RedisCommandError when Redis replies with an error.
     RedisReply command(const std::vector<std::string>& args) {
         std::string request;
         detail::append_command(request, args);
@@ -247,8 +248,8 @@ public:
     /// Sends every command at once (one round trip) and returns their replies in order. An
     /// error reply to one command is returned as a RedisReply of kind error, not thrown (a
     /// `NOAUTH` or `WRONGPASS` among them closes the connection after all were read).
-    /// @throws std::invalid_argument for an empty command (nothing is sent);
-    ///         RedisConnectionError on a connection failure (replies received so far are lost:
+    /// @throws std::invalid_argument for an empty command (nothing is sent).
+    /// @throws RedisConnectionError on a connection failure (replies received so far are lost:
     ///         which commands were applied is unknown).
     std::vector<RedisReply> pipeline(const std::vector<std::vector<std::string>>& commands) {
         std::string request;

@@ -42,7 +42,8 @@ public:
 
     /// A registry of the twelve built-in events, encoding with `options`.
     /// @throws std::invalid_argument for an `options.source` that is empty or not a
-    /// URI-reference; std::bad_alloc.
+    ///         URI-reference.
+    /// @throws std::bad_alloc if memory runs out.
     explicit EventTypeRegistry(CloudEventOptions options) : options_(std::move(options)) {
         if (options_.source.empty()) {
             throw std::invalid_argument(
@@ -59,7 +60,8 @@ public:
     /// Registers `Event` (which needs an EventCodec specialisation). Adding a registered event
     /// type again does nothing. Not thread-safe (see the class). Strong guarantee.
     /// @throws std::invalid_argument naming the type when another event type already has the
-    /// same CloudEvent type string; std::bad_alloc.
+    ///         same CloudEvent type string.
+    /// @throws std::bad_alloc if memory runs out.
     template <class Event> EventTypeRegistry& add() {
         if constexpr (detail::CodecCheck<Event>::value) {
             const void* key = EventView::key_of<Event>();
@@ -127,10 +129,11 @@ public:
     /// i.e. from the event's default sender (EventSender), returning the dispatch's report.
     /// Handler exceptions are reported, not thrown (see EventDispatcher::dispatch).
     ///
-    /// Thread-safe. @throws CloudEventError("type", "unknown event type ...") for a type not
-    /// registered (the message lists the known ones); CloudEventError naming the data field
-    /// for bad data, or "subject" for a subject that contradicts the data (nothing is
-    /// dispatched then); std::bad_alloc.
+    /// Thread-safe.
+    /// @throws CloudEventError("type", "unknown event type ...") for a type not registered
+    ///         (the message lists the known ones), naming the data field for bad data, or
+    ///         "subject" for a subject that contradicts the data (nothing is dispatched then).
+    /// @throws std::bad_alloc if memory runs out.
     DispatchReport dispatch(const CloudEvent& event, EventDispatcher& dispatcher) const {
         const auto found = by_type_.find(event.type);
         if (found == by_type_.end()) {

@@ -1,12 +1,15 @@
 /// @file
 /// OutboxRelay: moves events from an outbox (SQLite or PostgreSQL) to a Redis stream, in order,
 /// retrying with backoff while Redis is down or refusing, one active relay per outbox, trimming
-/// only what every consumer group has acknowledged. Delivery is at-least-once.
+/// only what every consumer group has acknowledged. Delivery is at-least-once. Its options and
+/// counters are in relay_options.hpp, the group reads in stream_groups.hpp (both included).
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/outbox_source.hpp>
 #include <authevents/bus/redis.hpp>
+#include <authevents/bus/relay_options.hpp>
+#include <authevents/bus/stream_groups.hpp>
 #include <authevents/logging.hpp>
 #include <authevents/redaction.hpp>
 
@@ -34,241 +37,6 @@
 #include <vector>
 
 namespace authevents::bus {
-
-/// How an OutboxRelay publishes.
-struct RelayOptions {
-    /// The Redis stream to append to.
-    std::string stream = "authevents";
-    /// Hard cap on the stream's length, a safety bound: after each batch the relay trims the
-    /// stream to at most this many entries (exact `XTRIM MAXLEN`; in between it may exceed it
-    /// by up to batch_size). Normal trimming is by MINID and never removes an entry a
-    /// consumer group still needs; what this cap removes was not delivered to (or not
-    /// acknowledged by) some group, so each such entry is counted in
-    /// RelayStats::dropped_undelivered and logged at error. Size it for the longest outage
-    /// of a consumer group you want to survive.
-    std::size_t max_length = 1'000'000;
-    /// Consumer groups that must get every entry even before they exist (e.g. a service not
-    /// deployed yet, whose group starts at "0"): while one of them is missing from the
-    /// stream, the relay trims nothing by MINID (only the max_length cap applies).
-    std::vector<std::string> groups;
-    /// Records per round trip (one pipelined batch of XADDs).
-    std::size_t batch_size = 128;
-    /// How long the background loop sleeps when the outbox is empty (notify() wakes it); also
-    /// how often a waiting relay checks whether the lease is free.
-    std::chrono::milliseconds poll_interval{100};
-    /// Backoff after a failed attempt: starts at `min_backoff`, doubles up to `max_backoff`.
-    std::chrono::milliseconds min_backoff{50};
-    std::chrono::milliseconds max_backoff{5000}; ///< See min_backoff.
-    /// How often the relay trims the stream (and refreshes group_stats()) while it publishes
-    /// nothing; it also trims after every batch it publishes.
-    std::chrono::milliseconds trim_interval{1000};
-    /// Take the outbox's relay lease (OutboxSource::acquire_lease) so that of several relays
-    /// on one outbox (threads or processes) one publishes and the others wait, taking over
-    /// when its lease expires or it stops. Off: this relay publishes regardless (run one per
-    /// outbox yourself).
-    bool use_lease = true;
-    /// How long a lease lasts unless renewed; the active relay renews it every third of
-    /// this, so a waiting relay takes over at most this long after the active one died
-    /// (SQLite; a PostgreSQL outbox's lease is an advisory lock that ends with the holder's
-    /// session, so a waiting relay takes over within a poll_interval). Keep
-    /// it well above RedisEndpoint::command_timeout: a batch that outlives the lease is
-    /// published again by the successor (at least once).
-    std::chrono::milliseconds lease_duration{30'000};
-    /// This relay's id as lease owner; empty: "<hostname>:<pid>:<random>".
-    std::string relay_id;
-    /// When > 0, after each batch the relay sends `WAIT wait_replicas wait_timeout` and marks
-    /// the records published only if that many replicas acknowledged them; otherwise they
-    /// stay pending (counted in RelayStats::replica_shortfalls) and are published again after
-    /// a backoff (consumers drop the duplicates by id).
-    int wait_replicas = 0;
-    /// The WAIT timeout; must be positive and below RedisEndpoint::command_timeout.
-    std::chrono::milliseconds wait_timeout{1000};
-    /// What the relay's log lines may show of personal data (they quote Redis and SQLite
-    /// errors, which may quote what they refused): redacted by this policy, escaped and cut to
-    /// max_log_bytes. Default: e-mail local parts masked, IP addresses truncated.
-    RedactionPolicy redaction{};
-    std::size_t max_log_bytes = 2048; ///< Cap of one log line (see redaction).
-};
-
-/// Counters of an OutboxRelay (a snapshot; each counter read atomically).
-struct RelayStats {
-    std::uint64_t published = 0;       ///< Records appended to the stream and marked published.
-    std::uint64_t failed_attempts = 0; ///< Attempts that failed (Redis down, error reply).
-    bool redis_reachable = false;      ///< Whether the last attempt reached Redis.
-    /// Attempts Redis refused with an error reply (NOAUTH, WRONGPASS, READONLY, OOM, LOADING,
-    /// WRONGTYPE, ...); each drops the connection, which is made again after the backoff.
-    std::uint64_t refused_attempts = 0;
-    std::uint64_t reconnects = 0; ///< Connections made after the first one.
-    /// Batches not marked published because fewer than wait_replicas replicas acknowledged.
-    std::uint64_t replica_shortfalls = 0;
-    /// Entries trimmed by MINID: every known group had been delivered and acknowledged them.
-    std::uint64_t trimmed = 0;
-    /// Entries the max_length cap removed although a group had not been delivered or had not
-    /// acknowledged them, or no group existed yet (each batch of them logged at error).
-    std::uint64_t dropped_undelivered = 0;
-    bool lease_held = false; ///< Whether this relay holds the outbox's lease (is the active one).
-};
-
-/// One consumer group of a stream, as Redis reports it (see read_group_stats()).
-struct StreamGroupStats {
-    std::string name;              ///< The group's name.
-    std::uint64_t consumers = 0;   ///< Members it has.
-    std::uint64_t pending = 0;     ///< Entries delivered to it and not acknowledged yet.
-    std::string last_delivered_id; ///< The last entry id delivered to it.
-    std::string oldest_pending_id; ///< The oldest pending entry's id; empty when none.
-    /// Entries in the stream not delivered to it yet (Redis 7 `lag`); empty when Redis cannot
-    /// tell (Redis before 7, or entries deleted from the middle of the stream with XDEL).
-    std::optional<std::uint64_t> lag;
-};
-
-} // namespace authevents::bus
-
-namespace authevents::detail {
-
-using bus::RedisReply;
-
-/// A stream entry id `<ms>-<seq>`.
-struct StreamId {
-    std::uint64_t ms = 0;
-    std::uint64_t seq = 0;
-
-    friend bool operator<(const StreamId& a, const StreamId& b) noexcept {
-        return a.ms < b.ms || (a.ms == b.ms && a.seq < b.seq);
-    }
-};
-
-/// Parses `<ms>-<seq>`.
-/// @throws std::runtime_error naming `text` when it is not one.
-inline StreamId parse_stream_id(std::string_view text) {
-    const auto fail = [&] {
-        return std::runtime_error("redis: malformed stream id '" + std::string(text.substr(0, 64)) +
-                                  "'");
-    };
-    const std::size_t dash = text.find('-');
-    if (dash == std::string_view::npos) {
-        throw fail();
-    }
-    const auto number = [&](std::string_view digits) {
-        if (digits.empty() || digits.size() > 20) {
-            throw fail();
-        }
-        std::uint64_t value = 0;
-        for (const char c : digits) {
-            if (c < '0' || c > '9') {
-                throw fail();
-            }
-            const auto digit = static_cast<std::uint64_t>(c - '0');
-            if (value > (std::numeric_limits<std::uint64_t>::max() - digit) / 10) {
-                throw fail();
-            }
-            value = value * 10 + digit;
-        }
-        return value;
-    };
-    return StreamId{number(text.substr(0, dash)), number(text.substr(dash + 1))};
-}
-
-inline std::string to_string(const StreamId& id) {
-    return std::to_string(id.ms) + "-" + std::to_string(id.seq);
-}
-
-/// The smallest id after `id`.
-inline StreamId successor(StreamId id) noexcept {
-    if (id.seq == std::numeric_limits<std::uint64_t>::max()) {
-        return StreamId{id.ms + 1, 0};
-    }
-    return StreamId{id.ms, id.seq + 1};
-}
-
-inline std::uint64_t to_count(const RedisReply& reply) noexcept {
-    return reply.kind == RedisReply::Kind::integer && reply.integer > 0
-               ? static_cast<std::uint64_t>(reply.integer)
-               : 0;
-}
-
-/// A random id for this process's relay: "<hostname>:<pid>:<16 hex digits>".
-inline std::string default_relay_id() {
-    char host[256] = {};
-    if (::gethostname(host, sizeof(host) - 1) != 0 || host[0] == '\0') {
-        host[0] = '\0';
-    }
-    std::random_device random;
-    const std::uint64_t nonce = (static_cast<std::uint64_t>(random()) << 32) ^ random();
-    return fmt::format("{}:{}:{:016x}", host[0] != '\0' ? host : "relay", ::getpid(), nonce);
-}
-
-} // namespace authevents::detail
-
-namespace authevents::bus {
-
-/// The consumer groups of `stream`, with their pending counts and lag (`XINFO GROUPS`, then
-/// one `XPENDING` per group, pipelined); empty when the stream does not exist. Needs Redis
-/// 6.2 or later (lag: 7.0). Thread-safety: that of `redis` (one thread at a time).
-/// @throws RedisConnectionError, RedisCommandError as the commands do; std::runtime_error
-///         when a reply does not have the documented shape.
-inline std::vector<StreamGroupStats> read_group_stats(RedisConnection& redis,
-                                                      const std::string& stream) {
-    std::vector<StreamGroupStats> groups;
-    RedisReply info;
-    try {
-        info = redis.command({"XINFO", "GROUPS", stream});
-    } catch (const RedisCommandError& e) {
-        if (e.message().find("no such key") != std::string::npos) {
-            return groups;
-        }
-        throw;
-    }
-    const auto bad_shape = [](const char* what) {
-        return std::runtime_error(std::string("redis ") + what + ": unexpected reply shape");
-    };
-    if (!info.is_array()) {
-        throw bad_shape("XINFO GROUPS");
-    }
-    for (const RedisReply& group : info.elements) {
-        if (!group.is_array() || group.elements.size() % 2 != 0) {
-            throw bad_shape("XINFO GROUPS");
-        }
-        StreamGroupStats stats;
-        for (std::size_t i = 0; i + 1 < group.elements.size(); i += 2) {
-            const std::string& key = group.elements[i].text;
-            const RedisReply& value = group.elements[i + 1];
-            if (key == "name") {
-                stats.name = value.text;
-            } else if (key == "consumers") {
-                stats.consumers = detail::to_count(value);
-            } else if (key == "pending") {
-                stats.pending = detail::to_count(value);
-            } else if (key == "last-delivered-id") {
-                stats.last_delivered_id = value.text;
-            } else if (key == "lag" && value.kind == RedisReply::Kind::integer) {
-                stats.lag = detail::to_count(value);
-            }
-        }
-        if (stats.name.empty() || stats.last_delivered_id.empty()) {
-            throw bad_shape("XINFO GROUPS");
-        }
-        groups.push_back(std::move(stats));
-    }
-    std::vector<std::vector<std::string>> commands;
-    for (const StreamGroupStats& group : groups) {
-        commands.push_back({"XPENDING", stream, group.name});
-    }
-    const std::vector<RedisReply> replies = redis.pipeline(commands);
-    for (std::size_t i = 0; i < groups.size(); ++i) {
-        // [count, oldest id, newest id, [[consumer, count]...]], ids nil when none pending.
-        const RedisReply& reply = replies[i];
-        if (reply.is_error()) {
-            throw RedisCommandError("XPENDING", reply.text);
-        }
-        if (!reply.is_array() || reply.elements.size() < 2) {
-            throw bad_shape("XPENDING");
-        }
-        groups[i].pending = detail::to_count(reply.elements[0]);
-        groups[i].oldest_pending_id =
-            reply.elements[1].kind == RedisReply::Kind::string ? reply.elements[1].text : "";
-    }
-    return groups;
-}
 
 /// Publishes an outbox's pending records to a Redis stream, oldest first.
 ///
@@ -357,11 +125,14 @@ public:
     /// If this relay holds (or can take) the outbox's lease, publishes pending records in
     /// batches until the outbox has none left, trimming the stream after each; returns how
     /// many it published (0 while another relay holds the lease).
-    /// @throws RedisConnectionError when Redis is unreachable, RedisCommandError when it
-    ///         refuses a command (NOREPLICAS when fewer than wait_replicas replicas
-    ///         acknowledged), OutboxLeaseLost when the lease lapsed mid-batch, SqliteError or
-    ///         PostgresError when the outbox fails. Records published before the failure stay
-    ///         marked published; after a RedisCommandError the next attempt uses a new connection.
+    /// Records published before a failure stay marked published; after a RedisCommandError the
+    /// next attempt uses a new connection.
+    /// @throws RedisConnectionError when Redis is unreachable.
+    /// @throws RedisCommandError when Redis refuses a command (NOREPLICAS when fewer than
+    ///         wait_replicas replicas acknowledged).
+    /// @throws OutboxLeaseLost when the lease lapsed mid-batch.
+    /// @throws SqliteError when a SqliteOutbox fails.
+    /// @throws PostgresError when a PostgresOutbox fails.
     std::size_t relay_once() {
         if (!hold_lease()) {
             return 0;
@@ -458,7 +229,8 @@ public:
     /// must be running, or by another relay holding the lease) or `timeout` passes; returns
     /// whether it drained. For a graceful shutdown: `relay.wait_until_drained(10s);
     /// relay.stop();`. Thread-safe.
-    /// @throws SqliteError or PostgresError when the outbox cannot be read.
+    /// @throws SqliteError when a SqliteOutbox cannot be read.
+    /// @throws PostgresError when a PostgresOutbox cannot be read.
     bool wait_until_drained(std::chrono::milliseconds timeout) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
         for (;;) {

@@ -67,8 +67,8 @@ public:
     /// A key named `id` with `secret` (raw bytes).
     /// @throws std::invalid_argument when `id` is empty, longer than 64 bytes or holds a
     ///         character other than `A-Z a-z 0-9 . _ -`, or when `secret` is shorter than 32
-    ///         bytes (the message names the id and the length, never the secret);
-    ///         std::runtime_error when libsodium cannot be initialised.
+    ///         bytes (the message names the id and the length, never the secret).
+    /// @throws std::runtime_error when libsodium cannot be initialised.
     SigningKey(std::string id, std::string_view secret) : id_(std::move(id)) {
         check_id(id_);
         if (secret.size() < min_signing_key_bytes) {
@@ -200,7 +200,8 @@ inline std::string signing_input(const CloudEvent& event, std::string_view key_i
 }
 
 /// The signature of `event` under `key`: 64 lowercase hex digits. Thread-safe.
-/// @throws std::bad_alloc; std::logic_error on a moved-from key.
+/// @throws std::logic_error on a moved-from key.
+/// @throws std::bad_alloc if memory runs out.
 inline std::string signature_of(const CloudEvent& event, const SigningKey& key) {
     const auto tag = key.mac(signing_input(event, key.id()));
     std::string hex(tag.size() * 2 + 1, '\0');
@@ -210,7 +211,8 @@ inline std::string signature_of(const CloudEvent& event, const SigningKey& key) 
 }
 
 /// to_json(event) with the extension attributes authkeyid and authsignature added last.
-/// Thread-safe. @throws std::bad_alloc; std::logic_error on a moved-from key.
+/// Thread-safe. @throws std::logic_error on a moved-from key.
+/// @throws std::bad_alloc if memory runs out.
 inline nlohmann::ordered_json to_signed_json(const CloudEvent& event, const SigningKey& key) {
     nlohmann::ordered_json object = to_json(event);
     object[std::string(signature_key_id_attribute)] = key.id();
@@ -221,7 +223,8 @@ inline nlohmann::ordered_json to_signed_json(const CloudEvent& event, const Sign
 /// Compact JSON text of to_signed_json(event, key): what BusPublisher appends to the outbox
 /// when PublisherOptions::signing_key is set, and what to pass to SqliteOutbox::append_in
 /// when you append events yourself. Thread-safe.
-/// @throws std::bad_alloc; std::logic_error on a moved-from key.
+/// @throws std::logic_error on a moved-from key.
+/// @throws std::bad_alloc if memory runs out.
 inline std::string to_signed_json_text(const CloudEvent& event, const SigningKey& key) {
     return to_signed_json(event, key)
         .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);

@@ -7,6 +7,7 @@
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/detail/sqlite.hpp>
 #include <authevents/bus/detail/transactional_inbox.hpp>
+#include <authevents/bus/inbox_options.hpp>
 
 #include <sqlite3.h>
 
@@ -19,11 +20,9 @@
 
 namespace authevents::bus {
 
-/// Options of a SqliteInbox.
-struct SqliteInboxOptions {
-    /// The inbox table, in the database your handlers write to; must match
-    /// [A-Za-z_][A-Za-z0-9_]* (not the SqliteDedupStore table: the layouts differ).
-    std::string table = "authevents_inbox_handled";
+/// Options of a SqliteInbox: `table` (InboxOptions; not the SqliteDedupStore table, the
+/// layouts differ, and not starting with sqlite_) and busy_timeout.
+struct SqliteInboxOptions : InboxOptions {
     /// How long beginning a transaction waits for another connection's write lock before the
     /// event is left pending for later (the consumer counts it as busy).
     std::chrono::milliseconds busy_timeout{5000};
@@ -66,7 +65,8 @@ public:
 
     /// Opens (creating) the database at `path` and the inbox table.
     /// @throws std::invalid_argument for an empty path, ":memory:" (nothing would survive),
-    ///         an invalid table name or a negative busy_timeout; SqliteError if SQLite fails.
+    ///         an invalid table name or a negative busy_timeout.
+    /// @throws SqliteError if SQLite fails.
     explicit SqliteInbox(std::string path, SqliteInboxOptions options = {});
 
     /// Rolls back a transaction left open, and closes the connection. No other member call
@@ -75,7 +75,9 @@ public:
 
     /// Forgets the inbox rows of events handled at least `age` ago and returns how many.
     /// Choose `age` well beyond the longest redelivery delay: a redelivered event whose row is
-    /// gone runs again. @throws std::invalid_argument for a negative age; SqliteError.
+    /// gone runs again.
+    /// @throws std::invalid_argument for a negative age.
+    /// @throws SqliteError if SQLite fails.
     std::size_t prune(std::chrono::milliseconds age);
 
     /// How many inbox rows are stored. @throws SqliteError.
@@ -123,7 +125,8 @@ private:
 
 inline SqliteInbox::SqliteInbox(std::string path, SqliteInboxOptions options)
     : path_(std::move(path)), options_(std::move(options)) {
-    detail::validate_identifier(options_.table, "inbox");
+    detail::validate_inbox_options(options_, options_.busy_timeout, "busy_timeout",
+                                   detail::validate_identifier);
     db_ = detail::open_database(path_, "inbox", options_.busy_timeout, false);
     sqlite3* db = db_.get();
     (void)detail::query_text(db, "PRAGMA journal_mode=WAL", "inbox: set journal mode");

@@ -67,7 +67,8 @@ public:
     /// returns in_progress. `owner` and `lease` are not used: the open transaction is the
     /// claim, and it ends with the transaction (a crash rolls it back). A transaction this
     /// thread left open by a claim never completed nor released is rolled back first.
-    /// @throws the backend's error (SqliteError, PostgresError) when the database fails.
+    /// @throws SqliteError when the database of a SqliteInbox fails.
+    /// @throws PostgresError when the database of a PostgresInbox fails.
     [[nodiscard]] bus::ClaimState claim(const bus::DedupKey& key, std::string_view /*owner*/,
                                         std::chrono::milliseconds /*lease*/) override {
         std::unique_lock<std::mutex> lock(mutex_);
