@@ -24,7 +24,7 @@
 #include <authevents/events.hpp>
 #include <authevents/redaction.hpp>
 
-#include <fmt/format.h>
+#include <authevents/detail/fmt.hpp>
 
 #include <algorithm>
 #include <iterator>
