@@ -4,7 +4,7 @@
 /// Uses fmt (stderr_logger writes with fmt::print).
 #pragma once
 
-#include <authevents/detail/fmt.hpp>
+#include <fmt/format.h>
 
 #include <array>
 #include <cstddef>
