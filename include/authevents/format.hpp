@@ -18,6 +18,11 @@
 /// line is, by its RedactionPolicy (EventDispatcher::set_redaction), through
 /// write_event_fields(). Only the empty format spec `{}` is accepted. Formatting is
 /// thread-safe. @throws only what fmt throws (allocation, bad spec).
+///
+/// Compile time: nothing here calls `fmt::format_to`. In fmt 9 that instantiates the whole
+/// formatting engine (`fmt::detail::vformat_to<char>`, with the writers of every argument
+/// type) in each translation unit, although libfmt holds it; `fmt::format` and
+/// `fmt::format_int` do not.
 #pragma once
 
 #include <authevents/describe.hpp>
@@ -117,8 +122,10 @@ public:
     template <class T> void value(const T& v, FieldKind kind) {
         if constexpr (std::is_same_v<T, bool>) {
             put(v ? "true" : "false");
+        } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
+            put(fmt::format_int(v).str());
         } else if constexpr (std::is_arithmetic_v<T>) {
-            fmt::format_to(std::back_inserter(*out_), "{}", v);
+            put(fmt::format("{}", v));
         } else if constexpr (is_string_like_v<T>) {
             text(v, kind);
         } else if constexpr (is_described_enum_v<T>) {
@@ -139,11 +146,12 @@ public:
             }
             put("]");
         } else if constexpr (std::is_same_v<T, User>) {
-            fmt::format_to(std::back_inserter(*out_), "{} <", v.id);
+            put(fmt::format_int(v.id).str());
+            put(" <");
             text(v.email, field_kind(&User::email));
             put(">");
         } else if constexpr (std::is_same_v<T, SellerApplication>) {
-            fmt::format_to(std::back_inserter(*out_), "{}", v.id);
+            put(fmt::format_int(v.id).str());
             const FieldKind type_kind = field_kind(&SellerApplication::seller_type);
             if (!drops(type_kind)) {
                 put(" seller_type=");
@@ -173,7 +181,7 @@ public:
             if (is_plain_word(value)) {
                 put(value);
             } else {
-                fmt::format_to(std::back_inserter(*out_), "{:?}", value);
+                put(fmt::format("{:?}", value));
             }
             return;
         }
@@ -233,9 +241,10 @@ struct fmt::formatter<authevents::detail::Untrusted> : authevents::detail::Empty
     auto format(const authevents::detail::Untrusted& value, Context& ctx) const
         -> decltype(ctx.out()) {
         if (authevents::detail::is_plain_word(value.text)) {
-            return fmt::format_to(ctx.out(), "{}", value.text);
+            return std::copy(value.text.begin(), value.text.end(), ctx.out());
         }
-        return fmt::format_to(ctx.out(), "{:?}", value.text);
+        const std::string quoted = fmt::format("{:?}", value.text);
+        return std::copy(quoted.begin(), quoted.end(), ctx.out());
     }
 };
 
@@ -245,7 +254,8 @@ struct fmt::formatter<authevents::LoginFailureReason> : authevents::detail::Empt
     /// Writes the snake_case word.
     template <class Context>
     auto format(authevents::LoginFailureReason reason, Context& ctx) const -> decltype(ctx.out()) {
-        return fmt::format_to(ctx.out(), "{}", authevents::to_string(reason));
+        const std::string_view word = authevents::to_string(reason);
+        return std::copy(word.begin(), word.end(), ctx.out());
     }
 };
 

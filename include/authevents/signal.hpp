@@ -331,6 +331,7 @@ connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
             std::move(options.track), tracked);
         entry.storage.object = queued->queue();
         entry.invoke = queued_invoke;
+        queued->queue()->set_node(queued);
         node = std::move(queued);
     } else if (callable != nullptr) {
         callable->set_key(std::move(options.dispatch_uid), sender, options.priority,
@@ -485,8 +486,9 @@ public:
             return;
         }
         core_->set_queued_failure_handler(
-            [handler = std::move(handler)](detail::SlotNode& node, std::exception_ptr error) {
-                handler(SlotError{Connection(node.shared_from_this()), std::move(error)});
+            [handler = std::move(handler)](const std::shared_ptr<detail::SlotNode>& node,
+                                           std::exception_ptr error) {
+                handler(SlotError{Connection(node), std::move(error)});
             });
     }
 
@@ -555,8 +557,8 @@ private:
             try {
                 entry.template call<Args...>(args...);
             } catch (...) {
-                on_error(SlotError{Connection(entry.node->shared_from_this()),
-                                   std::current_exception()});
+                on_error(
+                    SlotError{Connection(core_->share(*entry.node)), std::current_exception()});
             }
         };
         return core_->emit(sender, call);

@@ -105,14 +105,18 @@ public:
     /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
     /// run a slot that sends again).
     /// @throws what the executor throws to refuse the task; the call is then withdrawn.
-    template <class... Args> void enqueue(SlotNode& node, Args&... args) {
+    template <class... Args> void enqueue(Args&... args) {
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
         // Owned through its base (whose destructor is virtual), so that the shared_ptr's
         // control block is one type for every signature, not one more instantiation per
         // signature (at the price of a second allocation per queued call).
-        submit(std::shared_ptr<QueuedCall>(static_cast<QueuedCall*>(new QueuedCallOf<Args...>(
-            shared_from_this(), node.shared_from_this(), take_ticket(), args...))));
+        // The send holds the queue's node (see set_node()), so lock() succeeds.
+        submit(std::shared_ptr<QueuedCall>(static_cast<QueuedCall*>(
+            new QueuedCallOf<Args...>(shared_from_this(), node_.lock(), take_ticket(), args...))));
     }
+
+    /// Names the node this queue belongs to (once, before the slot is connected).
+    void set_node(const std::shared_ptr<SlotNode>& node) noexcept { node_ = node; }
 
 private:
     friend class QueuedCall;
@@ -211,7 +215,7 @@ private:
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {
-                    owner->report_queued_failure(node, std::current_exception());
+                    owner->report_queued_failure(call.node_, std::current_exception());
                 }
             }
             throw; // the executor sees the failure too (ThreadPool counts it)
@@ -220,6 +224,7 @@ private:
 
     SlotEntry target_;
     std::shared_ptr<SlotNode> owner_; // owns the callable target_ calls, if not inline
+    std::weak_ptr<SlotNode> node_;    // the queued node (which owns this queue)
     Executor executor_;
     std::recursive_mutex submit_mutex_;
     std::mutex mutex_;

@@ -145,6 +145,7 @@ public:
                     node->state.store(slot_state::listed, std::memory_order_relaxed);
                 }
                 current->push_back(entry); // in place: emissions under way keep their size
+                current->mark_appended();
                 if (extend) {
                     current->set_clean_count(count + 1);
                 }
@@ -180,15 +181,17 @@ public:
     }
 
     void remove_inactive() noexcept override {
-        std::vector<std::shared_ptr<SlotNode>> released;
-        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
-        {
-            std::lock_guard<std::mutex> lock(writer_);
-            compact_or_defer();
-            released = reclaim_or_defer();
-            unfreed.swap(unfreed_);
+        std::unique_lock<std::mutex> lock(writer_);
+        compact_and_unlock(lock);
+    }
+
+    /// remove_inactive(), unless a writer holds the lock (then its write, or a later one,
+    /// drops the inactive slots): for emissions, which never wait for writers.
+    void remove_inactive_if_idle() noexcept {
+        std::unique_lock<std::mutex> lock(writer_, std::try_to_lock);
+        if (lock.owns_lock()) {
+            compact_and_unlock(lock);
         }
-        release(released);
     }
 
     std::uint32_t disturb_listed(SlotNode& node, StateChange change) noexcept override {
@@ -314,14 +317,16 @@ public:
         return running;
     }
 
-    using FailureHandler = std::function<void(SlotNode&, std::exception_ptr)>;
+    using FailureHandler =
+        std::function<void(const std::shared_ptr<SlotNode>&, std::exception_ptr)>;
 
     void set_queued_failure_handler(FailureHandler handler) {
         std::lock_guard<std::mutex> lock(writer_);
         queued_failure_handler_ = std::move(handler);
     }
 
-    void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept override {
+    void report_queued_failure(const std::shared_ptr<SlotNode>& node,
+                               std::exception_ptr error) noexcept override {
         try {
             FailureHandler handler;
             {
@@ -335,6 +340,29 @@ public:
             // A failing failure handler has nobody left to report to; the executor still sees
             // the original exception.
         }
+    }
+
+    /// The shared_ptr that owns `node`, a slot of a snapshot an emission of this thread pins
+    /// (so the signal still holds it: live, doomed or waiting to be freed). For the rare paths
+    /// that hand out a Connection for a slot they reach through its entry (a failing slot):
+    /// nodes have no enable_shared_from_this, which would cost every connect and every free
+    /// of a node two locked instructions. Empty if not found (cannot happen for such a node).
+    std::shared_ptr<SlotNode> share(const SlotNode& node) const noexcept {
+        std::lock_guard<std::mutex> lock(writer_);
+        const auto same = [&node](const std::shared_ptr<SlotNode>& held) {
+            return held.get() == &node;
+        };
+        auto found = std::find_if(live_.begin(), live_.end(), same);
+        if (found != live_.end()) {
+            return *found;
+        }
+        for (const Doomed& doomed : doomed_) {
+            if (doomed.node.get() == &node) {
+                return doomed.node;
+            }
+        }
+        found = std::find_if(unfreed_.begin(), unfreed_.end(), same);
+        return found != unfreed_.end() ? *found : nullptr;
     }
 
     /// Disconnects every slot; used by disconnect_all() and by ~Signal.
@@ -440,13 +468,28 @@ private:
             ++called;
         }
         // Writers drop inactive entries whenever they copy the list; an emission compacts only
-        // when they make up two thirds of it, i.e. when no connect has come for a while. (Its
-        // own pin only delays freeing the old snapshot to a later write.)
-        if (inactive >= 4 && inactive * 3 > count * 2) {
-            remove_inactive();
+        // when they make up two thirds of it and no connect has appended to the snapshot (the
+        // slots were disconnected, and no write may come to drop them). While connects append
+        // (a signal connected and disconnected nonstop), the writer copies the snapshot once it
+        // is full: an emission doing it too would turn every sender into a writer. Never waits
+        // for the writers' lock. (Its own pin only delays freeing the old snapshot.)
+        if (inactive >= 4 && inactive * 3 > count * 2 &&
+            !static_cast<const EntrySnapshot*>(scope.pinned())->appended()) {
+            remove_inactive_if_idle();
         }
         return called;
     }
+
+    /// Drops the inactive slots and reclaims what it can under `lock` (held on writer_), then
+    /// unlocks and releases the callables of the reclaimed slots. Never throws.
+    void compact_and_unlock(std::unique_lock<std::mutex>& lock) noexcept {
+        compact_or_defer();
+        std::vector<std::shared_ptr<SlotNode>> released = reclaim_or_defer();
+        const std::vector<std::shared_ptr<SlotNode>> unfreed = std::move(unfreed_);
+        unfreed_.clear();
+        lock.unlock();
+        release(released);
+    } // the reclaimed nodes that own nothing are freed here, after the unlock
 
     /// Marks `node` disconnected, unlisting it first; true if this call did. Writers only.
     bool mark_disconnected(SlotNode& node) noexcept {
@@ -531,9 +574,9 @@ private:
         if (added == nullptr && alive == count) {
             return;
         }
-        doomed_.reserve(doomed_.size() + count);
-        retired_.reserve(retired_.size() + 1);
-        live_.reserve(count + 1);
+        reserve_for(doomed_, doomed_.size() + count);
+        reserve_for(retired_, retired_.size() + 1);
+        reserve_for(live_, count + 1);
         // Room to grow: connects append in place until it is full, so a rebuild happens about
         // once per `alive` connects, whatever the number of disconnects in between. A signal
         // whose snapshot filled up with tombstones (slots connected and disconnected again)
@@ -593,6 +636,16 @@ private:
             // on, so that unlisting a slot (unlist_locked()) never has to scan it again.
             previous->set_clean_count(0);
             retired_.push_back(Retired{previous, generation});
+        }
+    }
+
+    /// Makes room for `size` elements in `list`, growing it geometrically: an exact reserve()
+    /// on every write would copy the whole list each time (the doomed nodes of a churning
+    /// signal pile up to thousands between two barriers).
+    /// @throws std::bad_alloc only, changing nothing.
+    template <class List> static void reserve_for(List& list, std::size_t size) {
+        if (size > list.capacity()) {
+            list.reserve(std::max(size, 2 * list.capacity()));
         }
     }
 
@@ -660,7 +713,7 @@ private:
             if (doomed_owning_ != 0) {
                 released.reserve(doomed_owning_);
             }
-            unfreed_.reserve(unfreed_.size() + doomed_.size() - doomed_owning_);
+            reserve_for(unfreed_, unfreed_.size() + doomed_.size() - doomed_owning_);
         }
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();

@@ -92,7 +92,7 @@ private:
     }
 
     template <class Queue> static void call_queued(const SlotEntry& entry, Args&... args) {
-        static_cast<Queue*>(entry.storage.object)->template enqueue<Args...>(*entry.node, args...);
+        static_cast<Queue*>(entry.storage.object)->template enqueue<Args...>(args...);
     }
 
     template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {
@@ -134,6 +134,17 @@ public:
     void clear() noexcept {
         size_.store(0, std::memory_order_relaxed);
         clean_count_.store(0, std::memory_order_relaxed);
+        appended_.store(false, std::memory_order_relaxed);
+    }
+
+    /// Notes that a writer appended to the snapshot after publishing it (see appended()).
+    void mark_appended() noexcept { appended_.store(true, std::memory_order_relaxed); }
+
+    /// True once a connect has appended to the published snapshot: its signal is being
+    /// connected to, so a writer copies it (dropping its tombstones) when it fills up, and
+    /// emissions leave that to the writer. A hint: read without ordering.
+    [[nodiscard]] bool appended() const noexcept {
+        return appended_.load(std::memory_order_relaxed);
     }
 
     /// The clean prefix: emissions call the entries below clean_count() without reading their
@@ -176,6 +187,7 @@ private:
     alignas(Entry) std::atomic<std::size_t> size_{0};
     std::size_t capacity_;
     std::atomic<std::size_t> clean_count_{0};
+    std::atomic<bool> appended_{false};
 };
 
 } // namespace authevents::detail

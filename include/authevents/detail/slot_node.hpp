@@ -40,7 +40,8 @@ public:
     /// Returns once no emission on a thread other than the calling one runs `node`.
     virtual void wait_until_idle(const SlotNode& node) = 0;
     /// Reports that a queued call of `node` threw `error` (its send has long returned).
-    virtual void report_queued_failure(SlotNode& node, std::exception_ptr error) noexcept = 0;
+    virtual void report_queued_failure(const std::shared_ptr<SlotNode>& node,
+                                       std::exception_ptr error) noexcept = 0;
     /// Changes the state of `node`, which is listed, as SlotNode::disturb() describes, after
     /// taking it out of the clean prefix of every snapshot that may hold it, both under the
     /// writers' lock: once the new state is visible, no emission calls the slot unchecked.
@@ -69,7 +70,9 @@ inline constexpr std::uint32_t blocking = ~(gone | tracked | listed);
 
 /// One connected slot. Shared by the signal (while connected) and every Connection handle;
 /// a small callable lives inline in the snapshot entries, a larger one in a CallableNode.
-class SlotNode : public std::enable_shared_from_this<SlotNode> {
+/// Nothing holds a weak_ptr to it (no enable_shared_from_this): the last owner then frees it
+/// without a locked instruction, and making one takes none either (see SignalCore::share()).
+class SlotNode {
 public:
     SlotNode(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
              int slot_priority, std::weak_ptr<const void> tracked_object, bool is_tracked,
