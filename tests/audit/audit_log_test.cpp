@@ -6,6 +6,8 @@
 #include <authevents/audit/sqlite_store.hpp>
 #include <authevents/audit/verify.hpp>
 #include <authevents/bus/codec.hpp>
+#include <authevents/bus/delivery.hpp>
+#include <authevents/bus/registry.hpp>
 
 #include "audit/audit_log_contract.hpp"
 #include "audit/audit_test_store.hpp"
@@ -42,6 +44,38 @@ TEST_CASE("A CloudEvent is recorded once however often it is delivered, with its
           "[audit][audit_log]") {
     auto store = testing::make_test_store();
     audit_log_contract::cloud_event_recorded_once(*store);
+}
+
+TEST_CASE("An event a consumer delivers is recorded with its CloudEvent id, once; events its "
+          "handlers dispatch are recorded on their own",
+          "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    EventDispatcher dispatcher;
+    AuditLog log(*store, quick_options());
+    log.attach(dispatcher);
+    // A handler that dispatches another event of the same type from inside the delivery.
+    bool nested = false;
+    ScopedConnection handler = dispatcher.connect<User2faEnabled>([&](const User2faEnabled&) {
+        if (!nested) {
+            nested = true;
+            dispatcher.dispatch(User2faEnabled{bob()});
+        }
+    });
+    const bus::EventTypeRegistry registry;
+    const bus::CloudEvent delivered = bus::to_cloud_event(User2faEnabled{bob()});
+    for (int attempt = 0; attempt < 2; ++attempt) { // delivered twice, as after a redelivery
+        const bus::DeliveryScope scope(delivered);
+        registry.dispatch(delivered, dispatcher);
+    }
+    CHECK(bus::current_delivery() == nullptr);
+    dispatcher.dispatch(User2faEnabled{bob()}); // outside any delivery: no id
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    const auto stored = all_records(*store);
+    REQUIRE(stored.size() == 3); // the delivery once, the nested dispatch, the plain one
+    CHECK(stored[0].cloud_event_id == delivered.id);
+    CHECK_FALSE(stored[1].cloud_event_id.has_value());
+    CHECK_FALSE(stored[2].cloud_event_id.has_value());
+    CHECK(log.stats().duplicates == 1);
 }
 
 TEST_CASE("A CloudEvent of an unknown type or with bad data is recorded, its data sealed",

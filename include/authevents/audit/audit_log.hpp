@@ -16,6 +16,7 @@
 #include <authevents/audit/store.hpp>
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/codec.hpp>
+#include <authevents/bus/delivery.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/time.hpp>
 #include <authevents/dispatcher.hpp>
@@ -166,6 +167,15 @@ public:
     bool record(const EventView& view) noexcept {
         const AuditTime now = audit_now();
         try {
+            // Dispatched by a StreamConsumer: record the CloudEvent itself, with its id, so a
+            // redelivery or replay is recorded once. Observers run before handlers, so the
+            // first event of this delivery's type seen here is the delivered one.
+            bus::Delivery* delivery = bus::current_delivery();
+            if (delivery != nullptr && !delivery->claimed &&
+                is_delivered_type(delivery->event->type, view.name())) {
+                delivery->claimed = true;
+                return record(*delivery->event);
+            }
             PendingEntry (*make)(const EventView&, AuditTime) = nullptr;
             {
                 std::shared_lock<std::shared_mutex> lock(types_mutex_);
@@ -337,6 +347,16 @@ private:
         } catch (...) {
             // A failing logger has nowhere to report to.
         }
+    }
+
+    /// Whether `cloud_event_type` ("<prefix>.<name>.v<N>") names the event `name`.
+    bool is_delivered_type(std::string_view cloud_event_type, std::string_view name) const {
+        const std::string_view prefix = options_.type_prefix;
+        return cloud_event_type.size() > prefix.size() + name.size() + 3 &&
+               cloud_event_type.substr(0, prefix.size()) == prefix &&
+               cloud_event_type[prefix.size()] == '.' &&
+               cloud_event_type.substr(prefix.size() + 1, name.size()) == name &&
+               cloud_event_type.substr(prefix.size() + 1 + name.size(), 2) == ".v";
     }
 
     void warn_unknown(std::string_view name) {

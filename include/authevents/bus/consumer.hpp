@@ -8,6 +8,7 @@
 #include <authevents/bus/backoff.hpp>
 #include <authevents/bus/consumer_options.hpp>
 #include <authevents/bus/dedup.hpp>
+#include <authevents/bus/delivery.hpp>
 #include <authevents/bus/detail/claim_keeper.hpp>
 #include <authevents/bus/detail/stream_entries.hpp>
 #include <authevents/bus/envelope.hpp>
@@ -407,6 +408,7 @@ private:
         DispatchReport report;
         std::optional<std::string> undecodable;
         try {
+            const DeliveryScope delivery(event); // observers (the audit log) see the CloudEvent
             report = registry_.dispatch(event, dispatcher_);
         } catch (const std::exception& e) {
             undecodable = e.what();
