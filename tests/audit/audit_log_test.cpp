@@ -1,0 +1,546 @@
+// Tests of authevents/audit/audit_log.hpp (AuditLog) and reader.hpp (AuditReader): every
+// event recorded once, CloudEvent dedup, a failing store never fails a dispatch, overflow is
+// counted, logged and replaced by an audit_gap record, committed(), queries, erasure.
+#include <authevents/audit/audit_log.hpp>
+#include <authevents/audit/reader.hpp>
+#include <authevents/bus/codec.hpp>
+
+#include "audit/audit_test_store.hpp"
+#include "audit/memory_audit_store.hpp"
+#include "catch_compat.hpp"
+#include "event_samples.hpp"
+#include "log_capture.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+using namespace authevents;
+using namespace authevents::audit;
+using authevents::audit::testing::FailingStore;
+
+namespace {
+
+// A user with values long and distinctive enough that finding them in a file means they are
+// stored in plaintext (base64 of ciphertext has no '@' or '.' and is unlikely to spell these).
+User quetzal() {
+    return {7, "ana.quetzal@example.org", "Anastasia-Quetzal", "Oyelaran-Whitfield", "pt"};
+}
+User bob() { return {8, "bob.marlowe@example.net", "Bartholomew-Ink", "Marlowe-Zed", "en"}; }
+const std::string quetzal_ip = "203.0.113.77";
+const std::string bob_ip = "198.51.100.23";
+
+std::vector<std::string> personal_values() {
+    return {"ana.quetzal@example.org",
+            "Anastasia-Quetzal",
+            "Oyelaran-Whitfield",
+            "bob.marlowe@example.net",
+            "Bartholomew-Ink",
+            "Marlowe-Zed",
+            quetzal_ip,
+            bob_ip,
+            "Zanzibar tax forms missing",
+            "avatars/quetzal-9.png",
+            "mallory.typed@example.com"};
+}
+
+AuditLogOptions quick_options(LogCapture* capture = nullptr) {
+    AuditLogOptions options;
+    options.retry_min = std::chrono::milliseconds(1);
+    options.retry_max = std::chrono::milliseconds(5);
+    options.logger = capture != nullptr ? capture->logger() : Logger();
+    return options;
+}
+
+std::vector<AuditRecord> all_records(AuditStore& store) { return store.read(0, 100000); }
+
+// Dispatches one of every built-in event about the two users.
+void dispatch_everything(EventDispatcher& dispatcher) {
+    const SellerApplication application{3, quetzal(), "business"};
+    dispatcher.dispatch(UserRegistered{quetzal(), true, quetzal_ip});
+    dispatcher.dispatch(UserEmailVerified{quetzal(), quetzal_ip});
+    dispatcher.dispatch(UserLoginSuccessful{quetzal(), quetzal_ip, false});
+    dispatcher.dispatch(
+        UserLoginFailed{"mallory.typed@example.com", LoginFailureReason::user_not_found, bob_ip});
+    dispatcher.dispatch(User2faEnabled{quetzal()});
+    dispatcher.dispatch(User2faDisabled{quetzal()});
+    dispatcher.dispatch(SellerApplicationSubmitted{application, false});
+    dispatcher.dispatch(SellerApplicationApproved{application, bob(), quetzal()});
+    dispatcher.dispatch(
+        SellerApplicationRejected{application, bob(), "Zanzibar tax forms missing"});
+    dispatcher.dispatch(ProfileUpdated{quetzal(), {"first_name"}, 90});
+    dispatcher.dispatch(ProfilePictureUploaded{quetzal(), "avatars/quetzal-9.png"});
+    dispatcher.dispatch(ProfilePictureDeleted{quetzal()});
+}
+
+struct TicketClosed { // a custom described event
+    static constexpr std::string_view name = "ticket_closed";
+    std::int64_t ticket = 0;
+    User by;
+    std::string comment;
+    static constexpr auto fields =
+        std::make_tuple(field("ticket", &TicketClosed::ticket), field("by", &TicketClosed::by),
+                        field("comment", &TicketClosed::comment, FieldKind::free_text));
+};
+
+struct Undescribed { // a custom event the audit log cannot look into
+    static constexpr std::string_view name = "undescribed_thing";
+    int value = 0;
+};
+
+} // namespace
+
+TEST_CASE("Every dispatched event, built-in or custom, is recorded exactly once",
+          "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    LogCapture capture;
+    EventDispatcher dispatcher;
+    {
+        AuditLog log(*store, quick_options(&capture));
+        log.add<TicketClosed>();
+        log.attach(dispatcher);
+        dispatch_everything(dispatcher);
+        dispatcher.dispatch(TicketClosed{11, quetzal(), "closed after a call with Anastasia"});
+        dispatcher.dispatch(Undescribed{5});
+        dispatcher.set_enabled(false); // still an event: recorded
+        dispatcher.dispatch(ProfilePictureDeleted{bob()});
+        REQUIRE(log.flush(std::chrono::seconds(10)));
+        const AuditLogStats stats = log.stats();
+        CHECK(stats.recorded == 15);
+        CHECK(stats.written == 15);
+        CHECK(stats.dropped == 0);
+        CHECK(stats.unknown_types == 1);
+        CHECK(stats.queued == 0);
+    }
+    const auto records = all_records(*store);
+    REQUIRE(records.size() == 15);
+    std::vector<std::string> types;
+    for (const AuditRecord& record : records) {
+        types.push_back(record.event_type);
+    }
+    CHECK(types == std::vector<std::string>{
+                       "user_registered", "user_email_verified", "user_login_successful",
+                       "user_login_failed", "user_2fa_enabled", "user_2fa_disabled",
+                       "seller_application_submitted", "seller_application_approved",
+                       "seller_application_rejected", "profile_updated", "profile_picture_uploaded",
+                       "profile_picture_deleted", "ticket_closed", "undescribed_thing",
+                       "profile_picture_deleted"});
+    CHECK(records[0].owasp == "user_created");
+    CHECK(records[3].owasp == "authn_login_fail");
+    CHECK(records[7].owasp == "authz_change");
+    CHECK(records[12].subject == "user:7");
+    CHECK(records[13].data == R"({"recorded_fields":false})");
+    const auto warnings = capture.texts(LogLevel::warning);
+    CHECK(std::count_if(warnings.begin(), warnings.end(), [](const std::string& line) {
+              return line.find("undescribed_thing") != std::string::npos;
+          }) == 1);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        CHECK(records[i].sequence == static_cast<std::int64_t>(i + 1));
+    }
+}
+
+TEST_CASE("A CloudEvent is recorded once however often it is delivered, with its id and time",
+          "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    AuditLog log(*store, quick_options());
+    log.add<TicketClosed>();
+    const bus::CloudEvent event = bus::to_cloud_event(UserLoginSuccessful{quetzal(), quetzal_ip});
+    const bus::CloudEvent custom = bus::to_cloud_event(TicketClosed{4, bob(), "fine"});
+    CHECK(log.record(event));
+    CHECK(log.record(event)); // a redelivery
+    CHECK(log.record(custom));
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    CHECK(log.record(event)); // a replay later on
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    const auto records = all_records(*store);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].cloud_event_id == std::optional<std::string>(event.id));
+    CHECK(records[0].event_type == "user_login_successful");
+    CHECK(format_audit_time(records[0].time) == event.time);
+    CHECK(records[1].event_type == "ticket_closed");
+    CHECK(records[1].cloud_event_id == std::optional<std::string>(custom.id));
+    CHECK(log.stats().duplicates == 2);
+    CHECK(log.stats().written == 2);
+}
+
+TEST_CASE("A CloudEvent of an unknown type or with bad data is recorded, its data sealed",
+          "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    LogCapture capture;
+    AuditLog log(*store, quick_options(&capture));
+    bus::CloudEvent unknown;
+    unknown.id = "ce-unknown-1";
+    unknown.source = "/billing";
+    unknown.type = "acme.card_added.v3";
+    unknown.subject = "user/7";
+    unknown.time = "2026-12-01T10:00:00.000Z";
+    unknown.data = {{"holder", "Anastasia-Quetzal"}, {"last4", "4242"}};
+    bus::CloudEvent bad = bus::to_cloud_event(
+        UserLoginFailed{"mallory.typed@example.com", LoginFailureReason::wrong_password, {}});
+    bad.data["reason"] = "Oyelaran-Whitfield guessed"; // not a LoginFailureReason
+    CHECK(log.record(unknown));
+    CHECK(log.record(bad));
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    CHECK(log.stats().undecoded == 2);
+    const auto records = all_records(*store);
+    REQUIRE(records.size() == 2);
+    CHECK(records[0].event_type == "card_added");
+    CHECK(records[0].event_version == 3);
+    CHECK(records[0].key_scope == "user:7");
+    CHECK(records[1].event_type == "user_login_failed");
+    for (const AuditRecord& record : records) {
+        CHECK(record.data.find("Quetzal") == std::string::npos);
+        CHECK(record.data.find("Oyelaran") == std::string::npos);
+        CHECK(record.data.find("mallory") == std::string::npos);
+    }
+    AuditReader reader(log.keys());
+    const OpenedRecord opened = reader.open(records[0]);
+    CHECK(nlohmann::json::parse(opened.data["undecoded"].get<std::string>()) == unknown.data);
+    CHECK(capture.texts(LogLevel::warning).size() == 2);
+}
+
+TEST_CASE("A failing store never fails the dispatch: entries wait, are retried and written once",
+          "[audit][audit_log]") {
+    auto inner = testing::make_test_store();
+    FailingStore store(*inner);
+    LogCapture capture;
+    EventDispatcher dispatcher;
+    AuditLog log(store, quick_options(&capture));
+    log.attach(dispatcher);
+    store.set_failing(true);
+    for (int i = 0; i < 50; ++i) {
+        const DispatchReport report =
+            dispatcher.dispatch(UserLoginSuccessful{quetzal(), quetzal_ip, false});
+        CHECK(report.ok());
+        CHECK(report.observer_failures.empty());
+    }
+    CHECK_FALSE(log.flush(std::chrono::milliseconds(100)));
+    CHECK(log.stats().store_failures > 0);
+    CHECK(log.stats().queued == 50);
+    CHECK_FALSE(capture.texts(LogLevel::error).empty());
+    store.set_failing(false);
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    CHECK(inner->count() == 50);
+    CHECK(log.stats().written == 50);
+    CHECK(log.stats().dropped == 0);
+    CHECK(all_records(*inner).back().sequence == 50);
+}
+
+TEST_CASE("When the queue overflows, losses are counted, logged at error and an audit_gap "
+          "record states how many and when",
+          "[audit][audit_log]") {
+    auto inner = testing::make_test_store();
+    FailingStore store(*inner);
+    LogCapture capture;
+    EventDispatcher dispatcher;
+    AuditLogOptions options = quick_options(&capture);
+    options.queue_capacity = 4;
+    options.batch_size = 2;
+    AuditLog log(store, options);
+    log.attach(dispatcher);
+    store.set_failing(true);
+    for (int i = 0; i < 20; ++i) {
+        CHECK(dispatcher.dispatch(ProfileUpdated{quetzal(), {"language"}, i}).ok());
+    }
+    const AuditLogStats failing = log.stats();
+    CHECK(failing.dropped > 0);
+    CHECK(failing.recorded + failing.dropped == 20);
+    const auto errors = capture.texts(LogLevel::error);
+    CHECK(std::any_of(errors.begin(), errors.end(), [](const std::string& line) {
+        return line.find("event lost, the queue is full") != std::string::npos;
+    }));
+    store.set_failing(false);
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    // Events after the gap are recorded after it.
+    CHECK(dispatcher.dispatch(ProfileUpdated{quetzal(), {"language"}, 99}).ok());
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+
+    const auto records = all_records(*inner);
+    REQUIRE(records.size() == failing.recorded + 2);
+    std::size_t gaps = 0;
+    std::int64_t lost = 0;
+    for (const AuditRecord& record : records) {
+        if (record.event_type == "audit_gap") {
+            ++gaps;
+            CHECK(record.owasp == "sys_monitor_disabled");
+            const auto data = nlohmann::json::parse(record.data);
+            lost += data["lost"].get<std::int64_t>();
+            CHECK(data["first"].get<std::string>() <= data["last"].get<std::string>());
+        }
+    }
+    CHECK(gaps == 1);
+    CHECK(lost == static_cast<std::int64_t>(failing.dropped));
+    CHECK(records.back().event_type == "profile_updated");
+    CHECK(records[records.size() - 2].event_type == "audit_gap");
+    CHECK(log.stats().gap_records == 1);
+}
+
+TEST_CASE("committed() hands each committed batch's records, as stored, to read models",
+          "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    EventDispatcher dispatcher;
+    std::mutex mutex;
+    std::vector<AuditRecord> seen;
+    AuditLog log(*store, quick_options());
+    ScopedConnection connection =
+        log.committed().connect([&](const std::vector<AuditRecord>& records) {
+            std::lock_guard<std::mutex> lock(mutex);
+            seen.insert(seen.end(), records.begin(), records.end());
+        });
+    log.attach(dispatcher);
+    dispatch_everything(dispatcher);
+    const bus::CloudEvent event = bus::to_cloud_event(User2faEnabled{bob()});
+    log.record(event);
+    log.record(event); // a duplicate is not committed twice
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    const auto stored = all_records(*store);
+    std::lock_guard<std::mutex> lock(mutex);
+    REQUIRE(seen.size() == stored.size());
+    REQUIRE(seen.size() == 13);
+    for (std::size_t i = 0; i < seen.size(); ++i) {
+        CHECK(seen[i].sequence == stored[i].sequence);
+        CHECK(seen[i].hash == stored[i].hash);
+        CHECK(seen[i].data == stored[i].data);
+    }
+}
+
+TEST_CASE("AuditReader finds records by user, e-mail, type, time and plaintext IP, page by page",
+          "[audit][reader]") {
+    auto store = testing::make_test_store();
+    EventDispatcher dispatcher;
+    AuditLog log(*store, quick_options());
+    log.attach(dispatcher);
+    dispatch_everything(dispatcher);
+    for (int i = 0; i < 5; ++i) {
+        dispatcher.dispatch(UserLoginSuccessful{bob(), bob_ip, true});
+    }
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    AuditReader reader(log.keys());
+
+    ReaderQuery by_user;
+    by_user.user_id = 8;
+    by_user.limit = 3;
+    const OpenedPage first = reader.query(by_user);
+    REQUIRE(first.records.size() == 3);
+    REQUIRE(first.next_cursor.has_value());
+    CHECK(first.records[0].record.event_type == "user_login_successful");
+    CHECK(first.records[0].source_ip == std::optional<std::string>(bob_ip));
+    CHECK(first.records[0].data["user"]["email"] == "bob.marlowe@example.net");
+    CHECK_FALSE(first.records[0].erased);
+    by_user.cursor = first.next_cursor;
+    by_user.limit = 100;
+    const OpenedPage rest = reader.query(by_user);
+    // Bob: 5 logins, plus the approval and rejection he acted in (actor user:8).
+    CHECK(rest.records.size() == 4);
+    CHECK(rest.records.back().record.event_type == "seller_application_approved");
+
+    ReaderQuery by_ip;
+    by_ip.ip = " " + bob_ip; // normalised
+    by_ip.newest_first = false;
+    const OpenedPage ip_page = reader.query(by_ip);
+    REQUIRE(ip_page.records.size() == 6);
+    CHECK(ip_page.records[0].record.event_type == "user_login_failed");
+    CHECK(ip_page.records[0].data["email"] == "mallory.typed@example.com");
+
+    ReaderQuery by_email;
+    by_email.email = "Mallory.Typed@example.com";
+    REQUIRE(reader.query(by_email).records.size() == 1);
+
+    ReaderQuery by_type;
+    by_type.event_type = "user_2fa_disabled";
+    const OpenedPage type_page = reader.query(by_type);
+    REQUIRE(type_page.records.size() == 1);
+    CHECK(type_page.records[0].data["user"]["first_name"] == "Anastasia-Quetzal");
+
+    ReaderQuery in_future;
+    in_future.from = audit_now() + std::chrono::hours(1);
+    CHECK(reader.query(in_future).records.empty());
+    ReaderQuery until_now;
+    until_now.until = audit_now() + std::chrono::seconds(1);
+    CHECK(reader.query(until_now).records.size() == 17);
+
+    ReaderQuery both;
+    both.user_id = 1;
+    both.email = "x@example.com";
+    CHECK_THROWS_AS(reader.query(both), std::invalid_argument);
+    ReaderQuery zero;
+    zero.limit = 0;
+    CHECK_THROWS_AS(reader.query(zero), std::invalid_argument);
+}
+
+TEST_CASE("erase_user makes every personal value of the user unreadable; others stay readable",
+          "[audit][reader][erasure]") {
+    auto store = testing::make_test_store();
+    EventDispatcher dispatcher;
+    AuditLog log(*store, quick_options());
+    log.attach(dispatcher);
+    dispatch_everything(dispatcher);
+    dispatcher.dispatch(
+        UserLoginFailed{"ana.quetzal@example.org", LoginFailureReason::wrong_password, quetzal_ip});
+    dispatcher.dispatch(UserLoginSuccessful{bob(), bob_ip, false});
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    const auto before = all_records(*store);
+    AuditReader reader(log.keys());
+
+    const ErasureReport report = reader.erase_user(7, {"ana.quetzal@example.org"});
+    CHECK(report.user_key);
+    CHECK(report.email_keys == 1);
+    const ErasureReport again = reader.erase_user(7, {"ana.quetzal@example.org"});
+    CHECK_FALSE(again.user_key);
+    CHECK(again.email_keys == 0);
+
+    const auto after = all_records(*store);
+    REQUIRE(after.size() == before.size());
+    for (std::size_t i = 0; i < after.size(); ++i) {
+        CHECK(after[i].hash == before[i].hash); // records untouched: the chain still verifies
+        CHECK(after[i].data == before[i].data);
+    }
+    testing::check_chain_verifies(*store);
+
+    ReaderQuery everything;
+    everything.limit = 1000;
+    for (const OpenedRecord& opened : reader.query(everything).records) {
+        const std::string text = opened.data.dump() + opened.source_ip.value_or("");
+        INFO(opened.record.event_type << " " << opened.record.subject);
+        for (const std::string& value :
+             {std::string("ana.quetzal@example.org"), std::string("Anastasia-Quetzal"),
+              std::string("Oyelaran-Whitfield"), quetzal_ip, std::string("avatars/quetzal-9.png"),
+              std::string("Zanzibar tax forms missing")}) {
+            CHECK(text.find(value) == std::string::npos);
+        }
+        const bool about_quetzal =
+            opened.record.key_scope == "user:7" ||
+            opened.record.key_scope == log.keys()->email_scope("ana.quetzal@example.org");
+        if (about_quetzal) {
+            CHECK(opened.erased);
+        } else if (!opened.record.key_scope.empty()) {
+            CHECK_FALSE(opened.erased);
+        }
+    }
+    // Bob's values still read; the IP index of the erased records is gone.
+    ReaderQuery bob_logins;
+    bob_logins.user_id = 8;
+    bob_logins.event_type = "user_login_successful";
+    const OpenedPage bob_page = reader.query(bob_logins);
+    REQUIRE(bob_page.records.size() == 1);
+    CHECK(bob_page.records[0].data["user"]["last_name"] == "Marlowe-Zed");
+    ReaderQuery by_ip;
+    by_ip.ip = quetzal_ip;
+    CHECK(reader.query(by_ip).records.empty());
+
+    // New events about the user get a new key and read again.
+    dispatcher.dispatch(UserLoginSuccessful{quetzal(), quetzal_ip, false});
+    REQUIRE(log.flush(std::chrono::seconds(10)));
+    ReaderQuery newest;
+    newest.user_id = 7;
+    newest.limit = 1;
+    const OpenedPage latest = reader.query(newest);
+    REQUIRE(latest.records.size() == 1);
+    CHECK_FALSE(latest.records[0].erased);
+    CHECK(latest.records[0].source_ip == std::optional<std::string>(quetzal_ip));
+}
+
+TEST_CASE("Nothing personal is stored in plaintext: the raw store files hold none of it",
+          "[audit][erasure]") {
+    testing::TestStoreFiles files;
+    {
+        auto store = files.open();
+        EventDispatcher dispatcher;
+        AuditLog log(*store, quick_options());
+        log.add<TicketClosed>();
+        log.attach(dispatcher);
+        dispatch_everything(dispatcher);
+        dispatcher.dispatch(TicketClosed{1, quetzal(), "Anastasia-Quetzal called back"});
+        log.record(bus::to_cloud_event(UserRegistered{bob(), false, bob_ip}));
+        REQUIRE(log.flush(std::chrono::seconds(10)));
+        CHECK(log.stats().written == 14);
+    }
+    const std::string bytes = files.raw_bytes();
+    REQUIRE_FALSE(bytes.empty());
+    CHECK(bytes.find("user_login_failed") != std::string::npos); // the files were read
+    for (const std::string& value : personal_values()) {
+        INFO(value);
+        CHECK(bytes.find(value) == std::string::npos);
+    }
+}
+
+TEST_CASE("Concurrent dispatchers while the store flaps: every event recorded exactly once",
+          "[audit][audit_log][thread]") {
+    auto inner = testing::make_test_store();
+    FailingStore store(*inner);
+    EventDispatcher dispatcher;
+    AuditLogOptions options = quick_options();
+    options.batch_size = 16;
+    AuditLog log(store, options);
+    log.attach(dispatcher);
+    std::atomic<bool> done{false};
+    std::thread flapper([&] {
+        for (int i = 0; i < 20 && !done.load(); ++i) {
+            store.set_failing(i % 2 == 0);
+            std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        }
+        store.set_failing(false);
+    });
+    constexpr int threads = 4;
+    constexpr int per_thread = 150;
+    std::vector<std::thread> workers;
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&dispatcher, t] {
+            for (int i = 0; i < per_thread; ++i) {
+                User user = bob();
+                user.id = 100 + t;
+                dispatcher.dispatch(ProfileUpdated{user, {std::to_string(i)}, i % 100});
+            }
+        });
+    }
+    for (std::thread& worker : workers) {
+        worker.join();
+    }
+    done.store(true);
+    flapper.join();
+    store.set_failing(false);
+    REQUIRE(log.flush(std::chrono::seconds(30)));
+    CHECK(log.stats().dropped == 0);
+    const auto records = all_records(*inner);
+    REQUIRE(records.size() == threads * per_thread);
+    std::set<std::string> seen;
+    for (const AuditRecord& record : records) {
+        seen.insert(record.subject + "/" +
+                    nlohmann::json::parse(record.data)["updated_fields"][0].get<std::string>());
+    }
+    CHECK(seen.size() == threads * per_thread);
+}
+
+TEST_CASE("AuditLogOptions are validated", "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    AuditLogOptions options;
+    options.queue_capacity = 0;
+    CHECK_THROWS_AS(AuditLog(*store, options), std::invalid_argument);
+    options = AuditLogOptions{};
+    options.retry_max = std::chrono::milliseconds(1);
+    options.retry_min = std::chrono::milliseconds(2);
+    CHECK_THROWS_AS(AuditLog(*store, options), std::invalid_argument);
+    testing::MemoryAuditStore other;
+    CHECK_THROWS_AS(AuditLog(*store, std::make_shared<KeyRing>(other)), std::invalid_argument);
+}
+
+TEST_CASE("After stop(), entries are dropped, counted and logged at error", "[audit][audit_log]") {
+    auto store = testing::make_test_store();
+    LogCapture capture;
+    AuditLog log(*store, quick_options(&capture));
+    CHECK(log.record(User2faEnabled{quetzal()}));
+    log.stop();
+    CHECK(store->count() == 1); // stop() wrote what was queued
+    CHECK_FALSE(log.record(User2faEnabled{quetzal()}));
+    CHECK(log.stats().dropped == 1);
+    CHECK_FALSE(capture.texts(LogLevel::error).empty());
+}
