@@ -18,7 +18,9 @@
 // Usage: audit_benchmark [--records N] [--batch N] [--repeat N] [--replays N] [--users N]
 //                        [--dir DIRECTORY for the database, default the temp directory]
 #include <authevents/audit/entry.hpp>
+#include <authevents/audit/projection.hpp>
 #include <authevents/audit/projections.hpp>
+#include <authevents/audit/reader.hpp>
 #include <authevents/audit/sealing.hpp>
 #include <authevents/audit/sqlite_store.hpp>
 #include <authevents/events.hpp>
@@ -35,6 +37,7 @@
 #include <exception>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -274,3 +277,125 @@ void print_latency(const char* what, const std::vector<double>& latencies, std::
 }
 
 } // namespace
+
+int main(int argc, char** argv) {
+    try {
+        const Settings settings = parse(argc, argv);
+        const ScratchDir dir(settings.dir, "authevents-audit-bench");
+        const std::string path = (dir.path() / "audit.db").string();
+        audit::SqliteAuditStore store(path);
+        audit::KeyRing ring(store);
+        const audit::AuditTime end = audit::audit_now();
+        const audit::AuditTime start = end - std::chrono::hours(24 * 30);
+        Generator generator(settings, start, end);
+
+        std::printf("audit benchmark: SqliteAuditStore (WAL, synchronous=FULL) in %s\n",
+                    dir.path().c_str());
+        std::printf("%lld records: %lld users, %zu IP addresses, 30 days\n\n",
+                    static_cast<long long>(settings.records),
+                    static_cast<long long>(generator.users()), generator.ips().size());
+
+        const Summary append = summarise(fill(store, ring, generator, settings));
+        std::printf("append, batches of %zu (records/s, median of %d tenths of the fill):\n",
+                    settings.batch, 10);
+        std::printf("  median %.0f   min %.0f   max %.0f\n\n", append.median, append.min,
+                    append.max);
+
+        std::printf("query, first page of 100 newest first, %d runs each:\n", settings.repeat);
+        std::printf("  %-44s %10s %10s %12s\n", "filter", "median ms", "max ms", "records/page");
+        std::mt19937_64 random(7);
+        const auto user_of = [&](int) {
+            return "user:" + std::to_string(std::uniform_int_distribution<std::int64_t>(
+                                 1, generator.users())(random));
+        };
+        const auto hour_of = [&](int) {
+            const auto hours = std::uniform_int_distribution<int>(0, 24 * 30 - 2)(random);
+            return start + std::chrono::hours(hours);
+        };
+        const std::vector<std::string> types = {
+            "user_login_failed", "user_login_successful",        "profile_updated",
+            "user_registered",   "seller_application_submitted", "user_2fa_disabled"};
+        const auto page = [&](audit::AuditQuery query) {
+            query.limit = 100;
+            return store.query(query).records.size();
+        };
+        std::size_t found = 0;
+        const auto run = [&](const char* what, const std::function<std::size_t(int)>& query) {
+            found = 0;
+            print_latency(what, time_queries(settings.repeat, query, found), found,
+                          settings.repeat);
+        };
+        run("by user (actor or subject)", [&](int i) {
+            audit::AuditQuery query;
+            query.user = user_of(i);
+            return page(query);
+        });
+        run("by event type", [&](int i) {
+            audit::AuditQuery query;
+            query.event_type = types[static_cast<std::size_t>(i) % types.size()];
+            return page(query);
+        });
+        run("by time range (one hour)", [&](int i) {
+            audit::AuditQuery query;
+            query.from = hour_of(i);
+            query.until = *query.from + std::chrono::hours(1);
+            return page(query);
+        });
+        run("by IP address (blind index)", [&](int) {
+            audit::AuditQuery query;
+            const auto& ips = generator.ips();
+            query.ip_index = ring.ip_index(
+                ips[std::uniform_int_distribution<std::size_t>(0, ips.size() - 1)(random)]);
+            return page(query);
+        });
+        run("failed logins of one IP in one day", [&](int i) {
+            audit::AuditQuery query;
+            const auto& ips = generator.ips();
+            query.event_type = "user_login_failed";
+            query.ip_index = ring.ip_index(
+                ips[std::uniform_int_distribution<std::size_t>(0, ips.size() - 1)(random)]);
+            query.from = hour_of(i);
+            query.until = *query.from + std::chrono::hours(24);
+            return page(query);
+        });
+        run("by user within one day", [&](int i) {
+            audit::AuditQuery query;
+            query.user = user_of(i);
+            query.from = hour_of(i);
+            query.until = *query.from + std::chrono::hours(24);
+            return page(query);
+        });
+        audit::AuditReader reader(store);
+        run("by user, values opened (AuditReader)", [&](int i) {
+            audit::ReaderQuery query;
+            query.user_id = std::stoll(user_of(i).substr(5));
+            return reader.query(query).records.size();
+        });
+        std::printf("\n");
+
+        std::vector<double> replay_seconds;
+        for (int replay = 0; replay < settings.replays; ++replay) {
+            const std::string models =
+                (dir.path() / ("read_models-" + std::to_string(replay) + ".db")).string();
+            audit::ProjectionRunner runner(models);
+            runner.emplace<audit::LoginHistory>();
+            runner.emplace<audit::FailedLoginsPerIpHour>();
+            runner.emplace<audit::SellerFunnel>();
+            const auto begin = Clock::now();
+            const audit::ApplyReport report = runner.rebuild(store);
+            replay_seconds.push_back(seconds_since(begin));
+            if (report.rejected != 0 || report.failed != 0 || report.lost != 0) {
+                throw std::runtime_error("audit_benchmark: the replay rejected or lost records");
+            }
+        }
+        const Summary replay = summarise(replay_seconds);
+        std::printf("replay through the 3 read models (ProjectionRunner::rebuild, %d runs):\n",
+                    settings.replays);
+        std::printf("  median %.2f s (%.0f records/s)   min %.2f s   max %.2f s\n", replay.median,
+                    static_cast<double>(settings.records) / replay.median, replay.min, replay.max);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "audit_benchmark: %s\n", e.what());
+        return 1;
+    }
+}

@@ -541,16 +541,24 @@ nlohmann::json opened_json(const audit::OpenedRecord& opened) {
     return json;
 }
 
+/// A reference for the table: an "email:<blind index>" shortened to its first 12 digits.
+std::string short_ref(const std::string& ref) {
+    if (ref.rfind("email:", 0) == 0 && ref.size() > 18) {
+        return ref.substr(0, 18) + "...";
+    }
+    return ref;
+}
+
 void print_table_row(const audit::OpenedRecord& opened) {
     const audit::AuditRecord& record = opened.record;
     const std::string data =
         opened.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::printf("%-8lld %-27s %-29s %-20s %-12s %-16s %-15s %s\n",
-                static_cast<long long>(record.sequence), format_time(record.time).c_str(),
-                printable(record.event_type, 64).c_str(), printable(record.owasp, 64).c_str(),
-                printable(record.actor, 64).c_str(), printable(record.subject, 80).c_str(),
-                printable(opened.source_ip.value_or("-"), 64).c_str(),
-                printable(data, 1024).c_str());
+    std::printf(
+        "%-8lld %-27s %-29s %-20s %-12s %-21s %-15s %s\n", static_cast<long long>(record.sequence),
+        format_time(record.time).c_str(), printable(record.event_type, 64).c_str(),
+        printable(record.owasp, 64).c_str(), printable(short_ref(record.actor), 64).c_str(),
+        printable(short_ref(record.subject), 64).c_str(),
+        printable(opened.source_ip.value_or("-"), 64).c_str(), printable(data, 1024).c_str());
 }
 
 int command_query(audit::AuditStore& store, const CommandLine& line) {
@@ -594,7 +602,7 @@ int command_query(audit::AuditStore& store, const CommandLine& line) {
 
     audit::AuditReader reader(store, master_key(line));
     if (format == "table") {
-        std::printf("%-8s %-27s %-29s %-20s %-12s %-16s %-15s %s\n", "SEQ", "TIME", "TYPE", "OWASP",
+        std::printf("%-8s %-27s %-29s %-20s %-12s %-21s %-15s %s\n", "SEQ", "TIME", "TYPE", "OWASP",
                     "ACTOR", "SUBJECT", "IP", "DATA");
     }
     Progress progress("query", line.quiet);

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <stdexcept>
 
 namespace authsvc {
@@ -65,7 +66,7 @@ AuditSummary AuditTrail::summary(const std::vector<std::int64_t>& users,
                 ip = known;
             }
         }
-        summary.failures_per_ip.emplace_back(ip, suspect.failures);
+        summary.failures_per_ip.emplace_back(ip, std::llround(suspect.failures));
     }
     summary.funnel = audit::SellerFunnel::summary(models);
     return summary;

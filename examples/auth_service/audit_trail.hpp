@@ -60,7 +60,8 @@ public:
     /// how many keys were erased.
     std::size_t erase_user(std::int64_t user_id, const std::vector<std::string>& emails);
 
-    /// The record `sequence` of the user, opened: e-mail, names and IP readable, or [erased].
+    /// The newest `limit` records about user `user_id`, opened: e-mail, names and IP readable,
+    /// or [erased].
     authevents::audit::OpenedPage records_of(std::int64_t user_id, std::size_t limit);
 
     /// The audit database's path.

@@ -135,7 +135,7 @@ std::size_t handler_count(EventDispatcher& dispatcher) {
 
 class Demo {
 public:
-    explicit Demo(const std::filesystem::path& data_dir)
+    Demo(const std::filesystem::path& data_dir, bool keep_data)
         : security_(clock_.clock(), {}, activity()), analytics_(activity()),
           crm_sync_(crm_, activity()), badges_(activity()), media_(activity()),
           auth_(dispatcher_, &mail::send, clock_.clock())
@@ -143,7 +143,8 @@ public:
           ,
           audit_(data_dir)
 #endif
-    {
+          ,
+          keep_data_(keep_data) {
         (void)data_dir;
     }
 
@@ -565,12 +566,10 @@ private:
     struct ReadModels {
         std::vector<std::pair<std::int64_t, std::size_t>> logins;
         std::vector<std::pair<std::string, std::int64_t>> failures;
-        std::vector<std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t,
-                               std::int64_t>>
+        std::vector<std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t, std::int64_t>>
             funnel;
         bool operator==(const ReadModels& other) const {
-            return logins == other.logins && failures == other.failures &&
-                   funnel == other.funnel;
+            return logins == other.logins && failures == other.failures && funnel == other.funnel;
         }
     };
 
@@ -585,7 +584,7 @@ private:
 
     void audit_trail() {
         section("Audit trail (authevents::audit): verified, with its read models");
-        const std::vector<std::int64_t> users{admin_id_, ana_.id, luis_.id, carol_id_, dave_id_};
+        const std::vector<std::int64_t> users{ana_.id, luis_.id, dave_id_};
         const std::vector<std::string> ips{"203.0.113.7", "198.51.100.23", "198.51.100.77",
                                            "192.0.2.11",  "192.0.2.12",    "192.0.2.13",
                                            "192.0.2.14",  "192.0.2.15",    "192.0.2.16",
@@ -596,15 +595,22 @@ private:
             dispatched += stats.dispatched;
         }
         show("  database: {}\n", audit_.database());
-        show("  {}; {} records; head {}\n", summary.verify_text, summary.records, summary.head);
-        show("  logins per user (read model login_history):\n");
+        show("  {}; head {}\n", summary.verify_text, summary.head);
+        show("  successful logins per user (read model login_history):\n");
         for (const auto& [user, count] : summary.logins_per_user) {
-            show("    user #{:<3} {} successful logins\n", user, count);
+            show("    user #{:<3} {}\n", user, count);
         }
-        show("  failed logins per IP in the last hour (read model failed_logins_ip_hour):\n");
+        show("  failed logins per IP address in the last hour (read model "
+             "failed_logins_ip_hour):\n");
+        std::size_t single = 0;
         for (const auto& [ip, failures] : summary.failures_per_ip) {
-            show("    {:<18} {}\n", ip, failures);
+            if (failures >= 2) {
+                show("    {:>3}  {}\n", failures, ip);
+            } else {
+                ++single;
+            }
         }
+        show("    and {} addresses with one failure each\n", single);
         show("  seller funnel (read model seller_funnel):\n");
         show("    {:<12} {:>9} {:>11} {:>8} {:>8}\n", "type", "submitted", "resubmitted",
              "approved", "rejected");
@@ -654,14 +660,20 @@ private:
                          record.data.dump().find("carol@") == std::string::npos;
         }
         const AuditSummary after = audit_.summary(users, ips);
-        show("  erase_user(carol): {} key(s) erased; her {} records read as [erased]; {}\n",
-             erased, carols.records.size(), after.verify_text);
+        show("  erase_user(carol): {} key(s) erased; her {} records read as [erased]; {}\n", erased,
+             carols.records.size(), after.verify_text);
         checks_.expect(erased >= 1 && unreadable && after.chain_ok,
                        "erasing a user leaves nothing of theirs readable and the chain verified");
-        show("  check it yourself: authevents-audit --db {} verify\n", audit_.database());
+        if (keep_data_) {
+            show("  kept for you: authevents-audit --db {} verify (or query, export, ...)\n",
+                 audit_.database());
+        } else {
+            show("  (run auth_service_demo --data-dir DIR to keep the databases for "
+                 "authevents-audit)\n");
+        }
     }
 #else
-    void audit_trail() {}
+    void audit_trail() const { (void)keep_data_; } // built without authevents::audit
 #endif
 
     ManualClock clock_;
@@ -685,6 +697,7 @@ private:
     std::int64_t dave_id_ = 0;
     std::set<LoginFailureReason> failures_seen_;
     std::map<std::int64_t, std::size_t> logins_; // successful logins per user id
+    bool keep_data_ = false;                     // the audit trail stays in the data dir
     std::mutex error_lines_mutex_;
     std::vector<std::string> error_lines_;
     // Background handlers (welcome emails, CRM sync) run here. Declared last, so destroyed
@@ -728,6 +741,7 @@ public:
         }
     }
     [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] bool kept() const noexcept { return !remove_; }
 
 private:
     std::filesystem::path path_;
@@ -739,7 +753,7 @@ int main(int argc, char** argv) {
         const DataDir data(argc, argv);
         int status = 0;
         {
-            Demo demo(data.path());
+            Demo demo(data.path(), data.kept());
             status = demo.run();
         }
         return status;
