@@ -3,10 +3,12 @@
 // counted, logged and replaced by an audit_gap record, committed(), queries, erasure.
 #include <authevents/audit/audit_log.hpp>
 #include <authevents/audit/reader.hpp>
+#include <authevents/audit/sqlite_store.hpp>
+#include <authevents/audit/verify.hpp>
 #include <authevents/bus/codec.hpp>
 
 #include "audit/audit_test_store.hpp"
-#include "audit/memory_audit_store.hpp"
+#include "bus/sqlite_test_helpers.hpp"
 #include "catch_compat.hpp"
 #include "event_samples.hpp"
 #include "log_capture.hpp"
@@ -282,6 +284,10 @@ TEST_CASE("When the queue overflows, losses are counted, logged at error and an 
     CHECK(records.back().event_type == "profile_updated");
     CHECK(records[records.size() - 2].event_type == "audit_gap");
     CHECK(log.stats().gap_records == 1);
+    const VerifyReport report = verify(*inner);
+    CHECK(report.ok);
+    REQUIRE(report.gaps.size() == 1);
+    CHECK(report.gaps[0].event_type == "audit_gap");
 }
 
 TEST_CASE("committed() hands each committed batch's records, as stored, to read models",
@@ -529,8 +535,8 @@ TEST_CASE("AuditLogOptions are validated", "[audit][audit_log]") {
     options.retry_max = std::chrono::milliseconds(1);
     options.retry_min = std::chrono::milliseconds(2);
     CHECK_THROWS_AS(AuditLog(*store, options), std::invalid_argument);
-    testing::MemoryAuditStore other;
-    CHECK_THROWS_AS(AuditLog(*store, std::make_shared<KeyRing>(other)), std::invalid_argument);
+    auto other = testing::make_test_store();
+    CHECK_THROWS_AS(AuditLog(*store, std::make_shared<KeyRing>(*other)), std::invalid_argument);
 }
 
 TEST_CASE("After stop(), entries are dropped, counted and logged at error", "[audit][audit_log]") {
@@ -543,4 +549,42 @@ TEST_CASE("After stop(), entries are dropped, counted and logged at error", "[au
     CHECK_FALSE(log.record(User2faEnabled{quetzal()}));
     CHECK(log.stats().dropped == 1);
     CHECK_FALSE(capture.texts(LogLevel::error).empty());
+}
+
+TEST_CASE("A SQLite store that is really full: dispatches succeed, failures are counted and "
+          "logged, what is left at shutdown is counted as lost",
+          "[audit][audit_log]") {
+    bus_test::TempDir dir;
+    SqliteAuditStoreOptions tiny;
+    tiny.max_page_count = 40;
+    SqliteAuditStore store(dir.file("full.db"), tiny);
+    LogCapture capture;
+    EventDispatcher dispatcher;
+    AuditLogOptions options = quick_options(&capture);
+    options.shutdown_timeout = std::chrono::milliseconds(50);
+    options.queue_capacity = 100000;
+    auto log = std::make_unique<AuditLog>(store, options);
+    log->attach(dispatcher);
+    // Large free text fills 40 pages quickly.
+    const std::string comment(2000, 'c');
+    std::uint64_t dispatched = 0;
+    while (log->stats().store_failures == 0 && dispatched < 2000) {
+        CHECK(dispatcher.dispatch(ProfilePictureUploaded{quetzal(), comment}).ok());
+        ++dispatched;
+        if (dispatched % 20 == 0) {
+            log->flush(std::chrono::milliseconds(200));
+        }
+    }
+    REQUIRE(log->stats().store_failures > 0);
+    const auto written = static_cast<std::uint64_t>(store.count());
+    log.reset(); // gives up after shutdown_timeout
+    const auto errors = capture.texts(LogLevel::error);
+    CHECK(std::any_of(errors.begin(), errors.end(), [](const std::string& line) {
+        return line.find("full") != std::string::npos;
+    }));
+    CHECK(std::any_of(errors.begin(), errors.end(), [](const std::string& line) {
+        return line.find("the store failed until shutdown") != std::string::npos;
+    }));
+    CHECK(written < dispatched);
+    testing::check_chain_verifies(store);
 }

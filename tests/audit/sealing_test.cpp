@@ -4,7 +4,7 @@
 #include <authevents/audit/owasp.hpp>
 #include <authevents/audit/sealing.hpp>
 
-#include "audit/memory_audit_store.hpp"
+#include "audit/audit_test_store.hpp"
 #include "catch_compat.hpp"
 #include "event_samples.hpp"
 
@@ -18,7 +18,7 @@
 
 using namespace authevents;
 using namespace authevents::audit;
-using authevents::audit::testing::MemoryAuditStore;
+using authevents::audit::testing::make_test_store;
 
 namespace {
 
@@ -73,7 +73,8 @@ TEST_CASE("normalise_email and normalise_ip give one form per address", "[audit]
 
 TEST_CASE("KeyRing keeps one key per scope, erases it, and never erases the index key",
           "[audit][sealing]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     CHECK_FALSE(ring.find("user:1").has_value());
     const std::string key = ring.find_or_create("user:1");
@@ -96,7 +97,8 @@ TEST_CASE("KeyRing keeps one key per scope, erases it, and never erases the inde
 
 TEST_CASE("Blind indexes are keyed, stable, normalised and separate e-mail from IP",
           "[audit][sealing]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const std::string index = ring.email_index("ana@example.com");
     CHECK(index.size() == 64);
@@ -108,14 +110,14 @@ TEST_CASE("Blind indexes are keyed, stable, normalised and separate e-mail from 
     CHECK(ring.email_scope("ana@example.com") == "email:" + index);
     KeyRing second(store); // another process over the same store: same index key
     CHECK(second.email_index("ana@example.com") == index);
-    MemoryAuditStore other;
-    KeyRing elsewhere(other); // another store: another index key
-    CHECK(KeyRing(other).email_index("ana@example.com") != index);
+    auto other = make_test_store(); // another store: another index key
+    CHECK(KeyRing(*other).email_index("ana@example.com") != index);
 }
 
 TEST_CASE("A master key wraps the stored keys; without it (or with another) they do not open",
           "[audit][sealing]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     const std::string master = key_of_byte('m');
     std::string key;
     {
@@ -137,7 +139,8 @@ TEST_CASE("A master key wraps the stored keys; without it (or with another) they
 TEST_CASE("Entries of the built-in events: OWASP name, actor, subject and scope as the table "
           "says, personal values sealed",
           "[audit][entry][owasp]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const auto table = owasp_table();
     std::size_t row = 0;
@@ -177,7 +180,8 @@ TEST_CASE("Entries of the built-in events: OWASP name, actor, subject and scope 
 
 TEST_CASE("A user's entry is sealed with the user's key; its IP is sealed and blind-indexed",
           "[audit][entry]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const AuditEntry entry = make_entry(samples::user_login_successful(), ring);
     CHECK(entry.actor == "user:42");
@@ -202,7 +206,8 @@ TEST_CASE("A user's entry is sealed with the user's key; its IP is sealed and bl
 
 TEST_CASE("A failed login is about the address tried: anonymous actor, e-mail scope",
           "[audit][entry]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const AuditEntry entry = make_entry(samples::user_login_failed(), ring);
     const std::string scope = ring.email_scope("ana@example.com");
@@ -222,7 +227,8 @@ TEST_CASE("A failed login is about the address tried: anonymous actor, e-mail sc
 
 TEST_CASE("An admin acting on a user: the admin is the actor and only the admin's id is kept",
           "[audit][entry]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const AuditEntry approved = make_entry(samples::seller_application_approved(), ring);
     CHECK(approved.actor == "user:1");
@@ -274,7 +280,8 @@ template <> struct authevents::audit::AuditTraits<PasswordChanged> {
 TEST_CASE("Custom events: AuditTraits names the OWASP term; defaults find the user; an event "
           "without a user gets a scope of its own",
           "[audit][entry][owasp]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const AuditEntry changed = make_entry(PasswordChanged{samples::ana(), true}, ring);
     CHECK(changed.owasp == "authn_password_change");
@@ -297,7 +304,8 @@ TEST_CASE("Custom events: AuditTraits names the OWASP term; defaults find the us
 }
 
 TEST_CASE("A gap entry states the count and the time range", "[audit][entry]") {
-    MemoryAuditStore store;
+    auto owned = make_test_store();
+    AuditStore& store = *owned;
     KeyRing ring(store);
     const AuditTime first = AuditTime(Microseconds(1'700'000'000'000'000));
     const AuditTime last = first + std::chrono::seconds(90);

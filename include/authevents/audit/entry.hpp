@@ -13,6 +13,7 @@
 #include <authevents/audit/owasp.hpp>
 #include <authevents/audit/record.hpp>
 #include <authevents/audit/sealing.hpp>
+#include <authevents/audit/verify.hpp>
 #include <authevents/bus/codec.hpp>
 #include <authevents/bus/ids.hpp>
 #include <authevents/bus/time.hpp>
@@ -195,7 +196,9 @@ PendingEntry pending_entry(const Event& event, AuditTime time,
     entry.event_version = detail::event_version<Event>();
     entry.owasp = owasp_name(event);
     entry.actor = actor_of(event);
-    entry.cloud_event_id = std::move(cloud_event_id);
+    if (cloud_event_id && !cloud_event_id->empty()) {
+        entry.cloud_event_id = std::move(cloud_event_id);
+    }
     std::optional<std::int64_t> owner;
     if constexpr (std::is_same_v<Event, UserLoginFailed>) {
         pending.subject_email = event.email;
@@ -318,14 +321,17 @@ inline PendingEntry undecoded_pending_entry(const bus::CloudEvent& event, AuditT
             dot_v - (name_start == std::string::npos || dot_v == 0 ? 0 : name_start + 1));
         entry.event_version = std::stoi(event.type.substr(dot_v + 2));
     }
-    entry.cloud_event_id = event.id;
+    if (!event.id.empty()) {
+        entry.cloud_event_id = event.id;
+    }
     std::optional<std::int64_t> owner;
     if (event.subject && event.subject->rfind("user/", 0) == 0) {
         owner = detail::user_id_of("user:" + event.subject->substr(5));
     }
     entry.subject = owner ? user_ref(*owner) : "unknown";
     entry.actor = entry.subject;
-    entry.key_scope = owner ? entry.subject : "event:" + event.id;
+    entry.key_scope =
+        owner ? entry.subject : "event:" + (event.id.empty() ? bus::new_event_id() : event.id);
     pending.data = {{"cloud_event_type", event.type}, {"undecoded", event.data.dump()}};
     if (error) {
         // A codec's message quotes the offending value: it may be personal.

@@ -37,10 +37,6 @@ inline constexpr std::string_view upload_delete = "upload_delete"; ///< A file w
 inline constexpr std::string_view sys_monitor_disabled = "sys_monitor_disabled";
 } // namespace owasp
 
-/// The event type of the record the audit log appends after it had to drop events (its queue
-/// was full while the store was failing): data `{"lost": N, "first": t, "last": t}`.
-inline constexpr std::string_view audit_gap_event_type = "audit_gap";
-
 /// The actor of records the library itself writes (audit gaps).
 inline constexpr std::string_view system_actor = "system";
 /// The actor of a failed login: nobody is authenticated yet.

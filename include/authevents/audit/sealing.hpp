@@ -12,6 +12,7 @@
 /// Part of authevents::audit (CMake target authevents::audit); uses libsodium.
 #pragma once
 
+#include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/store.hpp>
 
 #include <sodium.h>
@@ -40,12 +41,6 @@ inline constexpr std::string_view index_key_scope = "index:v1";
 inline constexpr std::size_t audit_key_bytes = crypto_secretbox_KEYBYTES;
 
 namespace detail {
-
-inline void ensure_sodium() {
-    if (sodium_init() < 0) {
-        throw std::runtime_error("authevents::audit: libsodium could not be initialised");
-    }
-}
 
 inline std::string to_base64(std::string_view bytes) {
     std::string text(sodium_base64_ENCODED_LEN(bytes.size(), sodium_base64_VARIANT_ORIGINAL), '\0');
@@ -290,11 +285,10 @@ private:
         crypto_generichash_update(&state, &separator, 1);
         crypto_generichash_update(&state, reinterpret_cast<const unsigned char*>(value.data()),
                                   value.size());
-        unsigned char digest[32];
-        crypto_generichash_final(&state, digest, sizeof digest);
-        char hex[65];
-        sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
-        return std::string(hex, 64);
+        std::string digest(32, '\0');
+        crypto_generichash_final(&state, reinterpret_cast<unsigned char*>(digest.data()),
+                                 digest.size());
+        return to_hex(digest);
     }
 
     const std::string& index_key() {
