@@ -230,6 +230,7 @@ namespace {
 std::vector<double> fill(audit::SqliteAuditStore& store, audit::KeyRing& ring, Generator& generator,
                          const Settings& settings) {
     std::vector<double> rates;
+    const bool terminal = ::isatty(STDERR_FILENO) == 1;
     const std::int64_t tenth = std::max<std::int64_t>(1, settings.records / 10);
     std::int64_t appended = 0;
     while (appended < settings.records) {
@@ -250,10 +251,14 @@ std::vector<double> fill(audit::SqliteAuditStore& store, audit::KeyRing& ring, G
             appended += static_cast<std::int64_t>(count);
         }
         rates.push_back(static_cast<double>(appended - from) / busy);
-        std::fprintf(stderr, "\r  appended %lld of %lld", static_cast<long long>(appended),
-                     static_cast<long long>(settings.records));
+        if (terminal) {
+            std::fprintf(stderr, "\r  appended %lld of %lld", static_cast<long long>(appended),
+                         static_cast<long long>(settings.records));
+        }
     }
-    std::fputc('\n', stderr);
+    if (terminal) {
+        std::fputc('\n', stderr);
+    }
     return rates;
 }
 
@@ -319,11 +324,10 @@ int main(int argc, char** argv) {
             query.limit = 100;
             return store.query(query).records.size();
         };
-        std::size_t found = 0;
         const auto run = [&](const char* what, const std::function<std::size_t(int)>& query) {
-            found = 0;
-            print_latency(what, time_queries(settings.repeat, query, found), found,
-                          settings.repeat);
+            std::size_t found = 0;
+            const std::vector<double> latencies = time_queries(settings.repeat, query, found);
+            print_latency(what, latencies, found, settings.repeat);
         };
         run("by user (actor or subject)", [&](int i) {
             audit::AuditQuery query;

@@ -319,9 +319,19 @@ std::string printable(std::string_view text, std::size_t max_bytes = 512) {
     return authevents::escape_untrusted(text, max_bytes);
 }
 
+/// `json` as one line of printable ASCII (every control and non-ASCII character escaped, invalid
+/// UTF-8 replaced), cut to `max_bytes` with "..." when longer (0: no limit).
+std::string json_text(const nlohmann::json& json, std::size_t max_bytes = 0) {
+    std::string text = json.dump(-1, ' ', true, nlohmann::json::error_handler_t::replace);
+    if (max_bytes > 0 && text.size() > max_bytes) {
+        text.resize(max_bytes);
+        text += "...";
+    }
+    return text;
+}
+
 void write_line(std::FILE* out, const nlohmann::json& line) {
-    const std::string text =
-        line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+    const std::string text = json_text(line) + "\n";
     if (std::fwrite(text.data(), 1, text.size(), out) != text.size()) {
         throw std::runtime_error("cannot write the output: " + std::string(std::strerror(errno)));
     }
@@ -502,12 +512,8 @@ int command_verify(audit::AuditStore& store, const CommandLine& line) {
                 std::string(audit::to_string(at.kind)).c_str(), printable(at.message).c_str());
             const auto stored = store.read(at.sequence - 1, 1);
             if (!stored.empty() && stored.front().sequence == at.sequence) {
-                std::printf(
-                    "record %lld as stored now: %s\n", static_cast<long long>(at.sequence),
-                    printable(record_json(stored.front())
-                                  .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
-                              4096)
-                        .c_str());
+                std::printf("record %lld as stored now: %s\n", static_cast<long long>(at.sequence),
+                            json_text(record_json(stored.front()), 8192).c_str());
             } else {
                 std::printf("no record is stored at sequence %lld\n",
                             static_cast<long long>(at.sequence));
@@ -551,14 +557,13 @@ std::string short_ref(const std::string& ref) {
 
 void print_table_row(const audit::OpenedRecord& opened) {
     const audit::AuditRecord& record = opened.record;
-    const std::string data =
-        opened.data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::printf(
-        "%-8lld %-27s %-29s %-20s %-12s %-21s %-15s %s\n", static_cast<long long>(record.sequence),
-        format_time(record.time).c_str(), printable(record.event_type, 64).c_str(),
-        printable(record.owasp, 64).c_str(), printable(short_ref(record.actor), 64).c_str(),
-        printable(short_ref(record.subject), 64).c_str(),
-        printable(opened.source_ip.value_or("-"), 64).c_str(), printable(data, 1024).c_str());
+    const std::string data = json_text(opened.data, 1024);
+    std::printf("%-8lld %-27s %-29s %-20s %-12s %-21s %-15s %s\n",
+                static_cast<long long>(record.sequence), format_time(record.time).c_str(),
+                printable(record.event_type, 64).c_str(), printable(record.owasp, 64).c_str(),
+                printable(short_ref(record.actor), 64).c_str(),
+                printable(short_ref(record.subject), 64).c_str(),
+                printable(opened.source_ip.value_or("-"), 64).c_str(), data.c_str());
 }
 
 int command_query(audit::AuditStore& store, const CommandLine& line) {
