@@ -305,6 +305,7 @@ int main(int argc, char** argv) {
                     settings.batch, 10);
         std::printf("  median %.0f   min %.0f   max %.0f\n\n", append.median, append.min,
                     append.max);
+        std::fflush(stdout);
 
         std::printf("query, first page of 100 newest first, %d runs each:\n", settings.repeat);
         std::printf("  %-44s %10s %10s %12s\n", "filter", "median ms", "max ms", "records/page");
@@ -376,6 +377,7 @@ int main(int argc, char** argv) {
             return reader.query(query).records.size();
         });
         std::printf("\n");
+        std::fflush(stdout);
 
         std::vector<double> replay_seconds;
         for (int replay = 0; replay < settings.replays; ++replay) {
