@@ -13,6 +13,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -89,11 +90,6 @@ struct SqliteAuditStoreOptions {
     std::optional<std::int64_t> max_page_count;
 };
 
-/// The largest `limit` SqliteAuditStore::read() accepts.
-inline constexpr std::size_t max_read_limit = 100000;
-/// The largest AuditQuery::limit a store accepts.
-inline constexpr std::size_t max_query_limit = 10000;
-
 /// An AuditStore in one SQLite database file.
 ///
 ///     authevents::audit::SqliteAuditStore store("/var/lib/auth/audit.db");
@@ -114,6 +110,11 @@ inline constexpr std::size_t max_query_limit = 10000;
 /// naming the problem; a throwing append() recorded nothing of its batch.
 class SqliteAuditStore final : public AuditStore {
 public:
+    /// The largest `limit` read() accepts.
+    static constexpr std::size_t max_read_limit = 100000;
+    /// The largest AuditQuery::limit query() accepts.
+    static constexpr std::size_t max_query_limit = 10000;
+
     /// Opens (creating) the database at `path` and the store's tables and indexes.
     /// @throws std::invalid_argument for an empty path, ":memory:", an invalid table prefix,
     ///         a negative busy_timeout, a non-positive max_page_count, or tables of another
@@ -297,8 +298,8 @@ inline void SqliteAuditStore::open() {
         for (const auto& [name, columns] : {
                  std::pair<const char*, const char*>{"_by_actor", "(actor, sequence)"},
                  {"_by_subject", "(subject, sequence)"},
-                 {"_by_type", "(event_type, sequence)"},
-                 {"_by_time", "(time_us, sequence)"},
+                 {"_by_type", "(event_type, sequence, time_us)"},
+                 {"_by_time", "(sequence, time_us)"},
                  {"_by_ip", "(ip_index, sequence) WHERE ip_index IS NOT NULL"},
                  {"_by_scope", "(key_scope) WHERE ip_index IS NOT NULL"},
              }) {
@@ -580,19 +581,30 @@ inline AuditPage SqliteAuditStore::query(const AuditQuery& query) {
         conditions += query.newest_first ? " AND sequence < ?6" : " AND sequence > ?6";
     }
     const std::string tail = " ORDER BY sequence" + order + " LIMIT ?7";
-    const std::string columns = detail::sqlite_audit_columns;
-    std::string sql;
+    // The sequences of one page come from one index, chosen by the most selective filter
+    // present (a user, then an IP, then a type, then a time range); the other filters are
+    // checked on its entries. Only then are the page's rows read.
+    const auto walk = [&](const char* index, const std::string& filter) {
+        return "SELECT sequence FROM (SELECT sequence FROM " + records_ + " INDEXED BY " +
+               detail::quote_identifier(options_.table_prefix + index) + " WHERE " + filter +
+               conditions + tail + ")";
+    };
+    std::string sequences;
     if (query.user) {
-        // One ordered index walk for the actor and one for the subject, each at most a page
-        // long, merged: no sort of all of a user's records.
-        sql = "SELECT " + columns + " FROM " + records_ +
-              " WHERE sequence IN (SELECT sequence FROM (SELECT sequence FROM " + records_ +
-              " WHERE actor = ?1" + conditions + tail + ") UNION ALL SELECT sequence FROM " +
-              "(SELECT sequence FROM " + records_ + " WHERE subject = ?1" + conditions + tail +
-              "))" + tail;
-    } else {
-        sql = "SELECT " + columns + " FROM " + records_ + " WHERE 1" + conditions + tail;
+        // An ordered walk of the actor index and one of the subject index, each a page long.
+        sequences =
+            walk("_by_actor", "actor = ?1") + " UNION ALL " + walk("_by_subject", "subject = ?1");
+    } else if (query.ip_index) {
+        sequences = walk("_by_ip", "1");
+    } else if (query.event_type) {
+        sequences = walk("_by_type", "1");
+    } else if (query.from || query.until) {
+        sequences = walk("_by_time", "1"); // the range, then the page's top sequences
     }
+    const std::string columns = detail::sqlite_audit_columns;
+    const std::string sql =
+        "SELECT " + columns + " FROM " + records_ + " WHERE " +
+        (sequences.empty() ? "1" + conditions : "sequence IN (" + sequences + ")") + tail;
     return locked([&] {
         detail::Statement statement(db_.get(), sql, context("query"));
         const detail::Statement::Use use(statement);
@@ -786,9 +798,14 @@ inline bool SqliteAuditStore::erase_key(const std::string& scope) {
         }
         transaction.commit();
         // Copy the zeroed pages into the database and empty the write-ahead log, so the erased
-        // key's bytes do not linger in it. Busy (a reader holds old frames): the next
-        // checkpoint does it; the erasure itself is committed either way.
+        // key's bytes do not linger in it; without waiting, so that a long reader elsewhere
+        // does not hold up this store. Busy (a reader holds old frames): a later checkpoint
+        // does it; the erasure itself is committed either way.
+        sqlite3_busy_timeout(db_.get(), 0);
         sqlite3_wal_checkpoint_v2(db_.get(), nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+        sqlite3_busy_timeout(db_.get(),
+                             static_cast<int>(std::min<std::chrono::milliseconds::rep>(
+                                 options_.busy_timeout.count(), std::numeric_limits<int>::max())));
         return erased;
     });
 }

@@ -109,6 +109,9 @@ struct VerifyOptions {
     std::function<void(const VerifyProgress&)> progress;
     /// Records read per AuditStore::read() call, 1 to 10000.
     std::size_t batch_size = 1000;
+    /// At most this many gap records are kept in VerifyReport::gaps (all are counted), so a
+    /// store full of them cannot exhaust memory.
+    std::size_t max_gaps = 1000;
 };
 
 /// The outcome of verify().
@@ -119,9 +122,11 @@ struct VerifyReport {
     std::int64_t records_checked = 0;
     /// The first break, when the chain is not intact.
     std::optional<ChainBreak> first_break;
-    /// The audit log's gap records (event type audit_gap_event_type), oldest first: entries
-    /// were lost there, although the chain itself is intact.
+    /// The audit log's gap records (event type audit_gap_event_type), oldest first, at most
+    /// options.max_gaps of them: entries were lost there, although the chain is intact.
     std::vector<AuditRecord> gaps;
+    /// How many gap records the store holds (also those beyond max_gaps).
+    std::int64_t gap_count = 0;
     /// The last verified link: the newest record (or checkpoint) up to the break.
     ChainHead verified_head;
     /// How many checkpoints there are (all were checked for consistency).
@@ -150,7 +155,15 @@ public:
             if (batch.empty()) {
                 break;
             }
-            after_ = batch.back().sequence;
+            for (const AuditRecord& record : batch) { // a store bug must not loop forever
+                if (record.sequence <= after_) {
+                    throw AuditStoreError("audit verify: the store's read(" +
+                                          std::to_string(after_) + ", ...) returned record " +
+                                          std::to_string(record.sequence) +
+                                          " out of order (records must ascend past `after`)");
+                }
+                after_ = record.sequence;
+            }
             read_ += static_cast<std::int64_t>(batch.size());
             for (auto& record : batch) {
                 buffer_.push_back(std::move(record));
@@ -178,7 +191,7 @@ private:
 // How many records after a break are searched for the misplaced or shifted original.
 inline constexpr std::size_t verify_look_ahead = 64;
 
-inline std::string seq(std::int64_t sequence) { return std::to_string(sequence); }
+inline std::string sequence_text(std::int64_t sequence) { return std::to_string(sequence); }
 
 // Classifies the break at `reader.at(0)` (sequence `expected`, which does not chain from
 // `previous`). `before_previous` is what the previous record chains from, when the previous
@@ -188,32 +201,45 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
                                  bool previous_is_unverified_checkpoint) {
     const std::size_t available = reader.fill(verify_look_ahead + 1);
     const AuditRecord& record = reader.at(0);
-    // The original of this position elsewhere in the window: rows (or contents) swapped.
+    if (available > 1) {
+        // The next record is the original of this position: either this one was slipped in
+        // (the rest renumbered up), or the two were swapped (then this one is the original of
+        // the next position).
+        const AuditRecord& next = reader.at(1);
+        if (chain_hash(next, expected, previous) == next.hash) {
+            if (chain_hash(record, expected + 1, next.hash) == record.hash) {
+                return {expected, ChainBreakKind::reordered,
+                        "records " + sequence_text(expected) + " and " +
+                            sequence_text(expected + 1) + " were swapped"};
+            }
+            return {expected, ChainBreakKind::inserted,
+                    "record " + sequence_text(expected) +
+                        " was inserted: the record after it is the original " +
+                        sequence_text(expected) + ", renumbered"};
+        }
+    }
+    // The original of this position elsewhere in the window: rows (or their contents, the
+    // hashes left in place) swapped.
     for (std::size_t i = 1; i < available; ++i) {
         const AuditRecord& other = reader.at(i);
         const Sha256 placed = chain_hash(other, expected, previous);
         if (placed == other.hash || placed == record.hash) {
             return {expected, ChainBreakKind::reordered,
-                    "record " + seq(expected) + " is out of place: the record that belongs at " +
-                        seq(expected) + " is stored at sequence " + seq(other.sequence)};
+                    "record " + sequence_text(expected) +
+                        " is out of place: the record that belongs at " + sequence_text(expected) +
+                        " is stored at sequence " + sequence_text(other.sequence)};
         }
     }
     if (available > 1) {
         const AuditRecord& next = reader.at(1);
-        // The next record is the original of this position: this one was slipped in.
-        if (chain_hash(next, expected, previous) == next.hash) {
-            return {expected, ChainBreakKind::inserted,
-                    "record " + seq(expected) +
-                        " was inserted: the record after it is the original " + seq(expected) +
-                        ", renumbered"};
-        }
         // The next record chains from this one at a higher sequence: records before this one
         // were deleted and the rest renumbered down.
         for (std::int64_t shift = 1; shift <= static_cast<std::int64_t>(verify_look_ahead);
              ++shift) {
             if (chain_hash(next, next.sequence + shift, record.hash) == next.hash) {
                 return {expected, ChainBreakKind::deleted,
-                        seq(shift) + " record(s) before record " + seq(expected) +
+                        sequence_text(shift) + " record(s) before record " +
+                            sequence_text(expected) +
                             " were deleted and the records from there on renumbered"};
             }
         }
@@ -222,24 +248,25 @@ inline ChainBreak classify_break(ChainReader& reader, std::int64_t expected, con
     // original of that position.
     if (before_previous && chain_hash(record, expected - 1, *before_previous) == record.hash) {
         return {expected - 1, ChainBreakKind::inserted,
-                "record " + seq(expected - 1) + " was inserted: record " + seq(expected) +
-                    " is the original " + seq(expected - 1) + ", renumbered"};
+                "record " + sequence_text(expected - 1) + " was inserted: record " +
+                    sequence_text(expected) + " is the original " + sequence_text(expected - 1) +
+                    ", renumbered"};
     }
-    std::string how = "record " + seq(expected) + " does not match its hash";
+    std::string how = "record " + sequence_text(expected) + " does not match its hash";
     if (available > 1) {
         const AuditRecord& next = reader.at(1);
         if (chain_hash(next, record.hash) == next.hash) {
-            how = "record " + seq(expected) +
+            how = "record " + sequence_text(expected) +
                   "'s content was changed: it no longer matches its stored hash";
         } else if (chain_hash(next, chain_hash(record, previous)) == next.hash) {
-            how = "record " + seq(expected) + "'s stored hash was changed";
+            how = "record " + sequence_text(expected) + "'s stored hash was changed";
         }
     }
     if (previous_is_unverified_checkpoint) {
         return {expected, ChainBreakKind::checkpoint_mismatch,
-                "record " + seq(expected) + " does not chain from the checkpoint at " +
-                    seq(expected - 1) + ": the record or the checkpoint was changed (" + how +
-                    ", or the checkpoint's hash was)"};
+                "record " + sequence_text(expected) + " does not chain from the checkpoint at " +
+                    sequence_text(expected - 1) + ": the record or the checkpoint was changed (" +
+                    how + ", or the checkpoint's hash was)"};
     }
     return {expected, ChainBreakKind::edited, how};
 }
@@ -251,24 +278,24 @@ inline std::optional<ChainBreak> check_checkpoints(const std::vector<Checkpoint>
     for (const Checkpoint& checkpoint : checkpoints) {
         if (checkpoint.sequence <= previous) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::checkpoint_mismatch,
-                              "the checkpoint at " + seq(checkpoint.sequence) +
-                                  " does not follow the one at " + seq(previous)};
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
+                                  " does not follow the one at " + sequence_text(previous)};
         }
         const std::int64_t between = checkpoint.sequence - previous;
         if (static_cast<std::int64_t>(checkpoint.deleted) != between) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::checkpoint_mismatch,
-                              "the checkpoint at " + seq(checkpoint.sequence) + " deleted " +
-                                  std::to_string(checkpoint.deleted) + " record(s) where " +
-                                  seq(between) + " lay since " +
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
+                                  " deleted " + std::to_string(checkpoint.deleted) +
+                                  " record(s) where " + sequence_text(between) + " lay since " +
                                   (previous == 0 ? std::string("the start")
-                                                 : "the checkpoint at " + seq(previous)) +
+                                                 : "the checkpoint at " + sequence_text(previous)) +
                                   ": records were missing when the prune ran, or the "
                                   "checkpoint was changed"};
         }
         if (options.checkpoint_public_key &&
             !checkpoint_signature_valid(checkpoint, *options.checkpoint_public_key)) {
             return ChainBreak{checkpoint.sequence, ChainBreakKind::bad_signature,
-                              "the checkpoint at " + seq(checkpoint.sequence) +
+                              "the checkpoint at " + sequence_text(checkpoint.sequence) +
                                   (checkpoint.signature.empty()
                                        ? std::string(" is not signed")
                                        : std::string(" has a signature that does not verify "
@@ -289,8 +316,8 @@ inline std::optional<ChainBreak> check_checkpoints(const std::vector<Checkpoint>
 ///
 /// Thread-safety: as the store's members (any thread); appends running meanwhile are either
 /// seen or not, both verify. Exceptions: whatever the store throws (AuditStoreError),
-/// std::invalid_argument for a batch_size outside 1 to 10000 or a public key that is not 32
-/// bytes, and what options.progress throws.
+/// std::invalid_argument for a batch_size outside 1 to 10000, a public key that is not 32
+/// bytes or an expected head with a negative sequence, and what options.progress throws.
 /// @returns the report; `ok` is false exactly when `first_break` is set.
 inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {}) {
     if (options.batch_size == 0 || options.batch_size > 10000) {
@@ -303,6 +330,11 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
                                     std::to_string(options.checkpoint_public_key->size()) +
                                     " bytes, an Ed25519 " + "public key has " +
                                     std::to_string(checkpoint_public_key_bytes));
+    }
+    if (options.expected_head && options.expected_head->sequence < 0) {
+        throw std::invalid_argument("audit verify: the expected head's sequence " +
+                                    std::to_string(options.expected_head->sequence) +
+                                    " is negative");
     }
     VerifyReport report;
     const std::int64_t total = store.count();
@@ -335,23 +367,29 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
     while (reader.fill(1) > 0) {
         const AuditRecord& record = reader.at(0);
         if (record.event_type == audit_gap_event_type) {
-            report.gaps.push_back(record);
+            report.gap_count += 1;
+            if (report.gaps.size() < options.max_gaps) {
+                report.gaps.push_back(record);
+            }
         }
         if (!report.first_break) {
             const std::int64_t expected = previous.sequence + 1;
             if (record.sequence < expected) {
                 report.first_break = ChainBreak{
                     record.sequence, ChainBreakKind::inserted,
-                    "record " + detail::seq(record.sequence) + " lies at or before " +
+                    "record " + detail::sequence_text(record.sequence) + " lies at or before " +
                         (previous_is_checkpoint ? "the newest checkpoint (" : "sequence (") +
-                        detail::seq(previous.sequence) + "): the store never appended it there"};
+                        detail::sequence_text(previous.sequence) +
+                        "): the store never appended it there"};
             } else if (record.sequence > expected) {
-                report.first_break = ChainBreak{
-                    expected, ChainBreakKind::deleted,
-                    "records " + detail::seq(expected) +
-                        (record.sequence - 1 > expected ? " to " + detail::seq(record.sequence - 1)
-                                                        : std::string()) +
-                        " are missing (the chain goes on at " + detail::seq(record.sequence) + ")"};
+                report.first_break =
+                    ChainBreak{expected, ChainBreakKind::deleted,
+                               "records " + detail::sequence_text(expected) +
+                                   (record.sequence - 1 > expected
+                                        ? " to " + detail::sequence_text(record.sequence - 1)
+                                        : std::string()) +
+                                   " are missing (the chain goes on at " +
+                                   detail::sequence_text(record.sequence) + ")"};
             } else if (chain_hash(record, previous.hash) == record.hash) {
                 before_previous = previous.hash;
                 previous = ChainHead{record.sequence, record.hash};
@@ -376,16 +414,16 @@ inline VerifyReport verify(AuditStore& store, const VerifyOptions& options = {})
 
     if (anchor && !report.first_break) {
         if (anchor->sequence > previous.sequence) {
-            report.first_break =
-                ChainBreak{previous.sequence + 1, ChainBreakKind::truncated,
-                           "the chain ends at " + detail::seq(previous.sequence) +
-                               " but the exported head is at " + detail::seq(anchor->sequence) +
-                               ": records " + detail::seq(previous.sequence + 1) + " to " +
-                               detail::seq(anchor->sequence) + " were removed"};
+            report.first_break = ChainBreak{
+                previous.sequence + 1, ChainBreakKind::truncated,
+                "the chain ends at " + detail::sequence_text(previous.sequence) +
+                    " but the exported head is at " + detail::sequence_text(anchor->sequence) +
+                    ": records " + detail::sequence_text(previous.sequence + 1) + " to " +
+                    detail::sequence_text(anchor->sequence) + " were removed"};
         } else if (anchor_found && *anchor_found != anchor->hash) {
             report.first_break =
                 ChainBreak{anchor->sequence, ChainBreakKind::head_mismatch,
-                           "record " + detail::seq(anchor->sequence) +
+                           "record " + detail::sequence_text(anchor->sequence) +
                                " has another hash than the exported head: the history up to it was "
                                "rewritten after the head was exported"};
         } else {
