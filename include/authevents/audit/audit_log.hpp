@@ -355,33 +355,32 @@ private:
 
     bool enqueue(PendingEntry&& pending) {
         const AuditTime time = pending.entry.time;
+        bool stopped = false;
         {
             std::lock_guard<std::mutex> lock(mutex_);
-            if (!stopping_ && entries_queued_ < options_.queue_capacity) {
+            stopped = stopping_;
+            if (stopped || entries_queued_ >= options_.queue_capacity) {
+                // Dropped below, without the lock: the logger may record events itself.
+            } else {
                 queue_.push_back(Item{std::move(pending), false});
                 ++entries_queued_;
                 queued_.fetch_add(1, std::memory_order_relaxed);
                 recorded_.fetch_add(1, std::memory_order_relaxed);
-            } else {
-                return drop(time, stopping_ ? "the audit log is stopped" : "the queue is full",
-                            nullptr, &lock);
+                wake_.notify_one();
+                return true;
             }
         }
-        wake_.notify_one();
-        return true;
+        return drop(time, stopped ? "the audit log is stopped" : "the queue is full", nullptr);
     }
 
     /// Counts a lost entry of `time`, opens (or extends) the gap it belongs to, logs at error
-    /// for the first loss of a gap. Returns false. `held` is the lock on mutex_ when held.
+    /// for the first loss of a gap. Returns false. `front`: the gap goes first in the queue.
     bool drop(AuditTime time, std::string_view why, std::exception_ptr error,
-              std::lock_guard<std::mutex>* held = nullptr, bool front = false) noexcept {
+              bool front = false) noexcept {
         dropped_.fetch_add(1, std::memory_order_relaxed);
         bool first = false;
         try {
-            std::unique_lock<std::mutex> lock(mutex_, std::defer_lock);
-            if (held == nullptr) {
-                lock.lock();
-            }
+            std::unique_lock<std::mutex> lock(mutex_);
             if (!stopping_) {
                 if (!gap_open_) {
                     Item marker;
@@ -498,19 +497,14 @@ private:
                 }
                 rejected_.fetch_add(1, std::memory_order_relaxed);
                 drop(batch.front().entry.time, "the entry could not be written",
-                     std::current_exception(), nullptr, true);
+                     std::current_exception(), true);
                 return;
             }
             std::unique_lock<std::mutex> lock(mutex_);
             const auto pause = backoff.next();
             if (stopping_) {
                 if (std::chrono::steady_clock::now() >= stop_deadline_) {
-                    lock.unlock();
-                    for (const PendingEntry& lost : batch) {
-                        if (lost.entry.event_type != audit_gap_event_type) {
-                            drop(lost.entry.time, "the store failed until shutdown", nullptr);
-                        }
-                    }
+                    abandon(batch, lock);
                     return;
                 }
                 wake_.wait_until(
@@ -519,6 +513,28 @@ private:
                 wake_.wait_for(lock, pause, [this] { return stopping_; });
             }
         }
+    }
+
+    /// Gives up at shutdown: `batch` and everything still queued are counted as lost, in one
+    /// error line (the store failed until the deadline; no gap record can follow).
+    void abandon(const std::vector<PendingEntry>& batch, std::unique_lock<std::mutex>& lock) {
+        std::uint64_t lost = 0;
+        for (const PendingEntry& pending : batch) {
+            lost += pending.entry.event_type == audit_gap_event_type ? 0U : 1U;
+        }
+        for (const Item& item : queue_) {
+            lost += item.gap ? 0U : 1U;
+        }
+        queued_.fetch_sub(entries_queued_, std::memory_order_relaxed);
+        queue_.clear();
+        entries_queued_ = 0;
+        lock.unlock();
+        dropped_.fetch_add(lost, std::memory_order_relaxed);
+        log(LogLevel::error, [&] {
+            return fmt::format("[AUDIT] {} events lost: the store failed until shutdown ({} "
+                               "lost in all)",
+                               lost, dropped_.load(std::memory_order_relaxed));
+        });
     }
 
     /// Seals and appends `batch` as one transaction; emits committed().
