@@ -60,6 +60,7 @@ namespace {
 class MemoryAuditStore : public AuditStore {
 public:
     bool fail_reads = false;
+    bool ignore_after = false; // read() starts at the first record whatever `after` is
 
     authevents::audit::AppendResult append(const std::vector<AuditEntry>& entries) override {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -81,7 +82,7 @@ public:
         }
         std::vector<AuditRecord> result;
         for (const AuditRecord& record : records_) {
-            if (record.sequence > after && result.size() < limit) {
+            if ((record.sequence > after || ignore_after) && result.size() < limit) {
                 result.push_back(record);
             }
         }
@@ -339,11 +340,13 @@ ApplyReport feed_live(AuditStore& store, ProjectionRunner& runner,
     return total;
 }
 
-// A projection that counts the records of one type in its table and throws on demand: after
-// writing its row for the record whose sequence is `throw_at`.
+// A projection that keeps the sequences of one type in its table and, after writing the row
+// of the record whose sequence is `throw_at` (`reject_at`), throws std::runtime_error
+// (RecordDataError).
 class Flaky : public Projection {
 public:
     std::int64_t throw_at = -1;
+    std::int64_t reject_at = -1;
 
     std::string name() const override { return "flaky"; }
     int version() const override { return version_; }
@@ -361,6 +364,9 @@ public:
         }
         if (data.record().sequence == throw_at) {
             throw std::runtime_error("flaky projection fails at " + std::to_string(throw_at));
+        }
+        if (data.record().sequence == reject_at) {
+            data.fail("data", "is refused after a write (test)");
         }
     }
     explicit Flaky(int version = 1) : version_(version) {}
@@ -585,6 +591,30 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
         CHECK(checkpoint_of(runner, "flaky") == records.back().sequence);
     }
 
+    SECTION("a record rejected after the projection wrote part of it leaves nothing of it") {
+        auto store = make_store(files);
+        ProjectionRunner runner(files.path("partial.db"), quiet(log));
+        auto& flaky = runner.emplace<Flaky>();
+        std::vector<AuditEntry> batch;
+        for (int i = 0; i < 6; ++i) {
+            batch.push_back(login_failed("a", "wrong_password", at_minute(i), {}));
+        }
+        const auto records = append(*store, batch);
+        flaky.reject_at = records[3].sequence;
+        const ApplyReport report = runner.apply(records);
+        CHECK(report.rejected == 1);
+        CHECK(report.applied == records.size());
+        CHECK(report.failed == 0);
+        CHECK(row_count(files.path("partial.db"), "flaky") == 5);
+        CHECK(checkpoint_of(runner, "flaky") == records.back().sequence);
+        ReadModelReader reader(files.path("partial.db"));
+        const auto rejections = reader.rejections("flaky");
+        REQUIRE(rejections.size() == 1);
+        CHECK(rejections[0].sequence == records[3].sequence);
+        CHECK(contains(rejections[0].reason, "is refused after a write (test)"));
+        REQUIRE(log.texts(LogLevel::error).size() == 1); // logged once, not per pass
+    }
+
     SECTION("a read-model database that cannot commit applies nothing and says so") {
         auto store = make_store(files);
         ProjectionRunnerOptions options = quiet(log);
@@ -796,6 +826,36 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
         CHECK(dump(files.path("defer.db")) == dump(files.path("defer-check.db")));
     }
 
+    SECTION("a live feed and rebuilds on two threads end in the rebuilt state") {
+        auto store = make_store(files);
+        append(*store, workload(100, 41));
+        auto runner = make_runner(files.path("race.db"), quiet(log, store.get()));
+        std::size_t deferred = 0;
+        std::thread writer([&] {
+            const auto entries = workload(200, 43);
+            for (std::size_t i = 0; i < entries.size(); i += 10) {
+                const std::vector<AuditEntry> part(entries.begin() + static_cast<std::ptrdiff_t>(i),
+                                                   entries.begin() +
+                                                       static_cast<std::ptrdiff_t>(i + 10));
+                if (runner->apply(append(*store, part)).deferred) {
+                    ++deferred;
+                }
+            }
+        });
+        for (int i = 0; i < 3; ++i) {
+            runner->rebuild(*store);
+        }
+        writer.join();
+        INFO("deferred batches: " << deferred);
+        for (const auto& status : runner->status()) {
+            CHECK(status.checkpoint == store->head().sequence);
+        }
+        auto rebuilt = make_runner(files.path("race-check.db"), quiet(log));
+        rebuilt->rebuild(*store);
+        CHECK(dump(files.path("race.db")) == dump(files.path("race-check.db")));
+        CHECK(log.texts(LogLevel::error).empty());
+    }
+
     SECTION("a failing source store leaves the gap open and is reported") {
         auto store = make_store(files);
         const auto records = append(*store, workload(40, 31));
@@ -810,6 +870,16 @@ template <class MakeStore> void projection_cases(MakeStore make_store) {
             memory->fail_reads = false;
             CHECK_FALSE(runner->apply({records.begin() + 20, records.end()}).gap);
             CHECK(checkpoint_of(*runner, "login_history") == records.back().sequence);
+            const auto more = append(*store, workload(3, 33));
+            CHECK(runner->apply(more).applied == 3 * more.size());
+            // A store that answers with records not after the sequence asked for.
+            memory->ignore_after = true;
+            try {
+                runner->catch_up(*store);
+                FAIL("catch_up() did not throw");
+            } catch (const ProjectionError& error) {
+                CHECK(contains(error.what(), "returned records up to sequence"));
+            }
         }
     }
 

@@ -277,7 +277,8 @@ public:
     /// Records the store no longer holds are skipped and counted (`pruned` when the
     /// projection had not started, else `lost`, logged at error).
     /// @throws AuditStoreError when the store fails (committed batches stay).
-    /// @throws ProjectionError when the read-model database fails.
+    /// @throws ProjectionError when the read-model database fails, or the store returns
+    /// records out of order (not after the sequence asked for).
     ApplyReport catch_up(AuditStore& store, const ReplayCallback& progress = {}) {
         std::unique_lock<std::mutex> lock(mutex_);
         ApplyReport report = replay(store, progress);
@@ -352,6 +353,7 @@ private:
         bool failed = false;
         bool gap = false;
         std::string error;
+        std::vector<std::string> errors; // logged once the transaction commits
     };
 
     void log(LogLevel level, const std::string& line) const noexcept {
@@ -403,7 +405,10 @@ private:
 
     void reject(Entry& entry, Pending& pending, const AuditRecord& record,
                 const std::string& reason) {
+        // Bound before binding: SQLite reads bound text at step(), not at bind.
         const std::string bounded = authevents::detail::projection_bounded_text(reason, 300);
+        const std::string event_type =
+            authevents::detail::projection_bounded_text(record.event_type, 100);
         auto& insert = session_->statement(
             "INSERT OR REPLACE INTO authevents_projection_rejects (projection, sequence,"
             " event_type, reason) VALUES (?, ?, ?, ?)");
@@ -411,13 +416,12 @@ private:
             authevents::detail::Statement::Use use(insert);
             insert.bind_text(1, entry.name);
             insert.bind_int64(2, record.sequence);
-            insert.bind_text(3,
-                             authevents::detail::projection_bounded_text(record.event_type, 100));
+            insert.bind_text(3, event_type);
             insert.bind_text(4, bounded);
             insert.step();
         }
         ++pending.rejected;
-        log(LogLevel::error, "projection '" + entry.name + "' rejected audit record " +
+        pending.errors.push_back("projection '" + entry.name + "' rejected audit record " +
                                  std::to_string(record.sequence) + ": " + bounded);
     }
 
@@ -470,71 +474,102 @@ private:
     };
 
     // Applies `records` to one projection inside its savepoint (the caller's transaction).
+    // Applies `records` to one projection inside its savepoint (the caller's transaction).
+    // Optimistic first: no savepoint per record. A RecordDataError thrown by the projection
+    // (it may have written part of that record) undoes the pass, and the batch is applied
+    // again with a savepoint around each record, so only the bad record's writes are undone.
     Pending apply_to(Entry& entry, const std::vector<AuditRecord>& records,
                      std::vector<Parsed>& parsed, Mode mode, PruneInfo* prune,
                      ApplyReport& report) {
-        Pending pending;
-        pending.checkpoint = entry.checkpoint;
-        ApplyReport local;
-        savepoint("SAVEPOINT authevents_projection");
-        try {
-            for (std::size_t i = 0; i < records.size(); ++i) {
-                const AuditRecord& record = records[i];
-                if (record.sequence <= pending.checkpoint) {
-                    ++local.duplicates;
-                    continue;
-                }
-                if (record.sequence > pending.checkpoint + 1) {
-                    if (mode == Mode::live) {
-                        pending.gap = true;
-                        break;
+        for (const bool careful : {false, true}) {
+            Pending pending;
+            pending.checkpoint = entry.checkpoint;
+            ApplyReport local;
+            bool again = false;
+            savepoint("SAVEPOINT authevents_projection");
+            try {
+                for (std::size_t i = 0; i < records.size() && !again; ++i) {
+                    const AuditRecord& record = records[i];
+                    if (record.sequence <= pending.checkpoint) {
+                        ++local.duplicates;
+                        continue;
                     }
-                    account_gap(entry, pending, record.sequence, prune, local);
-                }
-                if (entry.projection->handles(record.event_type)) {
-                    const Parsed& data = parse(record, parsed[i]);
-                    if (!data.error.empty()) {
-                        reject(entry, pending, record, data.error);
-                        ++local.rejected;
-                    } else {
-                        savepoint("SAVEPOINT authevents_record");
-                        try {
-                            entry.projection->apply(*session_, RecordData(record, data.json));
-                            savepoint("RELEASE authevents_record");
-                        } catch (const RecordDataError& error) {
-                            savepoint("ROLLBACK TO authevents_record");
-                            savepoint("RELEASE authevents_record");
-                            reject(entry, pending, record, error.what());
-                            ++local.rejected;
+                    if (record.sequence > pending.checkpoint + 1) {
+                        if (mode == Mode::live) {
+                            pending.gap = true;
+                            break;
+                        }
+                        account_gap(entry, pending, record.sequence, prune, local);
+                    }
+                    if (entry.projection->handles(record.event_type)) {
+                        again = !apply_record(entry, pending, record, parse(record, parsed[i]),
+                                              careful);
+                        if (again) {
+                            break;
                         }
                     }
+                    pending.checkpoint = record.sequence;
+                    ++local.applied;
                 }
-                pending.checkpoint = record.sequence;
-                ++local.applied;
-            }
-            if (pending.checkpoint != entry.checkpoint || pending.rejected != 0) {
-                write_checkpoint(entry, pending.checkpoint, entry.rejected + pending.rejected);
-            }
-            savepoint("RELEASE authevents_projection");
-        } catch (...) {
-            pending = Pending{};
-            pending.checkpoint = entry.checkpoint;
-            pending.failed = true;
-            pending.error = authevents::detail::projection_bounded_text(
-                authevents::detail::describe_exception(std::current_exception()), 300);
-            // Undo the projection's writes; if even that fails the commit will fail too.
-            try {
-                savepoint("ROLLBACK TO authevents_projection");
+                if (again) {
+                    savepoint("ROLLBACK TO authevents_projection");
+                    savepoint("RELEASE authevents_projection");
+                    continue;
+                }
+                if (pending.checkpoint != entry.checkpoint || pending.rejected != 0) {
+                    write_checkpoint(entry, pending.checkpoint, entry.rejected + pending.rejected);
+                }
                 savepoint("RELEASE authevents_projection");
-            } catch (const authevents::bus::SqliteError& error) {
-                throw ProjectionError("projection runner '" + path_ + "': rolling back '" +
-                                      entry.name + "' failed: " + error.what());
+            } catch (...) {
+                pending = Pending{};
+                pending.checkpoint = entry.checkpoint;
+                pending.failed = true;
+                pending.error = authevents::detail::projection_bounded_text(
+                    authevents::detail::describe_exception(std::current_exception()), 300);
+                // Undo the projection's writes; if even that fails the commit will fail too.
+                try {
+                    savepoint("ROLLBACK TO authevents_projection");
+                    savepoint("RELEASE authevents_projection");
+                } catch (const authevents::bus::SqliteError& error) {
+                    throw ProjectionError("projection runner '" + path_ + "': rolling back '" +
+                                          entry.name + "' failed: " + error.what());
+                }
+                ++report.failed;
+                return pending;
             }
-            ++report.failed;
+            local.rejected = static_cast<std::size_t>(pending.rejected);
+            report += local;
             return pending;
         }
-        report += local;
-        return pending;
+        throw std::logic_error("projection runner: the careful pass cannot ask for another");
+    }
+
+    // Applies one handled record; false when the projection rejected it in an optimistic pass
+    // (the caller undoes the pass and applies the batch again carefully).
+    bool apply_record(Entry& entry, Pending& pending, const AuditRecord& record, const Parsed& data,
+                      bool careful) {
+        if (!data.error.empty()) {
+            reject(entry, pending, record, data.error);
+            return true;
+        }
+        if (!careful) {
+            try {
+                entry.projection->apply(*session_, RecordData(record, data.json));
+            } catch (const RecordDataError&) {
+                return false;
+            }
+            return true;
+        }
+        savepoint("SAVEPOINT authevents_record");
+        try {
+            entry.projection->apply(*session_, RecordData(record, data.json));
+            savepoint("RELEASE authevents_record");
+        } catch (const RecordDataError& error) {
+            savepoint("ROLLBACK TO authevents_record");
+            savepoint("RELEASE authevents_record");
+            reject(entry, pending, record, error.what());
+        }
+        return true;
     }
 
     // A replay found records missing between the projection's checkpoint and `sequence`.
@@ -549,12 +584,12 @@ private:
         }
         report.lost += missing;
         pending.lost += missing;
-        log(LogLevel::error,
+        pending.errors.push_back(
             "projection '" + entry.name + "': audit records " + std::to_string(first_missing) +
-                " to " + std::to_string(sequence - 1) + " are " +
-                (pruned ? "pruned from the store before the projection applied them"
-                        : "missing from the audit store (verify it)") +
-                "; its state lacks them (rebuild() to match the store)");
+            " to " + std::to_string(sequence - 1) + " are " +
+            (pruned ? "pruned from the store before the projection applied them"
+                    : "missing from the audit store (verify it)") +
+            "; its state lacks them (rebuild() to match the store)");
     }
 
     // One transaction: `records` applied to every projection (each in its savepoint).
@@ -590,6 +625,9 @@ private:
                                          "checkpoint " +
                                          std::to_string(entry.checkpoint) + ": " + done.error);
                 continue;
+            }
+            for (const std::string& line : done.errors) {
+                log(LogLevel::error, line);
             }
             entry.checkpoint = done.checkpoint;
             entry.rejected += done.rejected;
@@ -627,6 +665,12 @@ private:
             if (records.empty()) {
                 break;
             }
+            if (records.back().sequence <= *after) { // would never advance: a broken store
+                throw ProjectionError("projection runner '" + path_ +
+                                      "': the audit store returned records up to sequence " +
+                                      std::to_string(records.back().sequence) +
+                                      " when asked for those after " + std::to_string(*after));
+            }
             report.read += records.size();
             report += run_batch(records, Mode::replay, nullptr, &prune);
             state.sequence = records.back().sequence;
@@ -645,7 +689,9 @@ private:
     ApplyReport catch_up_from_source() {
         try {
             return replay(*options_.source, {});
-        } catch (const AuditStoreError& error) {
+        } catch (const ProjectionError&) {
+            throw;                              // the read model's own database
+        } catch (const std::exception& error) { // AuditStoreError and what else a store throws
             log(LogLevel::error,
                 std::string("projection runner: catching up from the audit store failed; the "
                             "projections stay behind until the next batch or catch_up(): ") +
