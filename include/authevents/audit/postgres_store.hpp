@@ -4,18 +4,20 @@
 /// target authevents::audit_postgres).
 #pragma once
 
+#include <authevents/audit/detail/postgres_store.hpp>
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/record.hpp>
-#include <authevents/audit/sqlite_store.hpp> // validate_audit_entry, max_read_limit, max_query_limit
 #include <authevents/audit/store.hpp>
 #include <authevents/bus/detail/postgres.hpp>
 
 #include <libpq-fe.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -53,16 +55,16 @@ struct PostgresAuditStoreOptions {
     /// they exist with a compatible version, so the service can run as a role that may append
     /// but neither delete nor rewrite records (see docs/audit.md).
     bool create_schema = true;
+    /// Whether the store's sessions are read-only (default_transaction_read_only): for
+    /// verifying, querying and exporting a trail that must not be written. Every write then
+    /// fails with AuditStoreError (SQLSTATE 25006), and the constructor creates nothing (as with
+    /// create_schema = false).
+    bool read_only = false;
 };
 
 } // namespace authevents::audit
 
 namespace authevents::audit::detail {
-
-// Advisory lock key space (two-int form, first key) for the audit store's schema creation.
-inline constexpr int pg_audit_schema_lock_class = 0x61657661; // "aeva"
-// The schema version this header writes and reads.
-inline constexpr int pg_audit_schema_version = 1;
 
 inline void validate_postgres_audit_options(const PostgresAuditStoreOptions& options) {
     authevents::detail::pg_validate_identifier(options.table, "postgres audit store: table");
@@ -75,118 +77,6 @@ inline void validate_postgres_audit_options(const PostgresAuditStoreOptions& opt
     }
     if (options.lock_timeout.count() <= 0) {
         throw std::invalid_argument("postgres audit store: lock_timeout must be positive");
-    }
-}
-
-// `conninfo` (key=value or URI) as a key=value string with connect_timeout added unless it
-// sets one.
-// @throws std::invalid_argument naming libpq's complaint if it cannot be parsed.
-inline std::string pg_audit_conninfo(const std::string& conninfo, std::chrono::seconds timeout) {
-    char* error = nullptr;
-    std::unique_ptr<PQconninfoOption, decltype(&PQconninfoFree)> parsed(
-        PQconninfoParse(conninfo.c_str(), &error), &PQconninfoFree);
-    if (!parsed) {
-        const std::string reason =
-            authevents::detail::pg_trimmed(error != nullptr ? error : "out of memory");
-        PQfreemem(error);
-        throw std::invalid_argument("postgres audit store: invalid connection string: " + reason);
-    }
-    std::string result;
-    bool has_timeout = false;
-    for (const PQconninfoOption* option = parsed.get(); option->keyword != nullptr; ++option) {
-        if (option->val == nullptr) {
-            continue;
-        }
-        has_timeout = has_timeout || std::string_view(option->keyword) == "connect_timeout";
-        result += option->keyword;
-        result += "='";
-        for (const char* c = option->val; *c != '\0'; ++c) {
-            if (*c == '\'' || *c == '\\') {
-                result += '\\';
-            }
-            result += *c;
-        }
-        result += "' ";
-    }
-    if (!has_timeout) {
-        result += "connect_timeout=" + std::to_string(timeout.count());
-    }
-    return result;
-}
-
-// `values` as a PostgreSQL array literal for `$n::text[]` (NULL for std::nullopt).
-inline std::string pg_text_array(const std::vector<std::optional<std::string>>& values) {
-    std::string text = "{";
-    for (std::size_t i = 0; i < values.size(); ++i) {
-        if (i > 0) {
-            text += ',';
-        }
-        if (!values[i]) {
-            text += "NULL";
-            continue;
-        }
-        text += '"';
-        for (const char c : *values[i]) {
-            if (c == '"' || c == '\\') {
-                text += '\\';
-            }
-            text += c;
-        }
-        text += '"';
-    }
-    text += '}';
-    return text;
-}
-
-// Checks `entry` as every store does (validate_audit_entry) and that its text can be stored
-// as PostgreSQL text, which cannot hold NUL.
-// @throws std::invalid_argument naming the entry and the field.
-inline void pg_audit_check_entry(const AuditEntry& entry, std::size_t index) {
-    validate_audit_entry(entry, index);
-    const auto check = [&](std::string_view value, const char* field) {
-        if (value.find('\0') != std::string_view::npos) {
-            throw std::invalid_argument("postgres audit store: append: entry " +
-                                        std::to_string(index) + "'s " + field +
-                                        " holds a NUL byte, which PostgreSQL text cannot store");
-        }
-    };
-    check(entry.event_type, "event_type");
-    check(entry.owasp, "owasp");
-    check(entry.actor, "actor");
-    check(entry.subject, "subject");
-    check(entry.source_ip.value_or(""), "source_ip");
-    check(entry.ip_index.value_or(""), "ip_index");
-    check(entry.data, "data");
-    check(entry.cloud_event_id.value_or(""), "cloud_event_id");
-    check(entry.key_scope, "key_scope");
-}
-
-// The query checks every store makes.
-// @throws std::invalid_argument naming the problem.
-inline void pg_audit_check_query(const AuditQuery& query) {
-    const auto fail = [](const std::string& problem) {
-        throw std::invalid_argument("postgres audit store: query: " + problem);
-    };
-    if (query.limit == 0 || query.limit > max_query_limit) {
-        fail("limit " + std::to_string(query.limit) + " is outside 1 to " +
-             std::to_string(max_query_limit));
-    }
-    for (const auto& [filter, name] :
-         {std::pair{&query.user, "user"}, std::pair{&query.event_type, "event_type"},
-          std::pair{&query.ip_index, "ip_index"}}) {
-        if (*filter && (*filter)->empty()) {
-            fail(std::string("the ") + name + " filter is empty (std::nullopt matches any)");
-        }
-    }
-    if (query.from && query.until && *query.from >= *query.until) {
-        fail("the time range is empty: from is not before until");
-    }
-}
-
-inline void pg_audit_check_scope(const std::string& scope, const char* operation) {
-    if (scope.empty()) {
-        throw std::invalid_argument(std::string("postgres audit store: ") + operation +
-                                    ": the scope is empty");
     }
 }
 
@@ -210,13 +100,19 @@ namespace authevents::audit {
 /// new connection; so is a write that failed before its COMMIT was sent. Every failure throws
 /// AuditStoreError naming the store, the operation, PostgreSQL's message and the SQLSTATE; a
 /// stopped server gives one at once (a refused connection) or after connect_timeout (an
-/// unreachable host), never a hang.
+/// unreachable host). A connection that goes silent mid-query (a network partition) is noticed
+/// only as TCP notices it: set keepalives_idle and tcp_user_timeout in the connection string.
 class PostgresAuditStore final : public AuditStore {
 public:
+    /// The largest `limit` read() accepts.
+    static constexpr std::size_t max_read_limit = detail::pg_audit_max_read;
+    /// The largest AuditQuery::limit query() accepts.
+    static constexpr std::size_t max_query_limit = detail::pg_audit_max_query;
+
     /// Connects to `conninfo` (a libpq connection string or postgresql:// URI) and creates the
     /// store's tables and indexes if missing (unless PostgresAuditStoreOptions::create_schema
-    /// is false): idempotent, and safe when several processes do it at once (an advisory lock
-    /// serialises them).
+    /// is false or read_only is true): idempotent, and safe when several processes do it at once
+    /// (an advisory lock serialises them).
     /// @throws std::invalid_argument for invalid options or an unparsable connection string.
     /// @throws AuditStoreError if the server cannot be reached, the schema cannot be made, or
     /// the tables were made by a newer, incompatible version.
@@ -225,25 +121,22 @@ public:
         detail::validate_postgres_audit_options(options_);
         conninfo_ = detail::pg_audit_conninfo(conninfo, options_.connect_timeout);
         prepare_sql();
-        with_connection(
-            "create schema",
-            [&](PGconn* conn) {
-                const std::int64_t version =
-                    authevents::detail::pg_exec(conn,
-                                                options_.create_schema
-                                                    ? schema_sql_
-                                                    : "SELECT schema_version FROM " + head_,
-                                                "postgres audit store: create schema")
-                        .int64(0, 0);
-                if (version != detail::pg_audit_schema_version) {
-                    throw AuditStoreError("postgres audit store: table '" + options_.table +
-                                          "' has schema version " + std::to_string(version) +
-                                          ", this version reads version " +
-                                          std::to_string(detail::pg_audit_schema_version));
-                }
-                return 0;
-            },
-            true);
+        with_connection("create schema", [&](PGconn* conn) {
+            const std::int64_t version =
+                authevents::detail::pg_exec(conn,
+                                            options_.create_schema && !options_.read_only
+                                                ? schema_sql_
+                                                : "SELECT schema_version FROM " + head_,
+                                            "postgres audit store: create schema")
+                    .int64(0, 0);
+            if (version != detail::pg_audit_schema_version) {
+                throw AuditStoreError("postgres audit store: table '" + options_.table +
+                                      "' has schema version " + std::to_string(version) +
+                                      ", this version reads version " +
+                                      std::to_string(detail::pg_audit_schema_version));
+            }
+            return 0;
+        });
     }
 
     PostgresAuditStore(const PostgresAuditStore&) = delete;
@@ -265,8 +158,7 @@ public:
         for (std::size_t i = 0; i < entries.size(); ++i) {
             detail::pg_audit_check_entry(entries[i], i);
         }
-        return with_connection(
-            "append", [&](PGconn* conn) { return append_in(conn, entries); }, true);
+        return with_connection("append", [&](PGconn* conn) { return append_in(conn, entries); });
     }
 
     /// Up to `limit` records with a sequence greater than `after`, oldest first. Thread-safe.
@@ -278,19 +170,21 @@ public:
                                         std::to_string(limit) + " is outside 1 to " +
                                         std::to_string(max_read_limit));
         }
-        return with_connection(
-            "read",
-            [&](PGconn* conn) {
-                return rows_to_records(authevents::detail::pg_exec(
+        return with_connection("read", [&](PGconn* conn) {
+            return detail::pg_audit_records(
+                options_.table,
+                authevents::detail::pg_exec(
                     conn, read_sql_,
                     authevents::detail::PgParams().int64(after).int64(clamp_limit(limit)),
                     "postgres audit store: read"));
-            },
-            true);
+        });
     }
 
     /// The records matching `query`, one page at a time (keyset pagination by sequence).
-    /// A user filter matches actor or subject through two index scans. Thread-safe.
+    /// A user filter matches actor or subject through two index scans. A time range with no
+    /// other filter is read from the time index or by walking the sequence, whichever the
+    /// planner's row estimates say passes fewer records (see time_index_is_cheaper).
+    /// Thread-safe.
     /// @throws std::invalid_argument for a limit outside 1 to max_query_limit, an empty user,
     /// event_type or ip_index filter, or from not before until.
     /// @throws AuditStoreError if the server fails.
@@ -326,82 +220,84 @@ public:
             query.newest_first ? " ORDER BY sequence DESC" : " ORDER BY sequence";
         const std::string limit = " LIMIT " + std::to_string(query.limit + 1);
         std::string sql;
+        std::string indexed_sql; // set for a time range alone: see time_index_is_cheaper
         if (query.user) {
             const std::string user = "$" + std::to_string(next++);
             params.text(*query.user);
-            sql = "SELECT " + columns("matched.") + " FROM ((SELECT * FROM " + table_ +
-                  " WHERE actor = " + user + where + order + limit + ") UNION (SELECT * FROM " +
-                  table_ + " WHERE subject = " + user + where + order + limit + ")) AS matched" +
-                  order + limit;
+            sql = "SELECT " + detail::pg_audit_columns("matched.") + " FROM ((SELECT * FROM " +
+                  table_ + " WHERE actor = " + user + where + order + limit +
+                  ") UNION (SELECT * FROM " + table_ + " WHERE subject = " + user + where + order +
+                  limit + ")) AS matched" + order + limit;
         } else {
-            sql =
-                "SELECT " + columns("") + " FROM " + table_ + " WHERE true" + where + order + limit;
+            sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ + " WHERE true" +
+                  where + order + limit;
+            if ((query.from || query.until) && !query.event_type && !query.ip_index) {
+                // The page's sequences from the time index (an index-only scan of the range),
+                // then their rows; "sequence + 0" keeps the planner off the primary key.
+                indexed_sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
+                              " WHERE sequence IN (SELECT sequence FROM " + table_ + " WHERE true" +
+                              where + " ORDER BY sequence + 0" +
+                              (query.newest_first ? " DESC" : "") + limit + ")" + order;
+            }
         }
-        return with_connection(
-            "query",
-            [&](PGconn* conn) {
-                AuditPage page;
-                page.records = rows_to_records(
-                    authevents::detail::pg_exec(conn, sql, params, "postgres audit store: query"));
-                if (page.records.size() > query.limit) {
-                    page.records.resize(query.limit);
-                    page.next_cursor = page.records.back().sequence;
-                }
-                return page;
-            },
-            true);
+        return with_connection("query", [&](PGconn* conn) {
+            const bool indexed =
+                !indexed_sql.empty() && time_index_is_cheaper(conn, query, where, params);
+            AuditPage page;
+            page.records = detail::pg_audit_records(
+                options_.table, authevents::detail::pg_exec(conn, indexed ? indexed_sql : sql,
+                                                            params, "postgres audit store: query"));
+            if (page.records.size() > query.limit) {
+                page.records.resize(query.limit);
+                page.next_cursor = page.records.back().sequence;
+            }
+            return page;
+        });
     }
 
     /// The chain's head as the head table records it (kept after prunes that delete every
     /// record). Thread-safe.
     /// @throws AuditStoreError if the server fails.
     ChainHead head() override {
-        return with_connection(
-            "head", [&](PGconn* conn) { return read_head(conn, false); }, true);
+        return with_connection("head", [&](PGconn* conn) { return read_head(conn, false); });
     }
 
     /// How many records the table holds. Thread-safe.
     /// @throws AuditStoreError if the server fails.
     std::int64_t count() override {
-        return with_connection(
-            "count",
-            [&](PGconn* conn) {
-                return authevents::detail::pg_exec(conn, "SELECT count(*) FROM " + table_,
-                                                   "postgres audit store: count")
-                    .int64(0, 0);
-            },
-            true);
+        return with_connection("count", [&](PGconn* conn) {
+            return authevents::detail::pg_exec(conn, "SELECT count(*) FROM " + table_,
+                                               "postgres audit store: count")
+                .int64(0, 0);
+        });
     }
 
     /// Every prune's checkpoint, oldest first. Thread-safe.
     /// @throws AuditStoreError if the server fails or a stored row cannot be read.
     std::vector<Checkpoint> checkpoints() override {
-        return with_connection(
-            "checkpoints",
-            [&](PGconn* conn) {
-                const authevents::detail::PgResult rows = authevents::detail::pg_exec(
-                    conn,
-                    "SELECT sequence, encode(hash, 'hex'), cut_before_us, made_at_us, deleted, "
-                    "encode(signature, 'hex') FROM " +
-                        checkpoints_ + " ORDER BY sequence",
-                    "postgres audit store: checkpoints");
-                std::vector<Checkpoint> result;
-                result.reserve(static_cast<std::size_t>(rows.rows()));
-                for (int row = 0; row < rows.rows(); ++row) {
-                    Checkpoint checkpoint;
-                    checkpoint.sequence = rows.int64(row, 0);
-                    checkpoint.hash =
-                        stored_hash(rows.text(row, 1), "checkpoint", checkpoint.sequence);
-                    checkpoint.cut_before = AuditTime(Microseconds(rows.int64(row, 2)));
-                    checkpoint.made_at = AuditTime(Microseconds(rows.int64(row, 3)));
-                    checkpoint.deleted = static_cast<std::size_t>(rows.int64(row, 4));
-                    checkpoint.signature =
-                        stored_bytes(rows.text(row, 5), "signature", checkpoint.sequence);
-                    result.push_back(std::move(checkpoint));
-                }
-                return result;
-            },
-            true);
+        return with_connection("checkpoints", [&](PGconn* conn) {
+            const authevents::detail::PgResult rows = authevents::detail::pg_exec(
+                conn,
+                "SELECT sequence, encode(hash, 'hex'), cut_before_us, made_at_us, deleted, "
+                "encode(signature, 'hex') FROM " +
+                    checkpoints_ + " ORDER BY sequence",
+                "postgres audit store: checkpoints");
+            std::vector<Checkpoint> result;
+            result.reserve(static_cast<std::size_t>(rows.rows()));
+            for (int row = 0; row < rows.rows(); ++row) {
+                Checkpoint checkpoint;
+                checkpoint.sequence = rows.int64(row, 0);
+                checkpoint.hash = detail::pg_audit_hash(options_.table, rows.text(row, 1),
+                                                        "checkpoint", checkpoint.sequence);
+                checkpoint.cut_before = AuditTime(Microseconds(rows.int64(row, 2)));
+                checkpoint.made_at = AuditTime(Microseconds(rows.int64(row, 3)));
+                checkpoint.deleted = static_cast<std::size_t>(rows.int64(row, 4));
+                checkpoint.signature = detail::pg_audit_bytes(options_.table, rows.text(row, 5),
+                                                              "signature", checkpoint.sequence);
+                result.push_back(std::move(checkpoint));
+            }
+            return result;
+        });
     }
 
     /// Deletes the oldest records older than `cut_before` (stopping at the first that is not)
@@ -416,55 +312,53 @@ public:
                                         " bytes, an Ed25519 secret key has " +
                                         std::to_string(checkpoint_secret_key_bytes));
         }
-        return with_connection(
-            "prune",
-            [&](PGconn* conn) -> std::optional<Checkpoint> {
-                authevents::detail::PgTransaction transaction(conn, "postgres audit store: prune");
-                read_head(conn, true);
-                const std::int64_t cut = cut_before.time_since_epoch().count();
-                const authevents::detail::PgResult last = authevents::detail::pg_exec(
-                    conn,
-                    "SELECT sequence, encode(hash, 'hex') FROM " + table_ +
-                        " WHERE sequence < coalesce((SELECT sequence FROM " + table_ +
-                        " WHERE time_us >= $1 ORDER BY sequence LIMIT 1), " +
-                        std::to_string(std::numeric_limits<std::int64_t>::max()) +
-                        ") ORDER BY sequence DESC LIMIT 1",
-                    authevents::detail::PgParams().int64(cut), "postgres audit store: prune");
-                if (last.rows() == 0) {
-                    return std::nullopt;
-                }
-                Checkpoint checkpoint;
-                checkpoint.sequence = last.int64(0, 0);
-                checkpoint.hash = stored_hash(last.text(0, 1), "record", checkpoint.sequence);
-                checkpoint.cut_before = cut_before;
-                checkpoint.made_at =
-                    std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
-                checkpoint.deleted = static_cast<std::size_t>(
-                    authevents::detail::pg_exec(
-                        conn, "DELETE FROM " + table_ + " WHERE sequence <= $1",
-                        authevents::detail::PgParams().int64(checkpoint.sequence),
-                        "postgres audit store: prune: delete")
-                        .affected_rows());
-                if (signing_secret_key) {
-                    checkpoint.signature = sign_checkpoint(checkpoint, *signing_secret_key);
-                }
+        return with_connection("prune", [&](PGconn* conn) -> std::optional<Checkpoint> {
+            authevents::detail::PgTransaction transaction(conn, "postgres audit store: prune");
+            read_head(conn, true);
+            const std::int64_t cut = cut_before.time_since_epoch().count();
+            const authevents::detail::PgResult last = authevents::detail::pg_exec(
+                conn,
+                "SELECT sequence, encode(hash, 'hex') FROM " + table_ +
+                    " WHERE sequence < coalesce((SELECT sequence FROM " + table_ +
+                    " WHERE time_us >= $1 ORDER BY sequence LIMIT 1), " +
+                    std::to_string(std::numeric_limits<std::int64_t>::max()) +
+                    ") ORDER BY sequence DESC LIMIT 1",
+                authevents::detail::PgParams().int64(cut), "postgres audit store: prune");
+            if (last.rows() == 0) {
+                return std::nullopt;
+            }
+            Checkpoint checkpoint;
+            checkpoint.sequence = last.int64(0, 0);
+            checkpoint.hash = detail::pg_audit_hash(options_.table, last.text(0, 1), "record",
+                                                    checkpoint.sequence);
+            checkpoint.cut_before = cut_before;
+            checkpoint.made_at =
+                std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
+            checkpoint.deleted = static_cast<std::size_t>(
                 authevents::detail::pg_exec(
-                    conn,
-                    "INSERT INTO " + checkpoints_ +
-                        " (sequence, hash, cut_before_us, made_at_us, deleted, signature) VALUES "
-                        "($1, decode($2, 'hex'), $3, $4, $5, decode($6, 'hex'))",
-                    authevents::detail::PgParams()
-                        .int64(checkpoint.sequence)
-                        .text(to_hex(checkpoint.hash))
-                        .int64(checkpoint.cut_before.time_since_epoch().count())
-                        .int64(checkpoint.made_at.time_since_epoch().count())
-                        .int64(static_cast<std::int64_t>(checkpoint.deleted))
-                        .text(to_hex(checkpoint.signature)),
-                    "postgres audit store: prune: record checkpoint");
-                commit(transaction);
-                return checkpoint;
-            },
-            true);
+                    conn, "DELETE FROM " + table_ + " WHERE sequence <= $1",
+                    authevents::detail::PgParams().int64(checkpoint.sequence),
+                    "postgres audit store: prune: delete")
+                    .affected_rows());
+            if (signing_secret_key) {
+                checkpoint.signature = sign_checkpoint(checkpoint, *signing_secret_key);
+            }
+            authevents::detail::pg_exec(
+                conn,
+                "INSERT INTO " + checkpoints_ +
+                    " (sequence, hash, cut_before_us, made_at_us, deleted, signature) VALUES "
+                    "($1, decode($2, 'hex'), $3, $4, $5, decode($6, 'hex'))",
+                authevents::detail::PgParams()
+                    .int64(checkpoint.sequence)
+                    .text(to_hex(checkpoint.hash))
+                    .int64(checkpoint.cut_before.time_since_epoch().count())
+                    .int64(checkpoint.made_at.time_since_epoch().count())
+                    .int64(static_cast<std::int64_t>(checkpoint.deleted))
+                    .text(to_hex(checkpoint.signature)),
+                "postgres audit store: prune: record checkpoint");
+            commit(transaction);
+            return checkpoint;
+        });
     }
 
     /// The key stored for `scope`, or std::nullopt. Thread-safe.
@@ -472,8 +366,7 @@ public:
     /// @throws AuditStoreError if the server fails.
     std::optional<std::string> find_key(const std::string& scope) override {
         detail::pg_audit_check_scope(scope, "find_key");
-        return with_connection(
-            "find_key", [&](PGconn* conn) { return select_key(conn, scope); }, true);
+        return with_connection("find_key", [&](PGconn* conn) { return select_key(conn, scope); });
     }
 
     /// Stores `key` for `scope` unless it has one (INSERT ... ON CONFLICT DO NOTHING, so two
@@ -485,26 +378,23 @@ public:
             throw std::invalid_argument("postgres audit store: insert_key: the scope and the key "
                                         "must not be empty");
         }
-        return with_connection(
-            "insert_key",
-            [&](PGconn* conn) {
-                // Erased between the insert and the select by another process: insert again.
-                for (int attempt = 0; attempt < 3; ++attempt) {
-                    authevents::detail::pg_exec(
-                        conn,
-                        "INSERT INTO " + keys_ +
-                            " (scope, key) VALUES ($1, decode($2, "
-                            "'hex')) ON CONFLICT (scope) DO NOTHING",
-                        authevents::detail::PgParams().text(scope).text(to_hex(key)),
-                        "postgres audit store: insert_key");
-                    if (std::optional<std::string> stored = select_key(conn, scope)) {
-                        return *stored;
-                    }
+        return with_connection("insert_key", [&](PGconn* conn) {
+            // Erased between the insert and the select by another process: insert again.
+            for (int attempt = 0; attempt < 3; ++attempt) {
+                authevents::detail::pg_exec(
+                    conn,
+                    "INSERT INTO " + keys_ +
+                        " (scope, key) VALUES ($1, decode($2, "
+                        "'hex')) ON CONFLICT (scope) DO NOTHING",
+                    authevents::detail::PgParams().text(scope).text(to_hex(key)),
+                    "postgres audit store: insert_key");
+                if (std::optional<std::string> stored = select_key(conn, scope)) {
+                    return *stored;
                 }
-                throw AuditStoreError("postgres audit store: insert_key: the key of scope '" +
-                                      scope + "' was erased as soon as it was stored, 3 times");
-            },
-            true);
+            }
+            throw AuditStoreError("postgres audit store: insert_key: the key of scope '" + scope +
+                                  "' was erased as soon as it was stored, 3 times");
+        });
     }
 
     /// Deletes the key of `scope` and clears the ip_index of the scope's records in one
@@ -515,36 +405,29 @@ public:
     /// says the key was erased.
     bool erase_key(const std::string& scope) override {
         detail::pg_audit_check_scope(scope, "erase_key");
-        const bool erased = with_connection(
-            "erase_key",
-            [&](PGconn* conn) {
-                authevents::detail::PgTransaction transaction(conn,
-                                                              "postgres audit store: erase_key");
-                const bool deleted =
-                    authevents::detail::pg_exec(conn, "DELETE FROM " + keys_ + " WHERE scope = $1",
-                                                authevents::detail::PgParams().text(scope),
-                                                "postgres audit store: erase_key")
-                        .affected_rows() > 0;
-                authevents::detail::pg_exec(
-                    conn,
-                    "UPDATE " + table_ +
-                        " SET ip_index = NULL WHERE key_scope = $1 AND ip_index IS NOT NULL",
-                    authevents::detail::PgParams().text(scope),
-                    "postgres audit store: erase_key: clear ip_index");
-                commit(transaction);
-                return deleted;
-            },
-            true);
+        const bool erased = with_connection("erase_key", [&](PGconn* conn) {
+            authevents::detail::PgTransaction transaction(conn, "postgres audit store: erase_key");
+            const bool deleted =
+                authevents::detail::pg_exec(conn, "DELETE FROM " + keys_ + " WHERE scope = $1",
+                                            authevents::detail::PgParams().text(scope),
+                                            "postgres audit store: erase_key")
+                    .affected_rows() > 0;
+            authevents::detail::pg_exec(
+                conn,
+                "UPDATE " + table_ +
+                    " SET ip_index = NULL WHERE key_scope = $1 AND ip_index IS NOT NULL",
+                authevents::detail::PgParams().text(scope),
+                "postgres audit store: erase_key: clear ip_index");
+            commit(transaction);
+            return deleted;
+        });
         if (erased && options_.vacuum_keys_on_erase) {
             try {
-                with_connection(
-                    "erase_key: vacuum",
-                    [&](PGconn* conn) {
-                        authevents::detail::pg_exec(conn, "VACUUM " + keys_,
-                                                    "postgres audit store: erase_key: vacuum");
-                        return 0;
-                    },
-                    true);
+                with_connection("erase_key: vacuum", [&](PGconn* conn) {
+                    authevents::detail::pg_exec(conn, "VACUUM " + keys_,
+                                                "postgres audit store: erase_key: vacuum");
+                    return 0;
+                });
             } catch (const AuditStoreError& e) {
                 throw AuditStoreError("postgres audit store: the key of scope '" + scope +
                                       "' was erased, but " + e.what());
@@ -557,63 +440,53 @@ public:
     [[nodiscard]] const PostgresAuditStoreOptions& options() const noexcept { return options_; }
 
 private:
-    // The record columns in the order rows_to_records reads them, qualified by `prefix`.
-    static std::string columns(const std::string& prefix) {
-        std::string text;
-        for (const char* column :
-             {"sequence", "time_us", "event_type", "event_version", "owasp", "actor", "subject",
-              "source_ip", "ip_index", "data", "cloud_event_id", "key_scope"}) {
-            text += prefix + column + ", ";
-        }
-        return text + "encode(" + prefix + "hash, 'hex')";
+    void prepare_sql() {
+        const std::string& name = options_.table;
+        table_ = authevents::detail::pg_quote_identifier(name);
+        head_ = authevents::detail::pg_quote_identifier(name + "_head");
+        checkpoints_ = authevents::detail::pg_quote_identifier(name + "_checkpoints");
+        keys_ = authevents::detail::pg_quote_identifier(name + "_keys");
+        schema_sql_ = detail::pg_audit_schema_sql(name);
+        read_sql_ = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
+                    " WHERE sequence > $1 ORDER BY sequence LIMIT $2";
+        insert_sql_ = detail::pg_audit_insert_sql(table_);
     }
 
-    void prepare_sql() {
-        using authevents::detail::pg_quote_identifier;
-        const std::string& name = options_.table;
-        table_ = pg_quote_identifier(name);
-        head_ = pg_quote_identifier(name + "_head");
-        checkpoints_ = pg_quote_identifier(name + "_checkpoints");
-        keys_ = pg_quote_identifier(name + "_keys");
-        const auto index = [&](const std::string& suffix, const std::string& definition) {
-            return "CREATE INDEX IF NOT EXISTS " + pg_quote_identifier(name + suffix) + " ON " +
-                   table_ + ' ' + definition + ';';
+    // For a query filtering by time alone: whether to read the page from the time index (cost:
+    // the records in the range) rather than walk the primary key in the page's order (cost:
+    // the records it passes beyond the range's near end before it reaches the range). The
+    // planner cannot tell: it prices the walk as if times were spread at random over the
+    // sequences, while they grow with them, so for a range at the far end of the walk it
+    // would scan most of the table. Its row estimates for each side (from EXPLAIN, planning
+    // only) are good, so compare those. `where` and `params` are the query's conditions.
+    bool time_index_is_cheaper(PGconn* conn, const AuditQuery& query, const std::string& where,
+                               const authevents::detail::PgParams& params) {
+        // What the walk passes first: records newer than the range (newest first), older than
+        // it (oldest first); nothing when the range is open on that side.
+        const std::optional<AuditTime>& near_end = query.newest_first ? query.until : query.from;
+        if (!near_end) {
+            return false;
+        }
+        authevents::detail::PgParams beyond;
+        beyond.int64(near_end->time_since_epoch().count());
+        std::string beyond_where = query.newest_first ? " AND time_us >= $1" : " AND time_us < $1";
+        if (query.cursor) {
+            beyond.int64(*query.cursor);
+            beyond_where += query.newest_first ? " AND sequence < $2" : " AND sequence > $2";
+        }
+        const auto estimate = [&](const std::string& conditions,
+                                  const authevents::detail::PgParams& values) {
+            const std::string plan =
+                authevents::detail::pg_exec(conn,
+                                            "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + table_ +
+                                                " WHERE true" + conditions,
+                                            values, "postgres audit store: query: plan")
+                    .text(0, 0);
+            const std::string key = "\"Plan Rows\": ";
+            const std::size_t at = plan.find(key);
+            return at == std::string::npos ? 0.0 : std::atof(plan.c_str() + at + key.size());
         };
-        schema_sql_ =
-            "SET LOCAL client_min_messages = warning; SELECT pg_advisory_xact_lock(" +
-            std::to_string(detail::pg_audit_schema_lock_class) + ", hashtext('" + name + "'));" +
-            "CREATE TABLE IF NOT EXISTS " + table_ +
-            " (sequence bigint PRIMARY KEY, time_us bigint NOT NULL, event_type text NOT NULL, "
-            "event_version integer NOT NULL, owasp text NOT NULL, actor text NOT NULL, subject "
-            "text NOT NULL, source_ip text, ip_index text, data text NOT NULL, cloud_event_id "
-            "text UNIQUE, key_scope text NOT NULL, hash bytea NOT NULL CHECK (length(hash) = "
-            "32));" +
-            index("_by_actor", "(actor, sequence)") + index("_by_subject", "(subject, sequence)") +
-            index("_by_type", "(event_type, sequence)") +
-            index("_by_ip", "(ip_index, sequence) WHERE ip_index IS NOT NULL") +
-            index("_by_time", "(time_us, sequence)") +
-            index("_by_scope", "(key_scope) WHERE ip_index IS NOT NULL") +
-            "CREATE TABLE IF NOT EXISTS " + head_ +
-            " (singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton), sequence bigint NOT "
-            "NULL, hash bytea NOT NULL, schema_version integer NOT NULL);" +
-            "INSERT INTO " + head_ + " VALUES (true, 0, decode('" + std::string(64, '0') +
-            "', 'hex'), " + std::to_string(detail::pg_audit_schema_version) +
-            ") ON CONFLICT DO NOTHING;" + "CREATE TABLE IF NOT EXISTS " + checkpoints_ +
-            " (sequence bigint PRIMARY KEY, hash bytea NOT NULL, cut_before_us bigint NOT NULL, "
-            "made_at_us bigint NOT NULL, deleted bigint NOT NULL, signature bytea NOT NULL);" +
-            "CREATE TABLE IF NOT EXISTS " + keys_ +
-            " (scope text PRIMARY KEY, key bytea NOT NULL);" + "SELECT schema_version FROM " +
-            head_;
-        read_sql_ = "SELECT " + columns("") + " FROM " + table_ +
-                    " WHERE sequence > $1 ORDER BY sequence LIMIT $2";
-        insert_sql_ =
-            "INSERT INTO " + table_ +
-            " (sequence, time_us, event_type, event_version, owasp, actor, subject, source_ip, "
-            "ip_index, data, cloud_event_id, key_scope, hash) SELECT s, t, et, ev, o, a, su, ip, "
-            "ii, d, ce, ks, decode(h, 'hex') FROM unnest($1::bigint[], $2::bigint[], $3::text[], "
-            "$4::integer[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], "
-            "$10::text[], $11::text[], $12::text[], $13::text[]) AS u(s, t, et, ev, o, a, su, ip, "
-            "ii, d, ce, ks, h)";
+        return estimate(where, params) <= estimate(beyond_where, beyond);
     }
 
     static std::int64_t clamp_limit(std::size_t limit) {
@@ -622,12 +495,11 @@ private:
     }
 
     // Runs `body(conn)` on the connection (made first if there is none or it broke),
-    // serialised. Translates PostgresError into AuditStoreError. When `retry` and the body
-    // failed on a connection that turns out broken before it sent a COMMIT, runs it once more
-    // on a new connection.
+    // serialised. Translates PostgresError into AuditStoreError. When the body failed on a
+    // connection that turns out broken before it sent a COMMIT (so nothing it did committed),
+    // runs it once more on a new connection.
     template <class Body>
-    std::invoke_result_t<Body&, PGconn*> with_connection(std::string_view operation, Body&& body,
-                                                         bool retry) {
+    std::invoke_result_t<Body&, PGconn*> with_connection(std::string_view operation, Body&& body) {
         const std::lock_guard<std::mutex> lock(mutex_);
         for (int attempt = 0;; ++attempt) {
             commit_sent_ = false;
@@ -638,7 +510,7 @@ private:
                 return body(conn_.get());
             } catch (const bus::PostgresError& e) {
                 const bool again =
-                    retry && attempt == 0 && !commit_sent_ && e.connection_lost() && !conn_.ok();
+                    attempt == 0 && !commit_sent_ && e.connection_lost() && !conn_.ok();
                 if (!again) {
                     throw AuditStoreError(std::string(e.what()).find("postgres audit store") == 0
                                               ? std::string(e.what())
@@ -655,7 +527,8 @@ private:
         authevents::detail::PgConnection conn(conninfo_, "postgres audit store");
         conn.exec("SET client_encoding = 'UTF8'; SET client_min_messages = warning; SET "
                   "lock_timeout = " +
-                      std::to_string(options_.lock_timeout.count()),
+                      std::to_string(options_.lock_timeout.count()) +
+                      (options_.read_only ? "; SET default_transaction_read_only = on" : ""),
                   "postgres audit store: set up the session");
         conn_ = std::move(conn);
     }
@@ -677,7 +550,7 @@ private:
         }
         ChainHead head;
         head.sequence = row.int64(0, 0);
-        head.hash = stored_hash(row.text(0, 1), "head", head.sequence);
+        head.hash = detail::pg_audit_hash(options_.table, row.text(0, 1), "head", head.sequence);
         return head;
     }
 
@@ -704,7 +577,7 @@ private:
             }
             std::sort(seen.begin(), seen.end());
         }
-        std::vector<std::optional<std::string>> columns[13];
+        std::array<std::vector<std::optional<std::string>>, 13> columns;
         AuditRecord record;
         for (const AuditEntry& entry : entries) {
             if (entry.cloud_event_id) {
@@ -792,59 +665,7 @@ private:
         if (row.rows() == 0) {
             return std::nullopt;
         }
-        return stored_bytes(row.text(0, 0), "key", 0);
-    }
-
-    std::vector<AuditRecord> rows_to_records(const authevents::detail::PgResult& rows) {
-        std::vector<AuditRecord> records;
-        records.reserve(static_cast<std::size_t>(rows.rows()));
-        const auto optional = [&](int row, int column) -> std::optional<std::string> {
-            if (rows.is_null(row, column)) {
-                return std::nullopt;
-            }
-            return rows.text(row, column);
-        };
-        for (int row = 0; row < rows.rows(); ++row) {
-            AuditRecord record;
-            record.sequence = rows.int64(row, 0);
-            record.time = AuditTime(Microseconds(rows.int64(row, 1)));
-            record.event_type = rows.text(row, 2);
-            record.event_version = static_cast<int>(rows.int64(row, 3)); // an integer column
-            record.owasp = rows.text(row, 4);
-            record.actor = rows.text(row, 5);
-            record.subject = rows.text(row, 6);
-            record.source_ip = optional(row, 7);
-            record.ip_index = optional(row, 8);
-            record.data = rows.text(row, 9);
-            record.cloud_event_id = optional(row, 10);
-            record.key_scope = rows.text(row, 11);
-            record.hash = stored_hash(rows.text(row, 12), "record", record.sequence);
-            records.push_back(std::move(record));
-        }
-        return records;
-    }
-
-    // A bytea column read as hex; `what` and `sequence` name it in the error.
-    std::string stored_bytes(const std::string& hex, const char* what,
-                             std::int64_t sequence) const {
-        std::optional<std::string> bytes = from_hex(hex);
-        if (!bytes) {
-            throw AuditStoreError("postgres audit store: the " + std::string(what) + " of " +
-                                  std::to_string(sequence) + " in " + options_.table +
-                                  " is not readable hex");
-        }
-        return std::move(*bytes);
-    }
-
-    Sha256 stored_hash(const std::string& hex, const char* what, std::int64_t sequence) const {
-        const std::optional<Sha256> hash = sha256_from_hex(hex);
-        if (!hash) {
-            throw AuditStoreError("postgres audit store: " + std::string(what) + " " +
-                                  std::to_string(sequence) + " in " + options_.table +
-                                  " has a hash of " + std::to_string(hex.size() / 2) +
-                                  " bytes instead of 32");
-        }
-        return *hash;
+        return detail::pg_audit_bytes(options_.table, row.text(0, 0), "key", 0);
     }
 
     std::string conninfo_;
