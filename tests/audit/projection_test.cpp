@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -917,6 +918,20 @@ TEST_CASE("projections: registration and options are checked", "[audit][projecti
     CHECK_THROWS_AS(runner.emplace<BadName>(), std::invalid_argument);
     CHECK(runner.status().size() == 1);
     CHECK(runner.apply({}).applied == 0);
+    CHECK_THROWS_AS(ReadModelReader(files.path("none.db")), ProjectionError);
+    CHECK_FALSE(std::filesystem::exists(files.path("none.db")));
+    {
+        sqlite3* other = nullptr;
+        REQUIRE(sqlite3_open(files.path("other.db").c_str(), &other) == SQLITE_OK);
+        REQUIRE(sqlite3_exec(other, "CREATE TABLE t (x)", nullptr, nullptr, nullptr) == SQLITE_OK);
+        sqlite3_close(other);
+    }
+    try {
+        ReadModelReader reader(files.path("other.db"));
+        FAIL("a database without the runner's tables was accepted");
+    } catch (const ProjectionError& error) {
+        CHECK(contains(error.what(), "is not a read-model database"));
+    }
 }
 
 TEST_CASE("projections over an in-memory audit store", "[audit][projection]") {

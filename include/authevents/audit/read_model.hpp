@@ -23,6 +23,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <limits>
@@ -327,16 +328,29 @@ struct RejectedRecord {
 /// fails; std::bad_alloc.
 class ReadModelReader {
 public:
-    /// Opens the read-model database at `path` (made by a ProjectionRunner).
+    /// Opens the read-model database at `path`, which a ProjectionRunner made (the reader
+    /// never creates one: a mistyped path is an error, not an empty read model).
     /// @throws std::invalid_argument for an empty or in-memory path.
-    /// @throws ProjectionError when it cannot be opened.
+    /// @throws ProjectionError when the file is missing, is not a read-model database or
+    /// cannot be opened.
     explicit ReadModelReader(const std::string& path,
                              std::chrono::milliseconds busy_timeout = std::chrono::seconds(5))
         : path_(path) {
+        if (!path.empty() && path != ":memory:" && !std::filesystem::exists(path)) {
+            throw ProjectionError("read model reader: there is no read-model database at '" + path +
+                                  "' (a ProjectionRunner creates it)");
+        }
         try {
             db_ = authevents::detail::open_database(path, "read model reader", busy_timeout, false);
-            authevents::detail::execute(db_.get(), authevents::detail::projection_schema_sql,
-                                        "read model reader: setup");
+            const std::string found = authevents::detail::query_text(
+                db_.get(),
+                "SELECT count(*) FROM sqlite_master WHERE name = 'authevents_projections'",
+                "read model reader: check");
+            if (found != "1") {
+                throw ProjectionError("read model reader: '" + path +
+                                      "' is not a read-model database (it has no "
+                                      "authevents_projections table; a ProjectionRunner makes it)");
+            }
         } catch (const authevents::bus::SqliteError& error) {
             throw ProjectionError("read model reader '" + path + "': " + error.what());
         }
