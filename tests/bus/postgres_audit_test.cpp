@@ -644,3 +644,49 @@ TEST_CASE("postgres audit: time-range pages are the same whichever index serves 
         }
     }
 }
+
+TEST_CASE("postgres audit: prunes on one connection while another appends keep the chain whole") {
+    const std::string info = test_postgres::shared_server().create_database();
+    PostgresAuditStore appender(info);
+    PostgresAuditStore pruner(info);
+    const auto keys = authevents::audit::make_checkpoint_key_pair();
+    constexpr int batches = 40;
+    constexpr int per_batch = 5;
+    std::atomic<int> appended_batches{0};
+    std::atomic<int> failures{0};
+    std::thread writer([&] {
+        try {
+            for (int batch = 0; batch < batches; ++batch) {
+                std::vector<AuditEntry> entries;
+                for (int i = 0; i < per_batch; ++i) {
+                    entries.push_back(login(batch * per_batch + i, "user:1"));
+                }
+                appender.append(entries);
+                ++appended_batches;
+            }
+        } catch (...) {
+            ++failures;
+        }
+    });
+    std::size_t pruned = 0;
+    for (int round = 1; round <= 10; ++round) {
+        // Wait (bounded) until the writer is past this round's cut, then cut.
+        for (int i = 0; i < 2000 && appended_batches < round * 3; ++i) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        if (const auto checkpoint = pruner.prune(at(round * 3 * per_batch), keys.secret_key)) {
+            pruned += checkpoint->deleted;
+        }
+    }
+    writer.join();
+    REQUIRE(failures == 0);
+    CHECK(pruned > 0);
+    CHECK(appender.count() + static_cast<std::int64_t>(pruned) == batches * per_batch);
+    CHECK(appender.head().sequence == batches * per_batch);
+    VerifyOptions options;
+    options.checkpoint_public_key = keys.public_key;
+    const VerifyReport report = authevents::audit::verify(appender, options);
+    INFO((report.first_break ? report.first_break->message : std::string("intact")));
+    CHECK(report.ok);
+    CHECK(report.signatures_checked);
+}

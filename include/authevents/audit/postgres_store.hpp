@@ -41,14 +41,15 @@ struct PostgresAuditStoreOptions {
     /// How long to wait for a connection when the connection string sets no connect_timeout.
     /// Must be positive.
     std::chrono::seconds connect_timeout{10};
-    /// How long an append, prune or erase waits for the chain's lock (held by another appender,
-    /// in this or another process) before it fails with AuditStoreError (PostgreSQL's
-    /// lock_timeout, SQLSTATE 55P03). Must be positive.
+    /// How long an append or prune waits for the chain's lock (held by another appender or
+    /// pruner, in this or another process), or any statement for a row lock, before it fails with
+    /// AuditStoreError (PostgreSQL's lock_timeout, SQLSTATE 55P03). Must be positive.
     std::chrono::milliseconds lock_timeout{30000};
     /// Whether erase_key() runs VACUUM on the keys table after the erasure commits, so that the
-    /// erased key's row is removed from the table's pages at once rather than whenever
-    /// autovacuum runs (the write-ahead log, replicas and backups still hold it; see
-    /// docs/audit.md).
+    /// erased key's row is removed at once rather than whenever autovacuum runs. Its bytes may
+    /// linger in the page's free space until overwritten, and the write-ahead log, replicas and
+    /// backups still hold them (see docs/audit.md). PostgreSQL lets only the table's owner (or
+    /// a superuser) vacuum it; for another role it skips the VACUUM with a warning.
     bool vacuum_keys_on_erase = true;
     /// Whether the constructor creates missing tables and indexes (needs the CREATE privilege
     /// on the schema and, for existing tables, their ownership). False: it only checks that
@@ -87,7 +88,7 @@ namespace authevents::audit {
 /// The audit trail in PostgreSQL: records, the chain's head, prune checkpoints and sealing
 /// keys in four tables of one database (see PostgresAuditStoreOptions::table for their names).
 ///
-/// The chain never forks: append(), prune() and erase_key() lock the one row of the head table
+/// The chain never forks: append() and prune() lock the one row of the head table
 /// (SELECT ... FOR UPDATE) before they read or change the chain, so appenders in any number of
 /// threads, processes and hosts take turns, each continuing from the hash the previous one
 /// committed. Sequence numbers and hashes are computed here (hash_chain.hpp) and committed with
