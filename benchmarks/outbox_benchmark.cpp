@@ -13,6 +13,8 @@
 #include <authevents/bus/publisher.hpp>
 #include <authevents/dispatcher.hpp>
 
+#include "scratch_dir.hpp"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -22,7 +24,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -73,27 +74,6 @@ Settings parse(int argc, char** argv) {
     }
     return settings;
 }
-
-// A directory removed at the end.
-class ScratchDir {
-public:
-    explicit ScratchDir(const std::filesystem::path& base) {
-        std::random_device random;
-        path_ = base / ("authevents-outbox-bench-" + std::to_string(::getpid()) + "-" +
-                        std::to_string(random()));
-        std::filesystem::create_directories(path_);
-    }
-    ScratchDir(const ScratchDir&) = delete;
-    ScratchDir& operator=(const ScratchDir&) = delete;
-    ~ScratchDir() {
-        std::error_code ignored;
-        std::filesystem::remove_all(path_, ignored);
-    }
-    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
-
-private:
-    std::filesystem::path path_;
-};
 
 // fdatasync()s per second of a 4-byte append to a file in `dir`.
 double raw_fsync_rate(const std::filesystem::path& dir, double seconds) {
@@ -183,7 +163,7 @@ Result run(authevents::EventDispatcher& dispatcher, int threads, double seconds)
 int main(int argc, char** argv) {
     try {
         const Settings settings = parse(argc, argv);
-        const ScratchDir dir(settings.dir);
+        const ScratchDir dir(settings.dir, "authevents-outbox-bench");
         const double fsync_rate = raw_fsync_rate(dir.path(), settings.seconds);
         std::printf("outbox benchmark: SQLite outbox (WAL, synchronous=FULL) in %s\n",
                     dir.path().c_str());

@@ -1,7 +1,13 @@
 // auth_service_demo: a scripted session against the example AuthService, printing each call,
 // the dispatcher's [EVENT] log line, and what every handler did; then it checks that each of
 // the twelve events was dispatched and each use case had its effect, and exits non-zero if
-// one did not.
+// one did not. Built with authevents::audit, it also records the session's audit trail and
+// prints a verified summary of it and of its read models.
+//
+// Usage: auth_service_demo [--data-dir DIR]
+//   DIR keeps the audit trail (DIR/audit.db, DIR/read_models.db) for authevents-audit to
+//   verify, query and tamper with; without it they go to a temporary directory, removed at
+//   the end.
 #include "auth_service.hpp"
 #include "errors.hpp"
 #include "handlers/analytics.hpp"
@@ -10,6 +16,9 @@
 #include "handlers/gamification.hpp"
 #include "handlers/media.hpp"
 #include "handlers/security_monitor.hpp"
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+#include "audit_trail.hpp"
+#endif
 
 #include <authevents/receiver.hpp>
 #include <authevents/redaction.hpp>
@@ -21,7 +30,10 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <filesystem>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -36,6 +48,9 @@ namespace {
 
 using namespace authsvc;
 using namespace authevents;
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+namespace audit = authevents::audit;
+#endif
 using namespace std::chrono_literals;
 
 // Everything the demo prints passes through the library's redaction, line by line, as a
@@ -120,10 +135,18 @@ std::size_t handler_count(EventDispatcher& dispatcher) {
 
 class Demo {
 public:
-    Demo()
+    Demo(const std::filesystem::path& data_dir, bool keep_data)
         : security_(clock_.clock(), {}, activity()), analytics_(activity()),
           crm_sync_(crm_, activity()), badges_(activity()), media_(activity()),
-          auth_(dispatcher_, &mail::send, clock_.clock()) {}
+          auth_(dispatcher_, &mail::send, clock_.clock())
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+          ,
+          audit_(data_dir)
+#endif
+          ,
+          keep_data_(keep_data) {
+        (void)data_dir;
+    }
 
     int run() {
         try {
@@ -137,6 +160,7 @@ public:
             profile();
             summary();
             verify();
+            audit_trail();
         } catch (const std::exception& e) {
             show("\nauth_service_demo: FAILED with an unexpected exception: {}\n", e.what());
             return 1;
@@ -185,6 +209,7 @@ private:
     void print(const LoginResult& result) {
         switch (result.status) {
         case LoginStatus::success:
+            ++logins_[result.user->id];
             outcome(fmt::format("signed in as #{} {} (session {}...)", result.user->id,
                                 result.user->email, result.session_token.substr(0, 8)));
             break;
@@ -264,6 +289,11 @@ private:
              connected, after_reconnect);
         checks_.expect(connected == after_reconnect && connected > 12,
                        "connecting handlers twice adds none (dispatch_uid deduplicates)");
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+        audit_.attach(dispatcher_);
+        show("  audit trail: audit::AuditLog(store).attach(dispatcher): every event to a "
+             "hash-chained SQLite store; 3 read models fed from it\n");
+#endif
     }
 
     void registration() {
@@ -532,6 +562,120 @@ private:
                        "thumbnails made on upload, purged on delete");
     }
 
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+    struct ReadModels {
+        std::vector<std::pair<std::int64_t, std::size_t>> logins;
+        std::vector<std::pair<std::string, std::int64_t>> failures;
+        std::vector<std::tuple<std::string, std::int64_t, std::int64_t, std::int64_t, std::int64_t>>
+            funnel;
+        bool operator==(const ReadModels& other) const {
+            return logins == other.logins && failures == other.failures && funnel == other.funnel;
+        }
+    };
+
+    static ReadModels read_models(const AuditSummary& summary) {
+        ReadModels models{summary.logins_per_user, summary.failures_per_ip, {}};
+        for (const audit::FunnelStage& stage : summary.funnel) {
+            models.funnel.emplace_back(stage.seller_type, stage.submitted, stage.resubmitted,
+                                       stage.approved, stage.rejected);
+        }
+        return models;
+    }
+
+    void audit_trail() {
+        section("Audit trail (authevents::audit): verified, with its read models");
+        const std::vector<std::int64_t> users{ana_.id, luis_.id, dave_id_};
+        const std::vector<std::string> ips{"203.0.113.7", "198.51.100.23", "198.51.100.77",
+                                           "192.0.2.11",  "192.0.2.12",    "192.0.2.13",
+                                           "192.0.2.14",  "192.0.2.15",    "192.0.2.16",
+                                           "192.0.2.17",  "192.0.2.18",    "203.0.113.11"};
+        const AuditSummary summary = audit_.summary(users, ips);
+        std::uint64_t dispatched = 0;
+        for (const EventStats& stats : dispatcher_.all_stats()) {
+            dispatched += stats.dispatched;
+        }
+        show("  database: {}\n", audit_.database());
+        show("  {}; head {}\n", summary.verify_text, summary.head);
+        show("  successful logins per user (read model login_history):\n");
+        for (const auto& [user, count] : summary.logins_per_user) {
+            show("    user #{:<3} {}\n", user, count);
+        }
+        show("  failed logins per IP address in the last hour (read model "
+             "failed_logins_ip_hour):\n");
+        std::size_t single = 0;
+        for (const auto& [ip, failures] : summary.failures_per_ip) {
+            if (failures >= 2) {
+                show("    {:>3}  {}\n", failures, ip);
+            } else {
+                ++single;
+            }
+        }
+        show("    and {} addresses with one failure each\n", single);
+        show("  seller funnel (read model seller_funnel):\n");
+        show("    {:<12} {:>9} {:>11} {:>8} {:>8}\n", "type", "submitted", "resubmitted",
+             "approved", "rejected");
+        std::int64_t submissions = 0;
+        std::int64_t approved = 0;
+        std::int64_t rejected = 0;
+        for (const audit::FunnelStage& stage : summary.funnel) {
+            show("    {:<12} {:>9} {:>11} {:>8} {:>8}\n", stage.seller_type, stage.submitted,
+                 stage.resubmitted, stage.approved, stage.rejected);
+            submissions += stage.submitted + stage.resubmitted;
+            approved += stage.approved;
+            rejected += stage.rejected;
+        }
+
+        checks_.expect(summary.chain_ok, "the audit trail's hash chain verifies");
+        checks_.expect(summary.records == static_cast<std::int64_t>(dispatched) &&
+                           audit_.stats().dropped == 0,
+                       fmt::format("every dispatched event recorded once ({} events, {} records)",
+                                   dispatched, summary.records));
+        bool logins_match = true;
+        for (const auto& [user, count] : summary.logins_per_user) {
+            const auto seen = logins_.find(user);
+            logins_match = logins_match && count == (seen == logins_.end() ? 0 : seen->second);
+        }
+        checks_.expect(logins_match, "login history read model: each user's successful logins");
+        const auto stuffing =
+            std::find_if(summary.failures_per_ip.begin(), summary.failures_per_ip.end(),
+                         [](const auto& entry) { return entry.first == "198.51.100.23"; });
+        checks_.expect(stuffing != summary.failures_per_ip.end() && stuffing->second == 6,
+                       "failed-logins-per-IP read model: 6 failures from the stuffing address");
+        checks_.expect(submissions == 2 && approved == 1 && rejected == 1,
+                       "seller funnel read model: 2 submissions, 1 rejection, 1 approval");
+
+        audit_.rebuild();
+        const AuditSummary rebuilt = audit_.summary(users, ips);
+        show("  read models rebuilt by replaying the {} records: {}\n", rebuilt.records,
+             read_models(rebuilt) == read_models(summary) ? "same state" : "DIFFERENT state");
+        checks_.expect(read_models(rebuilt) == read_models(summary),
+                       "read models rebuilt from the audit log equal their live state");
+
+        // A GDPR erasure request from Carol: her key is deleted, her records stay.
+        const std::size_t erased = audit_.erase_user(carol_id_, {"carol@example.com"});
+        const audit::OpenedPage carols = audit_.records_of(carol_id_, 100);
+        bool unreadable = !carols.records.empty();
+        for (const audit::OpenedRecord& record : carols.records) {
+            unreadable = unreadable && record.erased &&
+                         record.data.dump().find("carol@") == std::string::npos;
+        }
+        const AuditSummary after = audit_.summary(users, ips);
+        show("  erase_user(carol): {} key(s) erased; her {} records read as [erased]; {}\n", erased,
+             carols.records.size(), after.verify_text);
+        checks_.expect(erased >= 1 && unreadable && after.chain_ok,
+                       "erasing a user leaves nothing of theirs readable and the chain verified");
+        if (keep_data_) {
+            show("  kept for you: authevents-audit --db {} verify (or query, export, ...)\n",
+                 audit_.database());
+        } else {
+            show("  (run auth_service_demo --data-dir DIR to keep the databases for "
+                 "authevents-audit)\n");
+        }
+    }
+#else
+    void audit_trail() const { (void)keep_data_; } // built without authevents::audit
+#endif
+
     ManualClock clock_;
     EventDispatcher dispatcher_;
     handlers::FakeCrmClient crm_{3};
@@ -541,6 +685,9 @@ private:
     handlers::BadgeAwards badges_;
     handlers::MediaPipeline media_;
     AuthService auth_;
+#ifdef AUTHEVENTS_EXAMPLE_AUDIT
+    AuditTrail audit_; // after the dispatcher: destroyed (and detached) before it
+#endif
     Checks checks_;
 
     User ana_;
@@ -549,6 +696,8 @@ private:
     std::int64_t carol_id_ = 0;
     std::int64_t dave_id_ = 0;
     std::set<LoginFailureReason> failures_seen_;
+    std::map<std::int64_t, std::size_t> logins_; // successful logins per user id
+    bool keep_data_ = false;                     // the audit trail stays in the data dir
     std::mutex error_lines_mutex_;
     std::vector<std::string> error_lines_;
     // Background handlers (welcome emails, CRM sync) run here. Declared last, so destroyed
@@ -558,7 +707,58 @@ private:
 
 } // namespace
 
-int main() {
-    Demo demo;
-    return demo.run();
+// The demo's data directory: --data-dir DIR (kept), else a temporary one (removed).
+class DataDir {
+public:
+    DataDir(int argc, char** argv) {
+        if (argc == 3 && std::string_view(argv[1]) == "--data-dir") {
+            path_ = argv[2];
+            std::filesystem::create_directories(path_);
+            // A new session starts a new audit trail.
+            for (const char* name : {"audit.db", "audit.db-wal", "audit.db-shm", "read_models.db",
+                                     "read_models.db-wal", "read_models.db-shm"}) {
+                std::filesystem::remove(path_ / name);
+            }
+            return;
+        }
+        if (argc != 1) {
+            throw std::invalid_argument("usage: auth_service_demo [--data-dir DIR]");
+        }
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "auth_service_demo-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("cannot create a temporary directory");
+        }
+        path_ = pattern;
+        remove_ = true;
+    }
+    DataDir(const DataDir&) = delete;
+    DataDir& operator=(const DataDir&) = delete;
+    ~DataDir() {
+        if (remove_) {
+            std::error_code ignored;
+            std::filesystem::remove_all(path_, ignored);
+        }
+    }
+    [[nodiscard]] const std::filesystem::path& path() const noexcept { return path_; }
+    [[nodiscard]] bool kept() const noexcept { return !remove_; }
+
+private:
+    std::filesystem::path path_;
+    bool remove_ = false;
+};
+
+int main(int argc, char** argv) {
+    try {
+        const DataDir data(argc, argv);
+        int status = 0;
+        {
+            Demo demo(data.path(), data.kept());
+            status = demo.run();
+        }
+        return status;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "auth_service_demo: FAILED: %s\n", e.what());
+        return 1;
+    }
 }
