@@ -9,6 +9,17 @@
 #include <authevents/bus/envelope.hpp>
 
 namespace authevents::bus {
+struct Delivery;
+} // namespace authevents::bus
+
+namespace authevents::detail {
+inline bus::Delivery*& current_delivery_slot() noexcept {
+    thread_local bus::Delivery* slot = nullptr;
+    return slot;
+}
+} // namespace authevents::detail
+
+namespace authevents::bus {
 
 /// One delivery in progress: the CloudEvent and whether an observer has claimed it (taken
 /// its id for the typed event it saw). Valid only on its thread, during the dispatch.
@@ -18,13 +29,6 @@ struct Delivery {
     /// dispatches from inside this delivery is not taken for the delivered one.
     bool claimed = false;
 };
-
-namespace detail {
-inline Delivery*& current_delivery_slot() noexcept {
-    thread_local Delivery* slot = nullptr;
-    return slot;
-}
-} // namespace detail
 
 /// The delivery the calling thread is dispatching now, or nullptr outside a consumer's
 /// dispatch. Thread-safe (a per-thread value); noexcept.
