@@ -28,7 +28,6 @@
 #include <cstdio>
 #include <exception>
 #include <functional>
-#include <iterator>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -371,22 +370,26 @@ private:
         log(LogLevel::info, [&] {
             const RedactionPolicy policy = redaction();
             fmt::memory_buffer line;
-            fmt::format_to(std::back_inserter(line), "[EVENT] ");
+            // Plain appends, not fmt::format_to: in fmt 9 each format_to call compiles the
+            // whole formatting engine again in every translation unit including this header.
+            const auto put = [&line](std::string_view text) {
+                line.append(text.data(), text.data() + text.size());
+            };
+            put("[EVENT] ");
             if constexpr (is_described_v<Event>) {
                 detail::write_event_fields(line, event, &policy);
             } else if constexpr (fmt::is_formattable<Event>::value) {
                 const std::string text = fmt::format("{}", event);
                 if (!detail::starts_with_word(text, Event::name)) {
-                    fmt::format_to(std::back_inserter(line), "{}{}", Event::name,
-                                   text.empty() ? "" : " ");
+                    put(Event::name);
+                    put(text.empty() ? "" : " ");
                 }
-                const std::string shown = redact_text(text, policy, detail::max_log_text_bytes);
-                line.append(shown.data(), shown.data() + shown.size());
+                put(redact_text(text, policy, detail::max_log_text_bytes));
             } else {
-                fmt::format_to(std::back_inserter(line), "{}", Event::name);
+                put(Event::name);
             }
             if (!handlers_enabled) {
-                fmt::format_to(std::back_inserter(line), " (handlers disabled)");
+                put(" (handlers disabled)");
             }
             return fmt::to_string(line);
         });

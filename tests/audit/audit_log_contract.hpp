@@ -258,8 +258,26 @@ inline void overflow_counted_and_gap_recorded(AuditStore& target) {
     }
     CHECK(gaps == 1);
     CHECK(lost == static_cast<std::int64_t>(failing.dropped));
+    // The gap sits where the losses began: after the entries queued before the first loss
+    // and before the event dispatched afterwards. (Entries the queue accepted again while the
+    // losses went on may follow it: the writer can free room before the queue fills again.)
+    const auto gap_at = std::find_if(records.begin(), records.end(), [](const AuditRecord& r) {
+        return r.event_type == "audit_gap";
+    });
+    REQUIRE(gap_at != records.end());
+    CHECK(gap_at != records.begin());
+    CHECK(gap_at + 1 != records.end());
     CHECK(records.back().event_type == "profile_updated");
-    CHECK(records[records.size() - 2].event_type == "audit_gap");
+    CHECK(nlohmann::json::parse(records.back().data)["profile_completion"] == 99);
+    int previous_completion = -1; // the events that were recorded kept their order
+    for (const AuditRecord& record : records) {
+        if (record.event_type == "profile_updated") {
+            const int completion =
+                nlohmann::json::parse(record.data)["profile_completion"].get<int>();
+            CHECK(completion > previous_completion);
+            previous_completion = completion;
+        }
+    }
     CHECK(log.stats().gap_records == 1);
     const VerifyReport report = verify(*inner);
     CHECK(report.ok);
