@@ -14,8 +14,6 @@
 #include <atomic>
 #include <cstdint>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <memory>
 #include <optional>
 #include <string>
@@ -111,8 +109,7 @@ public:
         std::string bytes;
         for (const auto& file : std::filesystem::directory_iterator(
                  std::filesystem::path(dir_.file("audit.db")).parent_path())) {
-            std::ifstream in(file.path(), std::ios::binary);
-            bytes.append(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+            bytes += bus_test::file_bytes(file.path().string());
         }
         return bytes;
     }

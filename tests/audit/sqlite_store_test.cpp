@@ -12,7 +12,6 @@
 
 #include <chrono>
 #include <fstream>
-#include <iterator>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -46,10 +45,7 @@ bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
 
-std::string file_bytes(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using bus_test::file_bytes;
 
 // The EXPLAIN QUERY PLAN lines of `sql` (with parameters unbound), joined by newlines.
 std::string query_plan(sqlite3* db, const std::string& sql) {

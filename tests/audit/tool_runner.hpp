@@ -12,8 +12,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <fstream>
-#include <iterator>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,10 +30,7 @@ struct ToolRun {
     std::string text() const { return out + err; }
 };
 
-inline std::string read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+using bus_test::file_bytes;
 
 /// Runs authevents-audit with `args` (no shell), stdout and stderr captured in `dir`.
 inline ToolRun run_tool(const TempDir& dir, const std::vector<std::string>& args) {
@@ -65,8 +60,8 @@ inline ToolRun run_tool(const TempDir& dir, const std::vector<std::string>& args
     }
     ToolRun run;
     run.status = WIFEXITED(wait_status) ? WEXITSTATUS(wait_status) : -1;
-    run.out = read_file(out_path);
-    run.err = read_file(err_path);
+    run.out = file_bytes(out_path);
+    run.err = file_bytes(err_path);
     return run;
 }
 

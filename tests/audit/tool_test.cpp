@@ -22,7 +22,6 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
-#include <iterator>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -31,11 +30,11 @@
 namespace {
 
 namespace audit = authevents::audit;
-using audit_tool_test::read_file;
 using audit_tool_test::run_tool;
 using audit_tool_test::ToolRun;
 using authevents::LoginFailureReason;
 using authevents::User;
+using bus_test::file_bytes;
 using bus_test::TempDir;
 
 bool contains(const std::string& text, const std::string& part) {
@@ -205,7 +204,7 @@ TEST_CASE("authevents-audit verify, head and export: an intact chain, exported r
 
     const ToolRun to_file = db.run({"export", "--output", db.dir.file("export.jsonl")});
     CHECK(to_file.status == 0);
-    const auto file_lines = json_lines(read_file(db.dir.file("export.jsonl")));
+    const auto file_lines = json_lines(file_bytes(db.dir.file("export.jsonl")));
     REQUIRE(file_lines.size() == 21);
     CHECK(file_lines.back().at("head").at("hash") == head_line.at("hash"));
 }

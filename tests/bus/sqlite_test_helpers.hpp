@@ -7,7 +7,9 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <random>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <system_error>
@@ -15,6 +17,14 @@
 namespace bus_test {
 
 // A fresh, uniquely named directory under the system temp directory; removed with its files.
+// Every byte of the file at `path` (empty when it cannot be read).
+inline std::string file_bytes(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream bytes;
+    bytes << in.rdbuf(); // (istreambuf_iterator trips g++ 12's -Wnull-dereference at -O2)
+    return bytes.str();
+}
+
 class TempDir {
 public:
     TempDir() {
