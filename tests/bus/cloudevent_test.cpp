@@ -939,3 +939,23 @@ TEST_CASE("an explicit EventCodec overrides the one derived from a description; 
     REQUIRE(received.size() == 1);
     CHECK(received.front().user == samples::ana());
 }
+
+TEST_CASE("parse_cloud_event_type splits what cloud_event_type makes, and nothing else",
+          "[cloudevent]") {
+    using authevents::bus::parse_cloud_event_type;
+    const auto full = parse_cloud_event_type("com.example.auth.user_registered.v12");
+    REQUIRE(full.has_value());
+    CHECK(full->prefix == "com.example.auth");
+    CHECK(full->name == "user_registered");
+    CHECK(full->version == 12);
+    const auto bare = parse_cloud_event_type("user_registered.v1"); // an empty prefix
+    REQUIRE(bare.has_value());
+    CHECK(bare->prefix.empty());
+    CHECK(bare->name == "user_registered");
+    CHECK(bare->version == 1);
+    for (const char* bad : {"", ".v1", "auth..v1", "auth.user_registered", "auth.user.v",
+                            "auth.user.v1x", "auth.user.v1234567"}) {
+        INFO(bad);
+        CHECK_FALSE(parse_cloud_event_type(bad).has_value());
+    }
+}

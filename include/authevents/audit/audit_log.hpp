@@ -351,12 +351,8 @@ private:
 
     /// Whether `cloud_event_type` ("<prefix>.<name>.v<N>") names the event `name`.
     bool is_delivered_type(std::string_view cloud_event_type, std::string_view name) const {
-        const std::string_view prefix = options_.type_prefix;
-        return cloud_event_type.size() > prefix.size() + name.size() + 3 &&
-               cloud_event_type.substr(0, prefix.size()) == prefix &&
-               cloud_event_type[prefix.size()] == '.' &&
-               cloud_event_type.substr(prefix.size() + 1, name.size()) == name &&
-               cloud_event_type.substr(prefix.size() + 1 + name.size(), 2) == ".v";
+        const auto parts = bus::parse_cloud_event_type(cloud_event_type);
+        return parts && parts->prefix == options_.type_prefix && parts->name == name;
     }
 
     void warn_unknown(std::string_view name) {

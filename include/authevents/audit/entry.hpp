@@ -311,15 +311,9 @@ inline PendingEntry undecoded_pending_entry(const bus::CloudEvent& event, AuditT
     AuditEntry& entry = pending.entry;
     entry.time = time;
     entry.event_type = event.type;
-    const auto dot_v = event.type.rfind(".v");
-    if (dot_v != std::string::npos && dot_v + 2 < event.type.size() &&
-        event.type.size() - dot_v <= 8 &&
-        event.type.find_first_not_of("0123456789", dot_v + 2) == std::string::npos) {
-        const auto name_start = event.type.rfind('.', dot_v - 1);
-        entry.event_type = event.type.substr(
-            name_start == std::string::npos || dot_v == 0 ? 0 : name_start + 1,
-            dot_v - (name_start == std::string::npos || dot_v == 0 ? 0 : name_start + 1));
-        entry.event_version = std::stoi(event.type.substr(dot_v + 2));
+    if (const auto parts = bus::parse_cloud_event_type(event.type)) {
+        entry.event_type = std::string(parts->name);
+        entry.event_version = parts->version;
     }
     if (!event.id.empty()) {
         entry.cloud_event_id = event.id;

@@ -402,6 +402,41 @@ struct CloudEventOptions {
     std::string type_prefix = "authevents"; ///< type = "<type_prefix>.<name>.v<version>".
 };
 
+/// The parts of a CloudEvent type of the form cloud_event_type() makes.
+struct CloudEventTypeParts {
+    std::string_view prefix; ///< Everything before the name's dot; empty when there is none.
+    std::string_view name;   ///< The event's name (never empty).
+    int version = 0;         ///< The schema version (1 to 6 digits).
+};
+
+/// Splits `type` "<prefix>.<name>.v<version>" (or "<name>.v<version>") into its parts, or
+/// std::nullopt when it has not that form: a non-empty name, then ".v" and 1 to 6 digits.
+/// The parts view `type`. Thread-safe, pure, noexcept.
+inline std::optional<CloudEventTypeParts> parse_cloud_event_type(std::string_view type) noexcept {
+    const std::size_t dot_v = type.rfind(".v");
+    if (dot_v == std::string_view::npos || dot_v == 0) {
+        return std::nullopt;
+    }
+    const std::string_view digits = type.substr(dot_v + 2);
+    if (digits.empty() || digits.size() > 6 ||
+        digits.find_first_not_of("0123456789") != std::string_view::npos) {
+        return std::nullopt;
+    }
+    CloudEventTypeParts parts;
+    const std::size_t name_dot = type.rfind('.', dot_v - 1);
+    const std::size_t name_start = name_dot == std::string_view::npos ? 0 : name_dot + 1;
+    if (name_start == dot_v) {
+        return std::nullopt; // "<prefix>..v1": no name
+    }
+    parts.prefix =
+        name_dot == std::string_view::npos ? std::string_view() : type.substr(0, name_dot);
+    parts.name = type.substr(name_start, dot_v - name_start);
+    for (const char digit : digits) {
+        parts.version = parts.version * 10 + (digit - '0');
+    }
+    return parts;
+}
+
 /// The CloudEvent type of `Event`: "<type_prefix>.<Event::name>.v<version>", e.g.
 /// "authevents.user_registered.v1" ("<name>.v<version>" for an empty prefix).
 /// Thread-safe, pure. @throws std::bad_alloc only.
