@@ -2,21 +2,34 @@
 //   1. define the event (its fields described once), 2. add a dispatch helper, 3. create the
 //   handler, 4. dispatch from the service's change_password().
 // The description is all the event needs: the dispatcher's [EVENT] line (redacted), the test
-// recorder and, when the bus is built, the CloudEvent encoding and strict decoding derive from
-// it. The program changes a password, prints the transcript and checks that the event reached
-// its handler, the recorder and the bus; it exits non-zero if not.
+// recorder and, when they are built, the bus publisher (the CloudEvent encoding) and the audit
+// log (its record, personal values sealed) derive from it; neither is told about the event.
+// Only the consuming process names the type, to decode it into a UserPasswordChanged. The
+// program changes a password, prints the transcript and checks that the event reached its
+// handler, the recorder, the outbox and the audit trail; it exits non-zero if not.
 #include "password_hasher.hpp" // the auth service example's libsodium hasher
 
 #include <authevents/receiver.hpp>
 #include <authevents/testing.hpp>
 #if AUTHEVENTS_EXAMPLE_WITH_BUS
 #include <authevents/bus/codec.hpp>
+#include <authevents/bus/outbox.hpp>
+#include <authevents/bus/publisher.hpp>
 #include <authevents/bus/registry.hpp>
+#endif
+#if AUTHEVENTS_EXAMPLE_WITH_AUDIT
+#include <authevents/audit/audit_log.hpp>
+#include <authevents/audit/reader.hpp>
+#include <authevents/audit/sqlite_store.hpp>
 #endif
 
 #include <fmt/format.h>
 
+#include <stdlib.h> // mkdtemp
+
+#include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -104,6 +117,29 @@ private:
     std::int64_t next_id_ = 1;
 };
 
+/// A fresh directory under the system's temporary directory, removed with its files.
+class ScratchDir {
+public:
+    ScratchDir() {
+        std::string pattern =
+            (std::filesystem::temp_directory_path() / "custom_event_example-XXXXXX").string();
+        if (::mkdtemp(pattern.data()) == nullptr) {
+            throw std::runtime_error("cannot create a temporary directory");
+        }
+        path_ = pattern;
+    }
+    ScratchDir(const ScratchDir&) = delete;
+    ScratchDir& operator=(const ScratchDir&) = delete;
+    ~ScratchDir() {
+        std::error_code ignored;
+        std::filesystem::remove_all(path_, ignored);
+    }
+    std::string file(std::string_view name) const { return (path_ / name).string(); }
+
+private:
+    std::filesystem::path path_;
+};
+
 int main() {
     authevents::EventDispatcher dispatcher;
     dispatcher.set_logger(
@@ -111,6 +147,19 @@ int main() {
     authevents::HandlerRegistry::global().connect_all(dispatcher);
 
     authevents::testing::EventRecorder recorder(dispatcher);
+    [[maybe_unused]] const ScratchDir scratch;
+#if AUTHEVENTS_EXAMPLE_WITH_BUS
+    // The publishing side: a BusPublisher with the default registry. It was never told about
+    // UserPasswordChanged: the event is encoded from its description.
+    authevents::bus::SqliteOutbox bus_outbox(scratch.file("outbox.db"));
+    authevents::bus::BusPublisher publisher(dispatcher, bus_outbox);
+#endif
+#if AUTHEVENTS_EXAMPLE_WITH_AUDIT
+    // The audit trail: an AuditLog attached to the dispatcher, also never told about the event.
+    authevents::audit::SqliteAuditStore audit_store(scratch.file("audit.db"));
+    authevents::audit::AuditLog audit_log(audit_store);
+    audit_log.attach(dispatcher);
+#endif
     AccountService accounts(dispatcher);
     const authevents::User ana = accounts.add_user("ana@example.com", "correct-horse-42");
 
@@ -133,21 +182,50 @@ int main() {
     fmt::print("\nrecorder: {} user_password_changed event(s), {}\n", recorded.size(),
                recorded.empty() ? std::string("-") : fmt::format("{}", recorded.front()));
 #if AUTHEVENTS_EXAMPLE_WITH_BUS
-    // The bus: the codec is derived from the description (no EventCodec to write); a
-    // registry in the consuming process needs only add<>() to decode it.
-    const authevents::bus::CloudEvent cloud = authevents::bus::to_cloud_event(recorded.front());
-    fmt::print("bus: type {}, subject {}, data {}\n", cloud.type, cloud.subject.value_or("-"),
-               cloud.data.dump());
-    authevents::bus::EventTypeRegistry registry;
-    registry.add<UserPasswordChanged>();
-    authevents::EventDispatcher consumer_side;
-    consumer_side.set_logger({});
-    std::vector<UserPasswordChanged> decoded;
-    consumer_side.connect<UserPasswordChanged>(
-        [&decoded](const UserPasswordChanged& event) { decoded.push_back(event); });
-    registry.dispatch(cloud, consumer_side);
-    ok = ok && cloud.type == "authevents.user_password_changed.v1" && decoded.size() == 1 &&
-         authevents::equal(decoded.front(), recorded.front());
+    // The outbox holds the CloudEvent the publisher wrote. A consuming process names the type
+    // once, with add<>(), to decode it into a UserPasswordChanged and dispatch it.
+    const auto batch = bus_outbox.next_batch(10);
+    ok = ok && batch.size() == 1 && publisher.stats().appended == 1;
+    if (!batch.empty()) {
+        const authevents::bus::CloudEvent cloud =
+            authevents::bus::parse_cloud_event(batch.front().payload);
+        fmt::print("bus: outbox holds type {}, subject {}, data {}\n", cloud.type,
+                   cloud.subject.value_or("-"), cloud.data.dump());
+        authevents::bus::EventTypeRegistry consumer_registry;
+        consumer_registry.add<UserPasswordChanged>();
+        authevents::EventDispatcher consumer_side;
+        consumer_side.set_logger({});
+        std::vector<UserPasswordChanged> decoded;
+        consumer_side.connect<UserPasswordChanged>(
+            [&decoded](const UserPasswordChanged& event) { decoded.push_back(event); });
+        consumer_registry.dispatch(cloud, consumer_side);
+        ok = ok && cloud.type == "authevents.user_password_changed.v1" &&
+             cloud.subject == "user/1" && decoded.size() == 1 && !recorded.empty() &&
+             authevents::equal(decoded.front(), recorded.front());
+    }
+#endif
+#if AUTHEVENTS_EXAMPLE_WITH_AUDIT
+    // The audit record: stored with the e-mail address and IP sealed under ana's key, and
+    // opened again by an AuditReader.
+    ok = ok && audit_log.flush(std::chrono::seconds(10));
+    const auto stored = audit_store.read(0, 10);
+    authevents::audit::AuditReader reader(audit_store);
+    authevents::audit::ReaderQuery query;
+    query.user_id = ana.id;
+    const authevents::audit::OpenedPage page = reader.query(query);
+    ok = ok && stored.size() == 1 && page.records.size() == 1 &&
+         stored.front().data.find("ana@example.com") == std::string::npos &&
+         stored.front().data.find("203.0.113.7") == std::string::npos;
+    if (!page.records.empty()) {
+        const authevents::audit::OpenedRecord& record = page.records.front();
+        fmt::print("audit: #{} {} subject {}, stored {}\n       opened {}\n",
+                   record.record.sequence, record.record.event_type, record.record.subject,
+                   record.record.data.substr(0, 96) + "...", record.data.dump());
+        ok = ok && record.record.event_type == "user_password_changed" &&
+             record.record.subject == "user:1" &&
+             record.data["user"]["email"] == "ana@example.com" &&
+             record.source_ip == "203.0.113.7" && audit_log.stats().unknown_types == 0;
+    }
 #endif
     fmt::print("\n{}: dispatched {}, handlers called {}, emails {}\n", stats.name, stats.dispatched,
                stats.handlers_called, outbox.size());

@@ -33,6 +33,22 @@ struct tuple_contains<E, std::tuple<Ts...>> : std::bool_constant<(std::is_same_v
 template <class E>
 inline constexpr bool is_builtin_event_v = tuple_contains<E, BuiltinEvents>::value;
 
+template <class E, class = void> struct has_static_version : std::false_type {};
+template <class E>
+struct has_static_version<E, std::void_t<decltype(&E::version)>>
+    : std::bool_constant<!std::is_member_pointer_v<decltype(&E::version)> &&
+                         std::is_convertible_v<decltype(E::version), int>> {};
+
+/// The data schema version of `Event`: its `static constexpr int version` if it has one, else
+/// 1. Part of its CloudEvent type and of its audit records.
+template <class Event> constexpr int event_version() noexcept {
+    if constexpr (has_static_version<Event>::value) {
+        return static_cast<int>(Event::version);
+    } else {
+        return 1;
+    }
+}
+
 /// One object per event type, whose address identifies the type.
 template <class E> inline const char event_type_tag = 0;
 

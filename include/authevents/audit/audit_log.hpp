@@ -84,9 +84,12 @@ struct AuditLogStats {
     std::size_t queued = 0;           ///< Entries waiting now (in the queue or being written).
 };
 
-/// Records events in an AuditStore. Knows the twelve built-in events; add<Event>() adds a
-/// custom described event (an event of a type never added is still recorded, by its name,
-/// counted in unknown_types and logged once at warning).
+/// Records events in an AuditStore. Knows the twelve built-in events. A custom event with a
+/// description is recorded with its fields from the description alone (see
+/// pending_entry(const EventView&)); add<Event>() is needed only for its AuditTraits (OWASP
+/// name, subject, actor) and to decode its CloudEvents in record(const bus::CloudEvent&). An
+/// event with no description is still recorded, by its name, counted in unknown_types and
+/// logged once at warning.
 ///
 /// - attach(dispatcher): records every dispatch of that dispatcher (an observer; the dispatch
 ///   only builds the entry and queues it; it never touches the store).
@@ -145,9 +148,11 @@ public:
         return connection;
     }
 
-    /// Adds the custom described event `Event`: its dispatches and its CloudEvents (type
-    /// "<type_prefix>.<name>.v<version>") are recorded with their fields. Adding twice does
-    /// nothing. Thread-safe. @throws std::bad_alloc.
+    /// Adds the custom described event `Event`: its dispatches are recorded through its
+    /// AuditTraits (without add(), from its description alone, with the default traits), and
+    /// its CloudEvents (type "<type_prefix>.<name>.v<version>") are decoded and recorded with
+    /// their fields (without add(), recorded undecoded). Adding twice does nothing.
+    /// Thread-safe. @throws std::bad_alloc.
     template <class Event> AuditLog& add() {
         static_assert(is_described_v<Event>,
                       "authevents::audit::AuditLog::add<Event>: Event has no description (add "
@@ -184,6 +189,9 @@ public:
             }
             if (make != nullptr) {
                 return enqueue(make(view, now));
+            }
+            if (view.has_fields()) {
+                return enqueue(pending_entry(view, now));
             }
             unknown_types_.fetch_add(1, std::memory_order_relaxed);
             warn_unknown(view.name());

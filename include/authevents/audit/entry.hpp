@@ -18,7 +18,9 @@
 #include <authevents/bus/ids.hpp>
 #include <authevents/bus/time.hpp>
 #include <authevents/describe.hpp>
+#include <authevents/event_view.hpp>
 #include <authevents/events.hpp>
+#include <authevents/field_sink.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -64,86 +66,180 @@ namespace detail {
 
 using JsonPointer = nlohmann::json::json_pointer;
 
-/// Writes the JSON of one described value, noting personal values. `owner` is the id of the
-/// user whose key seals the entry: personal values of any other nested User are left out.
-class DataWriter {
+/// The FieldSink that writes an audit record's data: the fields as JSON, noting where each
+/// personal value (a string of a kind other than plain) sits so that seal_entry() can seal it,
+/// and the first IP address as the record's source IP. `owner` is the id of the user whose
+/// key seals the entry: personal values of any other nested User are left out (the record
+/// keeps that user's id only). Absent optionals, also inside arrays, are left out. Not
+/// thread-safe (one per entry). @throws std::bad_alloc.
+class RecordDataSink final : public FieldSink {
 public:
-    DataWriter(PendingEntry& pending, std::optional<std::int64_t> owner)
+    RecordDataSink(PendingEntry& pending, std::optional<std::int64_t> owner)
         : pending_(pending), owner_(owner) {}
 
-    template <class T>
-    void object(const T& value, nlohmann::json& out, const JsonPointer& path,
-                bool personal_allowed) {
-        out = nlohmann::json::object();
-        if constexpr (std::is_same_v<T, User>) {
-            personal_allowed = personal_allowed && owner_ && *owner_ == value.id;
+    void begin_object(ObjectKind kind, std::int64_t id) override {
+        if (skipping()) {
+            ++skip_depth_;
+            return;
         }
-        for_each_field<T>([&](const auto& field) {
-            const auto& member = field.get(value);
-            using M = std::remove_cv_t<std::remove_reference_t<decltype(member)>>;
-            const std::string name(field.name);
-            if constexpr (authevents::detail::is_optional<M>::value) {
-                if (!member) {
-                    return;
-                }
+        bool personal = stack_.empty() || stack_.back().personal_allowed;
+        if (kind == ObjectKind::user) {
+            personal = personal && owner_ && *owner_ == id;
+        }
+        open(nlohmann::json::object(), personal);
+    }
+    void field(const FieldInfo& info) override {
+        if (skipping()) {
+            return;
+        }
+        name_ = std::string(info.name);
+        // Another person's value: the record keeps their id only.
+        skip_next_ = info.kind != FieldKind::plain && !stack_.back().personal_allowed;
+    }
+    void end_object() override { close(); }
+    void begin_array(std::size_t /*size*/) override {
+        if (skipping()) {
+            ++skip_depth_;
+            return;
+        }
+        open(nlohmann::json::array(), stack_.back().personal_allowed);
+    }
+    void end_array() override { close(); }
+    void null_value() override {
+        if (skipping()) {
+            consume_skipped();
+        }
+        // An absent optional element is left out.
+    }
+    void boolean(bool value) override { place(value); }
+    void integer(std::int64_t value) override { place(value); }
+    void unsigned_integer(std::uint64_t value) override { place(value); }
+    void floating(double value) override { place(value); }
+    void string(std::string_view value, FieldKind kind) override {
+        const JsonPointer path = next_path();
+        if (!place(std::string(value))) {
+            return;
+        }
+        if (kind != FieldKind::plain) {
+            pending_.personal.push_back(path);
+            if (kind == FieldKind::ip_address && !pending_.source_ip) {
+                pending_.source_ip = std::string(value);
             }
-            if (field.kind != FieldKind::plain && !personal_allowed) {
-                return; // another person's value: the record keeps their id only
-            }
-            nlohmann::json written;
-            if (this->value(member, field.kind, written, path / name, personal_allowed)) {
-                out[name] = std::move(written);
-            }
-        });
+        }
+    }
+    void enumerator(std::string_view word, std::int64_t value,
+                    std::string_view /*type_name*/) override {
+        if (word.empty()) {
+            place(value); // not an enumerator: its number
+        } else {
+            place(std::string(word));
+        }
     }
 
-    /// Writes `value`; false when it was left out.
-    template <class T>
-    bool value(const T& value, FieldKind kind, nlohmann::json& out, const JsonPointer& path,
-               bool personal_allowed) {
-        if constexpr (authevents::detail::is_optional<T>::value) {
-            return value && this->value(*value, kind, out, path, personal_allowed);
-        } else if constexpr (authevents::detail::is_vector<T>::value) {
-            out = nlohmann::json::array();
-            std::size_t i = 0;
-            for (const auto& element : value) {
-                nlohmann::json written;
-                if (this->value(element, kind, written, path / i, personal_allowed)) {
-                    out.push_back(std::move(written));
-                    ++i;
-                }
-            }
-            return true;
-        } else if constexpr (is_described_v<T>) {
-            object(value, out, path, personal_allowed);
-            return true;
-        } else if constexpr (std::is_same_v<T, std::string>) {
-            out = value;
-            if (kind != FieldKind::plain) {
-                pending_.personal.push_back(path);
-                if (kind == FieldKind::ip_address && !pending_.source_ip) {
-                    pending_.source_ip = value;
-                }
-            }
-            return true;
-        } else if constexpr (is_described_enum_v<T>) {
-            out = std::string(std::string_view(to_string(value)));
-            return true;
-        } else if constexpr (std::is_enum_v<T>) {
-            out = static_cast<std::underlying_type_t<T>>(value);
-            return true;
-        } else {
-            static_assert(std::is_arithmetic_v<T>,
-                          "authevents::audit: a described field must be bool, a number, "
-                          "std::string, an enum, a described type, or an optional/vector of those");
-            out = value;
-            return true;
-        }
-    }
+    /// The data written (the whole object once the walk is done).
+    nlohmann::json take() noexcept { return std::move(root_); }
 
 private:
+    struct Frame {
+        nlohmann::json* node;
+        JsonPointer path;
+        bool personal_allowed;
+    };
+
+    bool skipping() const noexcept { return skip_next_ || skip_depth_ > 0; }
+
+    /// A value of the skipped field (or inside it) ends.
+    void consume_skipped() noexcept {
+        if (skip_depth_ == 0) {
+            skip_next_ = false;
+        }
+    }
+
+    JsonPointer next_path() const {
+        if (stack_.empty()) {
+            return JsonPointer();
+        }
+        const Frame& top = stack_.back();
+        return top.node->is_object() ? top.path / name_ : top.path / top.node->size();
+    }
+
+    /// Places a scalar; false when it belongs to a skipped field.
+    bool place(nlohmann::json value) {
+        if (skipping()) {
+            consume_skipped();
+            return false;
+        }
+        put(std::move(value));
+        return true;
+    }
+
+    nlohmann::json& put(nlohmann::json value) {
+        if (stack_.empty()) {
+            root_ = std::move(value);
+            return root_;
+        }
+        nlohmann::json& top = *stack_.back().node;
+        if (top.is_object()) {
+            return top[name_] = std::move(value);
+        }
+        top.push_back(std::move(value));
+        return top.back();
+    }
+
+    void open(nlohmann::json container, bool personal_allowed) {
+        JsonPointer path = next_path();
+        nlohmann::json& node = put(std::move(container));
+        stack_.push_back(Frame{&node, std::move(path), personal_allowed});
+    }
+
+    void close() {
+        if (skip_depth_ > 0) {
+            --skip_depth_;
+            if (skip_depth_ == 0) {
+                skip_next_ = false;
+            }
+            return;
+        }
+        stack_.pop_back();
+    }
+
     PendingEntry& pending_;
     std::optional<std::int64_t> owner_;
+    nlohmann::json root_;
+    std::vector<Frame> stack_;
+    std::string name_;
+    bool skip_next_ = false;
+    int skip_depth_ = 0;
+};
+
+/// The FieldSink that finds the id of the first User in a described value, depth first,
+/// outside arrays: the default subject of an event (see AuditTraits). @throws nothing.
+class FirstUserSink final : public FieldSink {
+public:
+    void begin_object(ObjectKind kind, std::int64_t id) override {
+        if (kind == ObjectKind::user && arrays_ == 0 && !id_) {
+            id_ = id;
+        }
+    }
+    void field(const FieldInfo& /*info*/) override {}
+    void end_object() override {}
+    void begin_array(std::size_t /*size*/) override { ++arrays_; }
+    void end_array() override { --arrays_; }
+    void null_value() override {}
+    void boolean(bool /*value*/) override {}
+    void integer(std::int64_t /*value*/) override {}
+    void unsigned_integer(std::uint64_t /*value*/) override {}
+    void floating(double /*value*/) override {}
+    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
+    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
+                    std::string_view /*type_name*/) override {}
+
+    /// The id found, if any.
+    [[nodiscard]] std::optional<std::int64_t> id() const noexcept { return id_; }
+
+private:
+    int arrays_ = 0;
+    std::optional<std::int64_t> id_;
 };
 
 /// The user id in a reference "user:<id>", if it is one.
@@ -209,8 +305,33 @@ PendingEntry pending_entry(const Event& event, AuditTime time,
             owner ? entry.subject
                   : "event:" + (entry.cloud_event_id ? *entry.cloud_event_id : bus::new_event_id());
     }
-    detail::DataWriter writer(pending, owner);
-    writer.object(event, pending.data, detail::JsonPointer(), true);
+    detail::RecordDataSink sink(pending, owner);
+    write_fields(event, sink);
+    pending.data = sink.take();
+    return pending;
+}
+
+/// The pending entry of the viewed event, from its description alone (for a described event
+/// the audit log was never told about; view.has_fields() must be true): type and version from
+/// the view, no OWASP name, subject the first User in the fields (depth first, outside arrays;
+/// "system" when there is none), actor the subject; the fields as pending_entry() writes them.
+/// An AuditTraits specialisation is not seen here: add the event to the AuditLog for that.
+/// Thread-safe. @throws std::logic_error when the view has no fields; std::bad_alloc.
+inline PendingEntry pending_entry(const EventView& view, AuditTime time) {
+    PendingEntry pending;
+    AuditEntry& entry = pending.entry;
+    entry.time = time;
+    entry.event_type = std::string(view.name());
+    entry.event_version = view.version();
+    detail::FirstUserSink first_user;
+    view.write_fields(first_user);
+    const std::optional<std::int64_t> owner = first_user.id();
+    entry.subject = owner ? user_ref(*owner) : std::string(system_actor);
+    entry.actor = entry.subject;
+    entry.key_scope = owner ? entry.subject : "event:" + bus::new_event_id();
+    detail::RecordDataSink sink(pending, owner);
+    view.write_fields(sink);
+    pending.data = sink.take();
     return pending;
 }
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <authevents/bus/data_reader.hpp>
+#include <authevents/bus/data_writer.hpp>
 #include <authevents/bus/detail/json.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/ids.hpp>
@@ -13,6 +14,7 @@
 #include <authevents/describe.hpp>
 #include <authevents/event_traits.hpp>
 #include <authevents/events.hpp>
+#include <authevents/field_sink.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -65,11 +67,6 @@ template <class Event, class = void> struct EventCodec;
 
 namespace authevents::detail {
 
-/// JSON of one described value (see EventCodec's derived form). `path` names it in errors.
-/// @throws bus::CloudEventError(path) for an enum value that is not an enumerator or an
-/// integer outside its field's range.
-template <class T> nlohmann::json encode_value(const T& value, const std::string& path);
-
 /// @throws bus::CloudEventError(path) when `field` is bounded and `value` is outside it.
 template <class FieldT, class M>
 void check_field_range(const FieldT& field, const M& value, const std::string& path) {
@@ -80,62 +77,24 @@ void check_field_range(const FieldT& field, const M& value, const std::string& p
     } else if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {
         if (field.bounded && (static_cast<std::int64_t>(value) < field.min ||
                               static_cast<std::int64_t>(value) > field.max)) {
-            throw bus::CloudEventError(path, std::to_string(value) + " is out of range for " +
-                                                 std::string(field.range_name) + " (" +
-                                                 std::to_string(field.min) + ".." +
-                                                 std::to_string(field.max) + ")");
+            throw_out_of_range(path, std::to_string(value), field.min, field.max,
+                               field.range_name);
         }
     }
 }
 
-/// The JSON object of the described `object`: one member per field, in description order,
-/// absent optionals left out. @throws bus::CloudEventError as encode_value().
+/// The JSON object of the described `object` (written by bus::DataWriter): one member per
+/// field, in description order, absent optionals left out. `path` names it in errors.
+/// @throws bus::CloudEventError for an enum value that is not an enumerator or an integer
+/// outside its field's range.
 template <class T> nlohmann::json encode_object(const T& object, const std::string& path) {
-    nlohmann::json result = nlohmann::json::object();
-    for_each_field<T>([&](const auto& field) {
-        const auto& member = field.get(object);
-        using M = std::remove_cv_t<std::remove_reference_t<decltype(member)>>;
-        const std::string member_path = join_path(path, field.name);
-        check_field_range(field, member, member_path);
-        if constexpr (is_optional<M>::value) {
-            if (member) {
-                result[std::string(field.name)] = encode_value(*member, member_path);
-            }
-        } else {
-            result[std::string(field.name)] = encode_value(member, member_path);
-        }
-    });
-    return result;
-}
-
-template <class T> nlohmann::json encode_value(const T& value, const std::string& path) {
-    if constexpr (std::is_same_v<T, bool> || std::is_arithmetic_v<T> ||
-                  std::is_same_v<T, std::string>) {
-        return nlohmann::json(value);
-    } else if constexpr (is_described_enum_v<T>) {
-        for (const T candidate : EnumDescription<T>::values) {
-            if (candidate == value) {
-                return nlohmann::json(std::string(std::string_view(to_string(value))));
-            }
-        }
-        throw bus::CloudEventError(path, "not a " + std::string(EnumDescription<T>::type_name) +
-                                             " enumerator (value " +
-                                             std::to_string(static_cast<long long>(value)) + ")");
-    } else if constexpr (is_optional<T>::value) {
-        return value ? encode_value(*value, path) : nlohmann::json(nullptr);
-    } else if constexpr (is_vector<T>::value) {
-        nlohmann::json array = nlohmann::json::array();
-        for (std::size_t i = 0; i < value.size(); ++i) {
-            array.push_back(encode_value(value[i], path + "[" + std::to_string(i) + "]"));
-        }
-        return array;
-    } else {
-        static_assert(is_described_v<T>,
-                      "authevents::bus: a described field's type must be bool, a number, "
-                      "std::string, an enum with an authevents::EnumDescription, a described "
-                      "type, or std::optional / std::vector of those");
-        return encode_object(value, path);
-    }
+    static_assert(is_visitable_v<T>,
+                  "authevents::bus: a described field's type must be bool, a number, "
+                  "std::string, an enum with an authevents::EnumDescription, a described "
+                  "type, or std::optional / std::vector of those");
+    bus::DataWriter writer(path);
+    write_fields(object, writer);
+    return writer.take();
 }
 
 /// The `T` in the JSON `value` at `path`, strictly (type checked, integers range checked,
@@ -276,21 +235,6 @@ template <class Event> std::optional<std::string> derived_subject(const Event& e
         }
     });
     return subject;
-}
-
-template <class E, class = void> struct has_static_version : std::false_type {};
-template <class E>
-struct has_static_version<E, std::void_t<decltype(&E::version)>>
-    : std::bool_constant<!std::is_member_pointer_v<decltype(&E::version)> &&
-                         std::is_convertible_v<decltype(E::version), int>> {};
-
-/// The data schema version of `Event`: its `static constexpr int version` if it has one, else 1.
-template <class Event> constexpr int event_version() noexcept {
-    if constexpr (has_static_version<Event>::value) {
-        return static_cast<int>(Event::version);
-    } else {
-        return 1;
-    }
 }
 
 } // namespace authevents::detail

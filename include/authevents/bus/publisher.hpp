@@ -55,7 +55,11 @@ struct PublisherOptions {
 /// Counters of a BusPublisher (a snapshot; each counter read atomically).
 struct PublisherStats {
     std::uint64_t appended = 0;        ///< Events written to the outbox.
-    std::uint64_t unregistered = 0;    ///< Events of a type the registry does not know (logged).
+    /// Events with neither a registered type nor a description (not published; logged).
+    std::uint64_t unregistered = 0;
+    /// Events that could not be encoded: a value their description rejects, or a type string
+    /// registered for another event type (not published; logged).
+    std::uint64_t encode_failures = 0;
     std::uint64_t append_failures = 0; ///< Dispatched events the outbox append failed for
                                        ///< (logged at error, reported or thrown; not published).
 };
@@ -100,9 +104,13 @@ private:
 /// DispatchReport's observer_failures while the handlers still run (check it with
 /// publish_failed()), or thrown as PublishAborted (a DispatchAborted) from dispatch() before
 /// any handler runs. To make the event and your own data commit or roll back together, write
-/// it with SqliteOutbox::append_in inside your transaction instead (see docs/bus.md). An
-/// event of a type the registry does not know is never silently skipped: it is reported as
-/// an observer failure (logged at error) and counted.
+/// it with SqliteOutbox::append_in inside your transaction instead (see docs/bus.md).
+///
+/// Which events it encodes: those the registry knows with their EventCodec, and any other
+/// event with a description, from the description (EventTypeRegistry::encode(const
+/// EventView&)): a custom described event needs no registration here. An event with neither,
+/// or one that cannot be encoded, is never silently skipped: it is reported as an observer
+/// failure (logged at error) and counted.
 ///
 /// Thread-safety: dispatches from any number of threads append concurrently (the outbox
 /// serialises them). Disconnects from the dispatcher when destroyed; the dispatcher and the
@@ -136,6 +144,7 @@ public:
     [[nodiscard]] PublisherStats stats() const noexcept {
         return PublisherStats{appended_.load(std::memory_order_relaxed),
                               unregistered_.load(std::memory_order_relaxed),
+                              encode_failures_.load(std::memory_order_relaxed),
                               append_failures_.load(std::memory_order_relaxed)};
     }
 
@@ -164,13 +173,20 @@ private:
         if (!view.enabled() && !options_.publish_when_disabled) {
             return;
         }
-        std::optional<CloudEvent> cloud_event = registry_.encode(view);
+        std::optional<CloudEvent> cloud_event;
+        try {
+            cloud_event = registry_.encode(view);
+        } catch (...) {
+            encode_failures_.fetch_add(1, std::memory_order_relaxed);
+            throw;
+        }
         if (!cloud_event) {
             unregistered_.fetch_add(1, std::memory_order_relaxed);
-            throw std::invalid_argument(
-                fmt::format("bus publisher: event '{}' has no CloudEvent type: register it with "
-                            "EventTypeRegistry::add<Event>()",
-                            view.name()));
+            throw std::invalid_argument(fmt::format(
+                "bus publisher: event '{}' has no CloudEvent type: give it a description "
+                "(`static constexpr auto fields = ...`, see describe.hpp) or specialise "
+                "EventCodec and register it with EventTypeRegistry::add<Event>()",
+                view.name()));
         }
         try {
             append(*cloud_event);
@@ -202,6 +218,7 @@ private:
     PublisherOptions options_;
     std::atomic<std::uint64_t> appended_{0};
     std::atomic<std::uint64_t> unregistered_{0};
+    std::atomic<std::uint64_t> encode_failures_{0};
     std::atomic<std::uint64_t> append_failures_{0};
     ScopedConnection observer_; // last: disconnected first, before the members it uses
 };

@@ -7,6 +7,7 @@
 
 #include <authevents/bus/builtin_codecs.hpp>
 #include <authevents/bus/codec.hpp>
+#include <authevents/bus/data_writer.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/dispatcher.hpp>
@@ -109,14 +110,26 @@ public:
         return result;
     }
 
-    /// The viewed event as a CloudEvent (see to_cloud_event()), or std::nullopt when its event
-    /// type is not registered. Thread-safe. @throws what to_cloud_event() throws.
+    /// The viewed event as a CloudEvent: with its EventCodec (see to_cloud_event()) when its
+    /// type is registered; else, when it has a description (EventView::has_fields()), encoded
+    /// from the description exactly as the codec derived from it would (type
+    /// "<type_prefix>.<name>.v<version>", data and subject through DataWriter); else
+    /// std::nullopt. An explicit EventCodec specialisation is only used once registered.
+    ///
+    /// Thread-safe.
+    /// @throws CloudEventError naming the field for a value its description rejects, and
+    ///         CloudEventError("type") when an unregistered event's type string is registered
+    ///         for another event type.
+    /// @throws what to_cloud_event() throws.
     [[nodiscard]] std::optional<CloudEvent> encode(const EventView& view) const {
         const auto found = by_key_.find(view.type_key());
-        if (found == by_key_.end()) {
+        if (found != by_key_.end()) {
+            return entries_[found->second].encode(view, options_);
+        }
+        if (!view.has_fields()) {
             return std::nullopt;
         }
-        return entries_[found->second].encode(view, options_);
+        return encode_described(view);
     }
 
     /// `event` as a CloudEvent with this registry's options (see to_cloud_event()); works
@@ -160,6 +173,32 @@ private:
 
     template <class... Events> void add_all(std::tuple<Events...>* /*tag*/) {
         (add<Events>(), ...);
+    }
+
+    CloudEvent encode_described(const EventView& view) const {
+        CloudEvent result;
+        result.type = options_.type_prefix;
+        if (!result.type.empty()) {
+            result.type += '.';
+        }
+        result.type.append(view.name());
+        result.type += ".v";
+        result.type += std::to_string(view.version());
+        const auto clash = by_type_.find(result.type);
+        if (clash != by_type_.end()) {
+            throw CloudEventError("type", "'" + result.type +
+                                              "' is registered for another event type (named '" +
+                                              std::string(entries_[clash->second].name) +
+                                              "'): rename the event or bump its version");
+        }
+        DataWriter writer("data");
+        view.write_fields(writer);
+        result.id = new_event_id();
+        result.source = options_.source;
+        result.subject = writer.subject();
+        result.time = rfc3339_now();
+        result.data = writer.take();
+        return result;
     }
 
     template <class Event>
