@@ -77,8 +77,7 @@ void check_field_range(const FieldT& field, const M& value, const std::string& p
     } else if constexpr (std::is_integral_v<M> && !std::is_same_v<M, bool>) {
         if (field.bounded && (static_cast<std::int64_t>(value) < field.min ||
                               static_cast<std::int64_t>(value) > field.max)) {
-            throw_out_of_range(path, std::to_string(value), field.min, field.max,
-                               field.range_name);
+            throw_out_of_range(path, std::to_string(value), field.min, field.max, field.range_name);
         }
     }
 }

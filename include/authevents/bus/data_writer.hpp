@@ -28,8 +28,8 @@ namespace authevents::detail {
                                             std::int64_t min, std::int64_t max,
                                             std::string_view range_name) {
     throw bus::CloudEventError(path, value + " is out of range for " + std::string(range_name) +
-                                         " (" + std::to_string(min) + ".." +
-                                         std::to_string(max) + ")");
+                                         " (" + std::to_string(min) + ".." + std::to_string(max) +
+                                         ")");
 }
 
 } // namespace authevents::detail
@@ -63,8 +63,8 @@ public:
     void begin_object(ObjectKind kind, std::int64_t id) override {
         if (kind != ObjectKind::plain && !subject_ && stack_.size() == 1 &&
             stack_.back().node->is_object() && !field_.optional) {
-            subject_ = (kind == ObjectKind::user ? "user/" : "seller_application/") +
-                       std::to_string(id);
+            subject_ =
+                (kind == ObjectKind::user ? "user/" : "seller_application/") + std::to_string(id);
         }
         open(nlohmann::json::object());
     }
@@ -83,8 +83,8 @@ public:
     /// @copydoc FieldSink::integer
     void integer(std::int64_t value) override {
         if (in_field() && field_.bounded && (value < field_.min || value > field_.max)) {
-            detail::throw_out_of_range(value_path(), std::to_string(value), field_.min,
-                                       field_.max, field_.range_name);
+            detail::throw_out_of_range(value_path(), std::to_string(value), field_.min, field_.max,
+                                       field_.range_name);
         }
         place(value);
     }
@@ -93,8 +93,8 @@ public:
         if (in_field() && field_.bounded &&
             (field_.max < 0 || value > static_cast<std::uint64_t>(field_.max) ||
              (field_.min > 0 && value < static_cast<std::uint64_t>(field_.min)))) {
-            detail::throw_out_of_range(value_path(), std::to_string(value), field_.min,
-                                       field_.max, field_.range_name);
+            detail::throw_out_of_range(value_path(), std::to_string(value), field_.min, field_.max,
+                                       field_.range_name);
         }
         place(value);
     }
@@ -107,8 +107,8 @@ public:
                     std::string_view type_name) override {
         if (word.empty()) {
             throw CloudEventError(value_path(), "not a " + std::string(type_name) +
-                                                    " enumerator (value " +
-                                                    std::to_string(value) + ")");
+                                                    " enumerator (value " + std::to_string(value) +
+                                                    ")");
         }
         place(std::string(word));
     }

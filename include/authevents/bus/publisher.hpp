@@ -54,7 +54,7 @@ struct PublisherOptions {
 
 /// Counters of a BusPublisher (a snapshot; each counter read atomically).
 struct PublisherStats {
-    std::uint64_t appended = 0;        ///< Events written to the outbox.
+    std::uint64_t appended = 0; ///< Events written to the outbox.
     /// Events with neither a registered type nor a description (not published; logged).
     std::uint64_t unregistered = 0;
     /// Events that could not be encoded: a value their description rejects, or a type string
