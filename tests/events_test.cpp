@@ -1,6 +1,8 @@
 // Tests for authevents/events.hpp: the event value structs, User, SellerApplication and
 // LoginFailureReason.
+#include <authevents/event_view.hpp>
 #include <authevents/events.hpp>
+#include <authevents/field_sink.hpp>
 
 #include "catch_compat.hpp"
 #include "event_samples.hpp"
@@ -349,4 +351,144 @@ TEST_CASE("descriptions: equality compares every described field, custom events 
     changed.language = "pt";
     CHECK(changed != samples::ana());
     CHECK(UserRegistered{samples::ana(), true, {}} == UserRegistered{samples::ana(), true, {}});
+}
+
+// ---- FieldSink: the type-erased walk of a description ----------------------------------------
+
+namespace {
+
+std::string kind_word(FieldKind kind) {
+    switch (kind) {
+    case FieldKind::plain:
+        return "plain";
+    case FieldKind::email:
+        return "email";
+    case FieldKind::ip_address:
+        return "ip";
+    case FieldKind::free_text:
+        return "free_text";
+    }
+    return "?";
+}
+
+/// Writes every FieldSink call as text, to check the order and the arguments.
+class TraceSink final : public FieldSink {
+public:
+    std::string text;
+
+    void begin_object(ObjectKind kind, std::int64_t id) override {
+        text += kind == ObjectKind::user ? "{user#" + std::to_string(id) + " "
+                : kind == ObjectKind::seller_application
+                    ? "{application#" + std::to_string(id) + " "
+                    : std::string("{");
+    }
+    void field(const FieldInfo& info) override {
+        text += std::string(info.name);
+        text += info.optional ? "?" : "";
+        text += info.kind == FieldKind::plain ? "" : "(" + kind_word(info.kind) + ")";
+        if (info.bounded) {
+            text += "[" + std::to_string(info.min) + ".." + std::to_string(info.max) + " " +
+                    std::string(info.range_name) + "]";
+        }
+        text += "=";
+    }
+    void end_object() override { text += "} "; }
+    void begin_array(std::size_t size) override { text += "[" + std::to_string(size) + ": "; }
+    void end_array() override { text += "] "; }
+    void null_value() override { text += "null "; }
+    void boolean(bool value) override { text += value ? "true " : "false "; }
+    void integer(std::int64_t value) override { text += std::to_string(value) + " "; }
+    void unsigned_integer(std::uint64_t value) override { text += std::to_string(value) + "u "; }
+    void floating(double value) override { text += std::to_string(value) + " "; }
+    void string(std::string_view value, FieldKind kind) override {
+        text += "'" + std::string(value) + "'" +
+                (kind == FieldKind::plain ? "" : "/" + kind_word(kind)) + " ";
+    }
+    void enumerator(std::string_view word, std::int64_t value,
+                    std::string_view type_name) override {
+        text += std::string(type_name) + ":" +
+                (word.empty() ? "invalid " + std::to_string(value) : std::string(word)) + " ";
+    }
+};
+
+enum class Colour { red, green };
+enum class Shade : std::uint8_t { light = 1, dark = 2 };
+
+struct Walked {
+    static constexpr std::string_view name = "walked";
+    static constexpr int version = 4;
+    std::optional<User> by;
+    std::vector<std::optional<std::string>> tags;
+    std::uint32_t count = 0;
+    std::optional<int> percent;
+    double ratio = 0;
+    LoginFailureReason reason = LoginFailureReason::wrong_password;
+    Shade shade = Shade::light;
+    SellerApplication application;
+    static constexpr auto fields = std::make_tuple(
+        field("by", &Walked::by), field("tags", &Walked::tags, FieldKind::free_text),
+        field("count", &Walked::count),
+        field("percent", &Walked::percent).in_range(0, 100, "a percentage"),
+        field("ratio", &Walked::ratio), field("reason", &Walked::reason),
+        field("shade", &Walked::shade), field("application", &Walked::application));
+};
+
+struct Plain { // an event without a description
+    static constexpr std::string_view name = "plain";
+    int value = 0;
+};
+
+} // namespace
+
+TEST_CASE("write_fields walks a description depth first, in order, absent optionals skipped",
+          "[events][describe]") {
+    Walked walked;
+    walked.tags = {std::string("a b"), std::nullopt};
+    walked.count = 3;
+    walked.ratio = 0.5;
+    walked.shade = Shade::dark;
+    walked.application = samples::application();
+    TraceSink sink;
+    write_fields(walked, sink);
+    const std::string user42 =
+        "{user#42 id=42 email(email)='ana@example.com'/email first_name(free_text)="
+        "'Ana'/free_text last_name(free_text)='Lima'/free_text language='es' } ";
+    CHECK(sink.text == "{tags(free_text)=[2: 'a b'/free_text null ] count=3u ratio=0.500000 "
+                       "reason=LoginFailureReason:wrong_password shade=2 application={"
+                       "application#7 id=7 applicant=" +
+                           user42 + "seller_type='individual' } } ");
+
+    walked.by = samples::admin();
+    walked.percent = 90;
+    walked.reason = static_cast<LoginFailureReason>(77);
+    sink.text.clear();
+    write_fields(walked, sink);
+    CHECK(sink.text.rfind("{by?={user#1 id=1 ", 0) == 0);
+    CHECK(sink.text.find("percent?[0..100 a percentage]=90 ") != std::string::npos);
+    CHECK(sink.text.find("reason=LoginFailureReason:invalid 77 ") != std::string::npos);
+    (void)Colour::green;
+}
+
+TEST_CASE("an EventView walks the fields of any described event, and knows its version",
+          "[events][describe]") {
+    const Walked walked;
+    const EventView view(walked, SenderId::any(), true);
+    CHECK(view.has_fields());
+    CHECK(view.version() == 4);
+    TraceSink sink;
+    view.write_fields(sink);
+    CHECK(sink.text.rfind("{tags(free_text)=[0: ] count=0u ", 0) == 0);
+
+    const UserRegistered registered = samples::user_registered();
+    const EventView builtin(registered, SenderId::any(), true);
+    CHECK(builtin.version() == 1);
+    TraceSink builtin_sink;
+    builtin.write_fields(builtin_sink);
+    CHECK(builtin_sink.text.rfind("{user={user#42 ", 0) == 0);
+
+    const Plain plain{1};
+    const EventView opaque(plain, SenderId::any(), true);
+    CHECK_FALSE(opaque.has_fields());
+    CHECK_THROWS_WITH(opaque.write_fields(sink),
+                      Catch::Matchers::Contains("'plain' has no description"));
 }

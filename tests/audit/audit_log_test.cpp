@@ -40,6 +40,103 @@ TEST_CASE("Every dispatched event, built-in or custom, is recorded exactly once"
     audit_log_contract::every_event_recorded_once(*store);
 }
 
+namespace {
+
+// Custom described events with no AuditTraits: the log records them from their description
+// whether or not it was told about them.
+struct AccountLocked {
+    static constexpr std::string_view name = "account_locked";
+    static constexpr int version = 3;
+    std::vector<User> watchers; // in an array: never the subject
+    User user;                  // the subject: the first User outside arrays
+    std::optional<User> by;     // another user: their personal values are left out
+    std::optional<std::string> ip_address;
+    std::vector<std::string> notes;
+    static constexpr auto fields =
+        std::make_tuple(field("watchers", &AccountLocked::watchers),
+                        field("user", &AccountLocked::user), field("by", &AccountLocked::by),
+                        field("ip_address", &AccountLocked::ip_address, FieldKind::ip_address),
+                        field("notes", &AccountLocked::notes, FieldKind::free_text));
+};
+
+struct MaintenanceDone { // about no user: sealed with a key of its own
+    static constexpr std::string_view name = "maintenance_done";
+    std::string note;
+    static constexpr auto fields =
+        std::make_tuple(field("note", &MaintenanceDone::note, FieldKind::free_text));
+};
+
+void dispatch_custom(EventDispatcher& dispatcher) {
+    dispatcher.dispatch(TicketClosed{11, quetzal(), "closed after a call with Anastasia"});
+    dispatcher.dispatch(AccountLocked{
+        {bob()}, quetzal(), bob(), quetzal_ip, {"Zanzibar tax forms missing", "second note"}});
+    dispatcher.dispatch(MaintenanceDone{"Zanzibar tax forms missing"});
+}
+
+} // namespace
+
+TEST_CASE("A described custom event is recorded from its description alone: the same record "
+          "whether or not it was added",
+          "[audit][audit_log]") {
+    auto told_store = testing::make_test_store();
+    auto untold_store = testing::make_test_store();
+    {
+        EventDispatcher dispatcher;
+        dispatcher.set_logger({});
+        AuditLog told(*told_store, quick_options());
+        told.add<TicketClosed>().add<AccountLocked>().add<MaintenanceDone>();
+        told.attach(dispatcher);
+        AuditLog untold(*untold_store, quick_options());
+        untold.attach(dispatcher);
+        dispatch_custom(dispatcher);
+        REQUIRE(told.flush(std::chrono::seconds(10)));
+        REQUIRE(untold.flush(std::chrono::seconds(10)));
+        CHECK(untold.stats().unknown_types == 0);
+        CHECK(untold.stats().written == 3);
+    }
+    AuditReader told_reader(*told_store);
+    AuditReader untold_reader(*untold_store);
+    const auto told_records = all_records(*told_store);
+    const auto untold_records = all_records(*untold_store);
+    REQUIRE(told_records.size() == 3);
+    REQUIRE(untold_records.size() == 3);
+    for (std::size_t i = 0; i < 3; ++i) {
+        const OpenedRecord a = told_reader.open(told_records[i]);
+        const OpenedRecord b = untold_reader.open(untold_records[i]);
+        INFO(a.record.event_type);
+        CHECK(a.record.event_type == b.record.event_type);
+        CHECK(a.record.event_version == b.record.event_version);
+        CHECK(a.record.owasp == b.record.owasp);
+        CHECK(a.record.actor == b.record.actor);
+        CHECK(a.record.subject == b.record.subject);
+        CHECK(a.record.key_scope.substr(0, 6) == b.record.key_scope.substr(0, 6));
+        CHECK(a.data == b.data);
+        CHECK(a.source_ip == b.source_ip);
+        CHECK(a.record.ip_index.has_value() == b.record.ip_index.has_value()); // keyed per store
+    }
+    const OpenedRecord locked = untold_reader.open(untold_records[1]);
+    CHECK(locked.record.event_version == 3);
+    CHECK(locked.record.subject == "user:7");
+    CHECK(locked.record.actor == "user:7");
+    CHECK(locked.source_ip == std::optional<std::string>(quetzal_ip));
+    CHECK(locked.data.at("user").at("email") == quetzal().email);
+    CHECK(locked.data.at("notes") ==
+          nlohmann::json::array({"Zanzibar tax forms missing", "second note"}));
+    // bob's id stays, his personal values do not.
+    CHECK(locked.data.at("by") == nlohmann::json{{"id", 8}, {"language", "en"}});
+    CHECK(locked.data.at("watchers").at(0) == nlohmann::json{{"id", 8}, {"language", "en"}});
+    ReaderQuery by_ip;
+    by_ip.ip = quetzal_ip;
+    const OpenedPage found = untold_reader.query(by_ip);
+    REQUIRE(found.records.size() == 1);
+    CHECK(found.records[0].record.event_type == "account_locked");
+    const OpenedRecord maintenance = untold_reader.open(untold_records[2]);
+    CHECK(maintenance.record.subject == "system");
+    CHECK(maintenance.record.key_scope.rfind("event:", 0) == 0);
+    CHECK(maintenance.data.at("note") == "Zanzibar tax forms missing");
+    check_no_plaintext_columns(*untold_store);
+}
+
 TEST_CASE("A CloudEvent is recorded once however often it is delivered, with its id and time",
           "[audit][audit_log]") {
     auto store = testing::make_test_store();

@@ -940,6 +940,124 @@ TEST_CASE("an explicit EventCodec overrides the one derived from a description; 
     CHECK(received.front().user == samples::ana());
 }
 
+// ---- Events the registry was never given: encoded from their descriptions ----------------
+
+// Two described events and one that is not, none of them registered anywhere.
+struct AdminActed {
+    static constexpr std::string_view name = "admin_acted";
+    std::optional<User> admin;     // optional: never the subject
+    std::vector<User> targets;     // in an array: never the subject
+    SellerApplication application; // the first non-optional User/SellerApplication field
+    User user;
+    std::uint16_t count = 0;
+    static constexpr auto fields = std::make_tuple(
+        authevents::field("admin", &AdminActed::admin),
+        authevents::field("targets", &AdminActed::targets),
+        authevents::field("application", &AdminActed::application),
+        authevents::field("user", &AdminActed::user),
+        authevents::field("count", &AdminActed::count).in_range(1, 10, "a batch size"));
+};
+
+struct ClashesWithBuiltin { // same CloudEvent type as the built-in user_registered
+    static constexpr std::string_view name = "user_registered";
+    std::int64_t id = 0;
+    static constexpr auto fields =
+        std::make_tuple(authevents::field("id", &ClashesWithBuiltin::id));
+};
+
+struct Opaque { // a field type a FieldSink cannot receive
+    static constexpr std::string_view name = "opaque";
+    std::string_view view;
+    static constexpr auto fields = std::make_tuple(authevents::field("view", &Opaque::view));
+};
+static_assert(!authevents::is_visitable_v<Opaque>);
+static_assert(authevents::is_visitable_v<AdminActed>);
+
+template <class Event> EventView view_of(const Event& event) {
+    return EventView(event, SenderId::any(), true);
+}
+
+TEMPLATE_LIST_TEST_CASE("DataWriter writes every built-in event as its codec does",
+                        "[cloudevent][describe]", BuiltinEvents) {
+    for (const TestType& event : cases<TestType>()) {
+        DataWriter writer;
+        view_of(event).write_fields(writer);
+        CHECK(writer.subject() == EventCodec<TestType>::subject(event));
+        CHECK(writer.take() == EventCodec<TestType>::to_data(event));
+    }
+}
+
+TEST_CASE("an event the registry was never given is encoded from its description, as its "
+          "derived codec would encode it",
+          "[cloudevent][describe]") {
+    const EventTypeRegistry registry; // the built-in events only
+    const PlanChanged plan{
+        samples::ana(), Plan::pro, {{"ana@example.com", true}, {"bo@x.org", false}}, 10, 9.5};
+    const std::optional<CloudEvent> encoded = registry.encode(view_of(plan));
+    REQUIRE(encoded.has_value());
+    const CloudEvent derived = to_cloud_event(plan);
+    CHECK(encoded->type == "authevents.plan_changed.v2");
+    CHECK(encoded->type == derived.type);
+    CHECK(encoded->subject == derived.subject);
+    CHECK(encoded->data == derived.data);
+    CHECK(encoded->source == "/auth-service");
+    CHECK(is_rfc3339(encoded->time));
+    CHECK(encoded->id != derived.id);
+
+    // A consumer names the type once, to decode it.
+    EventTypeRegistry consumer;
+    consumer.add<PlanChanged>();
+    EventDispatcher dispatcher;
+    dispatcher.set_logger({});
+    std::vector<PlanChanged> received;
+    dispatcher.connect<PlanChanged>([&](const PlanChanged& e) { received.push_back(e); });
+    consumer.dispatch(parse_cloud_event(to_json_text(*encoded)), dispatcher);
+    REQUIRE(received.size() == 1);
+    CHECK(authevents::equal(received.front(), plan));
+
+    // The subject rule: the first top-level, non-optional User or SellerApplication field.
+    const AdminActed acted{
+        samples::admin(), {samples::admin()}, samples::application(), samples::ana(), 3};
+    const std::optional<CloudEvent> acted_cloud = registry.encode(view_of(acted));
+    REQUIRE(acted_cloud.has_value());
+    CHECK(acted_cloud->subject == std::optional<std::string>("seller_application/7"));
+    CHECK(acted_cloud->subject == to_cloud_event(acted).subject);
+    CHECK(acted_cloud->data == to_cloud_event(acted).data);
+    CHECK(acted_cloud->data.at("targets").at(0).at("id") == 1);
+    CHECK(acted_cloud->data.at("count") == 3);
+
+    // With another prefix, the type follows it.
+    CloudEventOptions options;
+    options.type_prefix = "com.example";
+    CHECK(EventTypeRegistry(options).encode(view_of(plan))->type == "com.example.plan_changed.v2");
+}
+
+TEST_CASE("encoding an unregistered event from its description fails clearly",
+          "[cloudevent][describe]") {
+    const EventTypeRegistry registry;
+    PlanChanged plan{samples::ana(), Plan::pro, {}, 0, 1};
+    check_error([&] { (void)registry.encode(view_of(plan)); }, "data.seat_limit",
+                "0 is out of range for a seat limit (1..500)");
+    plan.seat_limit = 2;
+    plan.plan = static_cast<Plan>(9);
+    check_error([&] { (void)registry.encode(view_of(plan)); }, "data.plan",
+                "not a Plan enumerator (value 9)");
+    AdminActed acted{std::nullopt, {}, samples::application(), samples::ana(), 11};
+    check_error([&] { (void)registry.encode(view_of(acted)); }, "data.count",
+                "11 is out of range for a batch size (1..10)");
+    check_error([&] { (void)registry.encode(view_of(ClashesWithBuiltin{1})); }, "type",
+                "'authevents.user_registered.v1' is registered for another event type (named "
+                "'user_registered')");
+
+    // No description, or one a FieldSink cannot walk: nothing to encode from.
+    CHECK_FALSE(registry.encode(view_of(PasswordChanged{1, false, {}})).has_value());
+    const Opaque opaque{"x"};
+    CHECK_FALSE(view_of(opaque).has_fields());
+    CHECK_FALSE(registry.encode(view_of(opaque)).has_value());
+    DataWriter writer;
+    CHECK_THROWS_AS(view_of(opaque).write_fields(writer), std::logic_error);
+}
+
 TEST_CASE("parse_cloud_event_type splits what cloud_event_type makes, and nothing else",
           "[cloudevent]") {
     using authevents::bus::parse_cloud_event_type;

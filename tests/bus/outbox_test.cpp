@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -512,7 +513,78 @@ struct LoggedDispatcher : authevents::EventDispatcher {
     explicit LoggedDispatcher(LogCapture& log) { set_logger(log.logger()); }
 };
 
+/// A custom event with a description and nothing else: no registry is told about it.
+struct SessionRevoked {
+    static constexpr std::string_view name = "session_revoked";
+    authevents::User user;
+    int sessions = 0;
+    std::optional<std::string> ip_address;
+    static constexpr auto fields = std::make_tuple(
+        authevents::field("user", &SessionRevoked::user),
+        authevents::field("sessions", &SessionRevoked::sessions).in_range(1, 100, "a count"),
+        authevents::field("ip_address", &SessionRevoked::ip_address,
+                          authevents::FieldKind::ip_address));
+};
+
+/// A custom event without a description (and no EventCodec).
+struct Unencodable {
+    static constexpr std::string_view name = "unencodable";
+    int value = 0;
+};
+
 } // namespace
+
+TEST_CASE("a BusPublisher publishes a described custom event it was never told about; an "
+          "event it cannot encode is reported, counted and logged") {
+    using authevents::bus::BusPublisher;
+    TempDir dir;
+    SqliteOutbox outbox(dir.file("outbox.db"));
+    LogCapture log;
+    LoggedDispatcher dispatcher(log);
+    BusPublisher publisher(dispatcher, outbox); // the default registry: built-in events only
+    int handled = 0;
+    dispatcher.connect<SessionRevoked>([&](const SessionRevoked&) { ++handled; });
+
+    const SessionRevoked revoked{samples::ana(), 3, std::string("203.0.113.9")};
+    CHECK(dispatcher.dispatch(revoked).observer_failures.empty());
+    CHECK(handled == 1);
+    const std::vector<OutboxRecord> batch = outbox.next_batch(10);
+    REQUIRE(batch.size() == 1);
+    CHECK(batch[0].type == "authevents.session_revoked.v1");
+    const authevents::bus::CloudEvent cloud = authevents::bus::parse_cloud_event(batch[0].payload);
+    CHECK(cloud.subject == std::optional<std::string>("user/42"));
+    authevents::bus::EventTypeRegistry consumer;
+    consumer.add<SessionRevoked>();
+    authevents::EventDispatcher consumer_side;
+    consumer_side.set_logger({});
+    std::vector<SessionRevoked> decoded;
+    consumer_side.connect<SessionRevoked>([&](const SessionRevoked& e) { decoded.push_back(e); });
+    consumer.dispatch(cloud, consumer_side);
+    REQUIRE(decoded.size() == 1);
+    CHECK(authevents::equal(decoded[0], revoked));
+
+    // Out of its declared range: not published, counted, reported, logged at error.
+    const authevents::DispatchReport out_of_range =
+        dispatcher.dispatch(SessionRevoked{samples::ana(), 0, std::nullopt});
+    CHECK(handled == 2);
+    REQUIRE(out_of_range.observer_failures.size() == 1);
+    CHECK_THROWS_WITH(std::rethrow_exception(out_of_range.observer_failures[0].error),
+                      Catch::Matchers::Contains("data.sessions") &&
+                          Catch::Matchers::Contains("out of range for a count"));
+    // No description and no codec: not published, counted, reported, logged at error.
+    const authevents::DispatchReport undescribed = dispatcher.dispatch(Unencodable{1});
+    REQUIRE(undescribed.observer_failures.size() == 1);
+    CHECK_THROWS_WITH(std::rethrow_exception(undescribed.observer_failures[0].error),
+                      Catch::Matchers::Contains("'unencodable' has no CloudEvent type"));
+    CHECK(publisher.stats().appended == 1);
+    CHECK(publisher.stats().encode_failures == 1);
+    CHECK(publisher.stats().unregistered == 1);
+    CHECK(outbox.pending_count() == 1);
+    const auto errors = log.texts(authevents::LogLevel::error);
+    REQUIRE(errors.size() == 2);
+    CHECK_THAT(errors[0], Catch::Matchers::Contains("session_revoked observer failed"));
+    CHECK_THAT(errors[1], Catch::Matchers::Contains("unencodable observer failed"));
+}
 
 TEST_CASE("a failed outbox append is in the DispatchReport, counted and logged; handlers run") {
     using authevents::bus::BusPublisher;
