@@ -9,6 +9,7 @@
 /// Part of authevents::audit (CMake target authevents::audit).
 #pragma once
 
+#include <authevents/audit/audit_log_options.hpp>
 #include <authevents/audit/entry.hpp>
 #include <authevents/audit/owasp.hpp>
 #include <authevents/audit/record.hpp>
@@ -53,37 +54,6 @@
 
 namespace authevents::audit {
 
-/// How an AuditLog queues, batches and retries. A plain value; validated by AuditLog.
-struct AuditLogOptions {
-    /// Most entries waiting to be written; beyond it entries are dropped, counted, logged at
-    /// error and replaced by an audit_gap record. At least 1.
-    std::size_t queue_capacity = 10000;
-    std::size_t batch_size = 256; ///< Most entries per append (one transaction). At least 1.
-    std::chrono::milliseconds retry_min{20};   ///< First pause after a failed write (> 0).
-    std::chrono::milliseconds retry_max{2000}; ///< Longest pause between retries (>= retry_min).
-    /// How long the destructor (or stop()) keeps trying to write what is queued.
-    std::chrono::milliseconds shutdown_timeout{5000};
-    /// The CloudEvent type prefix of record(const CloudEvent&) ("<prefix>.<name>.v<N>").
-    std::string type_prefix = "authevents";
-    /// Where store failures, drops and unknown event types are reported (at error or warning).
-    /// An empty Logger reports nothing (the counters still count).
-    Logger logger = stderr_logger();
-};
-
-/// What an AuditLog did so far. Each counter is read atomically; the whole is not a snapshot.
-struct AuditLogStats {
-    std::uint64_t recorded = 0;       ///< Entries accepted into the queue (gap records excluded).
-    std::uint64_t written = 0;        ///< Records appended (gap records included).
-    std::uint64_t duplicates = 0;     ///< Entries the store skipped: their CloudEvent id was known.
-    std::uint64_t dropped = 0;        ///< Entries lost (queue full, stopped, or rejected).
-    std::uint64_t rejected = 0;       ///< Of `dropped`: entries that could not be sealed/written.
-    std::uint64_t gap_records = 0;    ///< audit_gap records appended.
-    std::uint64_t store_failures = 0; ///< Failed write attempts (each retried).
-    std::uint64_t unknown_types = 0;  ///< Events recorded by name only (type never add()ed).
-    std::uint64_t undecoded = 0;      ///< CloudEvents recorded undecoded (unknown type, bad data).
-    std::size_t queued = 0;           ///< Entries waiting now (in the queue or being written).
-};
-
 /// Records events in an AuditStore. Knows the twelve built-in events. A custom event with a
 /// description is recorded with its fields from the description alone (see
 /// pending_entry(const EventView&)); add<Event>() is needed only for its AuditTraits (OWASP
@@ -101,7 +71,7 @@ struct AuditLogStats {
 ///
 /// Thread-safety: every member may be called from any thread concurrently, except that add()
 /// should be called before the events it adds are recorded (it is safe, but an event recorded
-/// before its add() is recorded by name only). Non-copyable, non-movable. The store must
+/// before its add() is recorded with the default traits). Non-copyable, non-movable. The store must
 /// outlive the AuditLog. Destruction disconnects from the dispatchers, then writes what is
 /// queued for up to shutdown_timeout (entries still unwritten are counted and logged at error).
 class AuditLog {
@@ -116,7 +86,7 @@ public:
     /// wrapped with its master key). @throws as above, and std::invalid_argument for null
     /// `keys` or keys over another store.
     AuditLog(AuditStore& store, std::shared_ptr<KeyRing> keys, AuditLogOptions options = {})
-        : store_(store), keys_(std::move(keys)), options_(checked(std::move(options))) {
+        : store_(store), keys_(std::move(keys)), options_(detail::checked(std::move(options))) {
         if (!keys_ || &keys_->store() != &store_) {
             throw std::invalid_argument("authevents::audit::AuditLog: the KeyRing must be non-null "
                                         "and over the same store");
@@ -316,22 +286,6 @@ private:
         PendingEntry pending;
         bool gap = false; // a marker: becomes the audit_gap record of the drops it stands for
     };
-
-    static AuditLogOptions checked(AuditLogOptions options) {
-        if (options.queue_capacity == 0 || options.batch_size == 0) {
-            throw std::invalid_argument(
-                "authevents::audit::AuditLogOptions: queue_capacity and batch_size must be >= 1");
-        }
-        if (options.retry_min.count() <= 0 || options.retry_max < options.retry_min) {
-            throw std::invalid_argument(
-                "authevents::audit::AuditLogOptions: need 0 < retry_min <= retry_max");
-        }
-        if (options.shutdown_timeout.count() < 0) {
-            throw std::invalid_argument(
-                "authevents::audit::AuditLogOptions: shutdown_timeout must not be negative");
-        }
-        return options;
-    }
 
     template <class... Events> void add_all(std::tuple<Events...>* /*tag*/) {
         (add<Events>(), ...);
