@@ -2,7 +2,8 @@
 /// EventDispatcher: the facade services dispatch authentication events through (Django's
 /// `EventDispatcher`), with logging, an enable switch, custom events and counters.
 ///
-/// Uses fmt for its log lines (formatters in format.hpp, Logger in logging.hpp). The types it
+/// Its log lines are built by format.hpp's writers (which include only `<fmt/core.h>`), the
+/// Logger is in logging.hpp. The types it
 /// shares with observers and the bus live in their own headers: DispatchReport and EventStats
 /// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp),
 /// SignalView (signal_view.hpp); its storage is in detail/dispatcher_channels.hpp.
@@ -20,14 +21,11 @@
 #include <authevents/signal.hpp>
 #include <authevents/signal_view.hpp>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
-#include <any>
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -344,14 +342,24 @@ private:
         return level >= logger_min_level_.load(std::memory_order_relaxed) ? logger_ : nullptr;
     }
 
+    /// Reports a failure of one channel's queued handler: counts it and logs it at error. One
+    /// type for every event, so that the twelve built-in channels instantiate one
+    /// std::function target, not twelve.
+    struct QueuedFailureReporter {
+        const EventDispatcher* dispatcher;
+        detail::ChannelBase* channel;
+
+        void operator()(const SlotError& failure) const {
+            channel->counters.add(detail::ChannelCounters::handler_failures);
+            dispatcher->log_failure(channel->counters.name, "queued handler", failure);
+        }
+    };
+
     /// Routes failures of `ch`'s queued handlers (connected with an executor), which no
     /// dispatch can report, to the error log and the counters. Runs on the executor's thread:
     /// hence the rule that the dispatcher outlives its queued handlers' calls.
     template <class Event> void report_queued_failures(detail::Channel<Event>& ch) {
-        ch.signal.set_queued_error_handler([this, &ch](const SlotError& failure) {
-            ch.counters.add(detail::ChannelCounters::handler_failures);
-            log_failure(Event::name, "queued handler", failure);
-        });
+        ch.signal.set_queued_error_handler(QueuedFailureReporter{this, &ch});
     }
 
     /// Builds a line with `make_line()` and passes it to the logger; swallows exceptions.
@@ -369,13 +377,8 @@ private:
     template <class Event> void log_event(const Event& event, bool handlers_enabled) const {
         log(LogLevel::info, [&] {
             const RedactionPolicy policy = redaction();
-            fmt::memory_buffer line;
-            // Plain appends, not fmt::format_to: in fmt 9 each format_to call compiles the
-            // whole formatting engine again in every translation unit including this header.
-            const auto put = [&line](std::string_view text) {
-                line.append(text.data(), text.data() + text.size());
-            };
-            put("[EVENT] ");
+            std::string line = "[EVENT] ";
+            const auto put = [&line](std::string_view text) { line.append(text); };
             if constexpr (is_described_v<Event>) {
                 detail::write_event_fields(line, event, &policy);
             } else if constexpr (fmt::is_formattable<Event>::value) {
@@ -391,7 +394,7 @@ private:
             if (!handlers_enabled) {
                 put(" (handlers disabled)");
             }
-            return fmt::to_string(line);
+            return line;
         });
     }
 
@@ -399,12 +402,15 @@ private:
                      const SlotError& failure) const {
         log(LogLevel::error, [&] {
             const std::string& uid = failure.connection.dispatch_uid();
-            const std::string what = redact_text(detail::describe_exception(failure.error),
-                                                 redaction(), detail::max_log_text_bytes);
-            if (uid.empty()) {
-                return fmt::format("[EVENT] {} {} failed: {}", event_name, role, what);
+            std::string line = "[EVENT] ";
+            line.append(event_name).append(" ").append(role);
+            if (!uid.empty()) {
+                line.append(" '").append(uid).append("'");
             }
-            return fmt::format("[EVENT] {} {} '{}' failed: {}", event_name, role, uid, what);
+            line.append(" failed: ");
+            line.append(redact_text(detail::describe_exception(failure.error), redaction(),
+                                    detail::max_log_text_bytes));
+            return line;
         });
     }
 
