@@ -23,6 +23,7 @@
 
 #include <fmt/core.h>
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <exception>
@@ -81,10 +82,20 @@ class EventDispatcher : private detail::BuiltinChannelStore,
 public:
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
     /// only). @throws std::bad_alloc.
+    ///
+    /// A template (its parameter is never named) only so that its body, which sets up the
+    /// twelve built-in signals, is compiled in the units that construct a dispatcher, not in
+    /// every unit that includes this header (e.g. a service that takes one by reference).
+    template <class Unused = void>
     EventDispatcher()
-        : BuiltinEntryPoints([this](auto* event) { return make_view(event); }),
+        : BuiltinEntryPoints([this](auto* event) { return this->make_view(event); }),
           logger_(std::make_shared<const Logger>(stderr_logger())) {
-        std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
+        std::apply(
+            [this](auto&... ch) {
+                (report_queued_failures(ch), ...);
+                builtin_bases_ = {static_cast<detail::ChannelBase*>(&ch)...};
+            },
+            builtins_);
     }
 
     EventDispatcher(const EventDispatcher&) = delete;
@@ -272,9 +283,10 @@ public:
     /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] std::vector<EventStats> all_stats() const {
         std::vector<EventStats> result;
-        std::apply(
-            [&result](const auto&... ch) { (result.push_back(ch.counters.snapshot()), ...); },
-            builtins_);
+        result.reserve(builtin_bases_.size());
+        for (const detail::ChannelBase* ch : builtin_bases_) {
+            result.push_back(ch->counters.snapshot());
+        }
         std::shared_lock<std::shared_mutex> lock(custom_mutex_);
         for (const detail::ChannelBase* ch : custom_order_) {
             result.push_back(ch->counters.snapshot());
@@ -284,7 +296,9 @@ public:
 
     /// Sets every counter of every event type to zero. Thread-safe.
     void reset_stats() noexcept {
-        std::apply([](auto&... ch) { (ch.counters.reset(), ...); }, builtins_);
+        for (detail::ChannelBase* ch : builtin_bases_) {
+            ch->counters.reset();
+        }
         std::shared_lock<std::shared_mutex> lock(custom_mutex_);
         for (detail::ChannelBase* ch : custom_order_) {
             ch->counters.reset();
@@ -439,6 +453,9 @@ private:
             std::rethrow_exception(abort);
         }
     }
+
+    /// The built-in channels in table order, as their common base (set by the constructor).
+    std::array<detail::ChannelBase*, std::tuple_size_v<BuiltinEvents>> builtin_bases_{};
 
     mutable std::shared_mutex custom_mutex_;
     std::unordered_map<const void*, std::unique_ptr<detail::ChannelBase>> custom_;

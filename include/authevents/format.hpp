@@ -176,11 +176,13 @@ public:
         } else if constexpr (std::is_same_v<T, User>) {
             append_decimal(*out_, v.id);
             put(" <");
-            text(v.email, field_kind(&User::email));
+            // &T::email, not &User::email: a dependent call, so field_kind is instantiated only
+            // when a User is written, not where this header is included.
+            text(v.email, field_kind(&T::email));
             put(">");
         } else if constexpr (std::is_same_v<T, SellerApplication>) {
             append_decimal(*out_, v.id);
-            const FieldKind type_kind = field_kind(&SellerApplication::seller_type);
+            const FieldKind type_kind = field_kind(&T::seller_type); // dependent, as above
             if (!drops(type_kind)) {
                 put(" seller_type=");
                 text(v.seller_type, type_kind);
