@@ -156,7 +156,7 @@ def main():
     print("\nInclude cost: a unit that only includes the header(s)")
     table(medians, [
         ("#include <authevents/dispatcher.hpp>", "include_dispatcher", "include_fmt_format", 2.0),
-        ("signal.hpp + events.hpp + <fmt/core.h> (the dispatcher's own parts)",
+        ("signal.hpp + events.hpp + <fmt/core.h> (what the dispatcher builds on)",
          "include_dispatcher_parts", "include_fmt_format", None),
         ("#include <authevents/signal.hpp>", "include_signal", "include_fmt_format", None),
         ("#include <fmt/core.h>", "include_fmt_core", "include_fmt_format", None),
