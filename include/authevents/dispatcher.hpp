@@ -2,11 +2,11 @@
 /// EventDispatcher: the facade services dispatch authentication events through (Django's
 /// `EventDispatcher`), with logging, an enable switch, custom events and counters.
 ///
-/// Its log lines are built by format.hpp's writers (which include only `<fmt/core.h>`), the
-/// Logger is in logging.hpp. The types it
-/// shares with observers and the bus live in their own headers: DispatchReport and EventStats
-/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp),
-/// SignalView (signal_view.hpp); its storage is in detail/dispatcher_channels.hpp.
+/// Its log lines are built by format.hpp's writers (fmt at the level of `<fmt/core.h>` only),
+/// the Logger is in logging.hpp. The types it shares with observers and the bus live in their
+/// own headers: DispatchReport and EventStats (dispatch_report.hpp), EventView
+/// (event_view.hpp), EventSender (event_traits.hpp), SignalView (signal_view.hpp); its storage
+/// is in detail/dispatcher_channels.hpp.
 #pragma once
 
 #include <authevents/describe.hpp>
