@@ -101,6 +101,13 @@ template <class T> void append_decimal(std::string& out, T value) {
     out.append(begin, end);
 }
 
+/// `text` quoted and escaped as fmt's `{:?}` writes it. Through fmt::vformat with a run-time
+/// format string: no compile-time check of a constant one to instantiate in every unit.
+/// @throws std::bad_alloc.
+inline std::string quoted(std::string_view text) {
+    return fmt::vformat("{:?}", fmt::make_format_args(text));
+}
+
 /// True for the string types a field may hold.
 template <class T>
 inline constexpr bool is_string_like_v =
@@ -211,7 +218,7 @@ public:
             if (is_plain_word(value)) {
                 put(value);
             } else {
-                put(fmt::format("{:?}", value));
+                put(quoted(value));
             }
             return;
         }
@@ -271,8 +278,8 @@ struct fmt::formatter<authevents::detail::Untrusted> : authevents::detail::Empty
         if (authevents::detail::is_plain_word(value.text)) {
             return std::copy(value.text.begin(), value.text.end(), ctx.out());
         }
-        const std::string quoted = fmt::format("{:?}", value.text);
-        return std::copy(quoted.begin(), quoted.end(), ctx.out());
+        const std::string text = authevents::detail::quoted(value.text);
+        return std::copy(text.begin(), text.end(), ctx.out());
     }
 };
 
