@@ -4,13 +4,15 @@
 Builds one translation unit with 40 slot lambdas over 8 signal signatures (each connected to
 its signal, then every signal sent once) three ways: with authevents::Signal, with a
 std::vector<std::function> per signature (the floor) and, when its headers are installed, with
-Boost.Signals2. Also a unit that only includes <authevents/dispatcher.hpp> beside one that only
-includes <fmt/format.h>. Each unit is compiled REPEAT times (default 3) with `$CXX -std=c++17
--O2 -c` (CXX defaults to g++; no ccache) and the table gives the median time of each and
-its ratio to its reference. Times are the compiler's CPU time (user + system), which moves
-less than wall time when other work shares the machine.
+Boost.Signals2. Also units that only include a header: <authevents/dispatcher.hpp> beside
+<fmt/format.h> alone (the include-cost table), and the parts the dispatcher cannot do without
+(<authevents/signal.hpp>, <authevents/events.hpp>, <fmt/core.h>). Each unit is compiled REPEAT
+times (default 3), all units interleaved, with `$CXX -std=c++17 -O2 -c` (CXX defaults to g++;
+no ccache; --opt changes -O2) and the tables give the median time of each and its ratio to its
+reference. Times are the compiler's CPU time (user + system), which moves less than wall time
+when other work shares the machine.
 
-Usage: python3 benchmarks/compile_time.py [--repeat N] [--keep DIR] [--time-trace]
+Usage: python3 benchmarks/compile_time.py [--repeat N] [--opt O0|O2] [--keep DIR] [--time-trace]
   --time-trace  (clang++ only) also writes -ftime-trace JSON next to the kept sources.
 """
 import argparse
@@ -87,14 +89,19 @@ def unit(library):
 HEADERS = {
     "include_dispatcher": "#include <authevents/dispatcher.hpp>\n",
     "include_signal": "#include <authevents/signal.hpp>\n",
+    "include_dispatcher_parts": "#include <authevents/signal.hpp>\n"
+                                "#include <authevents/events.hpp>\n#include <fmt/core.h>\n",
+    "include_fmt_core": "#include <fmt/core.h>\n",
     "include_fmt_format": "#include <fmt/format.h>\n",
 }
 
 
-def compile_seconds(compiler, source, extra):
+def compile_seconds(compiler, optimisation, source, extra):
     """CPU seconds (user + system) the compiler spent: steadier than wall time on a machine
     shared with other work."""
-    command = [compiler, "-std=c++17", "-O2", "-c", str(source), "-o", os.devnull,
+    # With -ftime-trace, clang writes the profile beside the object: keep both with the source.
+    output = str(source.with_suffix(".o")) if extra else os.devnull
+    command = [compiler, "-std=c++17", f"-{optimisation}", "-c", str(source), "-o", output,
                f"-I{ROOT / 'include'}", *extra]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(command, check=True)
@@ -105,6 +112,8 @@ def compile_seconds(compiler, source, extra):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--opt", choices=["O0", "O2"], default="O2",
+                        help="optimisation level of every unit (default O2)")
     parser.add_argument("--keep", help="write the sources (and time traces) to this directory")
     parser.add_argument("--time-trace", action="store_true")
     options = parser.parse_args()
@@ -118,32 +127,47 @@ def main():
 
     directory = pathlib.Path(options.keep or tempfile.mkdtemp(prefix="authevents-ct-"))
     directory.mkdir(parents=True, exist_ok=True)
-    medians = {}
+    times = {name: [] for name in units}
+    extra = ["-ftime-trace"] if options.time_trace else []
     try:
         for name, text in units.items():
-            source = directory / f"{name}.cpp"
-            source.write_text(text, encoding="utf-8")
-            extra = ["-ftime-trace"] if options.time_trace else []
-            times = [compile_seconds(compiler, source, extra) for _ in range(options.repeat)]
-            medians[name] = statistics.median(times)
-            print(f"  {name}: " + ", ".join(f"{t:.2f}" for t in times) + " s", file=sys.stderr)
+            (directory / f"{name}.cpp").write_text(text, encoding="utf-8")
+        # Interleaved (every unit once per round): a neighbour's burst of work slows every
+        # unit a little rather than one unit a lot.
+        for _ in range(options.repeat):
+            for name in units:
+                times[name].append(
+                    compile_seconds(compiler, options.opt, directory / f"{name}.cpp", extra))
+        for name, values in times.items():
+            print(f"  {name}: " + ", ".join(f"{t:.2f}" for t in values) + " s", file=sys.stderr)
+        medians = {name: statistics.median(values) for name, values in times.items()}
     finally:
         if not options.keep:
             shutil.rmtree(directory, ignore_errors=True)
 
     version = subprocess.run([compiler, "--version"], capture_output=True, text=True).stdout
-    print(f"Compile time, {version.splitlines()[0]}, -std=c++17 -O2, median of "
-          f"{options.repeat}, CPU seconds of the compiler [ratio to the reference]\n")
-    print("| unit | seconds | reference | ratio | target |")
-    print("|---|---|---|---|---|")
-    rows = [
+    print(f"Compile time, {version.splitlines()[0]}, -std=c++17 -{options.opt}, median of "
+          f"{options.repeat}, CPU seconds of the compiler [ratio to the reference]")
+    table(medians, [
         ("40 slots over 8 signatures, authevents", "authevents", "std_function", 2.0),
         ("the same with std::vector<std::function>", "std_function", None, None),
         ("the same with Boost.Signals2", "boost_signals2", "std_function", None),
+    ])
+    print("\nInclude cost: a unit that only includes the header(s)")
+    table(medians, [
         ("#include <authevents/dispatcher.hpp>", "include_dispatcher", "include_fmt_format", 2.0),
+        ("signal.hpp + events.hpp + <fmt/core.h> (what the dispatcher builds on)",
+         "include_dispatcher_parts", "include_fmt_format", None),
         ("#include <authevents/signal.hpp>", "include_signal", "include_fmt_format", None),
+        ("#include <fmt/core.h>", "include_fmt_core", "include_fmt_format", None),
         ("#include <fmt/format.h>", "include_fmt_format", None, None),
-    ]
+    ])
+
+
+def table(medians, rows):
+    """Prints one Markdown table: (label, unit, reference unit or None, target ratio or None)."""
+    print("\n| unit | seconds | reference | ratio | target |")
+    print("|---|---|---|---|---|")
     for label, name, reference, target in rows:
         if name not in medians:
             print(f"| {label} | not installed | | | |")

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+#include <limits>
 #include <string>
 
 using namespace authevents;
@@ -76,6 +78,30 @@ TEST_CASE("user-supplied text is quoted and escaped so a log line stays one line
     CHECK(fmt::format("{}", User{3, "a\"b", "", "", ""}) == "3 <\"a\\\"b\">");
     CHECK(fmt::format("{}", ProfilePictureUploaded{samples::ana(), "my photo.png"}) ==
           "profile_picture_uploaded user=42 <ana@example.com> file_key=\"my photo.png\"");
+}
+
+namespace {
+struct Extremes {
+    std::int64_t lowest = 0;
+    std::uint64_t highest = 0;
+    std::int8_t small = 0;
+    unsigned zero = 0;
+    int negative = 0;
+
+    static constexpr auto fields =
+        std::make_tuple(field("lowest", &Extremes::lowest), field("highest", &Extremes::highest),
+                        field("small", &Extremes::small), field("zero", &Extremes::zero),
+                        field("negative", &Extremes::negative));
+};
+} // namespace
+
+TEST_CASE("integer fields format in decimal up to their extremes", "[format]") {
+    const Extremes extremes{std::numeric_limits<std::int64_t>::min(),
+                            std::numeric_limits<std::uint64_t>::max(),
+                            std::numeric_limits<std::int8_t>::min(), 0U, -7};
+    CHECK(fmt::format("{}", extremes) ==
+          "{lowest=-9223372036854775808 highest=18446744073709551615 small=-128 zero=0 "
+          "negative=-7}");
 }
 
 TEST_CASE("a non-empty format spec is rejected", "[format]") {

@@ -2,10 +2,11 @@
 /// EventDispatcher: the facade services dispatch authentication events through (Django's
 /// `EventDispatcher`), with logging, an enable switch, custom events and counters.
 ///
-/// Uses fmt for its log lines (formatters in format.hpp, Logger in logging.hpp). The types it
-/// shares with observers and the bus live in their own headers: DispatchReport and EventStats
-/// (dispatch_report.hpp), EventView (event_view.hpp), EventSender (event_traits.hpp),
-/// SignalView (signal_view.hpp); its storage is in detail/dispatcher_channels.hpp.
+/// Its log lines are built by format.hpp's writers (fmt at the level of `<fmt/core.h>` only),
+/// the Logger is in logging.hpp. The types it shares with observers and the bus live in their
+/// own headers: DispatchReport and EventStats (dispatch_report.hpp), EventView
+/// (event_view.hpp), EventSender (event_traits.hpp), SignalView (signal_view.hpp); its storage
+/// is in detail/dispatcher_channels.hpp.
 #pragma once
 
 #include <authevents/describe.hpp>
@@ -20,14 +21,12 @@
 #include <authevents/signal.hpp>
 #include <authevents/signal_view.hpp>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
-#include <any>
+#include <array>
 #include <atomic>
 #include <cstdint>
-#include <cstdio>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -83,10 +82,20 @@ class EventDispatcher : private detail::BuiltinChannelStore,
 public:
     /// An enabled dispatcher with no handlers, logging to stderr_logger() (warnings and errors
     /// only). @throws std::bad_alloc.
+    ///
+    /// A template (its parameter is never named) only so that its body, which sets up the
+    /// twelve built-in signals, is compiled in the units that construct a dispatcher, not in
+    /// every unit that includes this header (e.g. a service that takes one by reference).
+    template <class Unused = void>
     EventDispatcher()
-        : BuiltinEntryPoints([this](auto* event) { return make_view(event); }),
+        : BuiltinEntryPoints([this](auto* event) { return this->make_view(event); }),
           logger_(std::make_shared<const Logger>(stderr_logger())) {
-        std::apply([this](auto&... ch) { (report_queued_failures(ch), ...); }, builtins_);
+        std::apply(
+            [this](auto&... ch) {
+                (report_queued_failures(ch), ...);
+                builtin_bases_ = {static_cast<detail::ChannelBase*>(&ch)...};
+            },
+            builtins_);
     }
 
     EventDispatcher(const EventDispatcher&) = delete;
@@ -274,9 +283,10 @@ public:
     /// @throws std::bad_alloc if memory runs out.
     [[nodiscard]] std::vector<EventStats> all_stats() const {
         std::vector<EventStats> result;
-        std::apply(
-            [&result](const auto&... ch) { (result.push_back(ch.counters.snapshot()), ...); },
-            builtins_);
+        result.reserve(builtin_bases_.size());
+        for (const detail::ChannelBase* ch : builtin_bases_) {
+            result.push_back(ch->counters.snapshot());
+        }
         std::shared_lock<std::shared_mutex> lock(custom_mutex_);
         for (const detail::ChannelBase* ch : custom_order_) {
             result.push_back(ch->counters.snapshot());
@@ -286,7 +296,9 @@ public:
 
     /// Sets every counter of every event type to zero. Thread-safe.
     void reset_stats() noexcept {
-        std::apply([](auto&... ch) { (ch.counters.reset(), ...); }, builtins_);
+        for (detail::ChannelBase* ch : builtin_bases_) {
+            ch->counters.reset();
+        }
         std::shared_lock<std::shared_mutex> lock(custom_mutex_);
         for (detail::ChannelBase* ch : custom_order_) {
             ch->counters.reset();
@@ -344,14 +356,24 @@ private:
         return level >= logger_min_level_.load(std::memory_order_relaxed) ? logger_ : nullptr;
     }
 
+    /// Reports a failure of one channel's queued handler: counts it and logs it at error. One
+    /// type for every event, so that the twelve built-in channels instantiate one
+    /// std::function target, not twelve.
+    struct QueuedFailureReporter {
+        const EventDispatcher* dispatcher;
+        detail::ChannelBase* channel;
+
+        void operator()(const SlotError& failure) const {
+            channel->counters.add(detail::ChannelCounters::handler_failures);
+            dispatcher->log_failure(channel->counters.name, "queued handler", failure);
+        }
+    };
+
     /// Routes failures of `ch`'s queued handlers (connected with an executor), which no
     /// dispatch can report, to the error log and the counters. Runs on the executor's thread:
     /// hence the rule that the dispatcher outlives its queued handlers' calls.
     template <class Event> void report_queued_failures(detail::Channel<Event>& ch) {
-        ch.signal.set_queued_error_handler([this, &ch](const SlotError& failure) {
-            ch.counters.add(detail::ChannelCounters::handler_failures);
-            log_failure(Event::name, "queued handler", failure);
-        });
+        ch.signal.set_queued_error_handler(QueuedFailureReporter{this, &ch});
     }
 
     /// Builds a line with `make_line()` and passes it to the logger; swallows exceptions.
@@ -369,13 +391,8 @@ private:
     template <class Event> void log_event(const Event& event, bool handlers_enabled) const {
         log(LogLevel::info, [&] {
             const RedactionPolicy policy = redaction();
-            fmt::memory_buffer line;
-            // Plain appends, not fmt::format_to: in fmt 9 each format_to call compiles the
-            // whole formatting engine again in every translation unit including this header.
-            const auto put = [&line](std::string_view text) {
-                line.append(text.data(), text.data() + text.size());
-            };
-            put("[EVENT] ");
+            std::string line = "[EVENT] ";
+            const auto put = [&line](std::string_view text) { line.append(text); };
             if constexpr (is_described_v<Event>) {
                 detail::write_event_fields(line, event, &policy);
             } else if constexpr (fmt::is_formattable<Event>::value) {
@@ -391,7 +408,7 @@ private:
             if (!handlers_enabled) {
                 put(" (handlers disabled)");
             }
-            return fmt::to_string(line);
+            return line;
         });
     }
 
@@ -399,12 +416,15 @@ private:
                      const SlotError& failure) const {
         log(LogLevel::error, [&] {
             const std::string& uid = failure.connection.dispatch_uid();
-            const std::string what = redact_text(detail::describe_exception(failure.error),
-                                                 redaction(), detail::max_log_text_bytes);
-            if (uid.empty()) {
-                return fmt::format("[EVENT] {} {} failed: {}", event_name, role, what);
+            std::string line = "[EVENT] ";
+            line.append(event_name).append(" ").append(role);
+            if (!uid.empty()) {
+                line.append(" '").append(uid).append("'");
             }
-            return fmt::format("[EVENT] {} {} '{}' failed: {}", event_name, role, uid, what);
+            line.append(" failed: ");
+            line.append(redact_text(detail::describe_exception(failure.error), redaction(),
+                                    detail::max_log_text_bytes));
+            return line;
         });
     }
 
@@ -433,6 +453,9 @@ private:
             std::rethrow_exception(abort);
         }
     }
+
+    /// The built-in channels in table order, as their common base (set by the constructor).
+    std::array<detail::ChannelBase*, std::tuple_size_v<BuiltinEvents>> builtin_bases_{};
 
     mutable std::shared_mutex custom_mutex_;
     std::unordered_map<const void*, std::unique_ptr<detail::ChannelBase>> custom_;

@@ -19,19 +19,21 @@
 /// write_event_fields(). Only the empty format spec `{}` is accepted. Formatting is
 /// thread-safe. @throws only what fmt throws (allocation, bad spec).
 ///
-/// Compile time: nothing here calls `fmt::format_to`. In fmt 9 that instantiates the whole
-/// formatting engine (`fmt::detail::vformat_to<char>`, with the writers of every argument
-/// type) in each translation unit, although libfmt holds it; `fmt::format` and
-/// `fmt::format_int` do not.
+/// Compile time: only `<fmt/core.h>` is included, and nothing here instantiates fmt's
+/// formatting engine: lines are built by appending to a std::string, integers are written by
+/// append_decimal(), and the few calls that need fmt (`fmt::format` of a floating-point value,
+/// the `{:?}` escaping) go through `fmt::vformat`, which libfmt compiles once. Include
+/// `<fmt/format.h>` yourself where you need its extras (fmt::memory_buffer, fmt::join, ...).
 #pragma once
 
 #include <authevents/describe.hpp>
 #include <authevents/events.hpp>
 #include <authevents/redaction.hpp>
 
-#include <fmt/format.h>
+#include <fmt/core.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <iterator>
 #include <optional>
 #include <string>
@@ -67,11 +69,44 @@ struct EmptySpecFormatter {
     constexpr auto parse(fmt::format_parse_context& ctx) -> decltype(ctx.begin()) {
         auto it = ctx.begin();
         if (it != ctx.end() && *it != '}') {
-            throw fmt::format_error("authevents types accept only an empty format spec");
+            ctx.on_error("authevents types accept only an empty format spec");
         }
         return it;
     }
 };
+
+/// Appends the decimal digits of the integer `value` (with a `-` when negative) to `out`.
+/// What fmt::format_int gives, without <fmt/format.h>. @throws std::bad_alloc.
+template <class T> void append_decimal(std::string& out, T value) {
+    static_assert(std::is_integral_v<T>, "authevents::detail::append_decimal: an integer type");
+    char digits[24]; // 20 digits for 2^64, a sign, spare
+    char* const end = digits + sizeof(digits);
+    char* begin = end;
+    // The magnitude as unsigned: -(min) overflows a signed type, its unsigned negation does not.
+    auto magnitude = static_cast<std::uint64_t>(value);
+    bool negative = false;
+    if constexpr (std::is_signed_v<T>) {
+        negative = value < 0;
+        if (negative) {
+            magnitude = std::uint64_t{0} - magnitude;
+        }
+    }
+    do {
+        *--begin = static_cast<char>('0' + magnitude % 10);
+        magnitude /= 10;
+    } while (magnitude != 0);
+    if (negative) {
+        *--begin = '-';
+    }
+    out.append(begin, end);
+}
+
+/// `text` quoted and escaped as fmt's `{:?}` writes it. Through fmt::vformat with a run-time
+/// format string: no compile-time check of a constant one to instantiate in every unit.
+/// @throws std::bad_alloc.
+inline std::string quoted(std::string_view text) {
+    return fmt::vformat("{:?}", fmt::make_format_args(text));
+}
 
 /// True for the string types a field may hold.
 template <class T>
@@ -85,7 +120,7 @@ inline constexpr bool is_string_like_v =
 class FieldWriter {
 public:
     /// A writer appending to `out`; `policy` null for verbatim text.
-    FieldWriter(fmt::memory_buffer& out, const RedactionPolicy* policy) noexcept
+    FieldWriter(std::string& out, const RedactionPolicy* policy) noexcept
         : out_(&out), policy_(policy) {}
 
     /// True when the policy leaves fields of `kind` out entirely.
@@ -123,7 +158,7 @@ public:
         if constexpr (std::is_same_v<T, bool>) {
             put(v ? "true" : "false");
         } else if constexpr (std::is_integral_v<T> && !std::is_same_v<T, char>) {
-            put(fmt::format_int(v).str());
+            append_decimal(*out_, v);
         } else if constexpr (std::is_arithmetic_v<T>) {
             put(fmt::format("{}", v));
         } else if constexpr (is_string_like_v<T>) {
@@ -146,13 +181,15 @@ public:
             }
             put("]");
         } else if constexpr (std::is_same_v<T, User>) {
-            put(fmt::format_int(v.id).str());
+            append_decimal(*out_, v.id);
             put(" <");
-            text(v.email, field_kind(&User::email));
+            // &T::email, not &User::email: a dependent call, so field_kind is instantiated only
+            // when a User is written, not where this header is included.
+            text(v.email, field_kind(&T::email));
             put(">");
         } else if constexpr (std::is_same_v<T, SellerApplication>) {
-            put(fmt::format_int(v.id).str());
-            const FieldKind type_kind = field_kind(&SellerApplication::seller_type);
+            append_decimal(*out_, v.id);
+            const FieldKind type_kind = field_kind(&T::seller_type); // dependent, as above
             if (!drops(type_kind)) {
                 put(" seller_type=");
                 text(v.seller_type, type_kind);
@@ -181,7 +218,7 @@ public:
             if (is_plain_word(value)) {
                 put(value);
             } else {
-                put(fmt::format("{:?}", value));
+                put(quoted(value));
             }
             return;
         }
@@ -207,9 +244,9 @@ public:
     }
 
 private:
-    void put(std::string_view text) { out_->append(text.data(), text.data() + text.size()); }
+    void put(std::string_view text) { out_->append(text); }
 
-    fmt::memory_buffer* out_;
+    std::string* out_;
     const RedactionPolicy* policy_;
 };
 
@@ -218,10 +255,8 @@ private:
 /// dispatcher's `[EVENT]` line). Thread-safe for concurrent reads of `event`. @throws
 /// std::bad_alloc.
 template <class Event>
-void write_event_fields(fmt::memory_buffer& out, const Event& event,
-                        const RedactionPolicy* policy) {
-    const std::string_view name = Event::name;
-    out.append(name.data(), name.data() + name.size());
+void write_event_fields(std::string& out, const Event& event, const RedactionPolicy* policy) {
+    out.append(std::string_view(Event::name));
     FieldWriter(out, policy).fields(event, true);
 }
 
@@ -243,8 +278,8 @@ struct fmt::formatter<authevents::detail::Untrusted> : authevents::detail::Empty
         if (authevents::detail::is_plain_word(value.text)) {
             return std::copy(value.text.begin(), value.text.end(), ctx.out());
         }
-        const std::string quoted = fmt::format("{:?}", value.text);
-        return std::copy(quoted.begin(), quoted.end(), ctx.out());
+        const std::string text = authevents::detail::quoted(value.text);
+        return std::copy(text.begin(), text.end(), ctx.out());
     }
 };
 
@@ -270,7 +305,7 @@ struct fmt::formatter<T, char, std::enable_if_t<authevents::is_described_v<T>>>
     /// Writes the value's text.
     template <class Context>
     auto format(const T& value, Context& ctx) const -> decltype(ctx.out()) {
-        fmt::memory_buffer text;
+        std::string text;
         if constexpr (authevents::detail::is_described_event<T>::value) {
             authevents::detail::write_event_fields(text, value, nullptr);
         } else {

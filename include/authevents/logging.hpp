@@ -1,10 +1,8 @@
 /// @file
 /// Logging of the dispatcher and the bus: LogLevel, Logger, stderr_logger().
 ///
-/// Uses fmt (stderr_logger writes with fmt::print).
+/// Standard headers only.
 #pragma once
-
-#include <fmt/format.h>
 
 #include <array>
 #include <cstddef>
@@ -35,13 +33,20 @@ inline const std::string& to_string(LogLevel level) {
 using Logger = std::function<void(LogLevel, std::string_view)>;
 
 /// A Logger writing lines at `min_level` or above to stderr as `authevents <level>: <line>`,
-/// one fmt::print call (one write) per line. The default `min_level` is warning, like the
+/// one std::fwrite call (one write) per line. The default `min_level` is warning, like the
 /// root logger of Python's logging: info lines such as `[EVENT] ...` are dropped.
 /// The returned logger is thread-safe and never throws.
 inline Logger stderr_logger(LogLevel min_level = LogLevel::warning) {
     return [min_level](LogLevel level, std::string_view line) {
-        if (level >= min_level) {
-            fmt::print(stderr, "authevents {}: {}\n", to_string(level), line);
+        if (level < min_level) {
+            return;
+        }
+        try {
+            std::string text = "authevents ";
+            text.append(to_string(level)).append(": ").append(line).append("\n");
+            std::fwrite(text.data(), 1, text.size(), stderr);
+        } catch (...) {
+            // Out of memory: the line is lost; a logger has nowhere to report that.
         }
     };
 }
