@@ -206,11 +206,11 @@ public:
     std::vector<Checkpoint> checkpoints() override {
         return with_connection("checkpoints", [&](PGconn* conn) {
             return detail::pg_audit_checkpoints(
-                options_.table, authevents::detail::pg_exec(
-                                    conn,
-                                    std::string("SELECT ") + detail::pg_checkpoint_columns +
-                                        " FROM " + checkpoints_ + " ORDER BY sequence",
-                                    "postgres audit store: checkpoints"));
+                options_.table,
+                authevents::detail::pg_exec(conn,
+                                            std::string("SELECT ") + detail::pg_checkpoint_columns +
+                                                " FROM " + checkpoints_ + " ORDER BY sequence",
+                                            "postgres audit store: checkpoints"));
         });
     }
 

@@ -71,8 +71,8 @@ inline PgAuditQuerySql pg_audit_query_sql(const std::string& table, const AuditQ
                    order + limit;
         return page;
     }
-    page.sql = "SELECT " + pg_audit_columns("") + " FROM " + table + " WHERE true" + where +
-               order + limit;
+    page.sql =
+        "SELECT " + pg_audit_columns("") + " FROM " + table + " WHERE true" + where + order + limit;
     if ((query.from || query.until) && !query.event_type && !query.ip_index) {
         // The page's sequences from the time index (an index-only scan of the range), then
         // their rows; "sequence + 0" keeps the planner off the primary key.
@@ -110,10 +110,9 @@ inline bool pg_time_index_is_cheaper(PGconn* conn, const std::string& table,
     const auto estimate = [&](const std::string& conditions,
                               const authevents::detail::PgParams& values) {
         const std::string plan =
-            authevents::detail::pg_exec(conn,
-                                        "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + table +
-                                            " WHERE true" + conditions,
-                                        values, "postgres audit store: query: plan")
+            authevents::detail::pg_exec(
+                conn, "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + table + " WHERE true" + conditions,
+                values, "postgres audit store: query: plan")
                 .text(0, 0);
         const std::string key = "\"Plan Rows\": ";
         const std::size_t at = plan.find(key);

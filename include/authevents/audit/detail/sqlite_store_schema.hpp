@@ -111,8 +111,8 @@ inline std::string sqlite_audit_index_sql(const SqliteAuditTables& tables) {
 /// @throws std::invalid_argument when tables of another layout use the prefix.
 /// @throws AuditStoreError when `read_only` and the records table does not exist.
 /// @throws bus::SqliteError when SQLite fails.
-inline void sqlite_audit_check_layout(sqlite3* db, const SqliteAuditTables& tables,
-                                      bool read_only, const std::string& name) {
+inline void sqlite_audit_check_layout(sqlite3* db, const SqliteAuditTables& tables, bool read_only,
+                                      const std::string& name) {
     const std::string context = name + ": check layout";
     const auto has_columns = [&](const std::string& table, const char* columns, int expected) {
         return query_text(db,
@@ -130,10 +130,9 @@ inline void sqlite_audit_check_layout(sqlite3* db, const SqliteAuditTables& tabl
         has_columns(prefix + "_checkpoints",
                     "'sequence','hash','cut_before_us','made_at_us','deleted','signature'", 6);
     const bool keys_ok = has_columns(prefix + "_keys", "'scope','key'", 2);
-    if (read_only && query_text(db,
-                                "SELECT count(*) FROM sqlite_schema WHERE name = '" + prefix +
-                                    "_records'",
-                                context) == "0") {
+    if (read_only &&
+        query_text(db, "SELECT count(*) FROM sqlite_schema WHERE name = '" + prefix + "_records'",
+                   context) == "0") {
         throw AuditStoreError(name + ": open read-only failed: the database has no table " +
                               prefix + "_records (no audit store was created in it)");
     }

@@ -50,8 +50,9 @@ struct SqliteAuditStatements {
                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
                 " ON CONFLICT (cloud_event_id) DO NOTHING",
             "append: insert record");
-        last_record = prepare(
-            "SELECT sequence, hash FROM " + records + " ORDER BY sequence DESC LIMIT 1", "read head");
+        last_record =
+            prepare("SELECT sequence, hash FROM " + records + " ORDER BY sequence DESC LIMIT 1",
+                    "read head");
         read = prepare("SELECT " + columns + " FROM " + records +
                            " WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
                        "read");
@@ -59,8 +60,8 @@ struct SqliteAuditStatements {
         checkpoints_all = prepare("SELECT " + checkpoint_columns + " FROM " + tables.checkpoints +
                                       " ORDER BY sequence",
                                   "read checkpoints");
-        newest_checkpoint = prepare("SELECT " + checkpoint_columns + " FROM " +
-                                        tables.checkpoints + " ORDER BY sequence DESC LIMIT 1",
+        newest_checkpoint = prepare("SELECT " + checkpoint_columns + " FROM " + tables.checkpoints +
+                                        " ORDER BY sequence DESC LIMIT 1",
                                     "read newest checkpoint");
         insert_checkpoint = prepare("INSERT INTO " + tables.checkpoints + " (" +
                                         checkpoint_columns + ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
