@@ -160,7 +160,7 @@ public:
     /// The records matching `query`, one page at a time (keyset pagination by sequence).
     /// A user filter matches actor or subject through two index scans. A time range with no
     /// other filter is read from the time index or by walking the sequence, whichever the
-    /// planner's row estimates say passes fewer records (see time_index_is_cheaper).
+    /// planner's row estimates say passes fewer records (EXPLAIN of both, planning only).
     /// Thread-safe.
     /// @throws std::invalid_argument for a limit outside 1 to max_query_limit, an empty user,
     /// event_type or ip_index filter, or from not before until.
