@@ -343,19 +343,6 @@ private:
 
     void savepoint(const char* sql) { detail::run_savepoint(*session_, sql); }
 
-    void reject(Entry& entry, Pending& pending, const AuditRecord& record,
-                const std::string& reason) {
-        // Bound before binding: SQLite reads bound text at step(), not at bind.
-        const std::string bounded = authevents::detail::projection_bounded_text(reason, 300);
-        const std::string event_type =
-            authevents::detail::projection_bounded_text(record.event_type, 100);
-        detail::insert_projection_reject(*session_, entry.name, record.sequence, event_type,
-                                         bounded);
-        ++pending.rejected;
-        pending.errors.push_back("projection '" + entry.name + "' rejected audit record " +
-                                 std::to_string(record.sequence) + ": " + bounded);
-    }
-
     // Applies `records` to one projection inside its savepoint (the caller's transaction).
     // Optimistic first: no savepoint per record. A RecordDataError thrown by the projection
     // (it may have written part of that record) undoes the pass, and the batch is applied
@@ -433,7 +420,7 @@ private:
     bool apply_record(Entry& entry, Pending& pending, const AuditRecord& record,
                       const detail::ParsedRecordData& data, bool careful) {
         if (!data.error.empty()) {
-            reject(entry, pending, record, data.error);
+            detail::reject_projection_record(*session_, entry.name, pending, record, data.error);
             return true;
         }
         if (!careful) {
@@ -451,7 +438,7 @@ private:
         } catch (const RecordDataError& error) {
             savepoint("ROLLBACK TO authevents_record");
             savepoint("RELEASE authevents_record");
-            reject(entry, pending, record, error.what());
+            detail::reject_projection_record(*session_, entry.name, pending, record, error.what());
         }
         return true;
     }

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <authevents/audit/read_model.hpp>
+#include <authevents/audit/record.hpp>
 #include <authevents/audit/store.hpp>
 #include <authevents/bus/detail/sqlite.hpp>
 
@@ -81,22 +82,6 @@ inline void clear_projection_rejects(ReadModelSession& session, const std::strin
     erase.step();
 }
 
-/// Records that the projection `name` rejected audit record `sequence` for `reason`. The
-/// event type and reason must already be bounded (SQLite reads bound text at step()).
-inline void insert_projection_reject(ReadModelSession& session, const std::string& name,
-                                     std::int64_t sequence, const std::string& event_type,
-                                     const std::string& reason) {
-    auto& insert = session.statement(
-        "INSERT OR REPLACE INTO authevents_projection_rejects (projection, sequence,"
-        " event_type, reason) VALUES (?, ?, ?, ?)");
-    const authevents::detail::Statement::Use use(insert);
-    insert.bind_text(1, name);
-    insert.bind_int64(2, sequence);
-    insert.bind_text(3, event_type);
-    insert.bind_text(4, reason);
-    insert.step();
-}
-
 /// One registered projection and its counters, as the runner keeps it.
 struct ProjectionEntry {
     std::unique_ptr<Projection> projection;
@@ -121,6 +106,32 @@ struct ProjectionPending {
     std::string error;
     std::vector<std::string> errors; ///< Logged once the transaction commits.
 };
+
+/// Records that the projection `name` rejected `record` for `reason`: a row in
+/// authevents_projection_rejects (event type and reason bounded on a UTF-8 boundary) and an
+/// error line in `pending`, logged once the batch commits.
+inline void reject_projection_record(ReadModelSession& session, const std::string& name,
+                                     ProjectionPending& pending, const AuditRecord& record,
+                                     const std::string& reason) {
+    // Bound before binding: SQLite reads bound text at step(), not at bind.
+    const std::string bounded = authevents::detail::projection_bounded_text(reason, 300);
+    const std::string event_type =
+        authevents::detail::projection_bounded_text(record.event_type, 100);
+    auto& insert = session.statement(
+        "INSERT OR REPLACE INTO authevents_projection_rejects (projection, sequence,"
+        " event_type, reason) VALUES (?, ?, ?, ?)");
+    {
+        const authevents::detail::Statement::Use use(insert);
+        insert.bind_text(1, name);
+        insert.bind_int64(2, record.sequence);
+        insert.bind_text(3, event_type);
+        insert.bind_text(4, bounded);
+        insert.step();
+    }
+    ++pending.rejected;
+    pending.errors.push_back("projection '" + name + "' rejected audit record " +
+                             std::to_string(record.sequence) + ": " + bounded);
+}
 
 /// Runs one SAVEPOINT, RELEASE or ROLLBACK TO statement.
 inline void run_savepoint(ReadModelSession& session, const char* sql) {
