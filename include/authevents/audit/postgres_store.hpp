@@ -4,7 +4,11 @@
 /// target authevents::audit_postgres).
 #pragma once
 
-#include <authevents/audit/detail/postgres_store.hpp>
+#include <authevents/audit/detail/postgres_store_checks.hpp>
+#include <authevents/audit/detail/postgres_store_query.hpp>
+#include <authevents/audit/detail/postgres_store_rows.hpp>
+#include <authevents/audit/detail/postgres_store_schema.hpp>
+#include <authevents/audit/detail/store_checks.hpp>
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/record.hpp>
 #include <authevents/audit/store.hpp>
@@ -13,13 +17,10 @@
 #include <libpq-fe.h>
 
 #include <algorithm>
-#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <limits>
-#include <memory>
 #include <mutex>
 #include <optional>
 #include <stdexcept>
@@ -63,28 +64,6 @@ struct PostgresAuditStoreOptions {
     bool read_only = false;
 };
 
-} // namespace authevents::audit
-
-namespace authevents::audit::detail {
-
-inline void validate_postgres_audit_options(const PostgresAuditStoreOptions& options) {
-    authevents::detail::pg_validate_identifier(options.table, "postgres audit store: table");
-    if (options.table.size() > 40) {
-        throw std::invalid_argument("postgres audit store: table name '" + options.table +
-                                    "' is longer than 40 bytes (no room for its derived names)");
-    }
-    if (options.connect_timeout.count() <= 0) {
-        throw std::invalid_argument("postgres audit store: connect_timeout must be positive");
-    }
-    if (options.lock_timeout.count() <= 0) {
-        throw std::invalid_argument("postgres audit store: lock_timeout must be positive");
-    }
-}
-
-} // namespace authevents::audit::detail
-
-namespace authevents::audit {
-
 /// The audit trail in PostgreSQL: records, the chain's head, prune checkpoints and sealing
 /// keys in four tables of one database (see PostgresAuditStoreOptions::table for their names).
 ///
@@ -119,7 +98,8 @@ public:
     /// the tables were made by a newer, incompatible version.
     explicit PostgresAuditStore(const std::string& conninfo, PostgresAuditStoreOptions options = {})
         : options_(std::move(options)) {
-        detail::validate_postgres_audit_options(options_);
+        detail::validate_postgres_audit_options(options_.table, options_.connect_timeout,
+                                                options_.lock_timeout);
         conninfo_ = detail::pg_audit_conninfo(conninfo, options_.connect_timeout);
         prepare_sql();
         with_connection("create schema", [&](PGconn* conn) {
@@ -166,11 +146,7 @@ public:
     /// @throws std::invalid_argument unless 1 <= limit <= max_read_limit.
     /// @throws AuditStoreError if the server fails or a stored row cannot be read.
     std::vector<AuditRecord> read(std::int64_t after, std::size_t limit) override {
-        if (limit == 0 || limit > max_read_limit) {
-            throw std::invalid_argument("postgres audit store: read: limit " +
-                                        std::to_string(limit) + " is outside 1 to " +
-                                        std::to_string(max_read_limit));
-        }
+        detail::check_read_limit(store_name, limit, max_read_limit);
         return with_connection("read", [&](PGconn* conn) {
             return detail::pg_audit_records(
                 options_.table,
@@ -184,70 +160,22 @@ public:
     /// The records matching `query`, one page at a time (keyset pagination by sequence).
     /// A user filter matches actor or subject through two index scans. A time range with no
     /// other filter is read from the time index or by walking the sequence, whichever the
-    /// planner's row estimates say passes fewer records (see time_index_is_cheaper).
+    /// planner's row estimates say passes fewer records (EXPLAIN of both, planning only).
     /// Thread-safe.
     /// @throws std::invalid_argument for a limit outside 1 to max_query_limit, an empty user,
     /// event_type or ip_index filter, or from not before until.
     /// @throws AuditStoreError if the server fails.
     AuditPage query(const AuditQuery& query) override {
-        detail::pg_audit_check_query(query);
-        authevents::detail::PgParams params;
-        int next = 1;
-        std::string where;
-        const auto add = [&](const std::string& condition) {
-            where += " AND " + condition + std::to_string(next++);
-        };
-        if (query.event_type) {
-            add("event_type = $");
-            params.text(*query.event_type);
-        }
-        if (query.ip_index) {
-            add("ip_index = $");
-            params.text(*query.ip_index);
-        }
-        if (query.from) {
-            add("time_us >= $");
-            params.int64(query.from->time_since_epoch().count());
-        }
-        if (query.until) {
-            add("time_us < $");
-            params.int64(query.until->time_since_epoch().count());
-        }
-        if (query.cursor) {
-            add(query.newest_first ? "sequence < $" : "sequence > $");
-            params.int64(*query.cursor);
-        }
-        const std::string order =
-            query.newest_first ? " ORDER BY sequence DESC" : " ORDER BY sequence";
-        const std::string limit = " LIMIT " + std::to_string(query.limit + 1);
-        std::string sql;
-        std::string indexed_sql; // set for a time range alone: see time_index_is_cheaper
-        if (query.user) {
-            const std::string user = "$" + std::to_string(next++);
-            params.text(*query.user);
-            sql = "SELECT " + detail::pg_audit_columns("matched.") + " FROM ((SELECT * FROM " +
-                  table_ + " WHERE actor = " + user + where + order + limit +
-                  ") UNION (SELECT * FROM " + table_ + " WHERE subject = " + user + where + order +
-                  limit + ")) AS matched" + order + limit;
-        } else {
-            sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ + " WHERE true" +
-                  where + order + limit;
-            if ((query.from || query.until) && !query.event_type && !query.ip_index) {
-                // The page's sequences from the time index (an index-only scan of the range),
-                // then their rows; "sequence + 0" keeps the planner off the primary key.
-                indexed_sql = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
-                              " WHERE sequence IN (SELECT sequence FROM " + table_ + " WHERE true" +
-                              where + " ORDER BY sequence + 0" +
-                              (query.newest_first ? " DESC" : "") + limit + ")" + order;
-            }
-        }
+        detail::check_audit_query(store_name, query, max_query_limit);
+        const detail::PgAuditQuerySql sql = detail::pg_audit_query_sql(table_, query);
         return with_connection("query", [&](PGconn* conn) {
-            const bool indexed =
-                !indexed_sql.empty() && time_index_is_cheaper(conn, query, where, params);
+            const bool indexed = !sql.indexed_sql.empty() &&
+                                 detail::pg_time_index_is_cheaper(conn, table_, query, sql);
             AuditPage page;
             page.records = detail::pg_audit_records(
-                options_.table, authevents::detail::pg_exec(conn, indexed ? indexed_sql : sql,
-                                                            params, "postgres audit store: query"));
+                options_.table,
+                authevents::detail::pg_exec(conn, indexed ? sql.indexed_sql : sql.sql, sql.params,
+                                            "postgres audit store: query"));
             if (page.records.size() > query.limit) {
                 page.records.resize(query.limit);
                 page.next_cursor = page.records.back().sequence;
@@ -277,27 +205,12 @@ public:
     /// @throws AuditStoreError if the server fails or a stored row cannot be read.
     std::vector<Checkpoint> checkpoints() override {
         return with_connection("checkpoints", [&](PGconn* conn) {
-            const authevents::detail::PgResult rows = authevents::detail::pg_exec(
-                conn,
-                "SELECT sequence, encode(hash, 'hex'), cut_before_us, made_at_us, deleted, "
-                "encode(signature, 'hex') FROM " +
-                    checkpoints_ + " ORDER BY sequence",
-                "postgres audit store: checkpoints");
-            std::vector<Checkpoint> result;
-            result.reserve(static_cast<std::size_t>(rows.rows()));
-            for (int row = 0; row < rows.rows(); ++row) {
-                Checkpoint checkpoint;
-                checkpoint.sequence = rows.int64(row, 0);
-                checkpoint.hash = detail::pg_audit_hash(options_.table, rows.text(row, 1),
-                                                        "checkpoint", checkpoint.sequence);
-                checkpoint.cut_before = AuditTime(Microseconds(rows.int64(row, 2)));
-                checkpoint.made_at = AuditTime(Microseconds(rows.int64(row, 3)));
-                checkpoint.deleted = static_cast<std::size_t>(rows.int64(row, 4));
-                checkpoint.signature = detail::pg_audit_bytes(options_.table, rows.text(row, 5),
-                                                              "signature", checkpoint.sequence);
-                result.push_back(std::move(checkpoint));
-            }
-            return result;
+            return detail::pg_audit_checkpoints(
+                options_.table,
+                authevents::detail::pg_exec(conn,
+                                            std::string("SELECT ") + detail::pg_checkpoint_columns +
+                                                " FROM " + checkpoints_ + " ORDER BY sequence",
+                                            "postgres audit store: checkpoints"));
         });
     }
 
@@ -307,12 +220,7 @@ public:
     /// @throws AuditStoreError if the server fails (nothing is deleted).
     std::optional<Checkpoint> prune(AuditTime cut_before,
                                     const std::optional<std::string>& signing_secret_key) override {
-        if (signing_secret_key && signing_secret_key->size() != checkpoint_secret_key_bytes) {
-            throw std::invalid_argument("postgres audit store: prune: the signing key has " +
-                                        std::to_string(signing_secret_key->size()) +
-                                        " bytes, an Ed25519 secret key has " +
-                                        std::to_string(checkpoint_secret_key_bytes));
-        }
+        detail::check_signing_key(store_name, signing_secret_key);
         return with_connection("prune", [&](PGconn* conn) -> std::optional<Checkpoint> {
             authevents::detail::PgTransaction transaction(conn, "postgres audit store: prune");
             read_head(conn, true);
@@ -333,8 +241,7 @@ public:
             checkpoint.hash = detail::pg_audit_hash(options_.table, last.text(0, 1), "record",
                                                     checkpoint.sequence);
             checkpoint.cut_before = cut_before;
-            checkpoint.made_at =
-                std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
+            checkpoint.made_at = detail::audit_now();
             checkpoint.deleted = static_cast<std::size_t>(
                 authevents::detail::pg_exec(
                     conn, "DELETE FROM " + table_ + " WHERE sequence <= $1",
@@ -366,7 +273,7 @@ public:
     /// @throws std::invalid_argument for an empty scope.
     /// @throws AuditStoreError if the server fails.
     std::optional<std::string> find_key(const std::string& scope) override {
-        detail::pg_audit_check_scope(scope, "find_key");
+        detail::check_key_scope(store_name, scope, "find_key");
         return with_connection("find_key", [&](PGconn* conn) { return select_key(conn, scope); });
     }
 
@@ -375,10 +282,8 @@ public:
     /// @throws std::invalid_argument for an empty scope or key.
     /// @throws AuditStoreError if the server fails.
     std::string insert_key(const std::string& scope, const std::string& key) override {
-        if (scope.empty() || key.empty()) {
-            throw std::invalid_argument("postgres audit store: insert_key: the scope and the key "
-                                        "must not be empty");
-        }
+        detail::check_key_scope(store_name, scope, "insert_key");
+        detail::check_key(store_name, scope, key);
         return with_connection("insert_key", [&](PGconn* conn) {
             // Erased between the insert and the select by another process: insert again.
             for (int attempt = 0; attempt < 3; ++attempt) {
@@ -405,7 +310,7 @@ public:
     /// @throws AuditStoreError if the server fails; when only the VACUUM failed, the message
     /// says the key was erased.
     bool erase_key(const std::string& scope) override {
-        detail::pg_audit_check_scope(scope, "erase_key");
+        detail::check_key_scope(store_name, scope, "erase_key");
         const bool erased = with_connection("erase_key", [&](PGconn* conn) {
             authevents::detail::PgTransaction transaction(conn, "postgres audit store: erase_key");
             const bool deleted =
@@ -441,6 +346,9 @@ public:
     [[nodiscard]] const PostgresAuditStoreOptions& options() const noexcept { return options_; }
 
 private:
+    // Begins the messages of invalid arguments.
+    static constexpr const char* store_name = "postgres audit store";
+
     void prepare_sql() {
         const std::string& name = options_.table;
         table_ = authevents::detail::pg_quote_identifier(name);
@@ -451,43 +359,6 @@ private:
         read_sql_ = "SELECT " + detail::pg_audit_columns("") + " FROM " + table_ +
                     " WHERE sequence > $1 ORDER BY sequence LIMIT $2";
         insert_sql_ = detail::pg_audit_insert_sql(table_);
-    }
-
-    // For a query filtering by time alone: whether to read the page from the time index (cost:
-    // the records in the range) rather than walk the primary key in the page's order (cost:
-    // the records it passes beyond the range's near end before it reaches the range). The
-    // planner cannot tell: it prices the walk as if times were spread at random over the
-    // sequences, while they grow with them, so for a range at the far end of the walk it
-    // would scan most of the table. Its row estimates for each side (from EXPLAIN, planning
-    // only) are good, so compare those. `where` and `params` are the query's conditions.
-    bool time_index_is_cheaper(PGconn* conn, const AuditQuery& query, const std::string& where,
-                               const authevents::detail::PgParams& params) {
-        // What the walk passes first: records newer than the range (newest first), older than
-        // it (oldest first); nothing when the range is open on that side.
-        const std::optional<AuditTime>& near_end = query.newest_first ? query.until : query.from;
-        if (!near_end) {
-            return false;
-        }
-        authevents::detail::PgParams beyond;
-        beyond.int64(near_end->time_since_epoch().count());
-        std::string beyond_where = query.newest_first ? " AND time_us >= $1" : " AND time_us < $1";
-        if (query.cursor) {
-            beyond.int64(*query.cursor);
-            beyond_where += query.newest_first ? " AND sequence < $2" : " AND sequence > $2";
-        }
-        const auto estimate = [&](const std::string& conditions,
-                                  const authevents::detail::PgParams& values) {
-            const std::string plan =
-                authevents::detail::pg_exec(conn,
-                                            "EXPLAIN (FORMAT JSON) SELECT 1 FROM " + table_ +
-                                                " WHERE true" + conditions,
-                                            values, "postgres audit store: query: plan")
-                    .text(0, 0);
-            const std::string key = "\"Plan Rows\": ";
-            const std::size_t at = plan.find(key);
-            return at == std::string::npos ? 0.0 : std::atof(plan.c_str() + at + key.size());
-        };
-        return estimate(where, params) <= estimate(beyond_where, beyond);
     }
 
     static std::int64_t clamp_limit(std::size_t limit) {
@@ -578,7 +449,7 @@ private:
             }
             std::sort(seen.begin(), seen.end());
         }
-        std::array<std::vector<std::optional<std::string>>, 13> columns;
+        detail::PgAuditBatch batch;
         AuditRecord record;
         for (const AuditEntry& entry : entries) {
             if (entry.cloud_event_id) {
@@ -595,27 +466,11 @@ private:
             head.sequence = record.sequence;
             head.hash = record.hash;
             ++result.appended;
-            columns[0].emplace_back(std::to_string(record.sequence));
-            columns[1].emplace_back(std::to_string(record.time.time_since_epoch().count()));
-            columns[2].emplace_back(record.event_type);
-            columns[3].emplace_back(std::to_string(record.event_version));
-            columns[4].emplace_back(record.owasp);
-            columns[5].emplace_back(record.actor);
-            columns[6].emplace_back(record.subject);
-            columns[7].emplace_back(record.source_ip);
-            columns[8].emplace_back(record.ip_index);
-            columns[9].emplace_back(record.data);
-            columns[10].emplace_back(record.cloud_event_id);
-            columns[11].emplace_back(record.key_scope);
-            columns[12].emplace_back(to_hex(record.hash));
+            batch.add(record);
         }
         result.last_sequence = head.sequence;
         if (result.appended > 0) {
-            authevents::detail::PgParams params;
-            for (const auto& column : columns) {
-                params.text(detail::pg_text_array(column));
-            }
-            authevents::detail::pg_exec(conn, insert_sql_, params,
+            authevents::detail::pg_exec(conn, insert_sql_, batch.params(),
                                         "postgres audit store: append: insert");
             authevents::detail::pg_exec(
                 conn, "UPDATE " + head_ + " SET sequence = $1, hash = decode($2, 'hex')",

@@ -13,14 +13,13 @@
 /// Part of authevents::audit (CMake target authevents::audit): SQLite, nlohmann-json, fmt.
 #pragma once
 
+#include <authevents/audit/detail/projection_checkpoints.hpp>
+#include <authevents/audit/detail/projection_record_data.hpp>
 #include <authevents/audit/read_model.hpp>
 #include <authevents/audit/record.hpp>
 #include <authevents/audit/store.hpp>
-#include <authevents/bus/envelope.hpp>
+#include <authevents/bus/detail/sqlite.hpp>
 #include <authevents/logging.hpp>
-
-#include <nlohmann/json.hpp>
-#include <sqlite3.h>
 
 #include <algorithm>
 #include <atomic>
@@ -34,7 +33,6 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
-#include <string_view>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -185,40 +183,24 @@ public:
         entry->version = entry->projection->version();
         wrap_database("register projection '" + name + "'", [&] {
             authevents::detail::Transaction tx(db_.get(), "projection runner: register");
-            auto& select = session_->statement(
-                "SELECT version, checkpoint, rejected FROM authevents_projections WHERE name = ?");
-            std::optional<int> stored_version;
-            {
-                authevents::detail::Statement::Use use(select);
-                select.bind_text(1, name);
-                if (select.step()) {
-                    stored_version = static_cast<int>(select.column_int64(0));
-                    entry->checkpoint = select.column_int64(1);
-                    entry->rejected = static_cast<std::uint64_t>(select.column_int64(2));
-                }
+            const std::optional<detail::ProjectionRow> stored =
+                detail::load_projection_row(*session_, name);
+            if (stored) {
+                entry->checkpoint = stored->checkpoint;
+                entry->rejected = stored->rejected;
             }
             entry->projection->create_schema(*session_);
-            if (stored_version && *stored_version != entry->version) {
+            if (stored && stored->version != entry->version) {
                 log(LogLevel::warning,
                     "projection '" + name + "': the database holds version " +
-                        std::to_string(*stored_version) + ", this is version " +
+                        std::to_string(stored->version) + ", this is version " +
                         std::to_string(entry->version) +
                         ": its state is reset and replayed from the audit store");
                 reset_entry(*entry);
             }
-            auto& upsert = session_->statement(
-                "INSERT INTO authevents_projections (name, version, checkpoint, rejected)"
-                " VALUES (?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET version ="
-                " excluded.version, checkpoint = excluded.checkpoint, rejected = "
-                "excluded.rejected");
-            {
-                authevents::detail::Statement::Use use(upsert);
-                upsert.bind_text(1, name);
-                upsert.bind_int64(2, entry->version);
-                upsert.bind_int64(3, entry->checkpoint);
-                upsert.bind_int64(4, static_cast<std::int64_t>(entry->rejected));
-                upsert.step();
-            }
+            detail::store_projection_row(
+                *session_, name,
+                detail::ProjectionRow{entry->version, entry->checkpoint, entry->rejected});
             tx.commit();
         });
         Projection& added = *entry->projection;
@@ -325,36 +307,8 @@ public:
 private:
     enum class Mode { live, replay };
 
-    struct Entry {
-        std::unique_ptr<Projection> projection;
-        std::string name;
-        int version = 0;
-        std::int64_t checkpoint = 0; // committed
-        std::uint64_t rejected = 0;  // committed, persisted
-        std::uint64_t failures = 0;
-        std::uint64_t lost = 0;
-        bool behind = false;
-        std::string last_error;
-        bool skip_replay = false; // failed during the current replay
-    };
-
-    // A record's data, parsed once per batch for every projection that handles it.
-    struct Parsed {
-        bool done = false;
-        nlohmann::json json;
-        std::string error; // non-empty: rejected
-    };
-
-    // Work done on one projection inside a batch, published once the transaction commits.
-    struct Pending {
-        std::int64_t checkpoint = 0;
-        std::uint64_t rejected = 0;
-        std::uint64_t lost = 0;
-        bool failed = false;
-        bool gap = false;
-        std::string error;
-        std::vector<std::string> errors; // logged once the transaction commits
-    };
+    using Entry = detail::ProjectionEntry;
+    using Pending = detail::ProjectionPending;
 
     void log(LogLevel level, const std::string& line) const noexcept {
         try {
@@ -378,109 +332,24 @@ private:
         entry.projection->reset(*session_);
         entry.projection->create_schema(*session_);
         session_->clear_statements();
-        auto& erase =
-            session_->statement("DELETE FROM authevents_projection_rejects WHERE projection = ?");
-        authevents::detail::Statement::Use use(erase);
-        erase.bind_text(1, entry.name);
-        erase.step();
+        detail::clear_projection_rejects(*session_, entry.name);
         entry.checkpoint = 0;
         entry.rejected = 0;
     }
 
     void write_checkpoint(const Entry& entry, std::int64_t checkpoint, std::uint64_t rejected) {
-        auto& update = session_->statement(
-            "UPDATE authevents_projections SET checkpoint = ?, rejected = ? WHERE name = ?");
-        authevents::detail::Statement::Use use(update);
-        update.bind_int64(1, checkpoint);
-        update.bind_int64(2, static_cast<std::int64_t>(rejected));
-        update.bind_text(3, entry.name);
-        update.step();
+        detail::write_projection_checkpoint(*session_, entry.name, checkpoint, rejected);
     }
 
-    void savepoint(const char* sql) {
-        auto& statement = session_->statement(sql);
-        authevents::detail::Statement::Use use(statement);
-        statement.step();
-    }
+    void savepoint(const char* sql) { detail::run_savepoint(*session_, sql); }
 
-    void reject(Entry& entry, Pending& pending, const AuditRecord& record,
-                const std::string& reason) {
-        // Bound before binding: SQLite reads bound text at step(), not at bind.
-        const std::string bounded = authevents::detail::projection_bounded_text(reason, 300);
-        const std::string event_type =
-            authevents::detail::projection_bounded_text(record.event_type, 100);
-        auto& insert = session_->statement(
-            "INSERT OR REPLACE INTO authevents_projection_rejects (projection, sequence,"
-            " event_type, reason) VALUES (?, ?, ?, ?)");
-        {
-            authevents::detail::Statement::Use use(insert);
-            insert.bind_text(1, entry.name);
-            insert.bind_int64(2, record.sequence);
-            insert.bind_text(3, event_type);
-            insert.bind_text(4, bounded);
-            insert.step();
-        }
-        ++pending.rejected;
-        pending.errors.push_back("projection '" + entry.name + "' rejected audit record " +
-                                 std::to_string(record.sequence) + ": " + bounded);
-    }
-
-    const Parsed& parse(const AuditRecord& record, Parsed& parsed) const {
-        if (parsed.done) {
-            return parsed;
-        }
-        parsed.done = true;
-        const std::string prefix = "record " + std::to_string(record.sequence) + " (" +
-                                   authevents::detail::quote_for_message(record.event_type) +
-                                   "): data ";
-        try {
-            const bus::CloudEventLimits limits{options_.limits.max_bytes,
-                                               options_.limits.max_string_bytes,
-                                               options_.limits.max_depth};
-            authevents::detail::check_cloud_event_limits(record.data, limits);
-            parsed.json = nlohmann::json::parse(record.data);
-            if (!parsed.json.is_object()) {
-                parsed.error = prefix + "is " +
-                               authevents::detail::describe_json_type(parsed.json) +
-                               ", expected a JSON object";
-            }
-        } catch (const bus::CloudEventError& error) {
-            std::string what = error.what();
-            const auto name = what.find("CloudEventLimits::");
-            if (name != std::string::npos) {
-                what.replace(name, 16, "RecordDataLimits");
-            }
-            parsed.error = prefix + "is over a limit: " + what;
-        } catch (const nlohmann::json::exception& error) {
-            parsed.error = prefix + "is not valid JSON: " + error.what();
-        }
-        return parsed;
-    }
-
-    // The store's pruned prefix (the newest checkpoint's sequence), read at most once.
-    struct PruneInfo {
-        AuditStore* store = nullptr;
-        std::optional<std::int64_t> pruned_through;
-        bool loaded = false;
-        std::int64_t get() {
-            if (!loaded && store != nullptr) {
-                loaded = true;
-                for (const Checkpoint& checkpoint : store->checkpoints()) {
-                    pruned_through = std::max(pruned_through.value_or(0), checkpoint.sequence);
-                }
-            }
-            return pruned_through.value_or(0);
-        }
-    };
-
-    // Applies `records` to one projection inside its savepoint (the caller's transaction).
     // Applies `records` to one projection inside its savepoint (the caller's transaction).
     // Optimistic first: no savepoint per record. A RecordDataError thrown by the projection
     // (it may have written part of that record) undoes the pass, and the batch is applied
     // again with a savepoint around each record, so only the bad record's writes are undone.
     Pending apply_to(Entry& entry, const std::vector<AuditRecord>& records,
-                     std::vector<Parsed>& parsed, Mode mode, PruneInfo* prune,
-                     ApplyReport& report) {
+                     std::vector<detail::ParsedRecordData>& parsed, Mode mode,
+                     detail::StorePrunedPrefix* prune, ApplyReport& report) {
         for (const bool careful : {false, true}) {
             Pending pending;
             pending.checkpoint = entry.checkpoint;
@@ -499,11 +368,13 @@ private:
                             pending.gap = true;
                             break;
                         }
-                        account_gap(entry, pending, record.sequence, prune, local);
+                        detail::account_projection_gap(entry.name, pending, record.sequence, prune,
+                                                       local.pruned, local.lost);
                     }
                     if (entry.projection->handles(record.event_type)) {
-                        again = !apply_record(entry, pending, record, parse(record, parsed[i]),
-                                              careful);
+                        again = !apply_record(
+                            entry, pending, record,
+                            detail::parse_record_data(record, options_.limits, parsed[i]), careful);
                         if (again) {
                             break;
                         }
@@ -546,10 +417,10 @@ private:
 
     // Applies one handled record; false when the projection rejected it in an optimistic pass
     // (the caller undoes the pass and applies the batch again carefully).
-    bool apply_record(Entry& entry, Pending& pending, const AuditRecord& record, const Parsed& data,
-                      bool careful) {
+    bool apply_record(Entry& entry, Pending& pending, const AuditRecord& record,
+                      const detail::ParsedRecordData& data, bool careful) {
         if (!data.error.empty()) {
-            reject(entry, pending, record, data.error);
+            detail::reject_projection_record(*session_, entry.name, pending, record, data.error);
             return true;
         }
         if (!careful) {
@@ -567,39 +438,19 @@ private:
         } catch (const RecordDataError& error) {
             savepoint("ROLLBACK TO authevents_record");
             savepoint("RELEASE authevents_record");
-            reject(entry, pending, record, error.what());
+            detail::reject_projection_record(*session_, entry.name, pending, record, error.what());
         }
         return true;
     }
 
-    // A replay found records missing between the projection's checkpoint and `sequence`.
-    void account_gap(Entry& entry, Pending& pending, std::int64_t sequence, PruneInfo* prune,
-                     ApplyReport& report) {
-        const std::int64_t first_missing = pending.checkpoint + 1;
-        const auto missing = static_cast<std::size_t>(sequence - first_missing);
-        const bool pruned = prune != nullptr && sequence - 1 <= prune->get();
-        if (pruned && pending.checkpoint == 0) {
-            report.pruned += missing;
-            return;
-        }
-        report.lost += missing;
-        pending.lost += missing;
-        pending.errors.push_back(
-            "projection '" + entry.name + "': audit records " + std::to_string(first_missing) +
-            " to " + std::to_string(sequence - 1) + " are " +
-            (pruned ? "pruned from the store before the projection applied them"
-                    : "missing from the audit store (verify it)") +
-            "; its state lacks them (rebuild() to match the store)");
-    }
-
     // One transaction: `records` applied to every projection (each in its savepoint).
     ApplyReport run_batch(const std::vector<AuditRecord>& records, Mode mode, bool* gap,
-                          PruneInfo* prune) {
+                          detail::StorePrunedPrefix* prune) {
         ApplyReport report;
         if (records.empty() || entries_.empty()) {
             return report;
         }
-        std::vector<Parsed> parsed(records.size());
+        std::vector<detail::ParsedRecordData> parsed(records.size());
         std::vector<Pending> pending(entries_.size());
         wrap_database("apply", [&] {
             authevents::detail::Transaction tx(db_.get(), "projection runner: apply");
@@ -644,7 +495,7 @@ private:
     // Replays `store` after the lowest checkpoint until it returns nothing new.
     ApplyReport replay(AuditStore& store, const ReplayCallback& progress) {
         ApplyReport report;
-        PruneInfo prune;
+        detail::StorePrunedPrefix prune;
         prune.store = &store;
         ReplayProgress state;
         state.total = store.count();

@@ -6,6 +6,11 @@
 /// Part of authevents::audit (CMake target authevents::audit: SQLite, libsodium).
 #pragma once
 
+#include <authevents/audit/detail/sqlite_store_query.hpp>
+#include <authevents/audit/detail/sqlite_store_rows.hpp>
+#include <authevents/audit/detail/sqlite_store_schema.hpp>
+#include <authevents/audit/detail/sqlite_store_statements.hpp>
+#include <authevents/audit/detail/store_checks.hpp>
 #include <authevents/audit/hash_chain.hpp>
 #include <authevents/audit/record.hpp>
 #include <authevents/audit/store.hpp>
@@ -26,52 +31,6 @@
 #include <vector>
 
 namespace authevents::audit {
-
-namespace detail {
-
-using authevents::detail::execute;
-using authevents::detail::open_database;
-using authevents::detail::query_text;
-using authevents::detail::quote_identifier;
-using authevents::detail::SqliteConnection;
-using authevents::detail::Statement;
-using authevents::detail::Transaction;
-using authevents::detail::validate_identifier;
-
-// The record columns every SELECT of SqliteAuditStore reads, in read_record()'s order.
-inline constexpr const char* sqlite_audit_columns =
-    "sequence, time_us, event_type, event_version, owasp, actor, subject, source_ip,"
-    " source_ip IS NOT NULL, ip_index, ip_index IS NOT NULL, data, cloud_event_id,"
-    " cloud_event_id IS NOT NULL, key_scope, hash";
-
-inline AuditTime audit_now() {
-    return std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
-}
-
-// Throws std::invalid_argument when `entry` (index `index` of its batch) cannot be stored.
-inline void validate_audit_entry(const AuditEntry& entry, std::size_t index) {
-    const auto fail = [&](const char* problem) {
-        throw std::invalid_argument("audit store: append: entry " + std::to_string(index) +
-                                    " of the batch " + problem);
-    };
-    if (entry.event_type.empty()) {
-        fail("has an empty event_type");
-    }
-    if (entry.data.empty()) {
-        fail("has empty data (a JSON object is expected, \"{}\" when there are no fields)");
-    }
-    if (entry.cloud_event_id && entry.cloud_event_id->empty()) {
-        fail("has an empty cloud_event_id (use std::nullopt when there is none)");
-    }
-    if (entry.ip_index && entry.ip_index->empty()) {
-        fail("has an empty ip_index (use std::nullopt when there is none)");
-    }
-    if (entry.source_ip && entry.source_ip->empty()) {
-        fail("has an empty source_ip (use std::nullopt when there is none)");
-    }
-}
-
-} // namespace detail
 
 /// Options of a SqliteAuditStore.
 struct SqliteAuditStoreOptions {
@@ -183,7 +142,7 @@ public:
 
     /// The table holding the records (`<prefix>_records`), e.g. for a read-only SQL report.
     /// Thread-safe, never throws.
-    [[nodiscard]] const std::string& records_table() const noexcept { return records_; }
+    [[nodiscard]] const std::string& records_table() const noexcept { return tables_.records; }
 
 private:
     // Runs `body` under the mutex, turning SQLite errors into AuditStoreError.
@@ -201,36 +160,16 @@ private:
     }
 
     void open();
-    void check_layout();
-    void prepare();
     ChainHead load_head();
     std::optional<Checkpoint> newest_checkpoint();
-    AuditRecord read_record(detail::Statement& statement) const;
-    Checkpoint read_checkpoint(detail::Statement& statement) const;
-    void clear_ip_index(const std::string& scope);
 
     std::string path_;
     SqliteAuditStoreOptions options_;
-    std::string name_;        // "audit store '<path>'": the prefix of every error message
-    std::string records_;     // quoted table names
-    std::string checkpoints_; //
-    std::string keys_;        //
+    std::string name_; // "audit store '<path>'": the prefix of every error message
+    detail::SqliteAuditTables tables_;
     std::mutex mutex_;
     detail::SqliteConnection db_; // declared before the statements: destroyed after them
-    detail::Statement insert_record_;
-    detail::Statement last_record_;
-    detail::Statement read_;
-    detail::Statement count_;
-    detail::Statement checkpoints_all_;
-    detail::Statement newest_checkpoint_;
-    detail::Statement insert_checkpoint_;
-    detail::Statement first_kept_;
-    detail::Statement last_before_;
-    detail::Statement delete_through_;
-    detail::Statement find_key_;
-    detail::Statement insert_key_;
-    detail::Statement erase_key_;
-    detail::Statement clear_ip_index_;
+    detail::SqliteAuditStatements statements_;
 };
 
 inline SqliteAuditStore::SqliteAuditStore(std::string path, SqliteAuditStoreOptions options)
@@ -239,13 +178,11 @@ inline SqliteAuditStore::SqliteAuditStore(std::string path, SqliteAuditStoreOpti
     if (options_.max_page_count && *options_.max_page_count <= 0) {
         throw std::invalid_argument(name_ + ": max_page_count must be positive");
     }
-    records_ = detail::quote_identifier(options_.table_prefix + "_records");
-    checkpoints_ = detail::quote_identifier(options_.table_prefix + "_checkpoints");
-    keys_ = detail::quote_identifier(options_.table_prefix + "_keys");
+    tables_ = detail::SqliteAuditTables(options_.table_prefix);
     detail::ensure_sodium();
     locked([&] {
         open();
-        prepare();
+        statements_ = detail::SqliteAuditStatements(db_.get(), tables_, name_);
     });
 }
 
@@ -260,214 +197,41 @@ inline void SqliteAuditStore::open() {
     detail::execute(db, "PRAGMA secure_delete=ON", context("set secure_delete"));
     if (options_.read_only) {
         detail::execute(db, "PRAGMA query_only=ON", context("set query_only"));
-        check_layout();
+        detail::sqlite_audit_check_layout(db, tables_, true, name_);
     } else {
         (void)detail::query_text(db, "PRAGMA journal_mode=WAL", context("set journal mode"));
         detail::execute(db, "PRAGMA synchronous=FULL", context("set synchronous"));
-        const std::string prefix = options_.table_prefix;
-        const std::string schema =
-            "CREATE TABLE IF NOT EXISTS " + records_ +
-            " (sequence INTEGER PRIMARY KEY,"
-            " time_us INTEGER NOT NULL,"
-            " event_type TEXT NOT NULL,"
-            " event_version INTEGER NOT NULL"
-            "  CHECK (event_version BETWEEN -2147483648 AND 2147483647),"
-            " owasp TEXT NOT NULL,"
-            " actor TEXT NOT NULL,"
-            " subject TEXT NOT NULL,"
-            " source_ip TEXT,"
-            " ip_index TEXT,"
-            " data TEXT NOT NULL,"
-            " cloud_event_id TEXT UNIQUE,"
-            " key_scope TEXT NOT NULL,"
-            " hash TEXT NOT NULL CHECK (length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*')"
-            ") STRICT;"
-            "CREATE TABLE IF NOT EXISTS " +
-            checkpoints_ +
-            " (sequence INTEGER PRIMARY KEY,"
-            " hash TEXT NOT NULL,"
-            " cut_before_us INTEGER NOT NULL,"
-            " made_at_us INTEGER NOT NULL,"
-            " deleted INTEGER NOT NULL,"
-            " signature TEXT NOT NULL) STRICT;"
-            "CREATE TABLE IF NOT EXISTS " +
-            keys_ + " (scope TEXT PRIMARY KEY, key TEXT NOT NULL) STRICT, WITHOUT ROWID;";
-        // One index per query filter (each ending in sequence, so a page is an ordered index
-        // walk), and one for erase_key's update.
-        std::string indexes;
-        for (const auto& [name, columns] : {
-                 std::pair<const char*, const char*>{"_by_actor", "(actor, sequence)"},
-                 {"_by_subject", "(subject, sequence)"},
-                 {"_by_type", "(event_type, sequence, time_us)"},
-                 {"_by_time", "(sequence, time_us)"},
-                 {"_by_ip", "(ip_index, sequence) WHERE ip_index IS NOT NULL"},
-                 {"_by_scope", "(key_scope) WHERE ip_index IS NOT NULL"},
-             }) {
-            indexes += "CREATE INDEX IF NOT EXISTS " + detail::quote_identifier(prefix + name) +
-                       " ON " + records_ + " " + columns + ";";
-        }
         detail::Transaction transaction(db, context("create tables"));
-        detail::execute(db, schema.c_str(), context("create tables"));
-        check_layout();
-        detail::execute(db, indexes.c_str(), context("create indexes"));
+        detail::execute(db, detail::sqlite_audit_schema_sql(tables_).c_str(),
+                        context("create tables"));
+        detail::sqlite_audit_check_layout(db, tables_, false, name_);
+        detail::execute(db, detail::sqlite_audit_index_sql(tables_).c_str(),
+                        context("create indexes"));
         transaction.commit();
     }
 }
 
-inline void SqliteAuditStore::check_layout() {
-    sqlite3* db = db_.get();
-    const auto has_columns = [&](const std::string& table, const char* columns, int expected) {
-        return detail::query_text(db,
-                                  "SELECT count(*) FROM pragma_table_info('" + table +
-                                      "') WHERE name IN (" + columns + ")",
-                                  context("check layout")) == std::to_string(expected);
-    };
-    const std::string& prefix = options_.table_prefix;
-    const bool records_ok =
-        has_columns(prefix + "_records",
-                    "'sequence','time_us','event_type','event_version','owasp','actor','subject',"
-                    "'source_ip','ip_index','data','cloud_event_id','key_scope','hash'",
-                    13);
-    const bool checkpoints_ok =
-        has_columns(prefix + "_checkpoints",
-                    "'sequence','hash','cut_before_us','made_at_us','deleted','signature'", 6);
-    const bool keys_ok = has_columns(prefix + "_keys", "'scope','key'", 2);
-    if (options_.read_only &&
-        detail::query_text(
-            db, "SELECT count(*) FROM sqlite_schema WHERE name = '" + prefix + "_records'",
-            context("check layout")) == "0") {
-        throw AuditStoreError(name_ + ": open read-only failed: the database has no table " +
-                              prefix + "_records (no audit store was created in it)");
-    }
-    if (!records_ok || !checkpoints_ok || !keys_ok) {
-        throw std::invalid_argument(name_ + ": tables named " + prefix +
-                                    "_* exist with another layout; give the audit store a "
-                                    "table_prefix of its own");
-    }
-}
-
-inline void SqliteAuditStore::prepare() {
-    sqlite3* db = db_.get();
-    const std::string columns = detail::sqlite_audit_columns;
-    insert_record_ = detail::Statement(
-        db,
-        "INSERT INTO " + records_ +
-            " (sequence, time_us, event_type, event_version, owasp, actor, subject, source_ip,"
-            " ip_index, data, cloud_event_id, key_scope, hash)"
-            " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
-            " ON CONFLICT (cloud_event_id) DO NOTHING",
-        context("append: insert record"));
-    last_record_ = detail::Statement(
-        db, "SELECT sequence, hash FROM " + records_ + " ORDER BY sequence DESC LIMIT 1",
-        context("read head"));
-    read_ = detail::Statement(db,
-                              "SELECT " + columns + " FROM " + records_ +
-                                  " WHERE sequence > ?1 ORDER BY sequence LIMIT ?2",
-                              context("read"));
-    count_ = detail::Statement(db, "SELECT count(*) FROM " + records_, context("count"));
-    const std::string checkpoint_columns =
-        "sequence, hash, cut_before_us, made_at_us, deleted, signature";
-    checkpoints_all_ = detail::Statement(
-        db, "SELECT " + checkpoint_columns + " FROM " + checkpoints_ + " ORDER BY sequence",
-        context("read checkpoints"));
-    newest_checkpoint_ = detail::Statement(db,
-                                           "SELECT " + checkpoint_columns + " FROM " +
-                                               checkpoints_ + " ORDER BY sequence DESC LIMIT 1",
-                                           context("read newest checkpoint"));
-    insert_checkpoint_ =
-        detail::Statement(db,
-                          "INSERT INTO " + checkpoints_ + " (" + checkpoint_columns +
-                              ") VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                          context("prune: insert checkpoint"));
-    first_kept_ = detail::Statement(
-        db, "SELECT sequence FROM " + records_ + " WHERE time_us >= ?1 ORDER BY sequence LIMIT 1",
-        context("prune: find the first record to keep"));
-    last_before_ = detail::Statement(db,
-                                     "SELECT sequence, hash FROM " + records_ +
-                                         " WHERE sequence < ?1 ORDER BY sequence DESC LIMIT 1",
-                                     context("prune: find the last record to delete"));
-    delete_through_ = detail::Statement(db, "DELETE FROM " + records_ + " WHERE sequence <= ?1",
-                                        context("prune: delete records"));
-    find_key_ = detail::Statement(db, "SELECT key FROM " + keys_ + " WHERE scope = ?1",
-                                  context("find key"));
-    insert_key_ = detail::Statement(
-        db, "INSERT INTO " + keys_ + " (scope, key) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-        context("insert key"));
-    erase_key_ =
-        detail::Statement(db, "DELETE FROM " + keys_ + " WHERE scope = ?1", context("erase key"));
-    clear_ip_index_ = detail::Statement(db,
-                                        "UPDATE " + records_ +
-                                            " SET ip_index = NULL"
-                                            " WHERE key_scope = ?1 AND ip_index IS NOT NULL",
-                                        context("erase key: clear ip_index"));
-}
-
-inline AuditRecord SqliteAuditStore::read_record(detail::Statement& statement) const {
-    AuditRecord record;
-    record.sequence = statement.column_int64(0);
-    record.time = AuditTime(Microseconds(statement.column_int64(1)));
-    record.event_type = statement.column_text(2);
-    record.event_version = static_cast<int>(statement.column_int64(3)); // CHECKed on insert
-    record.owasp = statement.column_text(4);
-    record.actor = statement.column_text(5);
-    record.subject = statement.column_text(6);
-    if (statement.column_int64(8) != 0) {
-        record.source_ip = statement.column_text(7);
-    }
-    if (statement.column_int64(10) != 0) {
-        record.ip_index = statement.column_text(9);
-    }
-    record.data = statement.column_text(11);
-    if (statement.column_int64(13) != 0) {
-        record.cloud_event_id = statement.column_text(12);
-    }
-    record.key_scope = statement.column_text(14);
-    const auto hash = sha256_from_hex(statement.column_text(15));
-    if (!hash) {
-        throw AuditStoreError(name_ + ": read failed: record " + std::to_string(record.sequence) +
-                              " has a hash that is not 64 hex digits");
-    }
-    record.hash = *hash;
-    return record;
-}
-
-inline Checkpoint SqliteAuditStore::read_checkpoint(detail::Statement& statement) const {
-    Checkpoint checkpoint;
-    checkpoint.sequence = statement.column_int64(0);
-    const auto hash = sha256_from_hex(statement.column_text(1));
-    const auto signature = from_hex(statement.column_text(5));
-    if (!hash || !signature) {
-        throw AuditStoreError(name_ + ": read checkpoints failed: the checkpoint at sequence " +
-                              std::to_string(checkpoint.sequence) +
-                              " has a hash or signature that is not hex");
-    }
-    checkpoint.hash = *hash;
-    checkpoint.cut_before = AuditTime(Microseconds(statement.column_int64(2)));
-    checkpoint.made_at = AuditTime(Microseconds(statement.column_int64(3)));
-    checkpoint.deleted = static_cast<std::size_t>(statement.column_int64(4));
-    checkpoint.signature = *signature;
-    return checkpoint;
-}
-
 inline std::optional<Checkpoint> SqliteAuditStore::newest_checkpoint() {
-    const detail::Statement::Use use(newest_checkpoint_);
-    if (!newest_checkpoint_.step()) {
+    detail::Statement& newest = statements_.newest_checkpoint;
+    const detail::Statement::Use use(newest);
+    if (!newest.step()) {
         return std::nullopt;
     }
-    return read_checkpoint(newest_checkpoint_);
+    return detail::read_sqlite_checkpoint(newest, name_);
 }
 
 inline ChainHead SqliteAuditStore::load_head() {
     {
-        const detail::Statement::Use use(last_record_);
-        if (last_record_.step()) {
-            const auto hash = sha256_from_hex(last_record_.column_text(1));
+        detail::Statement& last = statements_.last_record;
+        const detail::Statement::Use use(last);
+        if (last.step()) {
+            const auto hash = sha256_from_hex(last.column_text(1));
             if (!hash) {
                 throw AuditStoreError(name_ + ": read head failed: record " +
-                                      std::to_string(last_record_.column_int64(0)) +
+                                      std::to_string(last.column_int64(0)) +
                                       " has a hash that is not 64 hex digits");
             }
-            return ChainHead{last_record_.column_int64(0), *hash};
+            return ChainHead{last.column_int64(0), *hash};
         }
     }
     if (auto checkpoint = newest_checkpoint()) {
@@ -488,31 +252,14 @@ inline AppendResult SqliteAuditStore::append(const std::vector<AuditEntry>& entr
         }
         detail::Transaction transaction(db_.get(), context("append"));
         ChainHead head = load_head();
+        detail::Statement& insert = statements_.insert_record;
         for (const AuditEntry& entry : entries) {
             const std::int64_t sequence = head.sequence + 1;
             const Sha256 hash = chain_hash(entry, sequence, head.hash);
             const std::string hash_hex = to_hex(hash);
-            const detail::Statement::Use use(insert_record_);
-            insert_record_.bind_int64(1, sequence);
-            insert_record_.bind_int64(2, entry.time.time_since_epoch().count());
-            insert_record_.bind_text(3, entry.event_type);
-            insert_record_.bind_int64(4, entry.event_version);
-            insert_record_.bind_text(5, entry.owasp);
-            insert_record_.bind_text(6, entry.actor);
-            insert_record_.bind_text(7, entry.subject);
-            if (entry.source_ip) {
-                insert_record_.bind_text(8, *entry.source_ip);
-            }
-            if (entry.ip_index) {
-                insert_record_.bind_text(9, *entry.ip_index);
-            }
-            insert_record_.bind_text(10, entry.data);
-            if (entry.cloud_event_id) {
-                insert_record_.bind_text(11, *entry.cloud_event_id);
-            }
-            insert_record_.bind_text(12, entry.key_scope);
-            insert_record_.bind_text(13, hash_hex);
-            insert_record_.step();
+            const detail::Statement::Use use(insert);
+            detail::bind_sqlite_record(insert, entry, sequence, hash_hex);
+            insert.step();
             if (sqlite3_changes(db_.get()) == 1) {
                 head = ChainHead{sequence, hash};
                 ++result.appended;
@@ -527,113 +274,34 @@ inline AppendResult SqliteAuditStore::append(const std::vector<AuditEntry>& entr
 }
 
 inline std::vector<AuditRecord> SqliteAuditStore::read(std::int64_t after, std::size_t limit) {
-    if (limit == 0 || limit > max_read_limit) {
-        throw std::invalid_argument(name_ + ": read: limit " + std::to_string(limit) +
-                                    " is outside 1 to " + std::to_string(max_read_limit));
-    }
+    detail::check_read_limit(name_, limit, max_read_limit);
     return locked([&] {
         std::vector<AuditRecord> records;
-        const detail::Statement::Use use(read_);
-        read_.bind_int64(1, after);
-        read_.bind_int64(2, static_cast<std::int64_t>(limit));
-        while (read_.step()) {
-            records.push_back(read_record(read_));
+        detail::Statement& read = statements_.read;
+        const detail::Statement::Use use(read);
+        read.bind_int64(1, after);
+        read.bind_int64(2, static_cast<std::int64_t>(limit));
+        while (read.step()) {
+            records.push_back(detail::read_sqlite_record(read, name_));
         }
         return records;
     });
 }
 
 inline AuditPage SqliteAuditStore::query(const AuditQuery& query) {
-    const auto fail = [&](const std::string& problem) {
-        throw std::invalid_argument(name_ + ": query: " + problem);
-    };
-    if (query.limit == 0 || query.limit > max_query_limit) {
-        fail("limit " + std::to_string(query.limit) + " is outside 1 to " +
-             std::to_string(max_query_limit));
-    }
-    if (query.user && query.user->empty()) {
-        fail("the user filter is empty (use std::nullopt for any user)");
-    }
-    if (query.event_type && query.event_type->empty()) {
-        fail("the event_type filter is empty (use std::nullopt for any type)");
-    }
-    if (query.ip_index && query.ip_index->empty()) {
-        fail("the ip_index filter is empty (use std::nullopt for any address)");
-    }
-    if (query.from && query.until && *query.from >= *query.until) {
-        fail("the time range is empty: from is not before until");
-    }
-    const std::string order = query.newest_first ? " DESC" : " ASC";
-    std::string conditions;
-    if (query.event_type) {
-        conditions += " AND event_type = ?2";
-    }
-    if (query.ip_index) {
-        conditions += " AND ip_index = ?3";
-    }
-    if (query.from) {
-        conditions += " AND time_us >= ?4";
-    }
-    if (query.until) {
-        conditions += " AND time_us < ?5";
-    }
-    if (query.cursor) {
-        conditions += query.newest_first ? " AND sequence < ?6" : " AND sequence > ?6";
-    }
-    const std::string tail = " ORDER BY sequence" + order + " LIMIT ?7";
-    // The sequences of one page come from one index, chosen by the most selective filter
-    // present (a user, then an IP, then a type, then a time range); the other filters are
-    // checked on its entries. Only then are the page's rows read.
-    const auto walk = [&](const char* index, const std::string& filter) {
-        return "SELECT sequence FROM (SELECT sequence FROM " + records_ + " INDEXED BY " +
-               detail::quote_identifier(options_.table_prefix + index) + " WHERE " + filter +
-               conditions + tail + ")";
-    };
-    std::string sequences;
-    if (query.user) {
-        // An ordered walk of the actor index and one of the subject index, each a page long.
-        sequences =
-            walk("_by_actor", "actor = ?1") + " UNION ALL " + walk("_by_subject", "subject = ?1");
-    } else if (query.ip_index) {
-        sequences = walk("_by_ip", "1");
-    } else if (query.event_type) {
-        sequences = walk("_by_type", "1");
-    } else if (query.from || query.until) {
-        sequences = walk("_by_time", "1"); // the range, then the page's top sequences
-    }
-    const std::string columns = detail::sqlite_audit_columns;
-    const std::string sql =
-        "SELECT " + columns + " FROM " + records_ + " WHERE " +
-        (sequences.empty() ? "1" + conditions : "sequence IN (" + sequences + ")") + tail;
+    detail::check_audit_query(name_, query, max_query_limit);
+    const std::string sql = detail::sqlite_audit_query_sql(tables_, query);
     return locked([&] {
         detail::Statement statement(db_.get(), sql, context("query"));
         const detail::Statement::Use use(statement);
-        if (query.user) {
-            statement.bind_text(1, *query.user);
-        }
-        if (query.event_type) {
-            statement.bind_text(2, *query.event_type);
-        }
-        if (query.ip_index) {
-            statement.bind_text(3, *query.ip_index);
-        }
-        if (query.from) {
-            statement.bind_int64(4, query.from->time_since_epoch().count());
-        }
-        if (query.until) {
-            statement.bind_int64(5, query.until->time_since_epoch().count());
-        }
-        if (query.cursor) {
-            statement.bind_int64(6, *query.cursor);
-        }
-        statement.bind_int64(7, static_cast<std::int64_t>(query.limit) + 1);
+        detail::bind_sqlite_query(statement, query);
         AuditPage page;
         while (statement.step()) {
             if (page.records.size() == query.limit) {
                 page.next_cursor = page.records.back().sequence;
                 break;
             }
-            page.records.push_back(read_record(statement));
+            page.records.push_back(detail::read_sqlite_record(statement, name_));
         }
         return page;
     });
@@ -645,18 +313,20 @@ inline ChainHead SqliteAuditStore::head() {
 
 inline std::int64_t SqliteAuditStore::count() {
     return locked([&] {
-        const detail::Statement::Use use(count_);
-        count_.step();
-        return count_.column_int64(0);
+        detail::Statement& count = statements_.count;
+        const detail::Statement::Use use(count);
+        count.step();
+        return count.column_int64(0);
     });
 }
 
 inline std::vector<Checkpoint> SqliteAuditStore::checkpoints() {
     return locked([&] {
         std::vector<Checkpoint> result;
-        const detail::Statement::Use use(checkpoints_all_);
-        while (checkpoints_all_.step()) {
-            result.push_back(read_checkpoint(checkpoints_all_));
+        detail::Statement& all = statements_.checkpoints_all;
+        const detail::Statement::Use use(all);
+        while (all.step()) {
+            result.push_back(detail::read_sqlite_checkpoint(all, name_));
         }
         return result;
     });
@@ -665,31 +335,28 @@ inline std::vector<Checkpoint> SqliteAuditStore::checkpoints() {
 inline std::optional<Checkpoint>
 SqliteAuditStore::prune(AuditTime cut_before,
                         const std::optional<std::string>& signing_secret_key) {
-    if (signing_secret_key && signing_secret_key->size() != checkpoint_secret_key_bytes) {
-        throw std::invalid_argument(name_ + ": prune: the signing key has " +
-                                    std::to_string(signing_secret_key->size()) +
-                                    " bytes, an Ed25519 secret key (crypto_sign_keypair) has " +
-                                    std::to_string(checkpoint_secret_key_bytes));
-    }
+    detail::check_signing_key(name_, signing_secret_key);
     return locked([&]() -> std::optional<Checkpoint> {
         detail::Transaction transaction(db_.get(), context("prune"));
         std::int64_t first_kept = std::numeric_limits<std::int64_t>::max();
         {
-            const detail::Statement::Use use(first_kept_);
-            first_kept_.bind_int64(1, cut_before.time_since_epoch().count());
-            if (first_kept_.step()) {
-                first_kept = first_kept_.column_int64(0);
+            detail::Statement& first = statements_.first_kept;
+            const detail::Statement::Use use(first);
+            first.bind_int64(1, cut_before.time_since_epoch().count());
+            if (first.step()) {
+                first_kept = first.column_int64(0);
             }
         }
         Checkpoint checkpoint;
         {
-            const detail::Statement::Use use(last_before_);
-            last_before_.bind_int64(1, first_kept);
-            if (!last_before_.step()) {
+            detail::Statement& last = statements_.last_before;
+            const detail::Statement::Use use(last);
+            last.bind_int64(1, first_kept);
+            if (!last.step()) {
                 return std::nullopt; // nothing old enough; the transaction rolls back
             }
-            checkpoint.sequence = last_before_.column_int64(0);
-            const auto hash = sha256_from_hex(last_before_.column_text(1));
+            checkpoint.sequence = last.column_int64(0);
+            const auto hash = sha256_from_hex(last.column_text(1));
             if (!hash) {
                 throw AuditStoreError(name_ + ": prune failed: record " +
                                       std::to_string(checkpoint.sequence) +
@@ -698,9 +365,10 @@ SqliteAuditStore::prune(AuditTime cut_before,
             checkpoint.hash = *hash;
         }
         {
-            const detail::Statement::Use use(delete_through_);
-            delete_through_.bind_int64(1, checkpoint.sequence);
-            delete_through_.step();
+            detail::Statement& erase = statements_.delete_through;
+            const detail::Statement::Use use(erase);
+            erase.bind_int64(1, checkpoint.sequence);
+            erase.step();
             checkpoint.deleted = static_cast<std::size_t>(sqlite3_changes(db_.get()));
         }
         checkpoint.cut_before = cut_before;
@@ -709,16 +377,12 @@ SqliteAuditStore::prune(AuditTime cut_before,
             checkpoint.signature = sign_checkpoint(checkpoint, *signing_secret_key);
         }
         {
-            const detail::Statement::Use use(insert_checkpoint_);
-            insert_checkpoint_.bind_int64(1, checkpoint.sequence);
+            detail::Statement& insert = statements_.insert_checkpoint;
+            const detail::Statement::Use use(insert);
             const std::string hash_hex = to_hex(checkpoint.hash);
-            insert_checkpoint_.bind_text(2, hash_hex);
-            insert_checkpoint_.bind_int64(3, checkpoint.cut_before.time_since_epoch().count());
-            insert_checkpoint_.bind_int64(4, checkpoint.made_at.time_since_epoch().count());
-            insert_checkpoint_.bind_int64(5, static_cast<std::int64_t>(checkpoint.deleted));
             const std::string signature_hex = to_hex(checkpoint.signature);
-            insert_checkpoint_.bind_text(6, signature_hex);
-            insert_checkpoint_.step();
+            detail::bind_sqlite_checkpoint(insert, checkpoint, hash_hex, signature_hex);
+            insert.step();
         }
         transaction.commit();
         return checkpoint;
@@ -726,16 +390,15 @@ SqliteAuditStore::prune(AuditTime cut_before,
 }
 
 inline std::optional<std::string> SqliteAuditStore::find_key(const std::string& scope) {
-    if (scope.empty()) {
-        throw std::invalid_argument(name_ + ": find_key: the scope is empty");
-    }
+    detail::check_key_scope(name_, scope, "find_key");
     return locked([&]() -> std::optional<std::string> {
-        const detail::Statement::Use use(find_key_);
-        find_key_.bind_text(1, scope);
-        if (!find_key_.step()) {
+        detail::Statement& find = statements_.find_key;
+        const detail::Statement::Use use(find);
+        find.bind_text(1, scope);
+        if (!find.step()) {
             return std::nullopt;
         }
-        auto key = from_hex(find_key_.column_text(0));
+        auto key = from_hex(find.column_text(0));
         if (!key) {
             throw AuditStoreError(name_ + ": find key failed: the key of scope '" + scope +
                                   "' is not stored as hex");
@@ -745,28 +408,25 @@ inline std::optional<std::string> SqliteAuditStore::find_key(const std::string& 
 }
 
 inline std::string SqliteAuditStore::insert_key(const std::string& scope, const std::string& key) {
-    if (scope.empty()) {
-        throw std::invalid_argument(name_ + ": insert_key: the scope is empty");
-    }
-    if (key.empty()) {
-        throw std::invalid_argument(name_ + ": insert_key: the key for scope '" + scope +
-                                    "' is empty");
-    }
+    detail::check_key_scope(name_, scope, "insert_key");
+    detail::check_key(name_, scope, key);
     return locked([&] {
         detail::Transaction transaction(db_.get(), context("insert key"));
         {
-            const detail::Statement::Use use(insert_key_);
-            insert_key_.bind_text(1, scope);
+            detail::Statement& insert = statements_.insert_key;
+            const detail::Statement::Use use(insert);
+            insert.bind_text(1, scope);
             const std::string key_hex = to_hex(key);
-            insert_key_.bind_text(2, key_hex);
-            insert_key_.step();
+            insert.bind_text(2, key_hex);
+            insert.step();
         }
         std::optional<std::string> stored;
         {
-            const detail::Statement::Use use(find_key_);
-            find_key_.bind_text(1, scope);
-            if (find_key_.step()) {
-                stored = from_hex(find_key_.column_text(0));
+            detail::Statement& find = statements_.find_key;
+            const detail::Statement::Use use(find);
+            find.bind_text(1, scope);
+            if (find.step()) {
+                stored = from_hex(find.column_text(0));
             }
         }
         if (!stored) {
@@ -779,22 +439,22 @@ inline std::string SqliteAuditStore::insert_key(const std::string& scope, const 
 }
 
 inline bool SqliteAuditStore::erase_key(const std::string& scope) {
-    if (scope.empty()) {
-        throw std::invalid_argument(name_ + ": erase_key: the scope is empty");
-    }
+    detail::check_key_scope(name_, scope, "erase_key");
     return locked([&] {
         detail::Transaction transaction(db_.get(), context("erase key"));
         bool erased = false;
         {
-            const detail::Statement::Use use(erase_key_);
-            erase_key_.bind_text(1, scope);
-            erase_key_.step();
+            detail::Statement& erase = statements_.erase_key;
+            const detail::Statement::Use use(erase);
+            erase.bind_text(1, scope);
+            erase.step();
             erased = sqlite3_changes(db_.get()) > 0;
         }
         {
-            const detail::Statement::Use use(clear_ip_index_);
-            clear_ip_index_.bind_text(1, scope);
-            clear_ip_index_.step();
+            detail::Statement& clear = statements_.clear_ip_index;
+            const detail::Statement::Use use(clear);
+            clear.bind_text(1, scope);
+            clear.step();
         }
         transaction.commit();
         // Copy the zeroed pages into the database and empty the write-ahead log, so the erased
