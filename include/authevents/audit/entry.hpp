@@ -51,11 +51,6 @@ struct PendingEntry {
     std::optional<std::string> subject_email;
 };
 
-/// The current time at the audit trail's resolution. Thread-safe, noexcept.
-inline AuditTime audit_now() noexcept {
-    return std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
-}
-
 /// `time` as RFC 3339 UTC with milliseconds. Thread-safe. @throws std::out_of_range outside
 /// years 0000-9999; std::bad_alloc.
 inline std::string format_audit_time(AuditTime time) {

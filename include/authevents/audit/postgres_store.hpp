@@ -241,7 +241,7 @@ public:
             checkpoint.hash = detail::pg_audit_hash(options_.table, last.text(0, 1), "record",
                                                     checkpoint.sequence);
             checkpoint.cut_before = cut_before;
-            checkpoint.made_at = detail::audit_now();
+            checkpoint.made_at = audit_now();
             checkpoint.deleted = static_cast<std::size_t>(
                 authevents::detail::pg_exec(
                     conn, "DELETE FROM " + table_ + " WHERE sequence <= $1",

@@ -22,6 +22,11 @@ using Microseconds = std::chrono::duration<std::int64_t, std::micro>;
 /// A point in time in the audit trail (UTC, microsecond resolution).
 using AuditTime = std::chrono::time_point<std::chrono::system_clock, Microseconds>;
 
+/// The current time at the audit trail's resolution. Thread-safe, noexcept.
+inline AuditTime audit_now() noexcept {
+    return std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
+}
+
 /// One event as the audit log records it, before the store gives it a sequence number and a
 /// hash. Personal values (e-mail addresses, names, IP addresses, free text) are already sealed
 /// with the key of `key_scope` when an entry reaches a store: stores never see plaintext

@@ -372,7 +372,7 @@ SqliteAuditStore::prune(AuditTime cut_before,
             checkpoint.deleted = static_cast<std::size_t>(sqlite3_changes(db_.get()));
         }
         checkpoint.cut_before = cut_before;
-        checkpoint.made_at = detail::audit_now();
+        checkpoint.made_at = audit_now();
         if (signing_secret_key) {
             checkpoint.signature = sign_checkpoint(checkpoint, *signing_secret_key);
         }

@@ -20,11 +20,6 @@
 
 namespace authevents::audit::detail {
 
-/// The current time at the audit trail's resolution (a checkpoint's made_at).
-inline AuditTime audit_now() {
-    return std::chrono::time_point_cast<Microseconds>(std::chrono::system_clock::now());
-}
-
 /// Checks that `entry` (index `index` of its batch) can be stored by any store.
 /// @throws std::invalid_argument for an empty event_type or data, or an empty (present)
 ///         cloud_event_id, ip_index or source_ip; the message names the entry's index.
