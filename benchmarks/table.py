@@ -19,6 +19,8 @@ COLUMNS = [  # (case, N, heading)
     ("emit_two_threads", "1", "2 threads, N=1 (per thread)"),
     ("emit_two_threads", "8", "2 threads, N=8 (per thread)"),
     ("emit_under_churn", "8", "N=8 under churn"),
+    ("emit_paced_quiet", "8", "N=8 quiet, paced harness"),
+    ("emit_paced_churn", "8", "N=8 under churn of 1 pair per send"),
     ("connect_disconnect", "1", "connect+disconnect, 1 slot"),
     ("connect_disconnect", "8", "connect+disconnect, 8 slots"),
     ("connect_disconnect", "64", "connect+disconnect, 64 slots"),
@@ -41,11 +43,16 @@ def load_run(path):
         # With N threads, Google Benchmark divides the wall time by the iterations of all
         # threads together: the time one thread spends per operation is N times that.
         scale *= run.get("threads", 1)
+        # The paced cases time batches of sends (manual time: the sender's CPU time per batch).
+        scale /= run.get("sends_per_iteration", 1)
         medians[(case, library, count)] = run["real_time"] * scale
         # The CPU time of the timed thread(s): on a machine busier than its CPUs, wall time
         # also counts the time spent waiting for a CPU.
         # (Summed over the threads and divided by all their iterations: already per thread.)
-        medians[("cpu:" + case, library, count)] = run["cpu_time"] * scale / run.get("threads", 1)
+        # (Not for the paced cases: their CPU time counts the sender's untimed waits.)
+        if "sends_per_iteration" not in run:
+            medians[("cpu:" + case, library, count)] = \
+                run["cpu_time"] * scale / run.get("threads", 1)
         for counter in ("writes_per_send", "sender_waits_per_1k"):
             if counter in run:
                 medians[(counter + ":" + case, library, count)] = run[counter]
@@ -112,8 +119,10 @@ def main():
          ratio(("emit_two_threads", ours, "1"), ("emit", ours, "1")), 1.2),
         ("2 threads / 1 thread, N=8",
          ratio(("emit_two_threads", ours, "8"), ("emit", ours, "8")), 1.2),
-        ("under churn / quiet, N=8",
+        ("under churn / quiet, N=8 (writer unpaced: its rate is below)",
          ratio(("emit_under_churn", ours, "8"), ("emit", ours, "8")), 3.0),
+        ("under churn of 1 pair per send / quiet, N=8 (paced, sender's CPU time)",
+         ratio(("emit_paced_churn", ours, "8"), ("emit_paced_quiet", ours, "8")), 3.0),
         ("dispatch, 8 handlers / floor's 8 calls",
          ratio(("dispatch", ours, "8"), ("dispatch", "floor", "8")), 1.2),
         ("dispatch, no handler, logging off / empty send",
@@ -147,6 +156,9 @@ def main():
         if value is not None:
             print(f"| {name} (wall time counts waiting for a CPU on a busy machine) | "
                   f"{value:.2f}x | {limit}x | {'met' if value <= limit else 'MISSED'} |")
+    paced = medians.get(("writes_per_send:emit_paced_churn", ours, "8"))
+    if paced is not None:
+        print(f"| (paced: the writer made {paced:.3f} connect+disconnect pairs per send) | | | |")
     writes = medians.get(("writes_per_send:emit_under_churn", ours, "8"))
     waits = medians.get(("sender_waits_per_1k:emit_under_churn", ours, "8"))
     if writes is not None:

@@ -26,6 +26,14 @@
 #define AUTHEVENTS_DETAIL_NOINLINE
 #endif
 
+/// Makes the compiler inline a lambda into the slot loop that calls it, even one holding a
+/// try block, which g++ would otherwise call out of line once per slot (internal).
+#if defined(__GNUC__) || defined(__clang__)
+#define AUTHEVENTS_DETAIL_ALWAYS_INLINE __attribute__((always_inline))
+#else
+#define AUTHEVENTS_DETAIL_ALWAYS_INLINE
+#endif
+
 /// Marks the branch a send takes in the common case, so that the compiler lays it out as the
 /// straight path (internal; C++17 has no [[likely]]).
 #if defined(__GNUC__) || defined(__clang__)
@@ -207,7 +215,7 @@ public:
     /// Takes the frame for a new emission from `sender`.
     /// @throws std::bad_alloc only on this thread's first emission or on deep nesting; nothing
     /// needs undoing then.
-    static EmissionFrame& enter(const void* sender) {
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE static EmissionFrame& enter(const void* sender) {
         ThreadRecord* record = this_thread_record_ptr;
         EmissionFrame* frame = record != nullptr ? &record->first.frames[0] : nullptr;
         if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
@@ -228,8 +236,8 @@ public:
     /// or this emission sees the writer's change. The re-load is also the acquire that makes
     /// the snapshot's contents visible.
     template <class Snapshot>
-    static const Snapshot* pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source,
-                               const Snapshot* seen) {
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE static const Snapshot*
+    pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source, const Snapshot* seen) {
         store_pin(frame, seen);
         const Snapshot* again = source.load(std::memory_order_seq_cst);
         if (AUTHEVENTS_DETAIL_LIKELY(again == seen)) {
@@ -256,7 +264,8 @@ public:
 
     /// The pin's store, ordered before the loads that follow it: by the compiler only when
     /// writers pay a process-wide barrier, else by a sequentially consistent store.
-    static void store_pin(EmissionFrame& frame, const void* snapshot) noexcept {
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE static void store_pin(EmissionFrame& frame,
+                                                          const void* snapshot) noexcept {
         if (AUTHEVENTS_DETAIL_LIKELY(asymmetric_fence::senders_light())) {
             frame.pinned.store(snapshot, std::memory_order_release);
             std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -266,11 +275,12 @@ public:
     }
 
     /// Takes charge of a frame from enter(): unpins and frees it when destroyed.
-    explicit EmissionScope(EmissionFrame& frame) noexcept : frame_(frame) {}
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE explicit EmissionScope(EmissionFrame& frame) noexcept
+        : frame_(frame) {}
     EmissionScope(const EmissionScope&) = delete;
     EmissionScope& operator=(const EmissionScope&) = delete;
     /// Leaves `passed` null for the frame's next emission, then unpins.
-    ~EmissionScope() {
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE ~EmissionScope() {
         if (!AUTHEVENTS_DETAIL_LIKELY(frame_.passed.load(std::memory_order_relaxed) == nullptr)) {
             frame_.passed.store(nullptr, std::memory_order_relaxed);
         }
@@ -290,7 +300,7 @@ public:
     /// Publishes that every slot before `end` (an entry address in the pinned snapshot) has
     /// returned or was skipped. An emission publishes it before calling the slot at `end`: a
     /// slot that waits for another thread then never makes it wait for slots already behind.
-    void passed(const void* end) const noexcept {
+    AUTHEVENTS_DETAIL_ALWAYS_INLINE void passed(const void* end) const noexcept {
         frame_.passed.store(end, std::memory_order_release);
     }
 
