@@ -545,17 +545,17 @@ private:
             detail::connect_erased(core_, entry, std::move(callable), function, given, queued));
     }
 
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE void emit(const void* sender, Args&... args) {
-        auto call = [&args...](const Entry& entry)
-                        AUTHEVENTS_DETAIL_ALWAYS_INLINE { entry.template call<Args...>(args...); };
+    void emit(const void* sender, Args&... args) {
+        auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         core_->emit(sender, call);
     }
 
-    // The slot loop is forced inline here (and into emit()), so that a send is one function
-    // whatever the compiler's inlining budget left for the rest of the translation unit: the
-    // same code, and so the same speed, in every program. This one is left to the compiler.
+    // Out of line: its caller (e.g. a dispatch with its report and counters) would otherwise
+    // crowd the slot loop out of registers. The slot call, with its exception handler, is
+    // forced inline into the loop: g++ would otherwise call it out of line once per slot.
     template <class OnError>
-    std::size_t emit_robust(const void* sender, OnError& on_error, Args&... args) {
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, OnError& on_error,
+                                                       Args&... args) {
         auto call = [&](const Entry& entry) AUTHEVENTS_DETAIL_ALWAYS_INLINE {
             try {
                 entry.template call<Args...>(args...);

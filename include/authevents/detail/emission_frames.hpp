@@ -215,7 +215,7 @@ public:
     /// Takes the frame for a new emission from `sender`.
     /// @throws std::bad_alloc only on this thread's first emission or on deep nesting; nothing
     /// needs undoing then.
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE static EmissionFrame& enter(const void* sender) {
+    static EmissionFrame& enter(const void* sender) {
         ThreadRecord* record = this_thread_record_ptr;
         EmissionFrame* frame = record != nullptr ? &record->first.frames[0] : nullptr;
         if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
@@ -236,8 +236,8 @@ public:
     /// or this emission sees the writer's change. The re-load is also the acquire that makes
     /// the snapshot's contents visible.
     template <class Snapshot>
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE static const Snapshot*
-    pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source, const Snapshot* seen) {
+    static const Snapshot* pin(EmissionFrame& frame, const std::atomic<Snapshot*>& source,
+                               const Snapshot* seen) {
         store_pin(frame, seen);
         const Snapshot* again = source.load(std::memory_order_seq_cst);
         if (AUTHEVENTS_DETAIL_LIKELY(again == seen)) {
@@ -264,8 +264,7 @@ public:
 
     /// The pin's store, ordered before the loads that follow it: by the compiler only when
     /// writers pay a process-wide barrier, else by a sequentially consistent store.
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE static void store_pin(EmissionFrame& frame,
-                                                          const void* snapshot) noexcept {
+    static void store_pin(EmissionFrame& frame, const void* snapshot) noexcept {
         if (AUTHEVENTS_DETAIL_LIKELY(asymmetric_fence::senders_light())) {
             frame.pinned.store(snapshot, std::memory_order_release);
             std::atomic_signal_fence(std::memory_order_seq_cst);
@@ -275,12 +274,11 @@ public:
     }
 
     /// Takes charge of a frame from enter(): unpins and frees it when destroyed.
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE explicit EmissionScope(EmissionFrame& frame) noexcept
-        : frame_(frame) {}
+    explicit EmissionScope(EmissionFrame& frame) noexcept : frame_(frame) {}
     EmissionScope(const EmissionScope&) = delete;
     EmissionScope& operator=(const EmissionScope&) = delete;
     /// Leaves `passed` null for the frame's next emission, then unpins.
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE ~EmissionScope() {
+    ~EmissionScope() {
         if (!AUTHEVENTS_DETAIL_LIKELY(frame_.passed.load(std::memory_order_relaxed) == nullptr)) {
             frame_.passed.store(nullptr, std::memory_order_relaxed);
         }
@@ -300,7 +298,7 @@ public:
     /// Publishes that every slot before `end` (an entry address in the pinned snapshot) has
     /// returned or was skipped. An emission publishes it before calling the slot at `end`: a
     /// slot that waits for another thread then never makes it wait for slots already behind.
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE void passed(const void* end) const noexcept {
+    void passed(const void* end) const noexcept {
         frame_.passed.store(end, std::memory_order_release);
     }
 

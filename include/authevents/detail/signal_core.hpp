@@ -56,8 +56,7 @@ public:
 
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
-    template <class Call>
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE std::size_t emit(const void* sender, Call& call) {
+    template <class Call> std::size_t emit(const void* sender, Call& call) {
         const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
         if (seen == nullptr) {
             return 0; // an empty signal costs one load
@@ -68,8 +67,7 @@ public:
     /// emit() once a snapshot has been `seen`: pins one, then runs its slots. The pin comes
     /// before anything run_slots() stores (spilled registers included): it waits for them.
     template <class Call>
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE std::size_t emit_pinned(const EntrySnapshot* seen,
-                                                            const void* sender, Call& call) {
+    std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
         EmissionFrame& frame = EmissionScope::enter(sender);
         return run_slots(frame, EmissionScope::pin(frame, current_, seen), call);
     }
@@ -77,8 +75,7 @@ public:
     /// The slots of a pinned `snapshot` (nullptr: none). Small, so that it can be inlined into
     /// the sending function: every rare case is in emit_checked().
     template <class Call>
-    AUTHEVENTS_DETAIL_ALWAYS_INLINE std::size_t
-    run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, Call& call) {
+    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, Call& call) {
         const EmissionScope scope(frame);
         if (snapshot == nullptr) {
             return 0;
