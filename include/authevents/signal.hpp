@@ -551,12 +551,11 @@ private:
     }
 
     // Out of line: its caller (e.g. a dispatch with its report and counters) would otherwise
-    // crowd the slot loop out of registers. The slot call, with its exception handler, is
-    // forced inline into the loop: g++ would otherwise call it out of line once per slot.
+    // crowd the slot loop out of registers.
     template <class OnError>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, OnError& on_error,
                                                        Args&... args) {
-        auto call = [&](const Entry& entry) AUTHEVENTS_DETAIL_ALWAYS_INLINE {
+        auto call = [&](const Entry& entry) {
             try {
                 entry.template call<Args...>(args...);
             } catch (...) {

@@ -26,14 +26,6 @@
 #define AUTHEVENTS_DETAIL_NOINLINE
 #endif
 
-/// Makes the compiler inline a lambda into the slot loop that calls it, even one holding a
-/// try block, which g++ would otherwise call out of line once per slot (internal).
-#if defined(__GNUC__) || defined(__clang__)
-#define AUTHEVENTS_DETAIL_ALWAYS_INLINE __attribute__((always_inline))
-#else
-#define AUTHEVENTS_DETAIL_ALWAYS_INLINE
-#endif
-
 /// Marks the branch a send takes in the common case, so that the compiler lays it out as the
 /// straight path (internal; C++17 has no [[likely]]).
 #if defined(__GNUC__) || defined(__clang__)
