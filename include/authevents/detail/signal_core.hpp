@@ -507,7 +507,9 @@ private:
             return;
         }
         rebuild(&entry, position, node);
-        released = reclaim();
+        // Published: from here on nothing may throw (reclamation that cannot allocate waits
+        // for the next write).
+        released = reclaim_or_defer();
     }
 
     /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
