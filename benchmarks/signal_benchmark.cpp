@@ -13,11 +13,13 @@
 
 #if defined(__linux__)
 #include <sys/resource.h>
+#include <time.h>
 #endif
 
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -31,6 +33,15 @@
 #endif
 #ifdef AUTHEVENTS_BENCH_SIGC
 #include <sigc++/sigc++.h>
+#endif
+
+// Every library's adapter is inlined into the timing loop, as a call written in that loop would
+// be: whether the compiler inlines an adapter otherwise depends on the rest of this file (its
+// inlining budget), and a call more or less per send is a third of a one-slot send.
+#if defined(__GNUC__) || defined(__clang__)
+#define BENCH_INLINE __attribute__((always_inline))
+#else
+#define BENCH_INLINE
 #endif
 
 namespace {
@@ -58,7 +69,7 @@ struct Floor {
             slots.emplace_back(slot_for(index));
         }
     }
-    void emit(int value) {
+    BENCH_INLINE void emit(int value) {
         for (const auto& slot : slots) {
             slot(value);
         }
@@ -82,7 +93,7 @@ struct Authevents {
             signal.connect(slot_for(index), std::move(options));
         }
     }
-    void emit(int value) { signal.send(value); }
+    BENCH_INLINE void emit(int value) { signal.send(value); }
     void connect_disconnect() {
         signal.connect([](int value) { add_into_sink<1>(value); }).disconnect();
     }
@@ -100,7 +111,7 @@ struct BoostSignals2 {
             signal.connect(slot_for(index));
         }
     }
-    void emit(int value) { signal(value); }
+    BENCH_INLINE void emit(int value) { signal(value); }
     void connect_disconnect() { signal.connect(slot_for(1)).disconnect(); }
 };
 #endif
@@ -117,7 +128,7 @@ struct Sigc {
             signal.connect(sigc::ptr_fun(slot_for(index)));
         }
     }
-    void emit(int value) { signal.emit(value); }
+    BENCH_INLINE void emit(int value) { signal.emit(value); }
     void connect_disconnect() { signal.connect(sigc::ptr_fun(slot_for(1))).disconnect(); }
 };
 #endif
@@ -191,6 +202,89 @@ template <class Library> void emit_under_churn(benchmark::State& state) {
     const auto sends = static_cast<double>(state.iterations());
     state.counters["writes_per_send"] = sends > 0 ? pairs / sends : 0;
     state.counters["sender_waits_per_1k"] = sends > 0 ? 1000 * switches / sends : 0;
+}
+
+/// Sends per timed batch of the paced cases below: long enough (microseconds) that reading
+/// the clock around it costs little per send.
+constexpr std::uint64_t paced_batch = 256;
+
+/// Seconds of CPU time this thread has run (wall time where that cannot be read): a batch
+/// timed on a busy machine then does not count the time its thread waited for a CPU.
+double thread_seconds() {
+#if defined(__linux__)
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+#else
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+#endif
+}
+
+/// What reading the clock twice costs (the median of many tries), subtracted from each batch.
+double clock_overhead() {
+    std::array<double, 101> tries{};
+    for (double& cost : tries) {
+        const double start = thread_seconds();
+        cost = thread_seconds() - start;
+    }
+    std::nth_element(tries.begin(), tries.begin() + 50, tries.end());
+    return tries[50];
+}
+
+/// Emission under churn at a known churn rate. The sender times a batch of paced_batch sends
+/// (its own CPU time), then, untimed, waits until the writer, which connects and disconnects
+/// nonstop, has made at least `pairs_per_send` pairs for every send so far: however busy the
+/// machine, the sends are measured with that much writer work going on beside them. With 0
+/// there is no writer: the quiet baseline, timed the same way. Manual time per batch:
+/// table.py divides by `sends_per_iteration`. Reports the writer's pairs per send achieved.
+template <class Library> void emit_paced(benchmark::State& state, std::uint64_t pairs_per_send) {
+    Library library;
+    library.connect_many(slot_count(state));
+    std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> writes{0};
+    std::thread writer;
+    if (pairs_per_send != 0) {
+        writer = std::thread([&] {
+            std::uint64_t pairs = 0;
+            while (!stop.load(std::memory_order_relaxed)) {
+                library.connect_disconnect();
+                writes.store(++pairs, std::memory_order_release);
+            }
+        });
+    }
+    const double overhead = clock_overhead();
+    const std::uint64_t writes_before = writes.load(std::memory_order_acquire);
+    std::uint64_t target = writes_before;
+    std::uint64_t batches = 0;
+    for (auto _ : state) {
+        const double start = thread_seconds();
+        for (std::uint64_t send = 0; send < paced_batch; ++send) {
+            library.emit(1);
+        }
+        state.SetIterationTime(std::max(thread_seconds() - start - overhead, 1e-9));
+        ++batches;
+        target += paced_batch * pairs_per_send;
+        while (writes.load(std::memory_order_acquire) < target) {
+            std::this_thread::yield();
+        }
+    }
+    const auto pairs = static_cast<double>(writes.load(std::memory_order_acquire) - writes_before);
+    stop.store(true);
+    if (writer.joinable()) {
+        writer.join();
+    }
+    const auto sends = static_cast<double>(batches * paced_batch);
+    state.counters["sends_per_iteration"] = static_cast<double>(paced_batch);
+    state.counters["writes_per_send"] = sends > 0 ? pairs / sends : 0;
+}
+
+template <class Library> void emit_paced_quiet(benchmark::State& state) {
+    emit_paced<Library>(state, 0);
+}
+
+template <class Library> void emit_paced_churn(benchmark::State& state) {
+    emit_paced<Library>(state, 1);
 }
 
 /// One connect plus one disconnect with N slots already connected.
@@ -303,6 +397,14 @@ template <class Library> void register_library() {
                                      &emit_under_churn<Library>)
             ->Arg(8)
             ->UseRealTime();
+        benchmark::RegisterBenchmark(("emit_paced_quiet/" + library).c_str(),
+                                     &emit_paced_quiet<Library>)
+            ->Arg(8)
+            ->UseManualTime();
+        benchmark::RegisterBenchmark(("emit_paced_churn/" + library).c_str(),
+                                     &emit_paced_churn<Library>)
+            ->Arg(8)
+            ->UseManualTime();
     }
     benchmark::RegisterBenchmark(("connect_disconnect/" + library).c_str(),
                                  &connect_disconnect<Library>)

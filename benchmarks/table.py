@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """Prints benchmark medians as one table, with ratios to the floor, and checks the targets.
 
-Usage: table.py results.json...   (Google Benchmark JSON with median aggregates, one file per
-process). With several files, each figure is the median over the processes of its per-process
+Usage: table.py [--cpu] results.json...   (Google Benchmark JSON with median aggregates, one
+file per process). --cpu: every figure is the CPU time of the timed thread(s) rather than wall
+time (on a machine with more runnable threads than CPUs, wall time also counts the time spent
+waiting for a CPU); benchmarks/run passes it when BENCH_TIME=cpu. With several files, each figure is the median over the processes of its per-process
 median, and each ratio the median over the processes of the ratio within each process: timings
 move between processes (address-space layout, the machine's neighbours), ratios much less.
 """
@@ -19,6 +21,8 @@ COLUMNS = [  # (case, N, heading)
     ("emit_two_threads", "1", "2 threads, N=1 (per thread)"),
     ("emit_two_threads", "8", "2 threads, N=8 (per thread)"),
     ("emit_under_churn", "8", "N=8 under churn"),
+    ("emit_paced_quiet", "8", "N=8 quiet, paced harness"),
+    ("emit_paced_churn", "8", "N=8 under churn of 1 pair per send"),
     ("connect_disconnect", "1", "connect+disconnect, 1 slot"),
     ("connect_disconnect", "8", "connect+disconnect, 8 slots"),
     ("connect_disconnect", "64", "connect+disconnect, 64 slots"),
@@ -27,8 +31,12 @@ COLUMNS = [  # (case, N, heading)
 ]
 
 
+CPU_TIME = False  # --cpu
+
+
 def load_run(path):
-    """{(case, library, N): median ns per operation (real time)} of one process, and its context"""
+    """{(case, library, N): median ns per operation (real time, or CPU time with --cpu)} of one
+    process, and its context"""
     with open(path, encoding="utf-8") as results:
         data = json.load(results)
     medians = {}
@@ -41,11 +49,20 @@ def load_run(path):
         # With N threads, Google Benchmark divides the wall time by the iterations of all
         # threads together: the time one thread spends per operation is N times that.
         scale *= run.get("threads", 1)
-        medians[(case, library, count)] = run["real_time"] * scale
+        # The paced cases time batches of sends (manual time: the sender's CPU time per batch).
+        scale /= run.get("sends_per_iteration", 1)
+        paced = "sends_per_iteration" in run  # manual time: already the sender's CPU time
+        if CPU_TIME and not paced:
+            medians[(case, library, count)] = run["cpu_time"] * scale / run.get("threads", 1)
+        else:
+            medians[(case, library, count)] = run["real_time"] * scale
         # The CPU time of the timed thread(s): on a machine busier than its CPUs, wall time
         # also counts the time spent waiting for a CPU.
         # (Summed over the threads and divided by all their iterations: already per thread.)
-        medians[("cpu:" + case, library, count)] = run["cpu_time"] * scale / run.get("threads", 1)
+        # (Not for the paced cases: their CPU time counts the sender's untimed waits.)
+        if not paced:
+            medians[("cpu:" + case, library, count)] = \
+                run["cpu_time"] * scale / run.get("threads", 1)
         for counter in ("writes_per_send", "sender_waits_per_1k"):
             if counter in run:
                 medians[(counter + ":" + case, library, count)] = run[counter]
@@ -87,13 +104,20 @@ def cell(runs, medians, case, library, count):
 
 
 def main():
-    runs = load_runs(sys.argv[1:])
+    global CPU_TIME
+    paths = sys.argv[1:]
+    if paths and paths[0] == "--cpu":
+        CPU_TIME = True
+        paths = paths[1:]
+    runs = load_runs(paths)
     medians = median_figures(runs)
     context = runs[0][1]
     present = [lib for lib in LIBRARIES if any(key[1] == lib for key in medians)]
     columns = [col for col in COLUMNS if any((col[0], lib, col[1]) in medians for lib in present)]
-    print(f"Medians over {len(runs)} process(es) on {context.get('num_cpus', '?')} CPUs, ns per "
-          f"operation [ratio to the floor of the same column and process, median]\n")
+    clock = "CPU time" if CPU_TIME else "wall time"
+    print(f"Medians over {len(runs)} process(es) on {context.get('num_cpus', '?')} CPUs, ns of "
+          f"{clock} per operation [ratio to the floor of the same column and process, "
+          f"median]\n")
     print("| library | " + " | ".join(heading for _, _, heading in columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for library in present:
@@ -112,8 +136,10 @@ def main():
          ratio(("emit_two_threads", ours, "1"), ("emit", ours, "1")), 1.2),
         ("2 threads / 1 thread, N=8",
          ratio(("emit_two_threads", ours, "8"), ("emit", ours, "8")), 1.2),
-        ("under churn / quiet, N=8",
+        ("under churn / quiet, N=8 (writer unpaced: its rate is below)",
          ratio(("emit_under_churn", ours, "8"), ("emit", ours, "8")), 3.0),
+        ("under churn of 1 pair per send / quiet, N=8 (paced, sender's CPU time)",
+         ratio(("emit_paced_churn", ours, "8"), ("emit_paced_quiet", ours, "8")), 3.0),
         ("dispatch, 8 handlers / floor's 8 calls",
          ratio(("dispatch", ours, "8"), ("dispatch", "floor", "8")), 1.2),
         ("dispatch, no handler, logging off / empty send",
@@ -147,6 +173,9 @@ def main():
         if value is not None:
             print(f"| {name} (wall time counts waiting for a CPU on a busy machine) | "
                   f"{value:.2f}x | {limit}x | {'met' if value <= limit else 'MISSED'} |")
+    paced = medians.get(("writes_per_send:emit_paced_churn", ours, "8"))
+    if paced is not None:
+        print(f"| (paced: the writer made {paced:.3f} connect+disconnect pairs per send) | | | |")
     writes = medians.get(("writes_per_send:emit_under_churn", ours, "8"))
     waits = medians.get(("sender_waits_per_1k:emit_under_churn", ours, "8"))
     if writes is not None:

@@ -1868,3 +1868,46 @@ TEST_CASE("re-assigning a ScopedConnection with the same slot keeps the slot con
     }
     CHECK(signal.size() == 0); // every ScopedConnection above disconnected its slot at the end
 }
+
+TEST_CASE("slots connected and disconnected nonstop never reuse a slot a Connection still names",
+          "[signal][connect]") {
+    // Reclaimed slots are reused by later connects only once no Connection names them: the
+    // handles kept here must keep reporting their own slot's state through thousands of
+    // reconnects, and each new slot must carry its own uid, priority and sender.
+    Signal<int> signal;
+    int first = 0;
+    signal.connect([&first](int value) { first += value; });
+    std::vector<Connection> kept;
+    int calls = 0;
+    for (int round = 0; round < 4000; ++round) {
+        Connection connection =
+            signal.connect([&calls](int) { ++calls; }, with_uid("round " + std::to_string(round)));
+        if (round % 97 == 0) {
+            kept.push_back(connection);
+        }
+        CHECK(connection.dispatch_uid() == "round " + std::to_string(round));
+        CHECK(connection.disconnect());
+    }
+    for (const Connection& connection : kept) {
+        CHECK_FALSE(connection.connected());
+        CHECK_FALSE(Connection(connection).disconnect());
+    }
+    // A new slot, possibly on a reused node, has exactly the options it was connected with.
+    int later = 0;
+    ConnectOptions options = with_uid("later");
+    options.priority = 5;
+    options.sender = SenderId::type<int>();
+    const Connection connection =
+        signal.connect([&later](int value) { later += value; }, std::move(options));
+    CHECK(signal.connect([](int) {}, with_uid("later")).connected()); // any(): another key
+    signal.send(1);
+    CHECK(later == 0); // connected for one sender only
+    signal.send_from(SenderId::type<int>(), 2);
+    CHECK(later == 2);
+    CHECK(first == 3);
+    CHECK(calls == 0);
+    CHECK(connection.dispatch_uid() == "later");
+    CHECK(signal.disconnect("later", SenderId::type<int>()));
+    CHECK_FALSE(connection.connected());
+    CHECK(signal.size() == 2);
+}

@@ -301,10 +301,11 @@ namespace detail {
 /// per translation unit, not once per signature): `entry` calls the slot, `callable`, if not
 /// null, is the node that owns it (a CallableNode made without a key), and `queued_invoke`
 /// is the signature's thunk for queued calls (null when its arguments cannot be copied).
-/// Makes the slot's node (queued, or the callable's own), completes `entry` in place (a copy
-/// made here, right after the caller's narrow stores built it, would load it with wide loads
-/// that wait for those stores: a store-forwarding stall) and inserts it into `core`. Returns
-/// the node now connected under the slot's key. On an exception `core` is unchanged.
+/// Makes the slot's node (queued, or the callable's own; a plain one is made or reused by
+/// `core`), completes `entry` in place (a copy made here, right after the caller's narrow
+/// stores built it, would load it with wide loads that wait for those stores: a
+/// store-forwarding stall) and inserts it into `core`. Returns the node now connected under
+/// the slot's key. On an exception `core` is unchanged.
 /// @throws std::invalid_argument for an executor on a signal whose arguments cannot be copied.
 /// @throws std::bad_alloc if memory runs out.
 AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
@@ -334,12 +335,13 @@ connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
         queued->queue()->set_node(queued);
         node = std::move(queued);
     } else if (callable != nullptr) {
-        callable->set_key(std::move(options.dispatch_uid), sender, options.priority,
+        callable->set_key(std::move(options.dispatch_uid), function, sender, options.priority,
                           std::move(options.track), tracked);
         node = std::move(callable);
     } else {
-        node = std::make_shared<SlotNode>(std::move(options.dispatch_uid), function, sender,
-                                          options.priority, std::move(options.track), tracked);
+        entry.sender = sender;
+        return core->insert_plain(core, entry, std::move(options.dispatch_uid), function, sender,
+                                  options.priority, std::move(options.track), tracked);
     }
     entry.node = node.get();
     entry.sender = sender;

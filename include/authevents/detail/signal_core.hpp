@@ -109,50 +109,56 @@ public:
     /// @throws std::bad_alloc if memory runs out, changing nothing.
     std::shared_ptr<SlotNode> insert(std::shared_ptr<SlotNode> node, const Entry& entry) {
         std::vector<std::shared_ptr<SlotNode>> released;
-        // Reclaimed nodes that own nothing are freed one per connect rather than all at once,
-        // so that the allocator's per-thread cache hands their memory straight to the next
-        // connects (other writes free them all). Freed after the unlock.
-        std::shared_ptr<SlotNode> freed;
+        std::shared_ptr<SlotNode> freed; // freed after the unlock
         {
             std::lock_guard<std::mutex> lock(writer_);
-            if (!unfreed_.empty()) {
-                freed = std::move(unfreed_.back());
-                unfreed_.pop_back();
+            if (auto existing = find_key_locked(node->uid(), node->function(), node->sender())) {
+                return existing;
             }
-            if (!node->uid().empty() || node->function() != nullptr) {
-                for (const auto& existing : live_) {
-                    if (existing->same_key(*node) && existing->alive()) {
-                        return existing;
-                    }
+            freed = take_unfreed_locked();
+            insert_locked(node, entry, released);
+        }
+        release(released);
+        return node;
+    }
+
+    /// insert() for a slot whose callable lives in its entries: its node is made here, or a
+    /// reclaimed one that no Connection holds any more is reused (no allocation, no locked
+    /// instruction to free one and make another). Sets `entry.node`. `self` owns this core.
+    /// Strong guarantee.
+    /// @throws std::bad_alloc if memory runs out, changing nothing.
+    std::shared_ptr<SlotNode> insert_plain(const std::shared_ptr<SignalCore>& self, Entry& entry,
+                                           std::string uid, FunctionId function, const void* sender,
+                                           int priority, std::weak_ptr<const void> track,
+                                           bool tracked) {
+        std::vector<std::shared_ptr<SlotNode>> released;
+        std::shared_ptr<SlotNode> freed; // freed after the unlock
+        std::shared_ptr<SlotNode> node;
+        {
+            std::lock_guard<std::mutex> lock(writer_);
+            if (auto existing = find_key_locked(uid, function, sender)) {
+                return existing;
+            }
+            freed = take_unfreed_locked();
+            const bool reused = sole_owner(freed);
+            if (reused) {
+                node = std::move(freed);
+                node->set_key(std::move(uid), function, sender, priority, std::move(track),
+                              tracked);
+            } else {
+                node = std::make_shared<SlotNode>(std::move(uid), function, sender, priority,
+                                                  std::move(track), tracked);
+                node->owner = self;
+            }
+            entry.node = node.get();
+            try {
+                insert_locked(node, entry, released);
+            } catch (...) {
+                if (reused) {
+                    unfreed_.push_back(std::move(node)); // back where it was: no reallocation
                 }
+                throw;
             }
-            // Entries are sorted by priority, highest first: insert after the last one whose
-            // priority is at least ours.
-            const std::size_t count = live_.size();
-            std::size_t position = count;
-            while (position > 0 && live_[position - 1]->priority() < node->priority()) {
-                --position;
-            }
-            EntrySnapshot* current = current_.load(std::memory_order_relaxed);
-            if (position == count && current != nullptr && count < current->capacity()) {
-                live_.push_back(node); // may throw: nothing has changed yet
-                // The node is not shared yet, so it is listed with a plain store. The clean
-                // prefix grows only while it spans the whole snapshot (so the signal is not
-                // blocked); an appended slot that needs checks ends it.
-                const bool extend = current->clean_count() == count && entry.sender == nullptr &&
-                                    node->state.load(std::memory_order_relaxed) == 0;
-                if (extend) {
-                    node->state.store(slot_state::listed, std::memory_order_relaxed);
-                }
-                current->push_back(entry); // in place: emissions under way keep their size
-                current->mark_appended();
-                if (extend) {
-                    current->set_clean_count(count + 1);
-                }
-                return node;
-            }
-            rebuild(&entry, position, node);
-            released = reclaim();
         }
         release(released);
         return node;
@@ -426,6 +432,85 @@ private:
         std::shared_ptr<SlotNode> node;
         std::uint64_t generation = 0; // last generation of snapshots that may still contain it
     };
+
+    /// The live slot connected under this key, or null. Writers only.
+    std::shared_ptr<SlotNode> find_key_locked(const std::string& uid, FunctionId function,
+                                              const void* sender) const noexcept {
+        if (!uid.empty() || function != nullptr) {
+            for (const auto& existing : live_) {
+                if (existing->has_key(uid, function, sender) && existing->alive()) {
+                    return existing;
+                }
+            }
+        }
+        return nullptr;
+    }
+
+    /// Takes one reclaimed node that owns nothing (see reclaim()), if any: one per connect, so
+    /// that a signal connected and disconnected nonstop reuses them (see sole_owner()) or
+    /// frees them while the allocator's per-thread cache can hand their memory to the next
+    /// connect. The caller frees it after the unlock unless it reuses it. Writers only.
+    std::shared_ptr<SlotNode> take_unfreed_locked() noexcept {
+        if (unfreed_.empty()) {
+            return nullptr;
+        }
+        std::shared_ptr<SlotNode> node = std::move(unfreed_.back());
+        unfreed_.pop_back();
+        return node;
+    }
+
+    /// True when `node` (a reclaimed one: no snapshot holds it, and nothing makes new owners
+    /// of it but a copy of an owner) has no owner but `node`, so that it may be reused; then
+    /// the last other owner's accesses to it happen before the caller's (an acquire fence after
+    /// the count). Under ThreadSanitizer, which does not model fences, always false.
+    static bool sole_owner(const std::shared_ptr<SlotNode>& node) noexcept {
+#if defined(AUTHEVENTS_DETAIL_TSAN)
+        static_cast<void>(node);
+        return false;
+#else
+        if (node == nullptr || node.use_count() != 1) {
+            return false;
+        }
+        std::atomic_thread_fence(std::memory_order_acquire);
+        return true;
+#endif
+    }
+
+    /// insert() once the key is known to be new: appends in place or rebuilds, then reclaims
+    /// into `released`. Strong guarantee. Writers only.
+    /// @throws std::bad_alloc if memory runs out, changing nothing.
+    void insert_locked(const std::shared_ptr<SlotNode>& node, const Entry& entry,
+                       std::vector<std::shared_ptr<SlotNode>>& released) {
+        // Entries are sorted by priority, highest first: insert after the last one whose
+        // priority is at least ours.
+        const std::size_t count = live_.size();
+        std::size_t position = count;
+        while (position > 0 && live_[position - 1]->priority() < node->priority()) {
+            --position;
+        }
+        EntrySnapshot* current = current_.load(std::memory_order_relaxed);
+        if (position == count && current != nullptr && count < current->capacity()) {
+            live_.push_back(node); // may throw: nothing has changed yet
+            // The node is not shared yet, so it is listed with a plain store. The clean
+            // prefix grows only while it spans the whole snapshot (so the signal is not
+            // blocked); an appended slot that needs checks ends it.
+            const bool extend = current->clean_count() == count && entry.sender == nullptr &&
+                                node->state.load(std::memory_order_relaxed) == 0;
+            if (extend) {
+                node->state.store(slot_state::listed, std::memory_order_relaxed);
+            }
+            current->push_back(entry); // in place: emissions under way keep their size
+            current->mark_appended();
+            if (extend) {
+                current->set_clean_count(count + 1);
+            }
+            return;
+        }
+        rebuild(&entry, position, node);
+        // Published: from here on nothing may throw (reclamation that cannot allocate waits
+        // for the next write).
+        released = reclaim_or_defer();
+    }
 
     /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
     /// checks each slot's sender filter and state and the signal's block, and holds a tracked

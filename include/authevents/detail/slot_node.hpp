@@ -88,15 +88,18 @@ public:
     SlotNode& operator=(const SlotNode&) = delete;
     virtual ~SlotNode() = default;
 
-    /// Gives a node made without a key (a CallableNode) its key and options. Before the node
-    /// is shared only.
-    void set_key(std::string dispatch_uid, const void* sender_key, int slot_priority,
-                 std::weak_ptr<const void> tracked_object, bool is_tracked) noexcept {
+    /// Gives a node made without a key (a CallableNode), or a reclaimed one that its signal
+    /// reuses, its key and options, and a fresh state. Only while no one else can reach it.
+    void set_key(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
+                 int slot_priority, std::weak_ptr<const void> tracked_object,
+                 bool is_tracked) noexcept {
         uid_ = std::move(dispatch_uid);
+        function_ = function_id;
         sender_ = sender_key;
         priority_ = slot_priority;
         track_ = std::move(tracked_object);
         state.store(is_tracked ? slot_state::tracked : 0U, std::memory_order_relaxed);
+        running_calls.store(0, std::memory_order_relaxed);
     }
 
     /// Destroys the callable, if this node owns it. Called once no emission can reach it.
@@ -169,13 +172,20 @@ public:
 
     /// Same dedup key: (uid, sender) when a uid is given, else (function identity, sender).
     [[nodiscard]] bool same_key(const SlotNode& other) const noexcept {
-        if (sender_ != other.sender_) {
+        return has_key(other.uid_, other.function_, other.sender_);
+    }
+
+    /// True when a slot connected with this uid, function identity and sender has this node's
+    /// dedup key (see same_key()).
+    [[nodiscard]] bool has_key(const std::string& dispatch_uid, FunctionId function_id,
+                               const void* sender_key) const noexcept {
+        if (sender_ != sender_key) {
             return false;
         }
-        if (!uid_.empty() || !other.uid_.empty()) {
-            return uid_ == other.uid_;
+        if (!uid_.empty() || !dispatch_uid.empty()) {
+            return uid_ == dispatch_uid;
         }
-        return function_ != nullptr && function_ == other.function_;
+        return function_ != nullptr && function_ == function_id;
     }
 
 private:
