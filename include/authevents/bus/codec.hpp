@@ -218,22 +218,13 @@ template <class T> T decode_value(const nlohmann::json& value, const std::string
     }
 }
 
-/// `user/<id>` or `seller_application/<id>` for the first field of `event` that holds a User
-/// or a SellerApplication; std::nullopt when none does.
+/// `user/<id>` or `seller_application/<id>` for the first top-level, non-optional field of
+/// the described `event` that holds a User or a SellerApplication (bus::SubjectFinder, the
+/// rule DataWriter applies too); std::nullopt when none does.
 template <class Event> std::optional<std::string> derived_subject(const Event& event) {
-    std::optional<std::string> subject;
-    for_each_field<Event>([&](const auto& field) {
-        using M = typename std::remove_cv_t<std::remove_reference_t<decltype(field)>>::member_type;
-        if (subject) {
-            return;
-        }
-        if constexpr (std::is_same_v<M, User>) {
-            subject = "user/" + std::to_string(field.get(event).id);
-        } else if constexpr (std::is_same_v<M, SellerApplication>) {
-            subject = "seller_application/" + std::to_string(field.get(event).id);
-        }
-    });
-    return subject;
+    bus::SubjectFinder finder;
+    write_fields(event, finder);
+    return finder.subject();
 }
 
 } // namespace authevents::detail

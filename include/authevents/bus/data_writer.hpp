@@ -36,13 +36,59 @@ namespace authevents::detail {
 
 namespace authevents::bus {
 
+/// The FieldSink that finds the CloudEvents subject a described event's data implies:
+/// `user/<id>` or `seller_application/<id>` for its first top-level, non-optional field
+/// holding a User or a SellerApplication. The derived codec's subject() and DataWriter both
+/// apply this rule through it. Not thread-safe (one per walk). @throws std::bad_alloc.
+class SubjectFinder final : public FieldSink {
+public:
+    /// The subject found, or std::nullopt.
+    [[nodiscard]] const std::optional<std::string>& subject() const noexcept { return subject_; }
+
+    /// @copydoc FieldSink::begin_object
+    void begin_object(ObjectKind kind, std::int64_t id) override {
+        if (kind != ObjectKind::plain && !subject_ && depth_ == 1 && !field_optional_) {
+            subject_ =
+                (kind == ObjectKind::user ? "user/" : "seller_application/") + std::to_string(id);
+        }
+        ++depth_;
+    }
+    /// @copydoc FieldSink::field
+    void field(const FieldInfo& info) override { field_optional_ = info.optional; }
+    /// @copydoc FieldSink::end_object
+    void end_object() override { --depth_; }
+    /// @copydoc FieldSink::begin_array
+    void begin_array(std::size_t /*size*/) override { ++depth_; }
+    /// @copydoc FieldSink::end_array
+    void end_array() override { --depth_; }
+    /// @copydoc FieldSink::null_value
+    void null_value() override {}
+    /// @copydoc FieldSink::boolean
+    void boolean(bool /*value*/) override {}
+    /// @copydoc FieldSink::integer
+    void integer(std::int64_t /*value*/) override {}
+    /// @copydoc FieldSink::unsigned_integer
+    void unsigned_integer(std::uint64_t /*value*/) override {}
+    /// @copydoc FieldSink::floating
+    void floating(double /*value*/) override {}
+    /// @copydoc FieldSink::string
+    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
+    /// @copydoc FieldSink::enumerator
+    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
+                    std::string_view /*type_name*/) override {}
+
+private:
+    int depth_ = 0; // containers open: 1 inside the event's own object
+    bool field_optional_ = false;
+    std::optional<std::string> subject_;
+};
+
 /// Writes the fields a FieldSink receives as a CloudEvent data object: one member per
 /// present field, in description order, named as the field; nested described types as
 /// objects, vectors as arrays (an absent optional element as null), enums as their words.
 /// Checks each bounded field's range and that each enum value is an enumerator.
 ///
-/// It also derives the CloudEvents subject: `user/<id>` or `seller_application/<id>` for the
-/// first top-level, non-optional field holding a User or a SellerApplication.
+/// It also derives the CloudEvents subject, by SubjectFinder's rule.
 ///
 /// Not thread-safe: one writer per value being written. @throws CloudEventError naming the
 /// field (`data.profile_completion`) for a value out of its field's range or an enum value
@@ -57,25 +103,35 @@ public:
     [[nodiscard]] nlohmann::json take() noexcept { return std::move(root_); }
 
     /// The subject the data implies (see the class), or std::nullopt.
-    [[nodiscard]] const std::optional<std::string>& subject() const noexcept { return subject_; }
+    [[nodiscard]] const std::optional<std::string>& subject() const noexcept {
+        return subject_.subject();
+    }
 
     /// @copydoc FieldSink::begin_object
     void begin_object(ObjectKind kind, std::int64_t id) override {
-        if (kind != ObjectKind::plain && !subject_ && stack_.size() == 1 &&
-            stack_.back().node->is_object() && !field_.optional) {
-            subject_ =
-                (kind == ObjectKind::user ? "user/" : "seller_application/") + std::to_string(id);
-        }
+        subject_.begin_object(kind, id);
         open(nlohmann::json::object());
     }
     /// @copydoc FieldSink::field
-    void field(const FieldInfo& info) override { field_ = info; }
+    void field(const FieldInfo& info) override {
+        field_ = info;
+        subject_.field(info);
+    }
     /// @copydoc FieldSink::end_object
-    void end_object() override { close(); }
+    void end_object() override {
+        subject_.end_object();
+        close();
+    }
     /// @copydoc FieldSink::begin_array
-    void begin_array(std::size_t /*size*/) override { open(nlohmann::json::array()); }
+    void begin_array(std::size_t size) override {
+        subject_.begin_array(size);
+        open(nlohmann::json::array());
+    }
     /// @copydoc FieldSink::end_array
-    void end_array() override { close(); }
+    void end_array() override {
+        subject_.end_array();
+        close();
+    }
     /// @copydoc FieldSink::null_value
     void null_value() override { place(nullptr); }
     /// @copydoc FieldSink::boolean
@@ -163,7 +219,7 @@ private:
     nlohmann::json root_;
     std::vector<Frame> stack_;
     FieldInfo field_;
-    std::optional<std::string> subject_;
+    SubjectFinder subject_;
 };
 
 } // namespace authevents::bus
