@@ -207,36 +207,6 @@ private:
     int skip_depth_ = 0;
 };
 
-/// The FieldSink that finds the id of the first User in a described value, depth first,
-/// outside arrays: the default subject of an event (see AuditTraits). @throws nothing.
-class FirstUserSink final : public FieldSink {
-public:
-    void begin_object(ObjectKind kind, std::int64_t id) override {
-        if (kind == ObjectKind::user && arrays_ == 0 && !id_) {
-            id_ = id;
-        }
-    }
-    void field(const FieldInfo& /*info*/) override {}
-    void end_object() override {}
-    void begin_array(std::size_t /*size*/) override { ++arrays_; }
-    void end_array() override { --arrays_; }
-    void null_value() override {}
-    void boolean(bool /*value*/) override {}
-    void integer(std::int64_t /*value*/) override {}
-    void unsigned_integer(std::uint64_t /*value*/) override {}
-    void floating(double /*value*/) override {}
-    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
-    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
-                    std::string_view /*type_name*/) override {}
-
-    /// The id found, if any.
-    [[nodiscard]] std::optional<std::int64_t> id() const noexcept { return id_; }
-
-private:
-    int arrays_ = 0;
-    std::optional<std::int64_t> id_;
-};
-
 /// The user id in a reference "user:<id>", if it is one.
 inline std::optional<std::int64_t> user_id_of(std::string_view ref) {
     if (ref.substr(0, 5) != "user:" || ref.size() == 5 || ref.size() > 25) {

@@ -9,8 +9,10 @@
 
 #include <authevents/describe.hpp>
 #include <authevents/events.hpp>
+#include <authevents/field_sink.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -82,24 +84,35 @@ template <class Traits, class Event>
 struct has_actor<Traits, Event, std::void_t<decltype(Traits::actor(std::declval<const Event&>()))>>
     : std::true_type {};
 
-/// The id of the first User in `value` (depth first over its description), if any.
-template <class T> std::optional<std::int64_t> first_user_id(const T& value) {
-    if constexpr (std::is_same_v<T, User>) {
-        return value.id;
-    } else if constexpr (is_described_v<T>) {
-        std::optional<std::int64_t> found;
-        for_each_field<T>([&](const auto& field) {
-            if (!found) {
-                found = first_user_id(field.get(value));
-            }
-        });
-        return found;
-    } else if constexpr (authevents::detail::is_optional<T>::value) {
-        return value ? first_user_id(*value) : std::nullopt;
-    } else {
-        return std::nullopt;
+/// The FieldSink that finds the id of the first User in a described value, depth first,
+/// outside arrays: the default subject of an event (see AuditTraits). @throws nothing.
+class FirstUserSink final : public FieldSink {
+public:
+    void begin_object(ObjectKind kind, std::int64_t id) override {
+        if (kind == ObjectKind::user && arrays_ == 0 && !id_) {
+            id_ = id;
+        }
     }
-}
+    void field(const FieldInfo& /*info*/) override {}
+    void end_object() override {}
+    void begin_array(std::size_t /*size*/) override { ++arrays_; }
+    void end_array() override { --arrays_; }
+    void null_value() override {}
+    void boolean(bool /*value*/) override {}
+    void integer(std::int64_t /*value*/) override {}
+    void unsigned_integer(std::uint64_t /*value*/) override {}
+    void floating(double /*value*/) override {}
+    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
+    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
+                    std::string_view /*type_name*/) override {}
+
+    /// The id found, if any.
+    [[nodiscard]] std::optional<std::int64_t> id() const noexcept { return id_; }
+
+private:
+    int arrays_ = 0;
+    std::optional<std::int64_t> id_;
+};
 
 } // namespace detail
 
@@ -120,7 +133,9 @@ template <class Event> std::string subject_of(const Event& event) {
     if constexpr (detail::has_subject<AuditTraits<Event>, Event>::value) {
         return std::string(AuditTraits<Event>::subject(event));
     } else if constexpr (is_described_v<Event>) {
-        const auto id = detail::first_user_id(event);
+        detail::FirstUserSink first_user;
+        write_fields(event, first_user);
+        const auto id = first_user.id();
         return id ? user_ref(*id) : std::string(system_actor);
     } else {
         (void)event;
