@@ -25,6 +25,7 @@
 #include <authevents/audit/sqlite_store.hpp>
 #include <authevents/events.hpp>
 
+#include "arguments.hpp"
 #include "scratch_dir.hpp"
 
 #include <unistd.h>
@@ -57,48 +58,33 @@ struct Settings {
     std::filesystem::path dir = std::filesystem::temp_directory_path();
 };
 
-std::int64_t positive(const std::string& name, const std::string& text) {
-    std::size_t used = 0;
-    const long long value = std::stoll(text, &used);
-    if (used != text.size() || value < 1) {
-        throw std::invalid_argument("audit_benchmark: " + name + " must be a positive number");
-    }
-    return value;
-}
-
 Settings parse(int argc, char** argv) {
     Settings settings;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                throw std::invalid_argument("audit_benchmark: " + arg + " needs a value");
-            }
-            return argv[++i];
-        };
+    Arguments args("audit_benchmark", argc, argv);
+    while (args.next()) {
+        const std::string& arg = args.name();
         if (arg == "--records") {
-            settings.records = positive(arg, value());
+            settings.records = args.positive();
         } else if (arg == "--batch") {
-            settings.batch = static_cast<std::size_t>(positive(arg, value()));
+            settings.batch = static_cast<std::size_t>(args.positive());
         } else if (arg == "--repeat") {
-            settings.repeat = static_cast<int>(positive(arg, value()));
+            settings.repeat = static_cast<int>(args.positive());
         } else if (arg == "--replays") {
-            settings.replays = static_cast<int>(positive(arg, value()));
+            settings.replays = static_cast<int>(args.positive());
         } else if (arg == "--users") {
-            settings.users = positive(arg, value());
+            settings.users = args.positive();
         } else if (arg == "--dir") {
-            settings.dir = value();
+            settings.dir = args.value();
         } else {
-            throw std::invalid_argument("audit_benchmark: unknown argument '" + arg +
-                                        "' (--records N, --batch N, --repeat N, --replays N, "
-                                        "--users N, --dir DIR)");
+            throw args.unknown("--records N, --batch N, --repeat N, --replays N, --users N, "
+                               "--dir DIR");
         }
     }
     if (settings.users == 0) {
         settings.users = std::max<std::int64_t>(10, settings.records / 50);
     }
     if (settings.batch > 10000) {
-        throw std::invalid_argument("audit_benchmark: --batch must be at most 10000");
+        throw args.error("--batch must be at most 10000");
     }
     return settings;
 }
@@ -401,7 +387,7 @@ int main(int argc, char** argv) {
                     static_cast<double>(settings.records) / replay.median, replay.min, replay.max);
         return 0;
     } catch (const std::exception& e) {
-        std::fprintf(stderr, "audit_benchmark: %s\n", e.what());
+        std::fprintf(stderr, "%s\n", e.what());
         return 1;
     }
 }

@@ -13,6 +13,7 @@
 #include <authevents/bus/publisher.hpp>
 #include <authevents/dispatcher.hpp>
 
+#include "arguments.hpp"
 #include "scratch_dir.hpp"
 
 #include <fcntl.h>
@@ -42,35 +43,38 @@ struct Settings {
 
 Settings parse(int argc, char** argv) {
     Settings settings;
-    for (int i = 1; i < argc; ++i) {
-        const std::string arg = argv[i];
-        const auto value = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                throw std::invalid_argument("outbox_benchmark: " + arg + " needs a value");
-            }
-            return argv[++i];
-        };
+    Arguments args("outbox_benchmark", argc, argv);
+    while (args.next()) {
+        const std::string& arg = args.name();
         if (arg == "--seconds") {
-            settings.seconds = std::stod(value());
+            const std::string text = args.value();
+            try {
+                settings.seconds = std::stod(text);
+            } catch (const std::exception&) {
+                throw args.error("--seconds must be a number, not '" + text + "'");
+            }
         } else if (arg == "--threads") {
             settings.threads.clear();
-            std::stringstream list(value());
+            std::stringstream list(args.value());
             std::string item;
             while (std::getline(list, item, ',')) {
-                settings.threads.push_back(std::stoi(item));
+                try {
+                    settings.threads.push_back(std::stoi(item));
+                } catch (const std::exception&) {
+                    throw args.error("--threads takes numbers separated by commas, not '" + item +
+                                     "'");
+                }
             }
         } else if (arg == "--dir") {
-            settings.dir = value();
+            settings.dir = args.value();
         } else {
-            throw std::invalid_argument("outbox_benchmark: unknown argument '" + arg +
-                                        "' (--seconds S, --threads a,b,c, --dir DIR)");
+            throw args.unknown("--seconds S, --threads a,b,c, --dir DIR");
         }
     }
     if (settings.seconds <= 0 || settings.threads.empty() ||
         std::any_of(settings.threads.begin(), settings.threads.end(),
                     [](int n) { return n < 1 || n > 256; })) {
-        throw std::invalid_argument("outbox_benchmark: --seconds must be > 0 and every thread "
-                                    "count in 1..256");
+        throw args.error("--seconds must be > 0 and every thread count in 1..256");
     }
     return settings;
 }
