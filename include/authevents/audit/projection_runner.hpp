@@ -149,7 +149,7 @@ public:
         wrap_database("open", [&] {
             db_ = authevents::detail::open_read_model(path_, "projection runner",
                                                       options_.busy_timeout);
-            authevents::detail::execute(db_.get(), authevents::detail::projection_schema_sql,
+            authevents::detail::execute(db_.get(), detail::projection_schema_sql,
                                         "projection runner: create tables");
         });
         session_ = std::make_unique<ReadModelSession>(db_.get());

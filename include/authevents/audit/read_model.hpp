@@ -39,15 +39,6 @@
 
 namespace authevents::detail {
 
-// The bookkeeping tables of the runner.
-inline constexpr const char* projection_schema_sql =
-    "CREATE TABLE IF NOT EXISTS authevents_projections ("
-    " name TEXT PRIMARY KEY, version INTEGER NOT NULL, checkpoint INTEGER NOT NULL,"
-    " rejected INTEGER NOT NULL DEFAULT 0);"
-    "CREATE TABLE IF NOT EXISTS authevents_projection_rejects ("
-    " projection TEXT NOT NULL, sequence INTEGER NOT NULL, event_type TEXT NOT NULL,"
-    " reason TEXT NOT NULL, PRIMARY KEY (projection, sequence)) WITHOUT ROWID;";
-
 // `text` cut to about `limit` bytes on a UTF-8 boundary, "..." appended when cut.
 inline std::string projection_bounded_text(std::string_view text, std::size_t limit) {
     if (text.size() <= limit) {

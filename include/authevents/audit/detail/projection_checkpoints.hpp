@@ -24,6 +24,15 @@
 
 namespace authevents::audit::detail {
 
+/// The runner's bookkeeping tables: one row per projection, and its rejected records.
+inline constexpr const char* projection_schema_sql =
+    "CREATE TABLE IF NOT EXISTS authevents_projections ("
+    " name TEXT PRIMARY KEY, version INTEGER NOT NULL, checkpoint INTEGER NOT NULL,"
+    " rejected INTEGER NOT NULL DEFAULT 0);"
+    "CREATE TABLE IF NOT EXISTS authevents_projection_rejects ("
+    " projection TEXT NOT NULL, sequence INTEGER NOT NULL, event_type TEXT NOT NULL,"
+    " reason TEXT NOT NULL, PRIMARY KEY (projection, sequence)) WITHOUT ROWID;";
+
 /// A projection's row in authevents_projections.
 struct ProjectionRow {
     int version = 0;
