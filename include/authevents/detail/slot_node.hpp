@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -90,10 +91,14 @@ public:
 
     /// Gives a node made without a key (a CallableNode), or a reclaimed one that its signal
     /// reuses, its key and options, and a fresh state. Only while no one else can reach it.
-    void set_key(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
+    /// Moves from `dispatch_uid` only when either uid is non-empty (a reused node usually had
+    /// none, and gets none).
+    void set_key(std::string&& dispatch_uid, FunctionId function_id, const void* sender_key,
                  int slot_priority, std::weak_ptr<const void> tracked_object,
                  bool is_tracked) noexcept {
-        uid_ = std::move(dispatch_uid);
+        if (!dispatch_uid.empty() || !uid_.empty()) {
+            uid_ = std::move(dispatch_uid);
+        }
         function_ = function_id;
         sender_ = sender_key;
         priority_ = slot_priority;
@@ -112,6 +117,10 @@ public:
     /// Queued calls of this slot running now (queued slots only).
     std::atomic<std::uint32_t> running_calls{0};
     std::weak_ptr<SlotOwner> owner;
+    /// Where the slot's entry was last put in its signal's current snapshot: a hint that
+    /// lets a writer find it without a scan (checked before use). Writers only, under their
+    /// lock.
+    std::size_t position_hint = 0;
 
     [[nodiscard]] const std::string& uid() const noexcept { return uid_; }
     [[nodiscard]] FunctionId function() const noexcept { return function_; }
