@@ -312,6 +312,12 @@ AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
 connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
                std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
                SlotEntry::ErasedInvoker queued_invoke) {
+    if (given == nullptr && callable == nullptr) {
+        // The common connect: a small callable, no options (none to build and destroy).
+        entry.sender = nullptr;
+        return core->insert_plain(core, entry, std::string(), function, nullptr, 0,
+                                  std::weak_ptr<const void>(), false);
+    }
     ConnectOptions defaults;
     ConnectOptions& options = given != nullptr ? *given : defaults;
     const std::weak_ptr<const void> untracked;

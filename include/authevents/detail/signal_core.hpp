@@ -468,6 +468,7 @@ private:
     struct Doomed {
         std::shared_ptr<SlotNode> node;
         std::uint64_t generation = 0; // last generation of snapshots that may still contain it
+        bool owning = false;          // node->owns_callable()
     };
 
     /// The live slot connected under this key, or null. Writers only.
@@ -743,8 +744,9 @@ private:
                 }
                 ++kept;
             } else {
-                doomed_owning_ += live_[index]->owns_callable() ? std::size_t{1} : 0U;
-                doomed_.push_back(Doomed{std::move(live_[index]), generation});
+                const bool owning = live_[index]->owns_callable();
+                doomed_owning_ += owning ? std::size_t{1} : 0U;
+                doomed_.push_back(Doomed{std::move(live_[index]), generation, owning});
             }
         }
         live_.resize(kept);
@@ -861,10 +863,13 @@ private:
         for (Doomed& doomed : doomed_) {
             if (doomed.generation < oldest_kept) {
                 // A node that owns nothing is freed later, one per connect (see insert()).
-                const bool owning = doomed.node->owns_callable();
-                doomed_owning_ -= owning ? std::size_t{1} : 0U;
-                auto& to = owning ? released : unfreed_;
-                to.push_back(std::move(doomed.node));
+                // (`owning` is kept beside the node: the node's own line is not read here.)
+                if (doomed.owning) {
+                    --doomed_owning_;
+                    released.push_back(std::move(doomed.node));
+                } else {
+                    unfreed_.push_back(std::move(doomed.node));
+                }
             } else {
                 doomed_[still_doomed++] = std::move(doomed);
             }
