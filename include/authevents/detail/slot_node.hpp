@@ -145,7 +145,12 @@ public:
     /// SlotOwner::disturb_listed()); any other with one compare-exchange, which fails if a
     /// writer lists the slot meanwhile: a writer lists only slots it finds callable. Never call
     /// it while holding the signal's writer lock: writers use apply() and unlist themselves.
-    std::uint32_t disturb(StateChange change) noexcept {
+    std::uint32_t disturb(StateChange change) noexcept { return disturb(change, nullptr); }
+
+    /// disturb() for a caller that already holds the node's signal (`signal`, the object
+    /// `owner` names): no second reference is taken (two locked instructions). Null: the
+    /// caller holds none, and one is taken if needed.
+    std::uint32_t disturb(StateChange change, SlotOwner* signal) noexcept {
         std::uint32_t previous = state.load(std::memory_order_seq_cst);
         while ((previous & slot_state::listed) == 0) {
             if (state.compare_exchange_weak(previous, change.applied_to(previous),
@@ -153,8 +158,11 @@ public:
                 return previous;
             }
         }
-        if (const auto signal = owner.lock()) {
+        if (signal != nullptr) {
             return signal->disturb_listed(*this, change);
+        }
+        if (const auto held = owner.lock()) {
+            return held->disturb_listed(*this, change);
         }
         return apply(change); // the signal is gone: no emission can call the slot
     }
