@@ -1302,17 +1302,23 @@ TEST_CASE("concurrent emissions deliver every send to every unblocked slot",
     Connection blocked = signal.connect([&](int) { calls.fetch_add(1000000); });
     blocked.block();
     std::atomic<long> queries_ok{0};
+    std::atomic<long> queries{0};
     std::atomic<bool> stop{false};
     std::thread reader([&] {
         while (!stop.load()) {
             if (signal.size() == static_cast<std::size_t>(slots) + 1 && signal.has_listeners()) {
                 queries_ok.fetch_add(1);
             }
+            queries.fetch_add(1);
         }
     });
     std::vector<std::thread> threads;
     for (int e = 0; e < emitters; ++e) {
         threads.emplace_back([&] {
+            // The reader queries while the emitters run, however late a busy machine starts it.
+            while (queries.load() == 0) {
+                std::this_thread::yield();
+            }
             for (int k = 0; k < sends; ++k) {
                 if (k % 2 == 0) {
                     signal.send(1);

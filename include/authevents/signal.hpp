@@ -124,17 +124,7 @@ public:
         if (node_ == nullptr) {
             return false;
         }
-        const bool was_alive = node_->alive();
-        const std::uint32_t previous = node_->disturb({detail::slot_state::disconnected, 0});
-        const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
-        // A slot whose callable is trivial stays in the signal as a tombstone that emissions
-        // skip and the next write drops; one owning captures is dropped now, releasing them.
-        if (disconnected_now && node_->owns_callable()) {
-            if (auto owner = node_->owner.lock()) {
-                owner->remove_inactive();
-            }
-        }
-        return disconnected_now;
+        return disconnect_node(nullptr);
     }
 
     /// disconnect(), then waits until the slot runs on no other thread, queued calls already
@@ -144,13 +134,16 @@ public:
     /// running deadlock, as with any wait.
     /// @throws std::bad_alloc if memory runs out.
     bool disconnect_and_wait() {
-        const bool disconnected_now = disconnect();
-        if (node_ != nullptr) {
-            if (auto owner = node_->owner.lock()) {
-                owner->wait_until_idle(*node_);
-            }
-            detail::wait_for_queued_calls(*node_);
+        if (node_ == nullptr) {
+            return false;
         }
+        // One reference to the signal serves the disconnect and the wait.
+        const std::shared_ptr<detail::SlotOwner> owner = node_->owner.lock();
+        const bool disconnected_now = disconnect_node(owner.get());
+        if (owner != nullptr) {
+            owner->wait_until_idle(*node_);
+        }
+        detail::wait_for_queued_calls(*node_);
         return disconnected_now;
     }
 
@@ -190,6 +183,24 @@ public:
 
 private:
     explicit Connection(std::shared_ptr<detail::SlotNode> node) noexcept : node_(std::move(node)) {}
+
+    /// disconnect() of a non-empty handle; `owner` is the slot's signal if the caller holds it
+    /// (null: a reference is taken only if needed).
+    bool disconnect_node(detail::SlotOwner* owner) noexcept {
+        const bool was_alive = node_->alive();
+        const std::uint32_t previous = node_->disturb({detail::slot_state::disconnected, 0}, owner);
+        const bool disconnected_now = was_alive && (previous & detail::slot_state::gone) == 0;
+        // A slot whose callable is trivial stays in the signal as a tombstone that emissions
+        // skip and the next write drops; one owning captures is dropped now, releasing them.
+        if (disconnected_now && node_->owns_callable()) {
+            if (owner != nullptr) {
+                owner->remove_inactive();
+            } else if (auto held = node_->owner.lock()) {
+                held->remove_inactive();
+            }
+        }
+        return disconnected_now;
+    }
 
     template <class... Args> friend class Signal;
     friend class ConnectionBlocker;
@@ -312,6 +323,12 @@ AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
 connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
                std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
                SlotEntry::ErasedInvoker queued_invoke) {
+    if (given == nullptr && callable == nullptr) {
+        // The common connect: a small callable, no options (none to build and destroy).
+        entry.sender = nullptr;
+        return core->insert_plain(core, entry, std::string(), function, nullptr, 0,
+                                  std::weak_ptr<const void>(), false);
+    }
     ConnectOptions defaults;
     ConnectOptions& options = given != nullptr ? *given : defaults;
     const std::weak_ptr<const void> untracked;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -90,10 +91,14 @@ public:
 
     /// Gives a node made without a key (a CallableNode), or a reclaimed one that its signal
     /// reuses, its key and options, and a fresh state. Only while no one else can reach it.
-    void set_key(std::string dispatch_uid, FunctionId function_id, const void* sender_key,
+    /// Moves from `dispatch_uid` only when either uid is non-empty (a reused node usually had
+    /// none, and gets none).
+    void set_key(std::string&& dispatch_uid, FunctionId function_id, const void* sender_key,
                  int slot_priority, std::weak_ptr<const void> tracked_object,
                  bool is_tracked) noexcept {
-        uid_ = std::move(dispatch_uid);
+        if (!dispatch_uid.empty() || !uid_.empty()) {
+            uid_ = std::move(dispatch_uid);
+        }
         function_ = function_id;
         sender_ = sender_key;
         priority_ = slot_priority;
@@ -112,6 +117,10 @@ public:
     /// Queued calls of this slot running now (queued slots only).
     std::atomic<std::uint32_t> running_calls{0};
     std::weak_ptr<SlotOwner> owner;
+    /// Where the slot's entry was last put in its signal's current snapshot: a hint that
+    /// lets a writer find it without a scan (checked before use). Writers only, under their
+    /// lock.
+    std::size_t position_hint = 0;
 
     [[nodiscard]] const std::string& uid() const noexcept { return uid_; }
     [[nodiscard]] FunctionId function() const noexcept { return function_; }
@@ -136,7 +145,12 @@ public:
     /// SlotOwner::disturb_listed()); any other with one compare-exchange, which fails if a
     /// writer lists the slot meanwhile: a writer lists only slots it finds callable. Never call
     /// it while holding the signal's writer lock: writers use apply() and unlist themselves.
-    std::uint32_t disturb(StateChange change) noexcept {
+    std::uint32_t disturb(StateChange change) noexcept { return disturb(change, nullptr); }
+
+    /// disturb() for a caller that already holds the node's signal (`signal`, the object
+    /// `owner` names): no second reference is taken (two locked instructions). Null: the
+    /// caller holds none, and one is taken if needed.
+    std::uint32_t disturb(StateChange change, SlotOwner* signal) noexcept {
         std::uint32_t previous = state.load(std::memory_order_seq_cst);
         while ((previous & slot_state::listed) == 0) {
             if (state.compare_exchange_weak(previous, change.applied_to(previous),
@@ -144,8 +158,11 @@ public:
                 return previous;
             }
         }
-        if (const auto signal = owner.lock()) {
+        if (signal != nullptr) {
             return signal->disturb_listed(*this, change);
+        }
+        if (const auto held = owner.lock()) {
+            return held->disturb_listed(*this, change);
         }
         return apply(change); // the signal is gone: no emission can call the slot
     }
