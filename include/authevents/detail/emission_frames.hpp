@@ -43,7 +43,10 @@ struct EmissionFrame {
     /// An entry address of `pinned`: every slot before it has returned (or was skipped) in this
     /// emission. Published before each call but the first, so nullptr until then.
     std::atomic<const void*> passed{nullptr};
-    /// The emission's sender key (nullptr: any): it calls only slots of that sender or any.
+    /// The emission's sender key: it calls only slots of that sender or any. Written only by an
+    /// emission from a sender (not nullptr); one from any sender leaves what an earlier one
+    /// wrote, which is harmless: such an emission calls only any-sender slots, and writers
+    /// watch those whatever this says (it filters only slots connected for one sender).
     std::atomic<const void*> sender{nullptr};
 };
 
@@ -214,9 +217,11 @@ public:
             frame = &enter_nested();
         }
         // Becomes visible with the pin (a release store), which also marks the frame in use;
-        // `passed` is already null (see ~EmissionScope). One plain store to the thread's own
-        // line measured cheaper than comparing first.
-        frame->sender.store(sender, std::memory_order_relaxed);
+        // `passed` is already null (see ~EmissionScope). A send from any sender (a constant
+        // nullptr where the send is inlined) stores nothing here: see EmissionFrame::sender.
+        if (sender != nullptr) {
+            frame->sender.store(sender, std::memory_order_relaxed);
+        }
         return *frame;
     }
 
@@ -269,12 +274,15 @@ public:
     explicit EmissionScope(EmissionFrame& frame) noexcept : frame_(frame) {}
     EmissionScope(const EmissionScope&) = delete;
     EmissionScope& operator=(const EmissionScope&) = delete;
-    /// Leaves `passed` null for the frame's next emission, then unpins.
-    ~EmissionScope() {
-        if (!AUTHEVENTS_DETAIL_LIKELY(frame_.passed.load(std::memory_order_relaxed) == nullptr)) {
-            frame_.passed.store(nullptr, std::memory_order_relaxed);
-        }
-        frame_.pinned.store(nullptr, std::memory_order_release);
+    /// Unpins (see leave()).
+    ~EmissionScope() { leave(frame_); }
+
+    /// Ends the emission that owns `frame`: leaves `passed` null for the frame's next emission,
+    /// then unpins, which frees the frame. (One plain store to this thread's own line: cheaper
+    /// than loading `passed` to see whether it needs one.)
+    static void leave(EmissionFrame& frame) noexcept {
+        frame.passed.store(nullptr, std::memory_order_relaxed);
+        frame.pinned.store(nullptr, std::memory_order_release);
     }
 
     /// The snapshot this emission pinned.
@@ -282,16 +290,14 @@ public:
         return frame_.pinned.load(std::memory_order_relaxed);
     }
 
-    /// The sender this emission was entered with.
-    [[nodiscard]] const void* sender() const noexcept {
-        return frame_.sender.load(std::memory_order_relaxed);
-    }
-
     /// Publishes that every slot before `end` (an entry address in the pinned snapshot) has
     /// returned or was skipped. An emission publishes it before calling the slot at `end`: a
     /// slot that waits for another thread then never makes it wait for slots already behind.
-    void passed(const void* end) const noexcept {
-        frame_.passed.store(end, std::memory_order_release);
+    void passed(const void* end) const noexcept { passed(frame_, end); }
+
+    /// passed() for the emission that owns `frame` (for code that has no scope at hand).
+    static void passed(EmissionFrame& frame, const void* end) noexcept {
+        frame.passed.store(end, std::memory_order_release);
     }
 
 private:

@@ -69,39 +69,43 @@ public:
     template <class Call>
     std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
         EmissionFrame& frame = EmissionScope::enter(sender);
-        return run_slots(frame, EmissionScope::pin(frame, current_, seen), call);
+        return run_slots(frame, EmissionScope::pin(frame, current_, seen), sender, call);
     }
 
-    /// The slots of a pinned `snapshot` (nullptr: none). Small, so that it can be inlined into
-    /// the sending function: every rare case is in emit_checked().
+    /// The slots of a pinned `snapshot` (nullptr: none), then unpins it. Small, so that it can
+    /// be inlined into the sending function: every rare case is in emit_checked(). The loop
+    /// keeps its cursor, the end, the snapshot and the frame in registers, and per slot adds to
+    /// the call only a compare with the clean prefix's end and a store of the progress.
     template <class Call>
-    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, Call& call) {
+    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, const void* sender,
+                          Call& call) {
         const EmissionScope scope(frame);
         if (snapshot == nullptr) {
             return 0;
         }
         // Entries in the clean prefix are called without reading their slot's state: a slot
-        // that becomes uncallable is first unlisted, which lowers clean_count() below it, and
-        // this re-reads clean_count() before each call. The count read here bounds the entries
-        // even if the prefix grows (an append), so slots connected from now on are not called.
-        const std::size_t count = snapshot->size(); // never 0: empty ones are not published
-        const Entry* const begin = snapshot->begin();
+        // that becomes uncallable is first unlisted, which lowers clean_end() below it, and
+        // this re-reads clean_end() before each call. The end read here bounds the entries even
+        // if the prefix grows (an append), so slots connected from now on are not called.
+        const Entry* const end = snapshot->end(); // past begin(): empty ones are not published
+        const Entry* entry = snapshot->begin();
         // Progress is published before each call but the first (see EmissionScope::passed()):
-        // one store fewer than slots, none for a single slot.
-        std::size_t index = 0;
-        if (snapshot->clean_count() != 0) {
+        // one store fewer than slots, none for a single slot. Through `frame`, not `scope`,
+        // which lives in memory (for its destructor) and would be reloaded before each store.
+        if (entry < snapshot->clean_end()) {
             for (;;) { // one call site, so that `call` is inlined once
-                call(begin[index]);
-                if (++index == count || index >= snapshot->clean_count()) {
+                call(*entry);
+                if (++entry == end) {
+                    return static_cast<std::size_t>(end - snapshot->begin());
+                }
+                if (entry >= snapshot->clean_end()) {
                     break;
                 }
-                scope.passed(begin + index);
+                EmissionScope::passed(frame, entry);
             }
         }
-        if (index == count) {
-            return count;
-        }
-        return index + emit_checked(begin + index, begin + count, call, scope);
+        const auto called = static_cast<std::size_t>(entry - snapshot->begin());
+        return called + emit_checked(entry, end, sender, call, frame);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
@@ -512,18 +516,20 @@ private:
         released = reclaim_or_defer();
     }
 
-    /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
-    /// checks each slot's sender filter and state and the signal's block, and holds a tracked
-    /// slot's object while it runs (or marks the slot expired). Returns how many slots it
-    /// called. `call` (a lambda holding references) is taken by value, so that the inlined
-    /// part of the emission can keep its copy in registers.
+    /// The rest of an emission from `sender`, from `entry` on, past the clean prefix or once it
+    /// was lowered: checks each slot's sender filter and state and the signal's block, and
+    /// holds a tracked slot's object while it runs (or marks the slot expired). Returns how
+    /// many slots it called. `call` (a lambda holding references) is taken by value, and the
+    /// emission's `frame` rather than its scope (whose address would then escape), so that
+    /// the inlined part of the emission can keep both in registers.
     template <class Call>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
-                                                        Call call, const EmissionScope& scope) {
-        const void* const sender = scope.sender();
-        // The snapshot's size as the emission read it (six arguments: all in registers).
-        const auto count = static_cast<std::size_t>(
-            end - static_cast<const EntrySnapshot*>(scope.pinned())->begin());
+                                                        const void* sender, Call call,
+                                                        EmissionFrame& frame) {
+        const auto* const pinned =
+            static_cast<const EntrySnapshot*>(frame.pinned.load(std::memory_order_relaxed));
+        // The snapshot's size as the emission read it.
+        const auto count = static_cast<std::size_t>(end - pinned->begin());
         std::size_t called = 0;
         std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
         for (; entry != end; ++entry) {
@@ -536,7 +542,7 @@ private:
                 inactive += (state & slot_state::gone) != 0 ? 1 : 0;
                 continue;
             }
-            scope.passed(entry);
+            EmissionScope::passed(frame, entry);
             if ((state & slot_state::tracked) != 0) {
                 // Keeps the tracked object alive while the slot runs. Liveness is ownership
                 // (use_count), not the pointer: an aliasing track may own through a null pointer.
@@ -558,8 +564,7 @@ private:
         // (a signal connected and disconnected nonstop), the writer copies the snapshot once it
         // is full: an emission doing it too would turn every sender into a writer. Never waits
         // for the writers' lock. (Its own pin only delays freeing the old snapshot.)
-        if (inactive >= 4 && inactive * 3 > count * 2 &&
-            !static_cast<const EntrySnapshot*>(scope.pinned())->appended()) {
+        if (inactive >= 4 && inactive * 3 > count * 2 && !pinned->appended()) {
             remove_inactive_if_idle();
         }
         return called;
