@@ -583,22 +583,26 @@ private:
     /// loop only a landing pad; what a failure needs is in report_failure().
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, detail::FailureSink sink,
                                                        Args&... args) {
-        auto call = [&](const Entry& entry) {
+        auto call = [&args..., &sink](const Entry& entry) {
             try {
                 entry.template call<Args...>(args...);
             } catch (...) {
-                report_failure(*core_, sink, entry);
+                report_failure(sink, entry);
             }
         };
         return core_->emit(sender, call);
     }
 
     /// Hands the exception being handled, thrown by `entry`'s slot, to `sink` as a SlotError.
+    /// Finds the signal through the slot's node, so that the loop keeps no register for it.
     /// @throws what the sink throws (e.g. std::bad_alloc).
-    AUTHEVENTS_DETAIL_NOINLINE static void
-    report_failure(const Core& core, const detail::FailureSink& sink, const Entry& entry) {
-        sink.report(sink.context,
-                    SlotError{Connection(core.share(*entry.node)), std::current_exception()});
+    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(const detail::FailureSink& sink,
+                                                          const Entry& entry) {
+        // The emission runs inside a member of the signal: its core is alive.
+        const std::shared_ptr<detail::SlotOwner> owner = entry.node->owner.lock();
+        std::shared_ptr<detail::SlotNode> node =
+            owner != nullptr ? static_cast<const Core&>(*owner).share(*entry.node) : nullptr;
+        sink.report(sink.context, SlotError{Connection(std::move(node)), std::current_exception()});
     }
 
     std::vector<SlotError> collect_failures(const void* sender, Args&... args) {

@@ -43,10 +43,9 @@ struct EmissionFrame {
     /// An entry address of `pinned`: every slot before it has returned (or was skipped) in this
     /// emission. Published before each call but the first, so nullptr until then.
     std::atomic<const void*> passed{nullptr};
-    /// The emission's sender key: it calls only slots of that sender or any. Written only by an
-    /// emission from a sender (not nullptr); one from any sender leaves what an earlier one
-    /// wrote, which is harmless: such an emission calls only any-sender slots, and writers
-    /// watch those whatever this says (it filters only slots connected for one sender).
+    /// The emission's sender key (nullptr: any): it calls only slots of that sender or any.
+    /// Written by every emission, also one from any sender: a stale key could make a
+    /// disconnect_and_wait() wait for an emission that never calls its slot.
     std::atomic<const void*> sender{nullptr};
 };
 
@@ -217,11 +216,9 @@ public:
             frame = &enter_nested();
         }
         // Becomes visible with the pin (a release store), which also marks the frame in use;
-        // `passed` is already null (see ~EmissionScope). A send from any sender (a constant
-        // nullptr where the send is inlined) stores nothing here: see EmissionFrame::sender.
-        if (sender != nullptr) {
-            frame->sender.store(sender, std::memory_order_relaxed);
-        }
+        // `passed` is already null (see leave()). One plain store to the thread's own line
+        // measured cheaper than comparing first.
+        frame->sender.store(sender, std::memory_order_relaxed);
         return *frame;
     }
 
