@@ -579,18 +579,13 @@ private:
 
     /// The robust emission: one out-of-line loop per signature (not per failure handler: the
     /// handler is behind `sink`), so that its caller (e.g. a dispatch with its report and
-    /// counters) does not crowd the slot loop out of registers. Per slot it adds to send()'s
-    /// loop only a landing pad; what a failure needs is in report_failure().
-    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, detail::FailureSink sink,
-                                                       Args&... args) {
-        auto call = [&args..., &sink](const Entry& entry) {
-            try {
-                entry.template call<Args...>(args...);
-            } catch (...) {
-                report_failure(sink, entry);
-            }
-        };
-        return core_->emit(sender, call);
+    /// counters) does not crowd the slot loop out of registers. Its slot loop is send()'s;
+    /// what a failure needs is out of line (SignalCore::resume_robust(), report_failure()).
+    AUTHEVENTS_DETAIL_NOINLINE AUTHEVENTS_DETAIL_LINE_ALIGNED std::size_t
+    emit_robust(const void* sender, detail::FailureSink sink, Args&... args) {
+        auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
+        auto failed = [&sink](const Entry& entry) { report_failure(sink, entry); };
+        return core_->emit_robust(sender, call, failed);
     }
 
     /// Hands the exception being handled, thrown by `entry`'s slot, to `sink` as a SlotError.

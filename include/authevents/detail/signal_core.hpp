@@ -69,43 +69,94 @@ public:
     template <class Call>
     std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
         EmissionFrame& frame = EmissionScope::enter(sender);
-        return run_slots(frame, EmissionScope::pin(frame, current_, seen), sender, call);
-    }
-
-    /// The slots of a pinned `snapshot` (nullptr: none), then unpins it. Small, so that it can
-    /// be inlined into the sending function: every rare case is in emit_checked(). The loop
-    /// keeps its cursor, the end, the snapshot and the frame in registers, and per slot adds to
-    /// the call only a compare with the clean prefix's end and a store of the progress.
-    template <class Call>
-    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, const void* sender,
-                          Call& call) {
         const EmissionScope scope(frame);
+        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
         if (snapshot == nullptr) {
             return 0;
         }
+        return run_slots(frame, *snapshot, snapshot->end(), sender, call);
+    }
+
+    /// emit(), but an exception from a slot's call is handed to `failed(entry)` (inside the
+    /// catch, so std::current_exception() is the slot's) and the emission goes on with the
+    /// next slot. Returns how many slots ran, failing ones included. The slot loop is the one
+    /// send() runs, inside a single try: no landing pad inside the loop, so nothing the loop
+    /// changes (its cursor) is live on an exception edge, which would keep it in memory.
+    template <class Call, class Failed>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
+                                                     Failed& failed) {
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        if (seen == nullptr) {
+            return 0;
+        }
+        EmissionFrame& frame = EmissionScope::enter(sender);
+        const EmissionScope scope(frame);
+        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
+        if (snapshot == nullptr) {
+            return 0;
+        }
+        const Entry* const end = snapshot->end();
+        try {
+            return run_slots(frame, *snapshot, end, sender, call);
+        } catch (...) {
+            return resume_robust(frame, *snapshot, end, sender, call, failed);
+        }
+    }
+
+    /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it). Small,
+    /// so that it can be inlined into the sending function: every rare case is in
+    /// emit_checked(). The loop keeps its cursor, the end, the snapshot and the frame in
+    /// registers, and per slot adds to the call only a compare with the clean prefix's end and
+    /// a store of the progress.
+    template <class Call>
+    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot& snapshot,
+                          const Entry* const end, const void* sender, Call& call) {
         // Entries in the clean prefix are called without reading their slot's state: a slot
         // that becomes uncallable is first unlisted, which lowers clean_end() below it, and
-        // this re-reads clean_end() before each call. The end read here bounds the entries even
+        // this re-reads clean_end() before each call. The end read once bounds the entries even
         // if the prefix grows (an append), so slots connected from now on are not called.
-        const Entry* const end = snapshot->end(); // past begin(): empty ones are not published
-        const Entry* entry = snapshot->begin();
+        // (Never empty: empty snapshots are not published.)
+        const Entry* entry = snapshot.begin();
         // Progress is published before each call but the first (see EmissionScope::passed()):
-        // one store fewer than slots, none for a single slot. Through `frame`, not `scope`,
+        // one store fewer than slots, none for a single slot. Through `frame`, not the scope,
         // which lives in memory (for its destructor) and would be reloaded before each store.
-        if (entry < snapshot->clean_end()) {
+        if (entry < snapshot.clean_end()) {
             for (;;) { // one call site, so that `call` is inlined once
                 call(*entry);
                 if (++entry == end) {
-                    return static_cast<std::size_t>(end - snapshot->begin());
+                    return static_cast<std::size_t>(end - snapshot.begin());
                 }
-                if (entry >= snapshot->clean_end()) {
+                if (entry >= snapshot.clean_end()) {
                     break;
                 }
                 EmissionScope::passed(frame, entry);
             }
         }
-        const auto called = static_cast<std::size_t>(entry - snapshot->begin());
+        const auto called = static_cast<std::size_t>(entry - snapshot.begin());
         return called + emit_checked(entry, end, sender, call, frame);
+    }
+
+    /// emit_robust() once a slot threw (called inside the catch): reports the slot (the one at
+    /// the frame's progress, the first while there is none: see EmissionScope::passed()), then
+    /// runs the rest checked, each call in its own try. Returns how many slots ran in all.
+    template <class Call, class Failed>
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t
+    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end,
+                  const void* sender, Call& call, Failed& failed) {
+        const void* passed = frame.passed.load(std::memory_order_relaxed);
+        const Entry* failing =
+            passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
+        failed(*failing);
+        const Entry* const next = failing + 1;
+        auto guarded = [&call, &failed](const Entry& entry) {
+            try {
+                call(entry);
+            } catch (...) {
+                failed(entry);
+            }
+        };
+        const auto called = static_cast<std::size_t>(next - snapshot.begin());
+        return called + (next != end ? emit_checked(next, end, sender, guarded, frame) : 0);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
