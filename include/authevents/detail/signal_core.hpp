@@ -79,9 +79,10 @@ public:
 
     /// emit(), but an exception from a slot's call is handed to `failed(entry)` (inside the
     /// catch, so std::current_exception() is the slot's) and the emission goes on with the
-    /// next slot. Returns how many slots ran, failing ones included. The slot loop is the one
-    /// send() runs, inside a single try: no landing pad inside the loop, so nothing the loop
-    /// changes (its cursor) is live on an exception edge, which would keep it in memory.
+    /// next slot; an exception from `failed` propagates. Returns how many slots ran, failing
+    /// ones included. The clean prefix runs send()'s loop inside a single try: no landing pad
+    /// inside the loop, so nothing the loop changes (its cursor) is live on an exception
+    /// edge, which would keep it in memory. The rare paths guard each call instead.
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
                                                      Failed& failed) {
@@ -96,21 +97,37 @@ public:
             return 0;
         }
         const Entry* const end = snapshot->end();
+        const Entry* stopped = nullptr;
         try {
-            return run_slots(frame, *snapshot, end, sender, call);
+            stopped = run_clean(frame, *snapshot, end, call);
         } catch (...) {
             return resume_robust(frame, *snapshot, end, sender, call, failed);
         }
+        const auto called = static_cast<std::size_t>(stopped - snapshot->begin());
+        return stopped == end ? called
+                              : called + emit_checked(stopped, end, sender,
+                                                      Guarded<Call, Failed>{call, failed}, frame);
     }
 
-    /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it). Small,
-    /// so that it can be inlined into the sending function: every rare case is in
-    /// emit_checked(). The loop keeps its cursor, the end, the snapshot and the frame in
-    /// registers, and per slot adds to the call only a compare with the clean prefix's end and
-    /// a store of the progress.
+    /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
+    /// clean prefix (run_clean()), then the rest checked (emit_checked()). Returns how many
+    /// ran.
     template <class Call>
     std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot& snapshot,
                           const Entry* const end, const void* sender, Call& call) {
+        const Entry* const stopped = run_clean(frame, snapshot, end, call);
+        const auto called = static_cast<std::size_t>(stopped - snapshot.begin());
+        return stopped == end ? called : called + emit_checked(stopped, end, sender, call, frame);
+    }
+
+    /// Calls the slots of `snapshot`'s clean prefix, up to `end`; returns the entry where it
+    /// stopped (`end` once every slot ran). Small, so that it can be inlined into the sending
+    /// function. The loop keeps its cursor, the end, the snapshot and the frame in registers,
+    /// and per slot adds to the call only a compare with the clean prefix's end and a store of
+    /// the progress.
+    template <class Call>
+    static const Entry* run_clean(EmissionFrame& frame, const EntrySnapshot& snapshot,
+                                  const Entry* const end, Call& call) {
         // Entries in the clean prefix are called without reading their slot's state: a slot
         // that becomes uncallable is first unlisted, which lowers clean_end() below it, and
         // this re-reads clean_end() before each call. The end read once bounds the entries even
@@ -123,22 +140,32 @@ public:
         if (entry < snapshot.clean_end()) {
             for (;;) { // one call site, so that `call` is inlined once
                 call(*entry);
-                if (++entry == end) {
-                    return static_cast<std::size_t>(end - snapshot.begin());
-                }
-                if (entry >= snapshot.clean_end()) {
+                if (++entry == end || entry >= snapshot.clean_end()) {
                     break;
                 }
                 EmissionScope::passed(frame, entry);
             }
         }
-        const auto called = static_cast<std::size_t>(entry - snapshot.begin());
-        return called + emit_checked(entry, end, sender, call, frame);
+        return entry;
     }
 
-    /// emit_robust() once a slot threw (called inside the catch): reports the slot (the one at
-    /// the frame's progress, the first while there is none: see EmissionScope::passed()), then
-    /// runs the rest checked, each call in its own try. Returns how many slots ran in all.
+    /// A call that hands its slot's exception to `failed(entry)` (emit_robust()'s rare paths).
+    template <class Call, class Failed> struct Guarded {
+        Call& call;
+        Failed& failed;
+        void operator()(const Entry& entry) const {
+            try {
+                call(entry);
+            } catch (...) {
+                failed(entry);
+            }
+        }
+    };
+
+    /// emit_robust() once a slot of the clean prefix threw (called inside the catch): reports
+    /// the slot (the one at the frame's progress, the first while there is none: see
+    /// EmissionScope::passed(); every slot before it ran), then runs the rest checked, each
+    /// call guarded. Returns how many slots ran in all.
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t
     resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end,
@@ -148,15 +175,10 @@ public:
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
         failed(*failing);
         const Entry* const next = failing + 1;
-        auto guarded = [&call, &failed](const Entry& entry) {
-            try {
-                call(entry);
-            } catch (...) {
-                failed(entry);
-            }
-        };
         const auto called = static_cast<std::size_t>(next - snapshot.begin());
-        return called + (next != end ? emit_checked(next, end, sender, guarded, frame) : 0);
+        return next == end ? called
+                           : called + emit_checked(next, end, sender,
+                                                   Guarded<Call, Failed>{call, failed}, frame);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
