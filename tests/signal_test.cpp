@@ -746,6 +746,70 @@ TEST_CASE("send_robust_from filters by sender and reports only the slots that ra
     CHECK(signal.send_robust().empty());
 }
 
+TEST_CASE("send_robust_each counts the slots that ran, failing ones included, and lets an "
+          "exception from its handler through",
+          "[signal][send_robust]") {
+    Signal<> signal;
+    Widget a;
+    Widget b;
+    int ran = 0;
+    // In the clean prefix (no sender filter before them): a slot that throws, then two more.
+    signal.connect([&] { ++ran; });
+    signal.connect([&] {
+        ++ran;
+        throw std::runtime_error("clean");
+    });
+    signal.connect([&] { ++ran; });
+    // Past it: a slot of another sender (skipped, not counted), then one that throws.
+    signal.connect([&] { ++ran; }, with_sender(SenderId::of(&b)));
+    signal.connect([&] {
+        ++ran;
+        throw std::runtime_error("checked");
+    });
+    signal.connect([&] { ++ran; });
+    std::vector<std::string> failures;
+    const auto note = [&failures](SlotError&& failure) {
+        try {
+            std::rethrow_exception(failure.error);
+        } catch (const std::runtime_error& error) {
+            failures.emplace_back(error.what());
+        }
+    };
+    CHECK(signal.send_robust_each(SenderId::of(&a), note) == 5);
+    CHECK(ran == 5);
+    CHECK(failures == std::vector<std::string>{"clean", "checked"});
+
+    // The first slot that throws comes past a skipped one: the skipped one is not counted.
+    Signal<> skip_then_fail;
+    skip_then_fail.connect([] {}, with_sender(SenderId::of(&b)));
+    skip_then_fail.connect([] { throw std::runtime_error("after a skipped slot"); });
+    skip_then_fail.connect([] {});
+    failures.clear();
+    CHECK(skip_then_fail.send_robust_each(SenderId::of(&a), note) == 2);
+    CHECK(failures == std::vector<std::string>{"after a skipped slot"});
+
+    // The first slot throwing: counted once, the others still run.
+    Signal<> first_fails;
+    int later = 0;
+    first_fails.connect([] { throw std::runtime_error("first"); });
+    first_fails.connect([&later] { ++later; });
+    failures.clear();
+    CHECK(first_fails.send_robust_each(SenderId::any(), note) == 2);
+    CHECK(later == 1);
+    CHECK(failures == std::vector<std::string>{"first"});
+
+    // A handler that throws ends the send: its exception reaches the caller, in the clean
+    // prefix and past it alike.
+    const auto refuse = [](SlotError&&) { throw std::logic_error("handler"); };
+    ran = 0;
+    CHECK_THROWS_AS(signal.send_robust_each(SenderId::of(&a), refuse), std::logic_error);
+    CHECK(ran == 2);
+    Signal<> checked_only;
+    checked_only.connect([] {}, with_sender(SenderId::of(&a)));
+    checked_only.connect([] { throw std::runtime_error("checked"); });
+    CHECK_THROWS_AS(checked_only.send_robust_each(SenderId::of(&a), refuse), std::logic_error);
+}
+
 // =============================================================================================
 // 6. During an emission
 

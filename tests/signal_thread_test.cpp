@@ -388,7 +388,14 @@ TEST_CASE("disconnect_and_wait does not wait for another thread's emission from 
         high);
     int target_calls = 0;
     Connection target = signal.connect([&] { ++target_calls; }, with_sender(SenderId::of(&source)));
-    std::thread emitter([&] { signal.send(); });
+    // The emitter's thread first sends from `source` on another signal: its emission frame must
+    // not keep that sender for the send() from any() that follows.
+    Signal<> other;
+    other.connect([] {});
+    std::thread emitter([&] {
+        other.send_from(SenderId::of(&source));
+        signal.send();
+    });
     entered.wait();
     std::atomic<bool> returned{false};
     bool result = false;

@@ -308,6 +308,33 @@ struct SlotError {
 };
 
 namespace detail {
+/// Where a robust emission hands each failure: `report(context, failure)`. Type-erased, so
+/// that the robust emission loop is compiled once per signature, whatever receives the
+/// failures (failures are rare: an indirect call then costs nothing that matters).
+struct FailureSink {
+    void (*report)(void* context, SlotError&& failure);
+    void* context;
+};
+
+/// A sink calling `on_error(SlotError&&)`, which must outlive the sink.
+template <class OnError> FailureSink failure_sink(OnError& on_error) noexcept {
+    return FailureSink{[](void* context, SlotError&& failure) {
+                           (*static_cast<OnError*>(context))(std::move(failure));
+                       },
+                       const_cast<void*>(static_cast<const void*>(std::addressof(on_error)))};
+}
+
+/// A sink appending each failure to `failures`, which must outlive the sink.
+inline FailureSink collecting_sink(std::vector<SlotError>& failures) noexcept {
+    return FailureSink{[](void* context, SlotError&& failure) {
+                           static_cast<std::vector<SlotError>*>(context)->push_back(
+                               std::move(failure));
+                       },
+                       &failures};
+}
+} // namespace detail
+
+namespace detail {
 /// Signal::connect() once the slot is type-erased, for every signature alike (so compiled once
 /// per translation unit, not once per signature): `entry` calls the slot, `callable`, if not
 /// null, is the node that owns it (a CallableNode made without a key), and `queued_invoke`
@@ -468,7 +495,7 @@ public:
         if (!detail::has_slots(*this)) {
             return 0; // no slot: one load, no call
         }
-        return emit_robust(sender.key(), on_error, args...);
+        return emit_robust(sender.key(), detail::failure_sink(on_error), args...);
     }
 
     /// True exactly when a send from `sender` would call at least one slot now.
@@ -567,26 +594,32 @@ private:
         core_->emit(sender, call);
     }
 
-    // Out of line: its caller (e.g. a dispatch with its report and counters) would otherwise
-    // crowd the slot loop out of registers.
-    template <class OnError>
-    AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_robust(const void* sender, OnError& on_error,
-                                                       Args&... args) {
-        auto call = [&](const Entry& entry) {
-            try {
-                entry.template call<Args...>(args...);
-            } catch (...) {
-                on_error(
-                    SlotError{Connection(core_->share(*entry.node)), std::current_exception()});
-            }
-        };
-        return core_->emit(sender, call);
+    /// The robust emission: one out-of-line loop per signature (not per failure handler: the
+    /// handler is behind `sink`), so that its caller (e.g. a dispatch with its report and
+    /// counters) does not crowd the slot loop out of registers. Its slot loop is send()'s;
+    /// what a failure needs is out of line (SignalCore::resume_robust(), report_failure()).
+    AUTHEVENTS_DETAIL_NOINLINE AUTHEVENTS_DETAIL_LINE_ALIGNED std::size_t
+    emit_robust(const void* sender, detail::FailureSink sink, Args&... args) {
+        auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
+        auto failed = [&sink](const Entry& entry) { report_failure(sink, entry); };
+        return core_->emit_robust(sender, call, failed);
+    }
+
+    /// Hands the exception being handled, thrown by `entry`'s slot, to `sink` as a SlotError.
+    /// Finds the signal through the slot's node, so that the loop keeps no register for it.
+    /// @throws what the sink throws (e.g. std::bad_alloc).
+    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(const detail::FailureSink& sink,
+                                                          const Entry& entry) {
+        // The emission runs inside a member of the signal: its core is alive.
+        const std::shared_ptr<detail::SlotOwner> owner = entry.node->owner.lock();
+        std::shared_ptr<detail::SlotNode> node =
+            owner != nullptr ? static_cast<const Core&>(*owner).share(*entry.node) : nullptr;
+        sink.report(sink.context, SlotError{Connection(std::move(node)), std::current_exception()});
     }
 
     std::vector<SlotError> collect_failures(const void* sender, Args&... args) {
         std::vector<SlotError> failures;
-        auto collect = [&failures](SlotError&& failure) { failures.push_back(std::move(failure)); };
-        emit_robust(sender, collect, args...);
+        emit_robust(sender, detail::collecting_sink(failures), args...);
         return failures;
     }
 

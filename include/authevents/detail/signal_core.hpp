@@ -106,39 +106,116 @@ public:
     template <class Call>
     std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
         EmissionFrame& frame = EmissionScope::enter(sender);
-        return run_slots(frame, EmissionScope::pin(frame, current_, seen), call);
-    }
-
-    /// The slots of a pinned `snapshot` (nullptr: none). Small, so that it can be inlined into
-    /// the sending function: every rare case is in emit_checked().
-    template <class Call>
-    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot* snapshot, Call& call) {
         const EmissionScope scope(frame);
+        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
         if (snapshot == nullptr) {
             return 0;
         }
+        return run_slots(frame, *snapshot, snapshot->end(), sender, call);
+    }
+
+    /// emit(), but an exception from a slot's call is handed to `failed(entry)` (inside the
+    /// catch, so std::current_exception() is the slot's) and the emission goes on with the
+    /// next slot; an exception from `failed` propagates. Returns how many slots ran, failing
+    /// ones included. The clean prefix runs send()'s loop inside a single try: no landing pad
+    /// inside the loop, so nothing the loop changes (its cursor) is live on an exception
+    /// edge, which would keep it in memory. The rare paths guard each call instead.
+    template <class Call, class Failed>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
+                                                     Failed& failed) {
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        if (seen == nullptr) {
+            return 0;
+        }
+        EmissionFrame& frame = EmissionScope::enter(sender);
+        const EmissionScope scope(frame);
+        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
+        if (snapshot == nullptr) {
+            return 0;
+        }
+        const Entry* const end = snapshot->end();
+        const Entry* stopped = nullptr;
+        try {
+            stopped = run_clean(frame, *snapshot, end, call);
+        } catch (...) {
+            return resume_robust(frame, *snapshot, end, sender, call, failed);
+        }
+        const auto called = static_cast<std::size_t>(stopped - snapshot->begin());
+        return stopped == end ? called
+                              : called + emit_checked(stopped, end, sender,
+                                                      Guarded<Call, Failed>{call, failed}, frame);
+    }
+
+    /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
+    /// clean prefix (run_clean()), then the rest checked (emit_checked()). Returns how many
+    /// ran.
+    template <class Call>
+    std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot& snapshot,
+                          const Entry* const end, const void* sender, Call& call) {
+        const Entry* const stopped = run_clean(frame, snapshot, end, call);
+        const auto called = static_cast<std::size_t>(stopped - snapshot.begin());
+        return stopped == end ? called : called + emit_checked(stopped, end, sender, call, frame);
+    }
+
+    /// Calls the slots of `snapshot`'s clean prefix, up to `end`; returns the entry where it
+    /// stopped (`end` once every slot ran). Small, so that it can be inlined into the sending
+    /// function. The loop keeps its cursor, the end, the snapshot and the frame in registers,
+    /// and per slot adds to the call only a compare with the clean prefix's end and a store of
+    /// the progress.
+    template <class Call>
+    static const Entry* run_clean(EmissionFrame& frame, const EntrySnapshot& snapshot,
+                                  const Entry* const end, Call& call) {
         // Entries in the clean prefix are called without reading their slot's state: a slot
-        // that becomes uncallable is first unlisted, which lowers clean_count() below it, and
-        // this re-reads clean_count() before each call. The count read here bounds the entries
-        // even if the prefix grows (an append), so slots connected from now on are not called.
-        const std::size_t count = snapshot->size(); // never 0: empty ones are not published
-        const Entry* const begin = snapshot->begin();
+        // that becomes uncallable is first unlisted, which lowers clean_end() below it, and
+        // this re-reads clean_end() before each call. The end read once bounds the entries even
+        // if the prefix grows (an append), so slots connected from now on are not called.
+        // (Never empty: empty snapshots are not published.)
+        const Entry* entry = snapshot.begin();
         // Progress is published before each call but the first (see EmissionScope::passed()):
-        // one store fewer than slots, none for a single slot.
-        std::size_t index = 0;
-        if (snapshot->clean_count() != 0) {
+        // one store fewer than slots, none for a single slot. Through `frame`, not the scope,
+        // which lives in memory (for its destructor) and would be reloaded before each store.
+        if (entry < snapshot.clean_end()) {
             for (;;) { // one call site, so that `call` is inlined once
-                call(begin[index]);
-                if (++index == count || index >= snapshot->clean_count()) {
+                call(*entry);
+                if (++entry == end || entry >= snapshot.clean_end()) {
                     break;
                 }
-                scope.passed(begin + index);
+                EmissionScope::passed(frame, entry);
             }
         }
-        if (index == count) {
-            return count;
+        return entry;
+    }
+
+    /// A call that hands its slot's exception to `failed(entry)` (emit_robust()'s rare paths).
+    template <class Call, class Failed> struct Guarded {
+        Call& call;
+        Failed& failed;
+        void operator()(const Entry& entry) const {
+            try {
+                call(entry);
+            } catch (...) {
+                failed(entry);
+            }
         }
-        return index + emit_checked(begin + index, begin + count, call, scope);
+    };
+
+    /// emit_robust() once a slot of the clean prefix threw (called inside the catch): reports
+    /// the slot (the one at the frame's progress, the first while there is none: see
+    /// EmissionScope::passed(); every slot before it ran), then runs the rest checked, each
+    /// call guarded. Returns how many slots ran in all.
+    template <class Call, class Failed>
+    AUTHEVENTS_DETAIL_NOINLINE std::size_t
+    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end,
+                  const void* sender, Call& call, Failed& failed) {
+        const void* passed = frame.passed.load(std::memory_order_relaxed);
+        const Entry* failing =
+            passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
+        failed(*failing);
+        const Entry* const next = failing + 1;
+        const auto called = static_cast<std::size_t>(next - snapshot.begin());
+        return next == end ? called
+                           : called + emit_checked(next, end, sender,
+                                                   Guarded<Call, Failed>{call, failed}, frame);
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
@@ -553,18 +630,20 @@ private:
         released = reclaim_or_defer();
     }
 
-    /// The rest of an emission, from `entry` on, past the clean prefix or once it was lowered:
-    /// checks each slot's sender filter and state and the signal's block, and holds a tracked
-    /// slot's object while it runs (or marks the slot expired). Returns how many slots it
-    /// called. `call` (a lambda holding references) is taken by value, so that the inlined
-    /// part of the emission can keep its copy in registers.
+    /// The rest of an emission from `sender`, from `entry` on, past the clean prefix or once it
+    /// was lowered: checks each slot's sender filter and state and the signal's block, and
+    /// holds a tracked slot's object while it runs (or marks the slot expired). Returns how
+    /// many slots it called. `call` (a lambda holding references) is taken by value, and the
+    /// emission's `frame` rather than its scope (whose address would then escape), so that
+    /// the inlined part of the emission can keep both in registers.
     template <class Call>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t emit_checked(const Entry* entry, const Entry* end,
-                                                        Call call, const EmissionScope& scope) {
-        const void* const sender = scope.sender();
-        // The snapshot's size as the emission read it (six arguments: all in registers).
-        const auto count = static_cast<std::size_t>(
-            end - static_cast<const EntrySnapshot*>(scope.pinned())->begin());
+                                                        const void* sender, Call call,
+                                                        EmissionFrame& frame) {
+        const auto* const pinned =
+            static_cast<const EntrySnapshot*>(frame.pinned.load(std::memory_order_relaxed));
+        // The snapshot's size as the emission read it.
+        const auto count = static_cast<std::size_t>(end - pinned->begin());
         std::size_t called = 0;
         std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
         for (; entry != end; ++entry) {
@@ -577,7 +656,7 @@ private:
                 inactive += (state & slot_state::gone) != 0 ? 1 : 0;
                 continue;
             }
-            scope.passed(entry);
+            EmissionScope::passed(frame, entry);
             if ((state & slot_state::tracked) != 0) {
                 // Keeps the tracked object alive while the slot runs. Liveness is ownership
                 // (use_count), not the pointer: an aliasing track may own through a null pointer.
@@ -599,8 +678,7 @@ private:
         // (a signal connected and disconnected nonstop), the writer copies the snapshot once it
         // is full: an emission doing it too would turn every sender into a writer. Never waits
         // for the writers' lock. (Its own pin only delays freeing the old snapshot.)
-        if (inactive >= 4 && inactive * 3 > count * 2 &&
-            !static_cast<const EntrySnapshot*>(scope.pinned())->appended()) {
+        if (inactive >= 4 && inactive * 3 > count * 2 && !pinned->appended()) {
             remove_inactive_if_idle();
         }
         return called;

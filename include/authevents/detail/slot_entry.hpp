@@ -125,15 +125,15 @@ public:
     /// Appends an entry; size() < capacity() is required. One writer at a time; emissions
     /// reading concurrently see either the old size or the new entry complete.
     void push_back(const Entry& entry) noexcept {
-        const std::size_t index = size_.load(std::memory_order_relaxed);
-        ::new (static_cast<void*>(entries() + index)) Entry(entry);
-        size_.store(index + 1, std::memory_order_release);
+        Entry* const slot = entries() + size();
+        ::new (static_cast<void*>(slot)) Entry(entry);
+        end_.store(slot + 1, std::memory_order_release);
     }
 
     /// Empties an unpublished snapshot for refilling.
     void clear() noexcept {
-        size_.store(0, std::memory_order_relaxed);
-        clean_count_.store(0, std::memory_order_relaxed);
+        end_.store(entries(), std::memory_order_relaxed);
+        clean_end_.store(entries(), std::memory_order_relaxed);
         appended_.store(false, std::memory_order_relaxed);
     }
 
@@ -151,17 +151,27 @@ public:
     /// slot's state (see SignalCore::run_slots()). Writers (one at a time) set it, lower it the
     /// moment one of those slots becomes uncallable, and raise it only over entries whose slot
     /// they have just found callable and listed. It may exceed size() for a moment after an
-    /// append. seq_cst: pairs with disconnect_and_wait() (see SignalCore::unlist_locked()).
+    /// append, never capacity(). seq_cst: pairs with disconnect_and_wait() (see
+    /// SignalCore::unlist_locked()).
     [[nodiscard]] std::size_t clean_count() const noexcept {
-        return clean_count_.load(std::memory_order_seq_cst);
+        return static_cast<std::size_t>(clean_end() - entries());
     }
     void set_clean_count(std::size_t count) noexcept {
-        clean_count_.store(count, std::memory_order_seq_cst);
+        clean_end_.store(entries() + count, std::memory_order_seq_cst);
+    }
+
+    /// The end of the clean prefix as an entry address: what an emission compares its cursor
+    /// with before each call (one load and a compare, no index to keep).
+    [[nodiscard]] const Entry* clean_end() const noexcept {
+        return clean_end_.load(std::memory_order_seq_cst);
     }
 
     [[nodiscard]] std::size_t size() const noexcept {
-        return size_.load(std::memory_order_acquire);
+        return static_cast<std::size_t>(end() - entries());
     }
+    /// The entry after the last: an emission reads it once (so connects appending from then
+    /// on add nothing to it), and then needs no index.
+    [[nodiscard]] const Entry* end() const noexcept { return end_.load(std::memory_order_acquire); }
     [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
     [[nodiscard]] const Entry& operator[](std::size_t index) const noexcept {
         return entries()[index];
@@ -179,14 +189,17 @@ public:
     }
 
 private:
-    explicit Snapshot(std::size_t capacity) noexcept : capacity_(capacity) {}
+    explicit Snapshot(std::size_t capacity) noexcept : capacity_(capacity) {
+        end_.store(entries(), std::memory_order_relaxed);
+        clean_end_.store(entries(), std::memory_order_relaxed);
+    }
 
     Entry* entries() noexcept { return reinterpret_cast<Entry*>(this + 1); }
     const Entry* entries() const noexcept { return reinterpret_cast<const Entry*>(this + 1); }
 
-    alignas(Entry) std::atomic<std::size_t> size_{0};
+    alignas(Entry) std::atomic<const Entry*> end_{nullptr}; // entries() + size()
     std::size_t capacity_;
-    std::atomic<std::size_t> clean_count_{0};
+    std::atomic<const Entry*> clean_end_{nullptr}; // entries() + clean_count()
     std::atomic<bool> appended_{false};
 };
 
