@@ -49,42 +49,52 @@ inline constexpr bool queueable_arguments = (std::is_copy_constructible_v<std::d
 
 class QueuedSlot;
 
-/// One queued call: its turn (given by QueuedSlot::enqueue_call()), and (in QueuedCallOf) its
-/// own copies of the arguments. Destroyed without having run (refused, or dropped by the
-/// executor), it gives up its turn so later calls are not held up.
+/// A queued call's own copies of the arguments, type-erased: `tuple` points to them, `invoke`
+/// calls a slot entry with them and `destroy` deletes them (QueuedArgumentsOf<Args...> makes
+/// all three). The only part of a queued call compiled once per signature.
+struct QueuedArguments {
+    void* tuple = nullptr;
+    void (*invoke)(void* tuple, const SlotEntry& target) = nullptr;
+    void (*destroy)(void* tuple) noexcept = nullptr;
+};
+
+/// The arguments of a signal with parameters Args, copied (decayed) for a queued call.
+template <class... Args> struct QueuedArgumentsOf {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+
+    /// @throws what copying an argument throws, or std::bad_alloc.
+    static QueuedArguments copy(Args&... args) {
+        return QueuedArguments{new Tuple(args...), &invoke, &destroy};
+    }
+
+    static void invoke(void* tuple, const SlotEntry& target) {
+        std::apply([&target](auto&... arguments) { target.template call<Args...>(arguments...); },
+                   *static_cast<Tuple*>(tuple));
+    }
+
+    static void destroy(void* tuple) noexcept { delete static_cast<Tuple*>(tuple); }
+};
+
+/// One queued call: its own copies of the arguments and its turn (given by
+/// QueuedSlot::enqueue_call()). Destroyed without having run (refused, or dropped by the
+/// executor), it gives up its turn so later calls are not held up. Not a template: one type for
+/// every signature.
 class QueuedCall {
 public:
-    QueuedCall() noexcept = default;
+    explicit QueuedCall(QueuedArguments arguments) noexcept : arguments_(arguments) {}
     QueuedCall(const QueuedCall&) = delete;
     QueuedCall& operator=(const QueuedCall&) = delete;
-    virtual ~QueuedCall();
+    ~QueuedCall();
 
     void run();
 
-    /// Calls `target` with the copied arguments.
-    virtual void invoke(const SlotEntry& target) = 0;
-
 private:
     friend class QueuedSlot;
+    QueuedArguments arguments_;
     std::shared_ptr<QueuedSlot> slot_; // null until the call has its turn
     std::shared_ptr<SlotNode> node_;
     std::uint64_t ticket_ = 0;
     bool ran_ = false;
-};
-
-/// A queued call of a signal with parameters Args: the one part of a queued slot that depends
-/// on the signature.
-template <class... Args> class QueuedCallOf final : public QueuedCall {
-public:
-    explicit QueuedCallOf(Args&... args) : arguments_(args...) {}
-
-    void invoke(const SlotEntry& target) override {
-        std::apply([&target](auto&... arguments) { target.template call<Args...>(arguments...); },
-                   arguments_);
-    }
-
-private:
-    std::tuple<std::decay_t<Args>...> arguments_;
 };
 
 /// The callable of one queued slot, its executor, and the turn-taking that keeps its calls in
@@ -97,28 +107,32 @@ public:
     QueuedSlot(const SlotEntry& target, std::shared_ptr<SlotNode> owner, Executor executor)
         : target_(target), owner_(std::move(owner)), executor_(std::move(executor)) {}
 
-    /// Copies the arguments and submits one task for them (see enqueue_call()): the only part
-    /// of queueing compiled once per signature.
+    /// Copies the arguments and submits one task for them (see enqueue_call()).
     /// @throws what copying an argument throws, or what enqueue_call() throws.
     template <class... Args> void enqueue(Args&... args) {
-        enqueue_call(std::unique_ptr<QueuedCall>(new QueuedCallOf<Args...>(args...)));
+        enqueue_call(QueuedArgumentsOf<Args...>::copy(args...));
     }
 
-    /// Gives `call` its turn and submits one task for it. Concurrent sends submit one at a
-    /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
-    /// run a slot that sends again).
+    /// Makes a call of `arguments` (which it owns from here on), gives it its turn and submits
+    /// one task for it. Concurrent sends submit one at a time, so tickets reach the executor
+    /// in ticket order (recursive: an inline executor may run a slot that sends again).
     /// @throws what the executor throws to refuse the task; the call is then withdrawn.
-    void enqueue_call(std::unique_ptr<QueuedCall> call) {
+    /// @throws std::bad_alloc if memory runs out.
+    AUTHEVENTS_DETAIL_NOINLINE void enqueue_call(QueuedArguments arguments) {
+        std::shared_ptr<QueuedCall> call;
+        try {
+            call = std::make_shared<QueuedCall>(arguments);
+        } catch (...) {
+            arguments.destroy(arguments.tuple);
+            throw;
+        }
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
         std::shared_ptr<QueuedSlot> self = shared_from_this();
         // The send holds the queue's node (see set_node()), so lock() succeeds.
         call->node_ = node_.lock();
         call->ticket_ = take_ticket();
         call->slot_ = std::move(self); // from here on, destroying the call gives its turn up
-        // Owned through its base (whose destructor is virtual), so that the shared_ptr's
-        // control block is one type for every signature (at the price of a second allocation
-        // per queued call).
-        submit(std::shared_ptr<QueuedCall>(std::move(call)));
+        submit(std::move(call));
     }
 
     /// Names the node this queue belongs to (once, before the slot is connected).
@@ -224,7 +238,7 @@ private:
             }
         }
         try {
-            call.invoke(target_);
+            call.arguments_.invoke(call.arguments_.tuple, target_);
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {
@@ -248,6 +262,7 @@ private:
 };
 
 inline QueuedCall::~QueuedCall() {
+    arguments_.destroy(arguments_.tuple);
     if (slot_ != nullptr && !ran_) {
         slot_->finish(ticket_);
     }
