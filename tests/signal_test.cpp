@@ -223,6 +223,50 @@ TEST_CASE("any callable invocable with the arguments is a slot", "[signal][slots
     CHECK(log == Log{"lambda", "functor", "converting", "generic", "std::function"});
 }
 
+TEST_CASE("a pointer to member is a slot called on the object its first argument names",
+          "[signal][slots]") {
+    struct Counter {
+        int total = 0;
+        int seen = 0;
+        void add(int amount) { total += amount; }
+        int add_twice(int amount) noexcept { return total += 2 * amount; }
+        void add_const(int amount) const { probe->push_back(amount); }
+        std::vector<int>* probe = nullptr;
+    };
+    std::vector<int> probe;
+    Counter counter;
+    counter.probe = &probe;
+
+    Signal<Counter&, int> by_reference;
+    by_reference.connect(&Counter::add);
+    by_reference.connect(&Counter::add_twice);
+    by_reference.connect(&Counter::add_const);
+    by_reference.send(counter, 3);
+    CHECK(counter.total == 3 + 6);
+    CHECK(probe == std::vector<int>{3});
+
+    Signal<Counter*, int> by_pointer;
+    by_pointer.connect(&Counter::add);
+    by_pointer.send(&counter, 1);
+    CHECK(counter.total == 10);
+
+    Signal<std::reference_wrapper<Counter>, int> by_wrapper;
+    by_wrapper.connect(&Counter::add);
+    by_wrapper.send(std::ref(counter), 5);
+    CHECK(counter.total == 15);
+
+    Signal<std::unique_ptr<Counter>&, int> by_smart_pointer;
+    auto owned = std::make_unique<Counter>();
+    owned->probe = &probe;
+    by_smart_pointer.connect(&Counter::add_const);
+    by_smart_pointer.send(owned, 7);
+    CHECK(probe == std::vector<int>{3, 7});
+
+    Signal<const Counter&> data_member; // "calling" a data member reads it
+    CHECK(data_member.connect(&Counter::seen).connected());
+    data_member.send(counter);
+}
+
 TEST_CASE("a slot that returns a value is accepted and its result ignored", "[signal][slots]") {
     ClearLog clear;
     Signal<int> signal;

@@ -103,6 +103,15 @@ constexpr Field<Class, Member> field(std::string_view name, Member Class::*membe
     return result;
 }
 
+namespace detail {
+/// `std::make_tuple(fields...)` for the built-in events' descriptions (the same tuple type),
+/// cheaper to compile: the tuple is built from its element types as they are, without
+/// make_tuple's decaying and forwarding constructor.
+template <class... Fs> constexpr std::tuple<Fs...> field_tuple(const Fs&... fields) noexcept {
+    return std::tuple<Fs...>(fields...);
+}
+} // namespace detail
+
 /// Customisation point: the description of `T` when `T` cannot hold it itself. Specialise it
 /// with `static constexpr auto fields = std::make_tuple(field(...), ...);`. The primary
 /// template reads `T::fields`.

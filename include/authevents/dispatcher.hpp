@@ -11,6 +11,7 @@
 
 #include <authevents/describe.hpp>
 #include <authevents/detail/dispatcher_channels.hpp>
+#include <authevents/detail/function.hpp>
 #include <authevents/dispatch_report.hpp>
 #include <authevents/event_traits.hpp>
 #include <authevents/event_view.hpp>
@@ -23,6 +24,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -36,7 +38,6 @@
 #include <string_view>
 #include <tuple>
 #include <type_traits>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -319,21 +320,21 @@ private:
             const void* key = detail::event_type_key<Event>();
             {
                 std::shared_lock<std::shared_mutex> lock(custom_mutex_);
-                const auto found = custom_.find(key);
-                if (found != custom_.end()) {
-                    return static_cast<detail::Channel<Event>&>(*found->second);
+                if (detail::ChannelBase* found = find_custom(key)) {
+                    return static_cast<detail::Channel<Event>&>(*found);
                 }
             }
             std::unique_lock<std::shared_mutex> lock(custom_mutex_);
-            std::unique_ptr<detail::ChannelBase>& slot = custom_[key];
-            if (slot == nullptr) {
-                custom_order_.reserve(custom_order_.size() + 1);
-                auto created = std::make_unique<detail::Channel<Event>>();
-                report_queued_failures(*created);
-                slot = std::move(created);
-                custom_order_.push_back(slot.get());
+            if (detail::ChannelBase* found = find_custom(key)) {
+                return static_cast<detail::Channel<Event>&>(*found);
             }
-            return static_cast<detail::Channel<Event>&>(*slot);
+            custom_order_.reserve(custom_order_.size() + 1);
+            auto created = std::make_unique<detail::Channel<Event>>();
+            report_queued_failures(*created);
+            auto& made = *created;
+            custom_.insert(custom_position(key), CustomChannel{key, std::move(created)});
+            custom_order_.push_back(&made);
+            return made;
         }
     }
 
@@ -342,8 +343,7 @@ private:
             return &std::get<detail::Channel<Event>>(builtins_);
         } else {
             std::shared_lock<std::shared_mutex> lock(custom_mutex_);
-            const auto found = custom_.find(detail::event_type_key<Event>());
-            return found == custom_.end() ? nullptr : found->second.get();
+            return find_custom(detail::event_type_key<Event>());
         }
     }
 
@@ -458,7 +458,28 @@ private:
     std::array<detail::ChannelBase*, std::tuple_size_v<BuiltinEvents>> builtin_bases_{};
 
     mutable std::shared_mutex custom_mutex_;
-    std::unordered_map<const void*, std::unique_ptr<detail::ChannelBase>> custom_;
+    /// A custom event's channel, under its type key.
+    struct CustomChannel {
+        const void* key;
+        std::unique_ptr<detail::ChannelBase> channel;
+    };
+
+    /// Where `key` is or belongs in custom_; the caller holds custom_mutex_.
+    std::vector<CustomChannel>::const_iterator custom_position(const void* key) const noexcept {
+        return std::lower_bound(custom_.begin(), custom_.end(), key,
+                                [](const CustomChannel& each, const void* wanted) {
+                                    return std::less<const void*>()(each.key, wanted);
+                                });
+    }
+
+    /// The channel of the custom event with type key `key`, or null; the caller holds
+    /// custom_mutex_.
+    detail::ChannelBase* find_custom(const void* key) const noexcept {
+        const auto at = custom_position(key);
+        return at != custom_.end() && at->key == key ? at->channel.get() : nullptr;
+    }
+
+    std::vector<CustomChannel> custom_; // sorted by key (few: a map would cost every includer)
     std::vector<detail::ChannelBase*> custom_order_;
 
     mutable std::mutex logger_mutex_;

@@ -1,7 +1,7 @@
 // The executor concept shared by queued slots and ThreadPool.
 #pragma once
 
-#include <functional>
+#include <authevents/detail/function.hpp>
 
 namespace authevents {
 

@@ -4,11 +4,12 @@
 /// Standard headers only.
 #pragma once
 
+#include <authevents/detail/function.hpp>
+
 #include <array>
 #include <cstddef>
 #include <cstdio>
 #include <exception>
-#include <functional>
 #include <string>
 #include <string_view>
 

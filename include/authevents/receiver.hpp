@@ -14,9 +14,9 @@
 /// - A Receiver with ConnectOptions::sender only sees dispatches from that sender.
 #pragma once
 
+#include <authevents/detail/function.hpp>
 #include <authevents/dispatcher.hpp>
 
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>

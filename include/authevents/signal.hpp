@@ -4,6 +4,7 @@
 // Standard library only. See docs/signals.md for the guide.
 #pragma once
 
+#include <authevents/detail/function.hpp>
 #include <authevents/detail/queued_slot.hpp>
 #include <authevents/detail/signal_core.hpp>
 #include <authevents/detail/slot_entry.hpp>
@@ -12,7 +13,6 @@
 
 #include <cstddef>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>

@@ -1,13 +1,13 @@
 // A fixed-size thread pool with a bounded queue: the executor we ship for queued slots.
 #pragma once
 
+#include <authevents/detail/function.hpp>
 #include <authevents/executor.hpp>
 
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <stdexcept>

@@ -12,10 +12,18 @@
 
 #include <array>
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
+
+// PollBackoff's yield and sleep: the POSIX calls where they exist (<thread> and <chrono> cost a
+// unit that includes signal.hpp more than all of this file), else the standard ones.
+#if defined(__unix__) || defined(__APPLE__)
+#include <sched.h>
+#include <time.h>
+#else
+#include <chrono>
 #include <thread>
+#endif
 
 /// Keeps a rarely taken path out of the hot function that calls it (internal).
 #if defined(_MSC_VER) && !defined(__clang__)
@@ -365,18 +373,32 @@ public:
     void pause() {
         if (rounds_ < 64) {
             ++rounds_;
-            std::this_thread::yield();
+            yield();
             return;
         }
-        std::this_thread::sleep_for(sleep_);
-        if (sleep_ < std::chrono::microseconds(1000)) {
-            sleep_ *= 2;
+        sleep(sleep_us_);
+        if (sleep_us_ < 1000) {
+            sleep_us_ *= 2;
         }
     }
 
 private:
+#if defined(__unix__) || defined(__APPLE__)
+    static void yield() noexcept { sched_yield(); }
+    static void sleep(long microseconds) noexcept {
+        timespec duration{};
+        duration.tv_nsec = microseconds * 1000;
+        nanosleep(&duration, nullptr);
+    }
+#else
+    static void yield() { std::this_thread::yield(); }
+    static void sleep(long microseconds) {
+        std::this_thread::sleep_for(std::chrono::microseconds(microseconds));
+    }
+#endif
+
     int rounds_ = 0;
-    std::chrono::microseconds sleep_{20};
+    long sleep_us_ = 20;
 };
 
 } // namespace authevents::detail

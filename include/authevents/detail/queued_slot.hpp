@@ -3,6 +3,7 @@
 #pragma once
 
 #include <authevents/detail/emission_frames.hpp>
+#include <authevents/detail/function.hpp>
 #include <authevents/detail/slot_entry.hpp>
 #include <authevents/detail/slot_node.hpp>
 #include <authevents/executor.hpp>
@@ -11,13 +12,12 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <tuple>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace authevents::detail {
 
@@ -49,46 +49,52 @@ inline constexpr bool queueable_arguments = (std::is_copy_constructible_v<std::d
 
 class QueuedSlot;
 
-/// One queued call: its turn, and (in QueuedCallOf) its own copies of the arguments.
-/// Destroyed without having run (refused, or dropped by the executor), it gives up its turn so
-/// later calls are not held up.
+/// A queued call's own copies of the arguments, type-erased: `tuple` points to them, `invoke`
+/// calls a slot entry with them and `destroy` deletes them (QueuedArgumentsOf<Args...> makes
+/// all three). The only part of a queued call compiled once per signature.
+struct QueuedArguments {
+    void* tuple = nullptr;
+    void (*invoke)(void* tuple, const SlotEntry& target) = nullptr;
+    void (*destroy)(void* tuple) noexcept = nullptr;
+};
+
+/// The arguments of a signal with parameters Args, copied (decayed) for a queued call.
+template <class... Args> struct QueuedArgumentsOf {
+    using Tuple = std::tuple<std::decay_t<Args>...>;
+
+    /// @throws what copying an argument throws, or std::bad_alloc.
+    static QueuedArguments copy(Args&... args) {
+        return QueuedArguments{new Tuple(args...), &invoke, &destroy};
+    }
+
+    static void invoke(void* tuple, const SlotEntry& target) {
+        std::apply([&target](auto&... arguments) { target.template call<Args...>(arguments...); },
+                   *static_cast<Tuple*>(tuple));
+    }
+
+    static void destroy(void* tuple) noexcept { delete static_cast<Tuple*>(tuple); }
+};
+
+/// One queued call: its own copies of the arguments and its turn (given by
+/// QueuedSlot::enqueue_call()). Destroyed without having run (refused, or dropped by the
+/// executor), it gives up its turn so later calls are not held up. Not a template: one type for
+/// every signature.
 class QueuedCall {
 public:
-    QueuedCall(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
-               std::uint64_t ticket) noexcept
-        : slot_(std::move(slot)), node_(std::move(node)), ticket_(ticket) {}
+    explicit QueuedCall(QueuedArguments arguments) noexcept : arguments_(arguments) {}
     QueuedCall(const QueuedCall&) = delete;
     QueuedCall& operator=(const QueuedCall&) = delete;
-    virtual ~QueuedCall();
+    ~QueuedCall();
 
     void run();
 
-    /// Calls `target` with the copied arguments.
-    virtual void invoke(const SlotEntry& target) = 0;
-
 private:
     friend class QueuedSlot;
-    std::shared_ptr<QueuedSlot> slot_;
+    QueuedArguments arguments_;
+    std::shared_ptr<QueuedSlot> slot_; // null until the call has its turn
     std::shared_ptr<SlotNode> node_;
-    std::uint64_t ticket_;
+    std::uint64_t ticket_ = 0;
     bool ran_ = false;
-};
-
-/// A queued call of a signal with parameters Args: the one part of a queued slot that depends
-/// on the signature.
-template <class... Args> class QueuedCallOf final : public QueuedCall {
-public:
-    QueuedCallOf(std::shared_ptr<QueuedSlot> slot, std::shared_ptr<SlotNode> node,
-                 std::uint64_t ticket, Args&... args)
-        : QueuedCall(std::move(slot), std::move(node), ticket), arguments_(args...) {}
-
-    void invoke(const SlotEntry& target) override {
-        std::apply([&target](auto&... arguments) { target.template call<Args...>(arguments...); },
-                   arguments_);
-    }
-
-private:
-    std::tuple<std::decay_t<Args>...> arguments_;
 };
 
 /// The callable of one queued slot, its executor, and the turn-taking that keeps its calls in
@@ -101,18 +107,32 @@ public:
     QueuedSlot(const SlotEntry& target, std::shared_ptr<SlotNode> owner, Executor executor)
         : target_(target), owner_(std::move(owner)), executor_(std::move(executor)) {}
 
-    /// Copies the arguments and submits one task for them. Concurrent sends submit one at a
-    /// time, so tickets reach the executor in ticket order (recursive: an inline executor may
-    /// run a slot that sends again).
-    /// @throws what the executor throws to refuse the task; the call is then withdrawn.
+    /// Copies the arguments and submits one task for them (see enqueue_call()).
+    /// @throws what copying an argument throws, or what enqueue_call() throws.
     template <class... Args> void enqueue(Args&... args) {
+        enqueue_call(QueuedArgumentsOf<Args...>::copy(args...));
+    }
+
+    /// Makes a call of `arguments` (which it owns from here on), gives it its turn and submits
+    /// one task for it. Concurrent sends submit one at a time, so tickets reach the executor
+    /// in ticket order (recursive: an inline executor may run a slot that sends again).
+    /// @throws what the executor throws to refuse the task; the call is then withdrawn.
+    /// @throws std::bad_alloc if memory runs out.
+    AUTHEVENTS_DETAIL_NOINLINE void enqueue_call(QueuedArguments arguments) {
+        std::shared_ptr<QueuedCall> call;
+        try {
+            call = std::make_shared<QueuedCall>(arguments);
+        } catch (...) {
+            arguments.destroy(arguments.tuple);
+            throw;
+        }
         const std::lock_guard<std::recursive_mutex> in_ticket_order(submit_mutex_);
-        // Owned through its base (whose destructor is virtual), so that the shared_ptr's
-        // control block is one type for every signature, not one more instantiation per
-        // signature (at the price of a second allocation per queued call).
+        std::shared_ptr<QueuedSlot> self = shared_from_this();
         // The send holds the queue's node (see set_node()), so lock() succeeds.
-        submit(std::shared_ptr<QueuedCall>(static_cast<QueuedCall*>(
-            new QueuedCallOf<Args...>(shared_from_this(), node_.lock(), take_ticket(), args...))));
+        call->node_ = node_.lock();
+        call->ticket_ = take_ticket();
+        call->slot_ = std::move(self); // from here on, destroying the call gives its turn up
+        submit(std::move(call));
     }
 
     /// Names the node this queue belongs to (once, before the slot is connected).
@@ -144,7 +164,7 @@ private:
         std::unique_lock<std::mutex> lock(mutex_);
         if (ticket != serving_) {
             try {
-                done_early_.insert(ticket);
+                done_early_.push_back(ticket);
                 return;
             } catch (...) {
                 // Out of memory: wait for the turn instead of recording it.
@@ -152,9 +172,16 @@ private:
             }
         }
         ++serving_;
-        while (!done_early_.empty() && *done_early_.begin() == serving_) {
-            done_early_.erase(done_early_.begin());
-            ++serving_;
+        // Tickets done early, in any order (few: at most one per call running at once).
+        for (std::size_t index = 0; index < done_early_.size();) {
+            if (done_early_[index] == serving_) {
+                done_early_[index] = done_early_.back();
+                done_early_.pop_back();
+                ++serving_;
+                index = 0;
+            } else {
+                ++index;
+            }
         }
         lock.unlock();
         turn_.notify_all();
@@ -211,7 +238,7 @@ private:
             }
         }
         try {
-            call.invoke(target_);
+            call.arguments_.invoke(call.arguments_.tuple, target_);
         } catch (...) {
             if (this_thread_submitting != &call) {
                 if (auto owner = node.owner.lock()) {
@@ -231,11 +258,12 @@ private:
     std::condition_variable turn_;
     std::uint64_t next_ticket_ = 0;
     std::uint64_t serving_ = 0;
-    std::set<std::uint64_t> done_early_;
+    std::vector<std::uint64_t> done_early_; // tickets done before their turn
 };
 
 inline QueuedCall::~QueuedCall() {
-    if (!ran_) {
+    arguments_.destroy(arguments_.tuple);
+    if (slot_ != nullptr && !ran_) {
         slot_->finish(ticket_);
     }
 }

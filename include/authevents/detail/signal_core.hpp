@@ -2,6 +2,7 @@
 #pragma once
 
 #include <authevents/detail/emission_frames.hpp>
+#include <authevents/detail/function.hpp>
 #include <authevents/detail/slot_entry.hpp>
 #include <authevents/detail/slot_node.hpp>
 
@@ -10,7 +11,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>

@@ -1,13 +1,13 @@
 // Slot entries (small delegates) and the immutable snapshots that hold them contiguously.
 #pragma once
 
+#include <authevents/detail/function.hpp>
 #include <authevents/detail/slot_node.hpp>
 
 #include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <new>
 #include <type_traits>
 
@@ -88,7 +88,7 @@ private:
 
     template <class F> static void call_inline(const SlotEntry& entry, Args&... args) {
         const F& callable = *std::launder(reinterpret_cast<const F*>(entry.storage.bytes.data()));
-        static_cast<void>(std::invoke(callable, args...));
+        call_slot(callable, args...);
     }
 
     template <class Queue> static void call_queued(const SlotEntry& entry, Args&... args) {
@@ -97,7 +97,7 @@ private:
 
     template <class F> static void call_owned(const SlotEntry& entry, Args&... args) {
         F& callable = *static_cast<F*>(entry.storage.object);
-        static_cast<void>(std::invoke(callable, args...));
+        call_slot(callable, args...);
     }
 };
 
