@@ -85,6 +85,26 @@ protected:
     ~FieldSink() = default;
 };
 
+/// A FieldSink that looks only at the structure of a value (objects, fields, arrays): every
+/// value callback does nothing. Base of sinks that search a description, e.g. for its subject.
+class StructureSink : public FieldSink {
+public:
+    void null_value() override {}
+    void boolean(bool /*value*/) override {}
+    void integer(std::int64_t /*value*/) override {}
+    void unsigned_integer(std::uint64_t /*value*/) override {}
+    void floating(double /*value*/) override {}
+    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
+    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
+                    std::string_view /*type_name*/) override {}
+
+protected:
+    StructureSink() = default;
+    StructureSink(const StructureSink&) = default;
+    StructureSink& operator=(const StructureSink&) = default;
+    ~StructureSink() = default;
+};
+
 namespace detail {
 
 template <class T, class = void> struct visitable : std::false_type {};

@@ -86,7 +86,7 @@ struct has_actor<Traits, Event, std::void_t<decltype(Traits::actor(std::declval<
 
 /// The FieldSink that finds the id of the first User in a described value, depth first,
 /// outside arrays: the default subject of an event (see AuditTraits). @throws nothing.
-class FirstUserSink final : public FieldSink {
+class FirstUserSink final : public StructureSink {
 public:
     void begin_object(ObjectKind kind, std::int64_t id) override {
         if (kind == ObjectKind::user && arrays_ == 0 && !id_) {
@@ -97,14 +97,6 @@ public:
     void end_object() override {}
     void begin_array(std::size_t /*size*/) override { ++arrays_; }
     void end_array() override { --arrays_; }
-    void null_value() override {}
-    void boolean(bool /*value*/) override {}
-    void integer(std::int64_t /*value*/) override {}
-    void unsigned_integer(std::uint64_t /*value*/) override {}
-    void floating(double /*value*/) override {}
-    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
-    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
-                    std::string_view /*type_name*/) override {}
 
     /// The id found, if any.
     [[nodiscard]] std::optional<std::int64_t> id() const noexcept { return id_; }

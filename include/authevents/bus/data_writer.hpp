@@ -40,7 +40,7 @@ namespace authevents::bus {
 /// `user/<id>` or `seller_application/<id>` for its first top-level, non-optional field
 /// holding a User or a SellerApplication. The derived codec's subject() and DataWriter both
 /// apply this rule through it. Not thread-safe (one per walk). @throws std::bad_alloc.
-class SubjectFinder final : public FieldSink {
+class SubjectFinder final : public StructureSink {
 public:
     /// The subject found, or std::nullopt.
     [[nodiscard]] const std::optional<std::string>& subject() const noexcept { return subject_; }
@@ -61,21 +61,6 @@ public:
     void begin_array(std::size_t /*size*/) override { ++depth_; }
     /// @copydoc FieldSink::end_array
     void end_array() override { --depth_; }
-    /// @copydoc FieldSink::null_value
-    void null_value() override {}
-    /// @copydoc FieldSink::boolean
-    void boolean(bool /*value*/) override {}
-    /// @copydoc FieldSink::integer
-    void integer(std::int64_t /*value*/) override {}
-    /// @copydoc FieldSink::unsigned_integer
-    void unsigned_integer(std::uint64_t /*value*/) override {}
-    /// @copydoc FieldSink::floating
-    void floating(double /*value*/) override {}
-    /// @copydoc FieldSink::string
-    void string(std::string_view /*value*/, FieldKind /*kind*/) override {}
-    /// @copydoc FieldSink::enumerator
-    void enumerator(std::string_view /*word*/, std::int64_t /*value*/,
-                    std::string_view /*type_name*/) override {}
 
 private:
     int depth_ = 0; // containers open: 1 inside the event's own object
