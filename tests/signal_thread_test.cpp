@@ -10,6 +10,7 @@
 #include "connect_options.hpp"
 #include "sync_helpers.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1482,22 +1483,141 @@ void stress_reclamation(const char* mode) {
     CHECK(signal.size() == 4);
 }
 
-} // namespace
-
-TEST_CASE("reclamation and disconnect_and_wait under concurrent sends in both fence modes",
-          "[signal][thread][fence]") {
+/// Runs `stress(mode)` in the fence mode the machine supports, then in the symmetric mode
+/// forced, then restores the supported mode.
+void in_both_fence_modes(void (*stress)(const char* mode)) {
     namespace fence = authevents::detail::asymmetric_fence;
     using authevents::detail::FenceMode;
-    Watchdog watchdog("reclamation in both fence modes");
     const FenceMode supported = fence::force_symmetric(false);
 #ifdef AUTHEVENTS_DETAIL_TSAN
     CHECK(supported == FenceMode::symmetric); // TSan cannot see the kernel's barrier
 #endif
     CHECK(supported != FenceMode::unknown);
-    stress_reclamation(supported == FenceMode::asymmetric ? "asymmetric" : "symmetric");
+    stress(supported == FenceMode::asymmetric ? "asymmetric" : "symmetric");
 
     CHECK(fence::force_symmetric(true) == FenceMode::symmetric);
     CHECK_FALSE(fence::senders_light());
-    stress_reclamation("symmetric (forced)");
+    stress("symmetric (forced)");
     CHECK(fence::force_symmetric(false) == supported);
+}
+
+} // namespace
+
+TEST_CASE("reclamation and disconnect_and_wait under concurrent sends in both fence modes",
+          "[signal][thread][fence]") {
+    Watchdog watchdog("reclamation in both fence modes");
+    in_both_fence_modes(stress_reclamation);
+}
+
+namespace {
+
+/// Churn with a dead run (see the test below) in the fence mode now in force.
+void churn_with_dead_run(const char* mode) {
+    INFO("fence mode: " << mode);
+    constexpr int permanent = 8;
+    constexpr int cycles = 300;
+    struct Record {
+        std::atomic<bool> connected{false};     // connect() has returned
+        std::atomic<bool> disconnecting{false}; // disconnect() has been called
+        std::atomic<bool> disconnected{false};  // disconnect() has returned
+    };
+    std::vector<Record> records(cycles);
+    // The calls of the emission running on this thread, per temporary slot and in all to the
+    // permanent ones.
+    thread_local std::vector<int>* temporary_calls = nullptr;
+    thread_local int permanent_calls = 0;
+    Signal<int> signal;
+    for (int slot = 0; slot < permanent; ++slot) {
+        signal.connect([](int) { ++permanent_calls; });
+    }
+    std::atomic<bool> stop{false};
+    std::atomic<int> violations{0};
+    std::atomic<long> sends{0};
+    const auto emit = [&](bool robust) {
+        std::vector<int> calls(cycles, 0);
+        temporary_calls = &calls;
+        std::vector<int> called_before(cycles);
+        std::vector<char> must_call(cycles);
+        while (!stop.load()) {
+            std::fill(calls.begin(), calls.end(), 0);
+            for (int index = 0; index < cycles; ++index) {
+                const Record& record = records[static_cast<std::size_t>(index)];
+                called_before[static_cast<std::size_t>(index)] = record.disconnected.load() ? 1 : 0;
+                must_call[static_cast<std::size_t>(index)] =
+                    record.connected.load() && !record.disconnecting.load() ? 1 : 0;
+            }
+            permanent_calls = 0;
+            if (robust) {
+                const std::size_t ran = signal.send_robust_each(
+                    SenderId::any(), [](SlotError&&) {}, 0);
+                if (ran < static_cast<std::size_t>(permanent)) {
+                    violations.fetch_add(1);
+                }
+            } else {
+                signal.send(0);
+            }
+            if (permanent_calls != permanent) {
+                violations.fetch_add(1); // a live slot skipped (or called twice)
+            }
+            for (int index = 0; index < cycles; ++index) {
+                const auto at = static_cast<std::size_t>(index);
+                const int count = calls[at];
+                // Disconnected before the send started: never called. Connected before it
+                // started and not disconnected until it ended: called exactly once.
+                if ((called_before[at] != 0 && count != 0) || count > 1 ||
+                    (must_call[at] != 0 && !records[at].disconnecting.load() && count != 1)) {
+                    violations.fetch_add(1);
+                }
+            }
+            sends.fetch_add(1);
+        }
+        temporary_calls = nullptr;
+    };
+    std::thread plain(emit, false);
+    std::thread robust(emit, true);
+
+    // Mostly connect one slot and disconnect it again (its entry joins the dead run); now
+    // and then keep one alive for a while, so that live entries sit between tombstones.
+    std::vector<std::pair<int, Connection>> kept;
+    for (int index = 0; index < cycles; ++index) {
+        Record& record = records[static_cast<std::size_t>(index)];
+        Connection connection = signal.connect([index](int) {
+            if (temporary_calls != nullptr) {
+                ++(*temporary_calls)[static_cast<std::size_t>(index)];
+            }
+        });
+        record.connected.store(true);
+        if (index % 10 == 3) {
+            kept.emplace_back(index, connection);
+        } else {
+            record.disconnecting.store(true);
+            CHECK(connection.disconnect());
+            record.disconnected.store(true);
+        }
+        if (kept.size() > 2 || (index % 10 == 9 && !kept.empty())) {
+            Record& old = records[static_cast<std::size_t>(kept.front().first)];
+            old.disconnecting.store(true);
+            CHECK(kept.front().second.disconnect());
+            old.disconnected.store(true);
+            kept.erase(kept.begin());
+        }
+        if (index % 16 == 0) {
+            const long seen = sends.load();
+            eventually([&] { return sends.load() > seen + 1; }); // sends overlap the churn
+        }
+    }
+    stop.store(true);
+    plain.join();
+    robust.join();
+    CHECK(violations.load() == 0);
+    CHECK(sends.load() > 0);
+    CHECK(signal.size() == static_cast<std::size_t>(permanent) + kept.size());
+}
+
+} // namespace
+
+TEST_CASE("under churn an emission skips every tombstone and calls every live slot once",
+          "[signal][thread][disconnect]") {
+    Watchdog watchdog("churn with a dead run");
+    in_both_fence_modes(churn_with_dead_run);
 }

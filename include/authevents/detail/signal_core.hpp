@@ -316,8 +316,7 @@ public:
 
     std::uint32_t disturb_listed(SlotNode& node, StateChange change) noexcept override {
         const std::lock_guard<WriterLock> lock(writer_);
-        unlist_locked(node);
-        return node.apply(change);
+        return disturb_locked(node, change);
     }
 
     void relist() noexcept override {
@@ -614,6 +613,13 @@ private:
             if (extend) {
                 node->state.store(slot_state::listed, std::memory_order_relaxed);
             }
+            // A slot that is not listed is disconnected without the lock (one compare-exchange
+            // on its state), so its entry joins the dead run here, at the next append: the
+            // tombstones of a signal connected and disconnected nonstop stay one run.
+            if (count != 0 && ((*current)[count - 1].node->state.load(std::memory_order_relaxed) &
+                               slot_state::gone) != 0) {
+                add_to_dead_run_locked(*(*current)[count - 1].node);
+            }
             node->position_hint = count;
             current->push_back(entry); // in place: emissions under way keep their size
             if (!current->appended()) {
@@ -646,7 +652,19 @@ private:
         const auto count = static_cast<std::size_t>(end - pinned->begin());
         std::size_t called = 0;
         std::size_t inactive = 0; // disconnected or expired entries met: time to compact?
+        // The dead run as it is now: gone slots whose entries are skipped in one step, not
+        // read (the tombstones of a signal connected and disconnected nonstop, whose lines the
+        // writer has just written). One that joins the run later is skipped on its state.
+        const auto [dead_first, dead_last] = pinned->dead_run();
+        const Entry* const dead = pinned->begin() + dead_first;
+        const std::size_t dead_count = dead_last - dead_first;
         for (; entry != end; ++entry) {
+            if (static_cast<std::size_t>(entry - dead) < dead_count) { // entry in the run
+                const Entry* const after = std::min(dead + dead_count, end);
+                inactive += static_cast<std::size_t>(after - entry);
+                entry = after - 1;
+                continue;
+            }
             if (entry->sender != nullptr && entry->sender != sender) {
                 continue;
             }
@@ -695,12 +713,67 @@ private:
         release(released);
     } // the reclaimed nodes that own nothing are freed here, after the unlock
 
-    /// Marks `node` disconnected, unlisting it first; true if this call did. Writers only.
-    bool mark_disconnected(SlotNode& node) noexcept {
+    /// disturb_listed() for a writer that holds the lock: unlists `node` if it is listed,
+    /// applies `change`, and adds the node's entry to the dead run if that made the slot gone.
+    /// Returns the old state. Writers only.
+    std::uint32_t disturb_locked(SlotNode& node, StateChange change) const noexcept {
         if ((node.state.load(std::memory_order_relaxed) & slot_state::listed) != 0) {
             unlist_locked(node); // `listed` is set only under the lock held here
         }
-        return (node.apply({slot_state::disconnected, 0}) & slot_state::gone) == 0;
+        const std::uint32_t previous = node.apply(change);
+        if ((previous & slot_state::gone) == 0 && (change.set & slot_state::gone) != 0) {
+            add_to_dead_run_locked(node);
+        }
+        return previous;
+    }
+
+    /// Marks `node` disconnected, unlisting it first; true if this call did. Writers only.
+    bool mark_disconnected(SlotNode& node) noexcept {
+        return (disturb_locked(node, {slot_state::disconnected, 0}) & slot_state::gone) == 0;
+    }
+
+    /// Adds the entry of `node`, whose slot has just gone (disconnected or expired), to the
+    /// dead run of the current snapshot when it lies next to it (or there is none), together
+    /// with the gone slots around it: a signal connected and disconnected nonstop has its
+    /// tombstones in one run, which emissions skip in one step. Otherwise leaves the run as
+    /// it is: the entry is then skipped on its slot's state. Only a hint (see
+    /// Snapshot::dead_run()): no ordering, and wait_until_idle() still scans for the slot.
+    /// Writers only.
+    void add_to_dead_run_locked(const SlotNode& node) const noexcept {
+        EntrySnapshot* current = current_.load(std::memory_order_relaxed);
+        if (current == nullptr) {
+            return;
+        }
+        const std::size_t count = current->size();
+        std::size_t index = node.position_hint;
+        if (index >= count || (*current)[index].node != &node) {
+            index = current->find(&node); // not where it was put: rare
+            if (index == count) {
+                return; // dropped already
+            }
+        }
+        auto [first, last] = current->dead_run();
+        if (first == last) {
+            first = index;
+            last = index + 1;
+        } else if (index == last) {
+            ++last;
+        } else if (index + 1 == first) {
+            first = index;
+        } else {
+            return; // inside the run already, or apart from it
+        }
+        const auto gone = [current](std::size_t at) {
+            return ((*current)[at].node->state.load(std::memory_order_relaxed) &
+                    slot_state::gone) != 0;
+        };
+        while (last < count && gone(last)) {
+            ++last;
+        }
+        while (first > 0 && gone(first - 1)) {
+            --first;
+        }
+        current->set_dead_run(first, last);
     }
 
     /// Calls `visit(EntrySnapshot&)` for every snapshot an emission may read. Writers only.

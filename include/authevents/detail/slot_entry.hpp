@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 namespace authevents::detail {
 
@@ -134,7 +135,32 @@ public:
     void clear() noexcept {
         end_.store(entries(), std::memory_order_relaxed);
         clean_end_.store(entries(), std::memory_order_relaxed);
+        dead_run_.store(0, std::memory_order_relaxed);
         appended_.store(false, std::memory_order_relaxed);
+    }
+
+    /// A run of entries whose slots are gone for good: indices [first, second).
+    using Run = std::pair<std::size_t, std::size_t>;
+
+    /// The dead run: entries, all of them disconnected or expired slots, that an emission
+    /// skips in one step without reading them or their slots' states (see
+    /// SignalCore::emit_checked()). Empty ({0, 0}) when none. A hint: read without ordering, as
+    /// every slot in it is gone for good and would be skipped anyway; one that is not (yet) in
+    /// the run is skipped on its state. It may reach past the end an emission read.
+    [[nodiscard]] Run dead_run() const noexcept {
+        const std::uint64_t run = dead_run_.load(std::memory_order_relaxed);
+        return {static_cast<std::size_t>(run & 0xffffffffU), static_cast<std::size_t>(run >> 32U)};
+    }
+
+    /// Sets the dead run to entries [first, last) (first <= last <= size(), all of them gone
+    /// slots: a slot's entry never comes back to life within a snapshot). Writers only.
+    void set_dead_run(std::size_t first, std::size_t last) noexcept {
+        if (static_cast<std::uint64_t>(last) > 0xffffffffU) {
+            return; // (four billion slots: no run, emissions read the states)
+        }
+        dead_run_.store(static_cast<std::uint64_t>(first) |
+                            (static_cast<std::uint64_t>(last) << 32U),
+                        std::memory_order_relaxed);
     }
 
     /// Notes that a writer appended to the snapshot after publishing it (see appended()).
@@ -200,6 +226,9 @@ private:
     alignas(Entry) std::atomic<const Entry*> end_{nullptr}; // entries() + size()
     std::size_t capacity_;
     std::atomic<const Entry*> clean_end_{nullptr}; // entries() + clean_count()
+    // dead_run(), packed: first | last << 32 (one load reads both; on the line of end_, which
+    // every emission reads anyway).
+    std::atomic<std::uint64_t> dead_run_{0};
     std::atomic<bool> appended_{false};
 };
 

@@ -46,6 +46,7 @@ public:
     /// Changes the state of `node`, which is listed, as SlotNode::disturb() describes, after
     /// taking it out of the clean prefix of every snapshot that may hold it, both under the
     /// writers' lock: once the new state is visible, no emission calls the slot unchecked.
+    /// A slot this makes gone also joins its snapshot's dead run (see Snapshot::dead_run()).
     /// Returns the old state.
     virtual std::uint32_t disturb_listed(SlotNode& node, StateChange change) noexcept = 0;
     /// Lengthens the current snapshot's clean prefix again after a slot or the signal was
