@@ -94,24 +94,28 @@ public:
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
     template <class Call> std::size_t emit(const void* sender, Call& call) {
-        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
-        if (seen == nullptr) {
-            return 0; // an empty signal costs one load
-        }
-        return emit_pinned(seen, sender, call);
+        return emit_pinned(sender, [&](EmissionFrame& frame, const EntrySnapshot& snapshot) {
+            return run_slots(frame, snapshot, snapshot.end(), sender, call);
+        });
     }
 
-    /// emit() once a snapshot has been `seen`: pins one, then runs its slots. The pin comes
-    /// before anything run_slots() stores (spilled registers included): it waits for them.
-    template <class Call>
-    std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
+    /// The step every emission starts with: returns 0 at once when no snapshot is published
+    /// (an empty signal costs one load), else takes this thread's frame, pins the snapshot and
+    /// returns `run(frame, snapshot)`, unpinning when it returns or throws. The pin comes
+    /// before anything `run` stores (spilled registers included): it waits for them.
+    template <class Run>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const void* sender, Run&& run) {
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        if (seen == nullptr) {
+            return 0;
+        }
         EmissionFrame& frame = EmissionScope::enter(sender);
         const EmissionScope scope(frame);
         const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
         if (snapshot == nullptr) {
             return 0;
         }
-        return run_slots(frame, *snapshot, snapshot->end(), sender, call);
+        return run(frame, *snapshot);
     }
 
     /// emit(), but an exception from a slot's call is handed to `failed(entry)` (inside the
@@ -123,38 +127,36 @@ public:
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
                                                      Failed& failed) {
-        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
-        if (seen == nullptr) {
-            return 0;
-        }
-        EmissionFrame& frame = EmissionScope::enter(sender);
-        const EmissionScope scope(frame);
-        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
-        if (snapshot == nullptr) {
-            return 0;
-        }
-        const Entry* const end = snapshot->end();
-        const Entry* stopped = nullptr;
-        try {
-            stopped = run_clean(frame, *snapshot, end, call);
-        } catch (...) {
-            return resume_robust(frame, *snapshot, end, sender, call, failed);
-        }
-        const auto called = static_cast<std::size_t>(stopped - snapshot->begin());
-        return stopped == end ? called
-                              : called + emit_checked(stopped, end, sender,
-                                                      Guarded<Call, Failed>{call, failed}, frame);
+        return emit_pinned(sender, [&](EmissionFrame& frame, const EntrySnapshot& snapshot) {
+            const Entry* const end = snapshot.end();
+            const Entry* stopped = nullptr;
+            try {
+                stopped = run_clean(frame, snapshot, end, call);
+            } catch (...) {
+                return resume_robust(frame, snapshot, end, sender, call, failed);
+            }
+            return run_rest(frame, snapshot, stopped, end, sender,
+                            Guarded<Call, Failed>{call, failed});
+        });
     }
 
     /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
-    /// clean prefix (run_clean()), then the rest checked (emit_checked()). Returns how many
-    /// ran.
+    /// clean prefix (run_clean()), then the rest checked (run_rest()). Returns how many ran.
     template <class Call>
     std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot& snapshot,
                           const Entry* const end, const void* sender, Call& call) {
-        const Entry* const stopped = run_clean(frame, snapshot, end, call);
-        const auto called = static_cast<std::size_t>(stopped - snapshot.begin());
-        return stopped == end ? called : called + emit_checked(stopped, end, sender, call, frame);
+        return run_rest(frame, snapshot, run_clean(frame, snapshot, end, call), end, sender, call);
+    }
+
+    /// Every emission's tail: the slots from `from` (where the clean prefix stopped, or after a
+    /// failing slot) up to `end`, checked (emit_checked()), none when `from` is `end`. Returns
+    /// how many slots of the emission ran in all: every one before `from`, and those.
+    template <class Call>
+    AUTHEVENTS_DETAIL_INLINE std::size_t
+    run_rest(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* const from,
+             const Entry* const end, const void* sender, Call&& call) {
+        const auto called = static_cast<std::size_t>(from - snapshot.begin());
+        return from == end ? called : called + emit_checked(from, end, sender, call, frame);
     }
 
     /// Calls the slots of `snapshot`'s clean prefix, up to `end`; returns the entry where it
@@ -211,11 +213,8 @@ public:
         const Entry* failing =
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
         failed(*failing);
-        const Entry* const next = failing + 1;
-        const auto called = static_cast<std::size_t>(next - snapshot.begin());
-        return next == end ? called
-                           : called + emit_checked(next, end, sender,
-                                                   Guarded<Call, Failed>{call, failed}, frame);
+        return run_rest(frame, snapshot, failing + 1, end, sender,
+                        Guarded<Call, Failed>{call, failed});
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
