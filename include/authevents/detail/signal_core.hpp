@@ -94,9 +94,11 @@ public:
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
     template <class Call> std::size_t emit(const void* sender, Call& call) {
-        return emit_pinned(sender, [&](EmissionFrame& frame, const EntrySnapshot& snapshot) {
-            return run_slots(frame, snapshot, snapshot.end(), sender, call);
-        });
+        const auto run = [&](EmissionFrame& frame, const EntrySnapshot& snapshot)
+                             AUTHEVENTS_DETAIL_INLINE_LAMBDA {
+                                 return run_slots(frame, snapshot, snapshot.end(), sender, call);
+                             };
+        return emit_pinned(sender, run);
     }
 
     /// The step every emission starts with: returns 0 at once when no snapshot is published
@@ -104,7 +106,7 @@ public:
     /// returns `run(frame, snapshot)`, unpinning when it returns or throws. The pin comes
     /// before anything `run` stores (spilled registers included): it waits for them.
     template <class Run>
-    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const void* sender, Run&& run) {
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const void* sender, const Run& run) {
         const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
         if (seen == nullptr) {
             return 0;
@@ -127,7 +129,8 @@ public:
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
                                                      Failed& failed) {
-        return emit_pinned(sender, [&](EmissionFrame& frame, const EntrySnapshot& snapshot) {
+        const auto run = [&](EmissionFrame& frame,
+                             const EntrySnapshot& snapshot) AUTHEVENTS_DETAIL_INLINE_LAMBDA {
             const Entry* const end = snapshot.end();
             const Entry* stopped = nullptr;
             try {
@@ -137,7 +140,8 @@ public:
             }
             return run_rest(frame, snapshot, stopped, end, sender,
                             Guarded<Call, Failed>{call, failed});
-        });
+        };
+        return emit_pinned(sender, run);
     }
 
     /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
