@@ -138,8 +138,8 @@ public:
             } catch (...) {
                 return resume_robust(frame, snapshot, end, sender, call, failed);
             }
-            return run_rest(frame, snapshot, stopped, end, sender,
-                            Guarded<Call, Failed>{call, failed});
+            const typename Guarded<Call, Failed>::Target target{call, failed};
+            return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
         };
         return emit_pinned(sender, run);
     }
@@ -193,14 +193,18 @@ public:
     }
 
     /// A call that hands its slot's exception to `failed(entry)` (emit_robust()'s rare paths).
+    /// One pointer, so that the call of emit_checked() passes every argument in a register.
     template <class Call, class Failed> struct Guarded {
-        Call& call;
-        Failed& failed;
+        struct Target {
+            Call& call;
+            Failed& failed;
+        };
+        const Target* target;
         void operator()(const Entry& entry) const {
             try {
-                call(entry);
+                target->call(entry);
             } catch (...) {
-                failed(entry);
+                target->failed(entry);
             }
         }
     };
@@ -217,8 +221,8 @@ public:
         const Entry* failing =
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
         failed(*failing);
-        return run_rest(frame, snapshot, failing + 1, end, sender,
-                        Guarded<Call, Failed>{call, failed});
+        const typename Guarded<Call, Failed>::Target target{call, failed};
+        return run_rest(frame, snapshot, failing + 1, end, sender, Guarded<Call, Failed>{&target});
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
