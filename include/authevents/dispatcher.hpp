@@ -185,6 +185,10 @@ public:
                 !announce(ch, event, sender, flags, report)) {
                 return report; // disabled
             }
+            if (!detail::has_slots(ch.signal)) { // no handler: nothing of the emission is set up
+                ch.counters.add(detail::ChannelCounters::dispatched);
+                return report;
+            }
             auto failed = [&ch, &report, this](SlotError&& failure) {
                 handler_failed(ch, std::move(failure), report);
             };
