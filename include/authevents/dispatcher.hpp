@@ -165,9 +165,10 @@ public:
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
     /// One out-of-line function per event type, with the handlers' loop inlined. The common
-    /// case (enabled, no info logging, no observer) is one load of a flag word and a branch
-    /// before the handlers, one per-thread count after them (no locked instruction); the log
-    /// line, the observers, a disabled dispatch and a failing handler are out of line.
+    /// case (enabled, a logger that drops info lines and says so, observers() never called)
+    /// is one load of a flag word and a branch before the handlers, one per-thread count after
+    /// them (no locked instruction); the log line, the observers, a disabled dispatch and a
+    /// failing handler are out of line.
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.

@@ -324,6 +324,7 @@ template <class OnError> FailureSink failure_sink(OnError& on_error) noexcept {
                        const_cast<void*>(static_cast<const void*>(std::addressof(on_error)))};
 }
 
+/// Signal<Args...>'s robust send inlined into its caller (defined after Signal).
 template <class... Args> struct InlineRobustSend;
 } // namespace detail
 
