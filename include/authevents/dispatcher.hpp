@@ -164,11 +164,12 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// One out-of-line function per event type, with the handlers' loop inlined. The common
-    /// case (enabled, a logger that drops info lines and says so, observers() never called)
-    /// is one load of a flag word and a branch before the handlers, one per-thread count after
-    /// them (no locked instruction); the log line, the observers, a disabled dispatch and a
-    /// failing handler are out of line.
+    /// Two out-of-line functions per event type: this one, which completes a dispatch of an
+    /// event without handlers on the common path (enabled, a logger that drops info lines and
+    /// says so, observers() never called: one load of a flag word, the signal's one load and a
+    /// per-thread count, in a function that saves no register), and run_dispatch(), which it
+    /// calls otherwise, with the handlers' loop inlined. No locked instruction on either; the
+    /// log line, the observers, a disabled dispatch and a failing handler are out of line.
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
@@ -178,30 +179,39 @@ public:
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
-        DispatchReport report; // the one object every path returns: built in place (NRVO)
         if constexpr (detail::is_event_v<Event>) {
             auto& ch = channel<Event>();
             const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
-            if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) &&
-                !announce(ch, event, sender, flags, report)) {
-                return report; // disabled
-            }
-            if (!detail::has_slots(ch.signal)) { // no handler: nothing of the emission is set up
+            if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
                 ch.counters.add(detail::ChannelCounters::dispatched);
-                return report;
+                return DispatchReport{}; // no handler: nothing of the emission is set up
             }
-            auto failed = [&ch, &report, this](SlotError&& failure) {
-                handler_failed(ch, std::move(failure), report);
-            };
-            report.handlers_called =
-                detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
-            ch.counters.add(detail::ChannelCounters::dispatched, 1,
-                            detail::ChannelCounters::handlers_called, report.handlers_called);
+            return run_dispatch(ch, event, sender, flags); // built in place
+        } else {
+            return DispatchReport{};
         }
-        return report;
     }
 
 private:
+    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero.
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE DispatchReport run_dispatch(detail::Channel<Event>& ch,
+                                                           const Event& event, SenderId sender,
+                                                           std::uint32_t flags) {
+        DispatchReport report; // the one object every path returns: built in place (NRVO)
+        if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
+            return report; // disabled
+        }
+        auto failed = [&ch, &report, this](SlotError&& failure) {
+            handler_failed(ch, std::move(failure), report);
+        };
+        report.handlers_called =
+            detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
+        ch.counters.add(detail::ChannelCounters::dispatched, 1,
+                        detail::ChannelCounters::handlers_called, report.handlers_called);
+        return report;
+    }
+
     /// Why a dispatch cannot take its common path: bits of flags_, each kept up to date by
     /// the setter of what it stands for (set_enabled(), set_logger(), observers()).
     enum DispatchFlag : std::uint32_t {

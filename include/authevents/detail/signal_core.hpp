@@ -94,23 +94,31 @@ public:
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
     template <class Call> std::size_t emit(const void* sender, Call& call) {
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        if (seen == nullptr) {
+            return 0; // an empty signal costs one load
+        }
+        return emit_seen(seen, sender, call);
+    }
+
+    /// emit() once a snapshot has been `seen` (out of the sending function when the compiler
+    /// chooses, so that an empty send stays one load and a branch).
+    template <class Call>
+    std::size_t emit_seen(const EntrySnapshot* seen, const void* sender, Call& call) {
         const auto run = [&](EmissionFrame& frame, const EntrySnapshot& snapshot)
                              AUTHEVENTS_DETAIL_INLINE_LAMBDA {
                                  return run_slots(frame, snapshot, snapshot.end(), sender, call);
                              };
-        return emit_pinned(sender, run);
+        return emit_pinned(seen, sender, run);
     }
 
-    /// The step every emission starts with: returns 0 at once when no snapshot is published
-    /// (an empty signal costs one load), else takes this thread's frame, pins the snapshot and
-    /// returns `run(frame, snapshot)`, unpinning when it returns or throws. The pin comes
-    /// before anything `run` stores (spilled registers included): it waits for them.
+    /// The step every emission takes once it has `seen` a published snapshot: takes this
+    /// thread's frame, pins a snapshot and returns `run(frame, snapshot)` (0 if none is
+    /// published any more), unpinning when it returns or throws. The pin comes before anything
+    /// `run` stores (spilled registers included): it waits for them.
     template <class Run>
-    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const void* sender, const Run& run) {
-        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
-        if (seen == nullptr) {
-            return 0;
-        }
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender,
+                                                     const Run& run) {
         EmissionFrame& frame = EmissionScope::enter(sender);
         const EmissionScope scope(frame);
         const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
@@ -141,7 +149,8 @@ public:
             const typename Guarded<Call, Failed>::Target target{call, failed};
             return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
         };
-        return emit_pinned(sender, run);
+        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
+        return seen == nullptr ? 0 : emit_pinned(seen, sender, run);
     }
 
     /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
