@@ -992,3 +992,80 @@ TEST_CASE("a custom formatter's text and a handler's exception text are redacted
           std::vector<std::string>{"[EVENT] api_key_created handler failed: no account for "
                                    "a***@example.com from 203.0.113.0/24"});
 }
+
+TEST_CASE("each mix of enable switch, info logging and observers gives the same report, "
+          "counters, log lines and observer calls, before and after each setting changes back",
+          "[dispatcher][stats]") {
+    // Every one of the eight mixes, each turned on, then off again: a dispatch of the common
+    // path (all off) must count and report as one of the others.
+    for (int mix = 0; mix < 8; ++mix) {
+        const bool disabled = (mix & 1) != 0;
+        const bool logs_info = (mix & 2) != 0;
+        const bool observed = (mix & 4) != 0;
+        CAPTURE(disabled, logs_info, observed);
+        EventDispatcher d;
+        LogCapture log;
+        d.set_logger(log.logger(), logs_info ? LogLevel::info : LogLevel::warning);
+        int calls = 0;
+        d.connect<User2faEnabled>([&](const User2faEnabled&) { ++calls; });
+        d.connect<User2faEnabled>([&](const User2faEnabled&) {
+            ++calls;
+            throw std::runtime_error("down");
+        });
+        int observer_calls = 0;
+        Connection observer;
+        if (observed) {
+            observer = d.observers().connect([&](const EventView&) { ++observer_calls; });
+        }
+        d.set_enabled(!disabled);
+
+        const DispatchReport first = d.dispatch_user_2fa_enabled(ana());
+        CHECK(first.handlers_called == (disabled ? 0U : 2U));
+        CHECK(first.failures.size() == (disabled ? 0U : 1U));
+        CHECK(calls == (disabled ? 0 : 2));
+        CHECK(observer_calls == (observed ? 1 : 0));
+        CHECK(log.texts(LogLevel::info).size() == (logs_info ? 1U : 0U));
+        CHECK(log.texts(LogLevel::error).size() == (disabled ? 0U : 1U));
+
+        // Everything back to the common path: enabled, info lines dropped, no observer.
+        d.set_enabled(true);
+        d.set_logger(log.logger(), LogLevel::warning);
+        observer.disconnect();
+        const DispatchReport second = d.dispatch_user_2fa_enabled(ana());
+        CHECK(second.handlers_called == 2);
+        REQUIRE(second.failures.size() == 1);
+        CHECK_THROWS_WITH(std::rethrow_exception(second.failures[0].error), "down");
+        CHECK(observer_calls == (observed ? 1 : 0));
+        CHECK(log.texts(LogLevel::info).size() == (logs_info ? 1U : 0U));
+
+        const EventStats stats = d.stats<User2faEnabled>();
+        CHECK(stats.dispatched == (disabled ? 1U : 2U));
+        CHECK(stats.suppressed == (disabled ? 1U : 0U));
+        CHECK(stats.handlers_called == (disabled ? 2U : 4U));
+        CHECK(stats.handler_failures == (disabled ? 1U : 2U));
+    }
+}
+
+TEST_CASE("turning the switch, the log level or observers on takes effect for the next dispatch",
+          "[dispatcher][enabled]") {
+    EventDispatcher d;
+    LogCapture log;
+    d.set_logger(log.logger(), LogLevel::warning);
+    int calls = 0;
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { ++calls; });
+    d.dispatch_user_2fa_enabled(ana()); // the common path first
+    d.set_enabled(false);
+    CHECK(d.dispatch_user_2fa_enabled(ana()).handlers_called == 0);
+    CHECK(calls == 1);
+    d.set_enabled(true);
+    d.set_logger(log.logger(), LogLevel::info);
+    d.dispatch_user_2fa_enabled(ana());
+    CHECK(log.texts(LogLevel::info).size() == 1);
+    d.set_logger(log.logger(), LogLevel::warning);
+    int observed = 0;
+    d.observers().connect([&](const EventView&) { ++observed; });
+    d.dispatch_user_2fa_enabled(ana());
+    CHECK(observed == 1);
+    CHECK(log.texts(LogLevel::info).size() == 1);
+    CHECK(calls == 3);
+}

@@ -172,3 +172,51 @@ TEST_CASE("a registry connects to a dispatcher while another thread dispatches",
     CHECK(d.user_registered.size() == 0);
     CHECK(d.dispatch_user_registered(ana(), false).handlers_called == 0);
 }
+
+TEST_CASE("switch, log level and observers changed while other threads dispatch: every dispatch "
+          "is counted once, and each change reaches the dispatches that start after it",
+          "[thread]") {
+    EventDispatcher d;
+    LogCapture log;
+    d.set_logger(log.logger(), LogLevel::warning);
+    std::atomic<int> calls{0};
+    d.connect<User2faEnabled>([&](const User2faEnabled&) { ++calls; });
+    std::atomic<bool> stop{false};
+    std::atomic<long> dispatched{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 2; ++t) {
+        threads.emplace_back([&] {
+            while (!stop.load()) {
+                d.dispatch_user_2fa_enabled(ana());
+                ++dispatched;
+            }
+        });
+    }
+    for (int round = 0; round < 50; ++round) {
+        d.set_enabled(round % 2 == 0);
+        d.set_logger(log.logger(), round % 3 == 0 ? LogLevel::info : LogLevel::warning);
+        std::atomic<int> observed{0};
+        const ScopedConnection observer(
+            d.observers().connect([&](const EventView&) { ++observed; }));
+        // A dispatch that starts now, on this thread, sees each setting just made.
+        const int before = calls.load();
+        const std::size_t lines = log.texts(LogLevel::info).size();
+        const DispatchReport report = d.dispatch_user_2fa_enabled(ana());
+        ++dispatched;
+        CHECK(observed.load() >= 1);
+        CHECK(report.handlers_called == (round % 2 == 0 ? 1U : 0U));
+        if (round % 2 == 0) {
+            CHECK(calls.load() > before);
+        }
+        if (round % 3 == 0) {
+            CHECK(log.texts(LogLevel::info).size() > lines);
+        }
+    }
+    stop = true;
+    for (std::thread& thread : threads) {
+        thread.join();
+    }
+    const EventStats stats = d.stats<User2faEnabled>();
+    CHECK(stats.dispatched + stats.suppressed == static_cast<std::uint64_t>(dispatched.load()));
+    CHECK(stats.handlers_called == static_cast<std::uint64_t>(calls.load()));
+}

@@ -164,49 +164,90 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
+    /// Two out-of-line functions per event type: this one, which completes a dispatch of an
+    /// event without handlers on the common path (enabled, a logger that drops info lines and
+    /// says so, observers() never called: one load of a flag word, the signal's one load and a
+    /// per-thread count, in a function that saves no register), and run_dispatch(), which it
+    /// calls otherwise, with the handlers' loop inlined. No locked instruction on either; the
+    /// log line, the observers, a disabled dispatch and a failing handler are out of line.
+    ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
     /// @throws std::bad_alloc if memory runs out.
-    template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
-        DispatchReport report; // the one object every path returns: built in place (NRVO)
         if constexpr (detail::is_event_v<Event>) {
             auto& ch = channel<Event>();
-            const bool on = enabled();
-            // The common case, no info logging and no observer, costs two loads here: the
-            // log line and the observers are out of line, so that a dispatch that needs
-            // neither keeps a short prologue.
-            if (log_level() <= LogLevel::info || detail::has_slots(observers_)) {
-                announce(event, sender, on, report);
+            const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
+            if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
+                ch.counters.add(detail::ChannelCounters::dispatched);
+                return DispatchReport{}; // no handler: nothing of the emission is set up
             }
-            if (!on) {
-                ch.counters.add(detail::ChannelCounters::suppressed);
-                return report;
-            }
-            report.handlers_called = ch.signal.send_robust_each(
-                sender,
-                [&](SlotError&& failure) {
-                    ch.counters.add(detail::ChannelCounters::handler_failures);
-                    log_failure(Event::name, "handler", failure);
-                    report.failures.push_back(std::move(failure));
-                },
-                event);
-            ch.counters.add(detail::ChannelCounters::dispatched, 1,
-                            detail::ChannelCounters::handlers_called, report.handlers_called);
+            return run_dispatch(ch, event, sender, flags); // built in place
+        } else {
+            return DispatchReport{};
         }
-        return report;
     }
 
 private:
-    /// The part of dispatch() before the handlers when it has a line to log or observers
-    /// to notify: logs the `[EVENT]` line, then shows the event to the observers.
+    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero.
     template <class Event>
-    AUTHEVENTS_DETAIL_NOINLINE void announce(const Event& event, SenderId sender, bool on,
+    AUTHEVENTS_DETAIL_NOINLINE DispatchReport run_dispatch(detail::Channel<Event>& ch,
+                                                           const Event& event, SenderId sender,
+                                                           std::uint32_t flags) {
+        DispatchReport report; // the one object every path returns: built in place (NRVO)
+        if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
+            return report; // disabled
+        }
+        auto failed = [&ch, &report, this](SlotError&& failure) {
+            handler_failed(ch, std::move(failure), report);
+        };
+        report.handlers_called =
+            detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
+        ch.counters.add(detail::ChannelCounters::dispatched, 1,
+                        detail::ChannelCounters::handlers_called, report.handlers_called);
+        return report;
+    }
+
+    /// Why a dispatch cannot take its common path: bits of flags_, each kept up to date by
+    /// the setter of what it stands for (set_enabled(), set_logger(), observers()).
+    enum DispatchFlag : std::uint32_t {
+        handlers_disabled = 1, ///< set_enabled(false)
+        logs_info = 2,         ///< the logger wants info lines: each dispatch logs one
+        observed = 4,          ///< observers() was called: observers may be connected
+    };
+
+    /// The part of dispatch() before the handlers when `flags` (flags_ as the dispatch read
+    /// it) is not zero: logs the `[EVENT]` line, shows the event to the observers, and, when
+    /// handlers are disabled, counts the dispatch as suppressed and returns false.
+    /// @throws DispatchAborted as notify_observers().
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE bool announce(detail::Channel<Event>& ch, const Event& event,
+                                             SenderId sender, std::uint32_t flags,
                                              DispatchReport& report) {
-        log_event(event, on);
-        notify_observers(event, sender, on, report);
+        const bool on = (flags & handlers_disabled) == 0;
+        if ((flags & logs_info) != 0) {
+            log_event(event, on);
+        }
+        if ((flags & observed) != 0) {
+            notify_observers(event, sender, on, report);
+        }
+        if (!on) {
+            ch.counters.add(detail::ChannelCounters::suppressed);
+        }
+        return on;
+    }
+
+    /// A handler's failure in dispatch(): counted, logged at error and reported.
+    template <class Event>
+    void handler_failed(detail::Channel<Event>& ch, SlotError&& failure,
+                        DispatchReport& report) const {
+        ch.counters.add(detail::ChannelCounters::handler_failures);
+        log_failure(Event::name, "handler", failure);
+        report.failures.push_back(std::move(failure));
     }
 
 public:
@@ -217,7 +258,14 @@ public:
     /// at error and listed in the report's observer_failures (a DispatchAborted also stops
     /// the dispatch, see dispatch()); observers are not handlers (not counted as handlers).
     /// Thread-safe.
-    [[nodiscard]] Signal<const EventView&>& observers() noexcept { return observers_; }
+    /// (The first call makes every later dispatch look for observers: one call out of line,
+    /// and two loads, per dispatch.)
+    [[nodiscard]] Signal<const EventView&>& observers() noexcept {
+        if ((flags_.load(std::memory_order_relaxed) & observed) == 0) {
+            flags_.fetch_or(observed, std::memory_order_seq_cst);
+        }
+        return observers_;
+    }
 
     /// Replaces the logger; an empty Logger silences the dispatcher. The logger receives the
     /// lines at `min_level` and above; lines below it are never formatted (with `warning`,
@@ -229,6 +277,11 @@ public:
         auto next = logger ? std::make_shared<const Logger>(std::move(logger)) : nullptr;
         std::lock_guard<std::mutex> lock(logger_mutex_);
         logger_min_level_.store(next ? min_level : silent, std::memory_order_relaxed);
+        if (next && min_level <= LogLevel::info) {
+            flags_.fetch_or(logs_info, std::memory_order_seq_cst);
+        } else {
+            flags_.fetch_and(~std::uint32_t{logs_info}, std::memory_order_seq_cst);
+        }
         logger_ = std::move(next);
     }
 
@@ -260,10 +313,18 @@ public:
     /// Enables or disables handler calls (Django's SIGNALS_ENABLED). Disabled, dispatches
     /// still log and reach observers but call no handler. Thread-safe; takes effect for
     /// dispatches that start after it returns.
-    void set_enabled(bool enabled) noexcept { enabled_.store(enabled, std::memory_order_seq_cst); }
+    void set_enabled(bool enabled) noexcept {
+        if (enabled) {
+            flags_.fetch_and(~std::uint32_t{handlers_disabled}, std::memory_order_seq_cst);
+        } else {
+            flags_.fetch_or(handlers_disabled, std::memory_order_seq_cst);
+        }
+    }
 
     /// Whether handlers are called (true for a new dispatcher). Thread-safe.
-    [[nodiscard]] bool enabled() const noexcept { return enabled_.load(std::memory_order_seq_cst); }
+    [[nodiscard]] bool enabled() const noexcept {
+        return (flags_.load(std::memory_order_seq_cst) & handlers_disabled) == 0;
+    }
 
     /// A snapshot of `Event`'s counters (all zero for a custom event never used). Each counter
     /// is the sum of per-thread counts (dispatching never writes memory shared between
@@ -490,7 +551,10 @@ private:
     mutable std::mutex redaction_mutex_;
     RedactionPolicy redaction_{}; // the OWASP-minded default
 
-    std::atomic<bool> enabled_{true};
+    /// DispatchFlag bits; zero (enabled, info lines dropped, observers() never called) is the
+    /// common case. Written by the setters (atomic read-modify-writes: they are rare), read
+    /// once per dispatch.
+    std::atomic<std::uint32_t> flags_{0};
     Signal<const EventView&> observers_;
 };
 

@@ -324,14 +324,8 @@ template <class OnError> FailureSink failure_sink(OnError& on_error) noexcept {
                        const_cast<void*>(static_cast<const void*>(std::addressof(on_error)))};
 }
 
-/// A sink appending each failure to `failures`, which must outlive the sink.
-inline FailureSink collecting_sink(std::vector<SlotError>& failures) noexcept {
-    return FailureSink{[](void* context, SlotError&& failure) {
-                           static_cast<std::vector<SlotError>*>(context)->push_back(
-                               std::move(failure));
-                       },
-                       &failures};
-}
+/// Signal<Args...>'s robust send inlined into its caller (defined after Signal).
+template <class... Args> struct InlineRobustSend;
 } // namespace detail
 
 namespace detail {
@@ -595,11 +589,18 @@ private:
     }
 
     /// The robust emission: one out-of-line loop per signature (not per failure handler: the
-    /// handler is behind `sink`), so that its caller (e.g. a dispatch with its report and
-    /// counters) does not crowd the slot loop out of registers. Its slot loop is send()'s;
-    /// what a failure needs is out of line (SignalCore::resume_robust(), report_failure()).
+    /// handler is behind `sink`), so that its caller does not crowd the slot loop out of
+    /// registers. Its slot loop is send()'s; what a failure needs is out of line
+    /// (SignalCore::resume_robust(), report_failure()).
     AUTHEVENTS_DETAIL_NOINLINE AUTHEVENTS_DETAIL_LINE_ALIGNED std::size_t
     emit_robust(const void* sender, detail::FailureSink sink, Args&... args) {
+        return emit_robust_inline(sender, sink, args...);
+    }
+
+    /// emit_robust(), inlined into its caller: for a caller that is itself one out-of-line
+    /// function per signature (see detail::InlineRobustSend).
+    AUTHEVENTS_DETAIL_INLINE std::size_t
+    emit_robust_inline(const void* sender, const detail::FailureSink& sink, Args&... args) {
         auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         auto failed = [&sink](const Entry& entry) { report_failure(sink, entry); };
         return core_->emit_robust(sender, call, failed);
@@ -619,7 +620,8 @@ private:
 
     std::vector<SlotError> collect_failures(const void* sender, Args&... args) {
         std::vector<SlotError> failures;
-        emit_robust(sender, detail::collecting_sink(failures), args...);
+        auto collect = [&failures](SlotError&& failure) { failures.push_back(std::move(failure)); };
+        emit_robust(sender, detail::failure_sink(collect), args...);
         return failures;
     }
 
@@ -638,6 +640,7 @@ private:
     }
 
     template <class... A> friend bool detail::has_slots(const Signal<A...>& signal) noexcept;
+    friend struct detail::InlineRobustSend<Args...>;
 
     std::shared_ptr<Core> core_;
 };
@@ -648,6 +651,18 @@ namespace detail {
 template <class... Args> bool has_slots(const Signal<Args...>& signal) noexcept {
     return signal.core_->published();
 }
+
+/// Signal<Args...>::send_robust_each() with the emission inlined into the caller, for a caller
+/// that is itself one out-of-line function per signature, so that one function holds the
+/// caller's own steps and the slot loop (EventDispatcher::dispatch()). Same semantics and
+/// exceptions as send_robust_each(); `on_error(SlotError&&)` stays out of line.
+template <class... Args> struct InlineRobustSend {
+    template <class OnError>
+    AUTHEVENTS_DETAIL_INLINE static std::size_t run(Signal<Args...>& signal, SenderId sender,
+                                                    OnError& on_error, Args&... args) {
+        return signal.emit_robust_inline(sender.key(), failure_sink(on_error), args...);
+    }
+};
 } // namespace detail
 
 } // namespace authevents

@@ -62,6 +62,14 @@
 #define AUTHEVENTS_DETAIL_INLINE inline
 #endif
 
+/// AUTHEVENTS_DETAIL_INLINE for a lambda, written after its parameter list (internal): for
+/// a lambda with a try block that its one caller must inline.
+#if defined(__GNUC__) || defined(__clang__)
+#define AUTHEVENTS_DETAIL_INLINE_LAMBDA __attribute__((always_inline))
+#else
+#define AUTHEVENTS_DETAIL_INLINE_LAMBDA
+#endif
+
 namespace authevents::detail {
 
 /// One emission in progress: the snapshot it pinned and how far it got.

@@ -98,20 +98,34 @@ public:
         if (seen == nullptr) {
             return 0; // an empty signal costs one load
         }
-        return emit_pinned(seen, sender, call);
+        return emit_seen(seen, sender, call);
     }
 
-    /// emit() once a snapshot has been `seen`: pins one, then runs its slots. The pin comes
-    /// before anything run_slots() stores (spilled registers included): it waits for them.
+    /// emit() once a snapshot has been `seen` (out of the sending function when the compiler
+    /// chooses, so that an empty send stays one load and a branch).
     template <class Call>
-    std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender, Call& call) {
+    std::size_t emit_seen(const EntrySnapshot* seen, const void* sender, Call& call) {
+        const auto run = [&](EmissionFrame& frame, const EntrySnapshot& snapshot)
+                             AUTHEVENTS_DETAIL_INLINE_LAMBDA {
+                                 return run_slots(frame, snapshot, snapshot.end(), sender, call);
+                             };
+        return emit_pinned(seen, sender, run);
+    }
+
+    /// The step every emission takes once it has `seen` a published snapshot: takes this
+    /// thread's frame, pins a snapshot and returns `run(frame, snapshot)` (0 if none is
+    /// published any more), unpinning when it returns or throws. The pin comes before anything
+    /// `run` stores (spilled registers included): it waits for them.
+    template <class Run>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_pinned(const EntrySnapshot* seen, const void* sender,
+                                                     const Run& run) {
         EmissionFrame& frame = EmissionScope::enter(sender);
         const EmissionScope scope(frame);
         const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
         if (snapshot == nullptr) {
             return 0;
         }
-        return run_slots(frame, *snapshot, snapshot->end(), sender, call);
+        return run(frame, *snapshot);
     }
 
     /// emit(), but an exception from a slot's call is handed to `failed(entry)` (inside the
@@ -123,38 +137,39 @@ public:
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
                                                      Failed& failed) {
+        const auto run = [&](EmissionFrame& frame,
+                             const EntrySnapshot& snapshot) AUTHEVENTS_DETAIL_INLINE_LAMBDA {
+            const Entry* const end = snapshot.end();
+            const Entry* stopped = nullptr;
+            try {
+                stopped = run_clean(frame, snapshot, end, call);
+            } catch (...) {
+                return resume_robust(frame, snapshot, end, sender, call, failed);
+            }
+            const typename Guarded<Call, Failed>::Target target{call, failed};
+            return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
+        };
         const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
-        if (seen == nullptr) {
-            return 0;
-        }
-        EmissionFrame& frame = EmissionScope::enter(sender);
-        const EmissionScope scope(frame);
-        const EntrySnapshot* snapshot = EmissionScope::pin(frame, current_, seen);
-        if (snapshot == nullptr) {
-            return 0;
-        }
-        const Entry* const end = snapshot->end();
-        const Entry* stopped = nullptr;
-        try {
-            stopped = run_clean(frame, *snapshot, end, call);
-        } catch (...) {
-            return resume_robust(frame, *snapshot, end, sender, call, failed);
-        }
-        const auto called = static_cast<std::size_t>(stopped - snapshot->begin());
-        return stopped == end ? called
-                              : called + emit_checked(stopped, end, sender,
-                                                      Guarded<Call, Failed>{call, failed}, frame);
+        return seen == nullptr ? 0 : emit_pinned(seen, sender, run);
     }
 
     /// The slots of a pinned `snapshot` up to `end` (its end as the emission read it): the
-    /// clean prefix (run_clean()), then the rest checked (emit_checked()). Returns how many
-    /// ran.
+    /// clean prefix (run_clean()), then the rest checked (run_rest()). Returns how many ran.
     template <class Call>
     std::size_t run_slots(EmissionFrame& frame, const EntrySnapshot& snapshot,
                           const Entry* const end, const void* sender, Call& call) {
-        const Entry* const stopped = run_clean(frame, snapshot, end, call);
-        const auto called = static_cast<std::size_t>(stopped - snapshot.begin());
-        return stopped == end ? called : called + emit_checked(stopped, end, sender, call, frame);
+        return run_rest(frame, snapshot, run_clean(frame, snapshot, end, call), end, sender, call);
+    }
+
+    /// Every emission's tail: the slots from `from` (where the clean prefix stopped, or after a
+    /// failing slot) up to `end`, checked (emit_checked()), none when `from` is `end`. Returns
+    /// how many slots of the emission ran in all: every one before `from`, and those.
+    template <class Call>
+    AUTHEVENTS_DETAIL_INLINE std::size_t
+    run_rest(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* const from,
+             const Entry* const end, const void* sender, Call&& call) {
+        const auto called = static_cast<std::size_t>(from - snapshot.begin());
+        return from == end ? called : called + emit_checked(from, end, sender, call, frame);
     }
 
     /// Calls the slots of `snapshot`'s clean prefix, up to `end`; returns the entry where it
@@ -187,14 +202,18 @@ public:
     }
 
     /// A call that hands its slot's exception to `failed(entry)` (emit_robust()'s rare paths).
+    /// One pointer, so that the call of emit_checked() passes every argument in a register.
     template <class Call, class Failed> struct Guarded {
-        Call& call;
-        Failed& failed;
+        struct Target {
+            Call& call;
+            Failed& failed;
+        };
+        const Target* target;
         void operator()(const Entry& entry) const {
             try {
-                call(entry);
+                target->call(entry);
             } catch (...) {
-                failed(entry);
+                target->failed(entry);
             }
         }
     };
@@ -211,11 +230,8 @@ public:
         const Entry* failing =
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
         failed(*failing);
-        const Entry* const next = failing + 1;
-        const auto called = static_cast<std::size_t>(next - snapshot.begin());
-        return next == end ? called
-                           : called + emit_checked(next, end, sender,
-                                                   Guarded<Call, Failed>{call, failed}, frame);
+        const typename Guarded<Call, Failed>::Target target{call, failed};
+        return run_rest(frame, snapshot, failing + 1, end, sender, Guarded<Call, Failed>{&target});
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
