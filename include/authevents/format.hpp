@@ -102,9 +102,10 @@ template <class T> void append_decimal(std::string& out, T value) {
 }
 
 /// `text` quoted and escaped as fmt's `{:?}` writes it. Through fmt::vformat with a run-time
-/// format string: no compile-time check of a constant one to instantiate in every unit.
-/// @throws std::bad_alloc.
-inline std::string quoted(std::string_view text) {
+/// format string: no compile-time check of a constant one to instantiate in every unit. A
+/// template (its parameter is never named) so that only a unit that writes a line compiles
+/// its fmt argument store, not every unit that includes this header. @throws std::bad_alloc.
+template <class = void> std::string quoted(std::string_view text) {
     return fmt::vformat("{:?}", fmt::make_format_args(text));
 }
 
