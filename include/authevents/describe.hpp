@@ -4,24 +4,25 @@
 /// formatter and the `[EVENT]` log line (redacted by FieldKind), the CloudEvent data encoding
 /// and its strict decoding (authevents::bus), and field visitation for audit trails.
 ///
-/// A description is a `static constexpr` tuple of field descriptors named `fields`, one line
-/// per field, in declaration order:
+/// A description is a `static constexpr` list of field descriptors named `fields`, made by
+/// field_list(), one line per field, in declaration order:
 ///
 ///     struct UserPasswordChanged {
 ///         static constexpr std::string_view name = "user_password_changed";
 ///         authevents::User user;
 ///         std::optional<std::string> ip_address;
 ///
-///         static constexpr auto fields = std::make_tuple(
+///         static constexpr auto fields = authevents::field_list(
 ///             authevents::field("user", &UserPasswordChanged::user),
 ///             authevents::field("ip_address", &UserPasswordChanged::ip_address,
 ///                               authevents::FieldKind::ip_address));
 ///     };
 ///
-/// For a type you cannot change, specialise `authevents::Describe<T>` with the same
-/// `static constexpr auto fields` member instead. Field types may be bool, integers, floating
-/// point, std::string, enums with an EnumDescription, other described types, and
-/// std::optional / std::vector of those.
+/// `std::make_tuple(field(...), ...)` in place of field_list() is accepted too (it was the only
+/// spelling before field_list(); it costs more to compile). For a type you cannot change,
+/// specialise `authevents::Describe<T>` with the same `static constexpr auto fields` member
+/// instead. Field types may be bool, integers, floating point, std::string, enums with an
+/// EnumDescription, other described types, and std::optional / std::vector of those.
 ///
 /// Standard headers and redaction.hpp (FieldKind) only. Everything here is constexpr or a
 /// pure function: thread-safe; nothing throws except what comparing the fields throws.
@@ -104,6 +105,9 @@ constexpr Field<Class, Member> field(std::string_view name, Member Class::*membe
 }
 
 namespace detail {
+template <class T> struct is_field : std::false_type {};
+template <class C, class M> struct is_field<Field<C, M>> : std::true_type {};
+
 /// One field of a FieldList, tagged with its position so that two fields of the same type
 /// (e.g. two strings of one class) are distinct bases.
 template <std::size_t I, class F> struct FieldSlot {
@@ -120,6 +124,7 @@ struct FieldSlots<std::index_sequence<I...>, Fs...> : FieldSlot<I, Fs>... {};
 /// constructors, so a description costs the compiler one small class and no overload
 /// resolution (a `std::tuple` of the same fields costs several times more to instantiate).
 /// Read it through for_each_field() and field_count_v; its layout is not part of the API.
+/// Immutable constexpr data: thread-safe.
 template <class... Fs>
 struct FieldList : detail::FieldSlots<std::index_sequence_for<Fs...>, Fs...> {};
 
@@ -128,11 +133,14 @@ struct FieldList : detail::FieldSlots<std::index_sequence_for<Fs...>, Fs...> {};
 /// The cheapest description to compile; `std::make_tuple(field(...), ...)` is accepted too.
 /// constexpr, noexcept.
 template <class... Fs> constexpr FieldList<Fs...> field_list(const Fs&... fields) noexcept {
+    static_assert((detail::is_field<Fs>::value && ...),
+                  "authevents::field_list: every argument must be a field descriptor, "
+                  "authevents::field(\"name\", &T::member[, FieldKind])");
     return FieldList<Fs...>{{{fields}...}};
 }
 
 /// Customisation point: the description of `T` when `T` cannot hold it itself. Specialise it
-/// with `static constexpr auto fields = std::make_tuple(field(...), ...);`. The primary
+/// with `static constexpr auto fields = field_list(field(...), ...);`. The primary
 /// template reads `T::fields`.
 template <class T, class = void> struct Describe {};
 
@@ -144,9 +152,6 @@ template <class T, class = void> struct Describe {};
 template <class E> struct EnumDescription;
 
 namespace detail {
-
-template <class T> struct is_field : std::false_type {};
-template <class C, class M> struct is_field<Field<C, M>> : std::true_type {};
 
 /// A description's field types as `FieldList<Fs...>` (named, never instantiated), whether
 /// it was written with field_list() or std::make_tuple(); `void` for anything else.
@@ -214,12 +219,13 @@ template <class E>
 inline constexpr bool is_described_enum_v =
     std::is_enum_v<E>&& detail::has_enum_description<E>::value;
 
-/// The description of `T`: a tuple of Field. constexpr, noexcept.
+/// The description of `T`: a FieldList (or std::tuple) of Field. constexpr, noexcept.
 template <class T> constexpr const auto& fields_of() noexcept {
-    static_assert(is_described_v<T>,
-                  "authevents::fields_of<T>: T has no description: add `static constexpr auto "
-                  "fields = std::make_tuple(authevents::field(\"name\", &T::member), ...);` or "
-                  "specialise authevents::Describe<T>");
+    static_assert(
+        is_described_v<T>,
+        "authevents::fields_of<T>: T has no description: add `static constexpr auto "
+        "fields = authevents::field_list(authevents::field(\"name\", &T::member), ...);` or "
+        "specialise authevents::Describe<T>");
     return Describe<T>::fields;
 }
 

@@ -214,8 +214,8 @@ template <class T> void write_object(const T& object, FieldSink& sink) {
 template <class T> void write_fields(const T& object, FieldSink& sink) {
     static_assert(is_described_v<T>,
                   "authevents::write_fields<T>: T has no description: add `static constexpr "
-                  "auto fields = std::make_tuple(authevents::field(\"name\", &T::member), ...);` "
-                  "or specialise authevents::Describe<T>");
+                  "auto fields = authevents::field_list(authevents::field(\"name\", &T::member), "
+                  "...);` or specialise authevents::Describe<T>");
     static_assert(is_visitable_v<T>,
                   "authevents::write_fields<T>: a field of T has a type a FieldSink cannot "
                   "receive: fields must be bool, numbers, std::string, enums, described types, "
