@@ -480,7 +480,6 @@ struct Badge {
         field("label", &Badge::label), field("owner_email", &Badge::owner_email, FieldKind::email));
 };
 struct BadgeIssued {
-    static constexpr std::string_view name = "badge_issued";
     std::string first;
     std::string second;
     std::optional<Badge> badge;

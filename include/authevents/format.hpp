@@ -218,7 +218,7 @@ public:
             if (is_plain_word(value)) {
                 put(value);
             } else {
-                put(quoted(value));
+                put(detail::quoted(value)); // qualified: not std::quoted by ADL
             }
             return;
         }
