@@ -469,6 +469,95 @@ TEST_CASE("write_fields walks a description depth first, in order, absent option
     (void)Colour::green;
 }
 
+namespace {
+
+// Descriptions written with field_list(): two fields of one type (distinct slots), a nested type
+// described with std::make_tuple, and a Describe specialisation; the two spellings mix freely.
+struct Badge {
+    std::string label;
+    std::string owner_email;
+    static constexpr auto fields = std::make_tuple(
+        field("label", &Badge::label), field("owner_email", &Badge::owner_email, FieldKind::email));
+};
+struct BadgeIssued {
+    std::string first;
+    std::string second;
+    std::optional<Badge> badge;
+    int level = 0;
+    static constexpr auto fields =
+        field_list(field("first", &BadgeIssued::first),
+                   field("second", &BadgeIssued::second, FieldKind::free_text),
+                   field("badge", &BadgeIssued::badge),
+                   field("level", &BadgeIssued::level).in_range(1, 9, "a level"));
+};
+struct Sealed { // described from outside, as a type one cannot change
+    std::int64_t serial = 0;
+    BadgeIssued issued;
+};
+struct NoFields {
+    static constexpr auto fields = field_list();
+};
+
+} // namespace
+
+template <> struct authevents::Describe<Sealed> {
+    static constexpr auto fields =
+        field_list(field("serial", &Sealed::serial), field("issued", &Sealed::issued));
+};
+
+TEST_CASE("descriptions written with field_list() behave as std::make_tuple ones do",
+          "[events][describe]") {
+    STATIC_REQUIRE(
+        std::is_same_v<
+            std::remove_cv_t<decltype(User::fields)>,
+            FieldList<Field<User, std::int64_t>, Field<User, std::string>, Field<User, std::string>,
+                      Field<User, std::string>, Field<User, std::string>>>);
+    STATIC_REQUIRE(is_described_v<BadgeIssued>);
+    STATIC_REQUIRE(is_described_v<Sealed>);
+    STATIC_REQUIRE(is_described_v<NoFields>);
+    STATIC_REQUIRE(is_visitable_v<BadgeIssued>);
+    STATIC_REQUIRE(is_visitable_v<Sealed>);
+    STATIC_REQUIRE(field_count_v<BadgeIssued> == 4);
+    STATIC_REQUIRE(field_count_v<Sealed> == 2);
+    STATIC_REQUIRE(field_count_v<NoFields> == 0);
+    STATIC_REQUIRE(field_kind(&BadgeIssued::second) == FieldKind::free_text);
+    STATIC_REQUIRE(field_kind(&BadgeIssued::first) == FieldKind::plain);
+    constexpr auto names = field_names<BadgeIssued>();
+    CHECK(std::vector<std::string_view>(names.begin(), names.end()) ==
+          std::vector<std::string_view>{"first", "second", "badge", "level"});
+
+    // Two fields of the same type read their own members.
+    BadgeIssued a{"one", "two", Badge{"gold", "ana@example.com"}, 3};
+    std::vector<std::string> seen;
+    visit_fields(a, [&](std::string_view name, const auto& value, FieldKind kind) {
+        using V = std::decay_t<decltype(value)>;
+        std::string text(name);
+        if constexpr (std::is_same_v<V, std::string>) {
+            text += "=" + value;
+        }
+        text += kind == FieldKind::free_text ? ":free_text" : "";
+        seen.push_back(text);
+    });
+    CHECK(seen == std::vector<std::string>{"first=one", "second=two:free_text", "badge", "level"});
+
+    BadgeIssued b = a;
+    CHECK(equal(a, b));
+    b.second = "one";
+    CHECK_FALSE(equal(a, b));
+    b = a;
+    b.badge->owner_email = "bo@example.com";
+    CHECK_FALSE(equal(a, b));
+    CHECK(equal(Sealed{5, a}, Sealed{5, a}));
+    CHECK_FALSE(equal(Sealed{5, a}, Sealed{6, a}));
+    CHECK(equal(NoFields{}, NoFields{}));
+
+    TraceSink sink;
+    write_fields(Sealed{5, a}, sink);
+    CHECK(sink.text == "{serial=5 issued={first='one' second(free_text)='two'/free_text "
+                       "badge?={label='gold' owner_email(email)='ana@example.com'/email } "
+                       "level[1..9 a level]=3 } } ");
+}
+
 TEST_CASE("an EventView walks the fields of any described event, and knows its version",
           "[events][describe]") {
     const Walked walked;

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include <cstdint>
+#include <iomanip> // std::quoted in scope: the writers must not call it by argument-dependent lookup
 #include <limits>
 #include <string>
 

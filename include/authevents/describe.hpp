@@ -4,24 +4,25 @@
 /// formatter and the `[EVENT]` log line (redacted by FieldKind), the CloudEvent data encoding
 /// and its strict decoding (authevents::bus), and field visitation for audit trails.
 ///
-/// A description is a `static constexpr` tuple of field descriptors named `fields`, one line
-/// per field, in declaration order:
+/// A description is a `static constexpr` list of field descriptors named `fields`, made by
+/// field_list(), one line per field, in declaration order:
 ///
 ///     struct UserPasswordChanged {
 ///         static constexpr std::string_view name = "user_password_changed";
 ///         authevents::User user;
 ///         std::optional<std::string> ip_address;
 ///
-///         static constexpr auto fields = std::make_tuple(
+///         static constexpr auto fields = authevents::field_list(
 ///             authevents::field("user", &UserPasswordChanged::user),
 ///             authevents::field("ip_address", &UserPasswordChanged::ip_address,
 ///                               authevents::FieldKind::ip_address));
 ///     };
 ///
-/// For a type you cannot change, specialise `authevents::Describe<T>` with the same
-/// `static constexpr auto fields` member instead. Field types may be bool, integers, floating
-/// point, std::string, enums with an EnumDescription, other described types, and
-/// std::optional / std::vector of those.
+/// `std::make_tuple(field(...), ...)` in place of field_list() is accepted too (it was the only
+/// spelling before field_list(); it costs more to compile). For a type you cannot change,
+/// specialise `authevents::Describe<T>` with the same `static constexpr auto fields` member
+/// instead. Field types may be bool, integers, floating point, std::string, enums with an
+/// EnumDescription, other described types, and std::optional / std::vector of those.
 ///
 /// Standard headers and redaction.hpp (FieldKind) only. Everything here is constexpr or a
 /// pure function: thread-safe; nothing throws except what comparing the fields throws.
@@ -104,16 +105,42 @@ constexpr Field<Class, Member> field(std::string_view name, Member Class::*membe
 }
 
 namespace detail {
-/// `std::make_tuple(fields...)` for the built-in events' descriptions (the same tuple type),
-/// cheaper to compile: the tuple is built from its element types as they are, without
-/// make_tuple's decaying and forwarding constructor.
-template <class... Fs> constexpr std::tuple<Fs...> field_tuple(const Fs&... fields) noexcept {
-    return std::tuple<Fs...>(fields...);
-}
+template <class T> struct is_field : std::false_type {};
+template <class C, class M> struct is_field<Field<C, M>> : std::true_type {};
+
+/// One field of a FieldList, tagged with its position so that two fields of the same type
+/// (e.g. two strings of one class) are distinct bases.
+template <std::size_t I, class F> struct FieldSlot {
+    F field; ///< The descriptor.
+};
+
+template <class Indices, class... Fs> struct FieldSlots;
+/// Every field of a FieldList as a base of its own: a flat aggregate, no recursion.
+template <std::size_t... I, class... Fs>
+struct FieldSlots<std::index_sequence<I...>, Fs...> : FieldSlot<I, Fs>... {};
 } // namespace detail
 
+/// A description's fields, in order: what field_list() returns. A literal aggregate with no
+/// constructors, so a description costs the compiler one small class and no overload
+/// resolution (a `std::tuple` of the same fields costs several times more to instantiate).
+/// Read it through for_each_field() and field_count_v; its layout is not part of the API.
+/// Immutable constexpr data: thread-safe.
+template <class... Fs>
+struct FieldList : detail::FieldSlots<std::index_sequence_for<Fs...>, Fs...> {};
+
+/// The fields of a description, one field() per line in declaration order:
+/// `static constexpr auto fields = authevents::field_list(field("id", &User::id), ...);`.
+/// The cheapest description to compile; `std::make_tuple(field(...), ...)` is accepted too.
+/// constexpr, noexcept.
+template <class... Fs> constexpr FieldList<Fs...> field_list(const Fs&... fields) noexcept {
+    static_assert((detail::is_field<Fs>::value && ...),
+                  "authevents::field_list: every argument must be a field descriptor, "
+                  "authevents::field(\"name\", &T::member[, FieldKind])");
+    return FieldList<Fs...>{{{fields}...}};
+}
+
 /// Customisation point: the description of `T` when `T` cannot hold it itself. Specialise it
-/// with `static constexpr auto fields = std::make_tuple(field(...), ...);`. The primary
+/// with `static constexpr auto fields = field_list(field(...), ...);`. The primary
 /// template reads `T::fields`.
 template <class T, class = void> struct Describe {};
 
@@ -126,14 +153,37 @@ template <class E> struct EnumDescription;
 
 namespace detail {
 
-template <class T> struct is_field : std::false_type {};
-template <class C, class M> struct is_field<Field<C, M>> : std::true_type {};
+/// A description's field types as `FieldList<Fs...>` (named, never instantiated), whether
+/// it was written with field_list() or std::make_tuple(); `void` for anything else.
+template <class List> struct field_pack { using type = void; };
+template <class... Fs> struct field_pack<FieldList<Fs...>> { using type = FieldList<Fs...>; };
+template <class... Fs> struct field_pack<std::tuple<Fs...>> { using type = FieldList<Fs...>; };
+/// field_pack of a description's (possibly const) type.
+template <class List> using field_pack_t = typename field_pack<std::remove_cv_t<List>>::type;
 
-template <class Owner, class Tuple> struct is_field_list : std::false_type {};
+template <class Owner, class Pack> struct is_field_list_of : std::false_type {};
 template <class Owner, class... Fs>
-struct is_field_list<Owner, std::tuple<Fs...>>
+struct is_field_list_of<Owner, FieldList<Fs...>>
     : std::bool_constant<(
           ... && (is_field<Fs>::value && std::is_same_v<typename Fs::class_type, Owner>))> {};
+/// True when `List` is a FieldList or std::tuple of Field whose class is `Owner`.
+template <class Owner, class List>
+struct is_field_list : is_field_list_of<Owner, field_pack_t<List>> {};
+
+template <class Pack> struct pack_size;
+template <class... Fs> struct pack_size<FieldList<Fs...>> {
+    static constexpr std::size_t value = sizeof...(Fs);
+};
+
+/// Calls `f` on each field of a field_list() description, in order.
+template <std::size_t... I, class... Fs, class F>
+constexpr void for_each_in(const FieldSlots<std::index_sequence<I...>, Fs...>& list, F& f) {
+    (f(static_cast<const FieldSlot<I, Fs>&>(list).field), ...);
+}
+/// Calls `f` on each field of a std::make_tuple() description, in order.
+template <class... Fs, class F> constexpr void for_each_in(const std::tuple<Fs...>& list, F& f) {
+    std::apply([&f](const auto&... each) { (f(each), ...); }, list);
+}
 
 template <class T, class = void> struct has_fields_member : std::false_type {};
 template <class T>
@@ -169,24 +219,25 @@ template <class E>
 inline constexpr bool is_described_enum_v =
     std::is_enum_v<E>&& detail::has_enum_description<E>::value;
 
-/// The description of `T`: a tuple of Field. constexpr, noexcept.
+/// The description of `T`: a FieldList (or std::tuple) of Field. constexpr, noexcept.
 template <class T> constexpr const auto& fields_of() noexcept {
-    static_assert(is_described_v<T>,
-                  "authevents::fields_of<T>: T has no description: add `static constexpr auto "
-                  "fields = std::make_tuple(authevents::field(\"name\", &T::member), ...);` or "
-                  "specialise authevents::Describe<T>");
+    static_assert(
+        is_described_v<T>,
+        "authevents::fields_of<T>: T has no description: add `static constexpr auto "
+        "fields = authevents::field_list(authevents::field(\"name\", &T::member), ...);` or "
+        "specialise authevents::Describe<T>");
     return Describe<T>::fields;
 }
 
 /// How many fields `T` describes.
 template <class T>
-inline constexpr std::size_t field_count_v =
-    std::tuple_size_v<std::remove_cv_t<std::remove_reference_t<decltype(fields_of<T>())>>>;
+inline constexpr std::size_t field_count_v = detail::pack_size<
+    detail::field_pack_t<std::remove_reference_t<decltype(fields_of<T>())>>>::value;
 
 /// Calls `f(field)` for each Field of `T`'s description, in order (compile-time data: name,
 /// member, kind). Thread-safe. @throws what `f` throws.
 template <class T, class F> constexpr void for_each_field(F&& f) {
-    std::apply([&f](const auto&... each) { (f(each), ...); }, fields_of<T>());
+    detail::for_each_in(fields_of<T>(), f);
 }
 
 /// Calls `visitor(name, value, kind)` for each field of `object`, in description order: what

@@ -38,10 +38,10 @@ struct User {
 
     /// The description: equality, log text, CloudEvent data and audit fields derive from it.
     static constexpr auto fields =
-        detail::field_tuple(field("id", &User::id), field("email", &User::email, FieldKind::email),
-                            field("first_name", &User::first_name, FieldKind::free_text),
-                            field("last_name", &User::last_name, FieldKind::free_text),
-                            field("language", &User::language));
+        field_list(field("id", &User::id), field("email", &User::email, FieldKind::email),
+                   field("first_name", &User::first_name, FieldKind::free_text),
+                   field("last_name", &User::last_name, FieldKind::free_text),
+                   field("language", &User::language));
 };
 
 /// A value snapshot of a seller application (Django's `SellerApplication` instance).
@@ -53,7 +53,7 @@ struct SellerApplication {
     std::string seller_type; ///< Kind of seller applied for, e.g. "individual".
 
     /// The description (see User::fields).
-    static constexpr auto fields = detail::field_tuple(
+    static constexpr auto fields = field_list(
         field("id", &SellerApplication::id), field("applicant", &SellerApplication::applicant),
         field("seller_type", &SellerApplication::seller_type));
 };
@@ -164,7 +164,7 @@ struct UserRegistered {
     std::optional<std::string> ip_address; ///< Registration IP address, if known.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
+    static constexpr auto fields = field_list(
         field("user", &UserRegistered::user), field("email_sent", &UserRegistered::email_sent),
         field("ip_address", &UserRegistered::ip_address, FieldKind::ip_address));
 };
@@ -190,9 +190,9 @@ struct UserEmailVerified {
     std::optional<std::string> ip_address; ///< Verification IP address, if known.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
-        field("user", &UserEmailVerified::user),
-        field("ip_address", &UserEmailVerified::ip_address, FieldKind::ip_address));
+    static constexpr auto fields =
+        field_list(field("user", &UserEmailVerified::user),
+                   field("ip_address", &UserEmailVerified::ip_address, FieldKind::ip_address));
 };
 
 /// EventDispatcher's `user_email_verified` and `dispatch_user_email_verified()`.
@@ -217,10 +217,10 @@ struct UserLoginSuccessful {
     bool required_2fa = false;             ///< Whether a second factor was required.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
-        field("user", &UserLoginSuccessful::user),
-        field("ip_address", &UserLoginSuccessful::ip_address, FieldKind::ip_address),
-        field("required_2fa", &UserLoginSuccessful::required_2fa));
+    static constexpr auto fields =
+        field_list(field("user", &UserLoginSuccessful::user),
+                   field("ip_address", &UserLoginSuccessful::ip_address, FieldKind::ip_address),
+                   field("required_2fa", &UserLoginSuccessful::required_2fa));
 };
 
 /// EventDispatcher's `user_login_successful` and `dispatch_user_login_successful()`.
@@ -248,10 +248,10 @@ struct UserLoginFailed {
     std::optional<std::string> ip_address; ///< Attempt IP address, if known.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
-        field("email", &UserLoginFailed::email, FieldKind::email),
-        field("reason", &UserLoginFailed::reason),
-        field("ip_address", &UserLoginFailed::ip_address, FieldKind::ip_address));
+    static constexpr auto fields =
+        field_list(field("email", &UserLoginFailed::email, FieldKind::email),
+                   field("reason", &UserLoginFailed::reason),
+                   field("ip_address", &UserLoginFailed::ip_address, FieldKind::ip_address));
 };
 
 /// EventDispatcher's `user_login_failed` and `dispatch_user_login_failed()`.
@@ -276,7 +276,7 @@ struct User2faEnabled {
     User user; ///< The user concerned.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(field("user", &User2faEnabled::user));
+    static constexpr auto fields = field_list(field("user", &User2faEnabled::user));
 };
 
 /// EventDispatcher's `user_2fa_enabled` and `dispatch_user_2fa_enabled()`.
@@ -298,7 +298,7 @@ struct User2faDisabled {
     User user; ///< The user concerned.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(field("user", &User2faDisabled::user));
+    static constexpr auto fields = field_list(field("user", &User2faDisabled::user));
 };
 
 /// EventDispatcher's `user_2fa_disabled` and `dispatch_user_2fa_disabled()`.
@@ -325,8 +325,8 @@ struct SellerApplicationSubmitted {
 
     /// The description: one line per field, in order.
     static constexpr auto fields =
-        detail::field_tuple(field("application", &SellerApplicationSubmitted::application),
-                            field("is_resubmission", &SellerApplicationSubmitted::is_resubmission));
+        field_list(field("application", &SellerApplicationSubmitted::application),
+                   field("is_resubmission", &SellerApplicationSubmitted::is_resubmission));
 };
 
 /// EventDispatcher's `seller_application_submitted` and `dispatch_seller_application_submitted()`.
@@ -357,9 +357,9 @@ struct SellerApplicationApproved {
 
     /// The description: one line per field, in order.
     static constexpr auto fields =
-        detail::field_tuple(field("application", &SellerApplicationApproved::application),
-                            field("admin_user", &SellerApplicationApproved::admin_user),
-                            field("new_seller", &SellerApplicationApproved::new_seller));
+        field_list(field("application", &SellerApplicationApproved::application),
+                   field("admin_user", &SellerApplicationApproved::admin_user),
+                   field("new_seller", &SellerApplicationApproved::new_seller));
 };
 
 /// EventDispatcher's `seller_application_approved` and `dispatch_seller_application_approved()`.
@@ -389,10 +389,10 @@ struct SellerApplicationRejected {
     std::string reason;            ///< Rejection reason, free text for the applicant.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
-        field("application", &SellerApplicationRejected::application),
-        field("admin_user", &SellerApplicationRejected::admin_user),
-        field("reason", &SellerApplicationRejected::reason, FieldKind::free_text));
+    static constexpr auto fields =
+        field_list(field("application", &SellerApplicationRejected::application),
+                   field("admin_user", &SellerApplicationRejected::admin_user),
+                   field("reason", &SellerApplicationRejected::reason, FieldKind::free_text));
 };
 
 /// EventDispatcher's `seller_application_rejected` and `dispatch_seller_application_rejected()`.
@@ -421,10 +421,10 @@ struct ProfileUpdated {
 
     /// The description: one line per field, in order.
     static constexpr auto fields =
-        detail::field_tuple(field("user", &ProfileUpdated::user),
-                            field("updated_fields", &ProfileUpdated::updated_fields),
-                            field("profile_completion", &ProfileUpdated::profile_completion)
-                                .in_range(0, 100, "a percentage"));
+        field_list(field("user", &ProfileUpdated::user),
+                   field("updated_fields", &ProfileUpdated::updated_fields),
+                   field("profile_completion", &ProfileUpdated::profile_completion)
+                       .in_range(0, 100, "a percentage"));
 };
 
 /// EventDispatcher's `profile_updated` and `dispatch_profile_updated()`.
@@ -450,9 +450,9 @@ struct ProfilePictureUploaded {
     std::string file_key; ///< Storage key (e.g. S3 key) of the uploaded file.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(
-        field("user", &ProfilePictureUploaded::user),
-        field("file_key", &ProfilePictureUploaded::file_key, FieldKind::free_text));
+    static constexpr auto fields =
+        field_list(field("user", &ProfilePictureUploaded::user),
+                   field("file_key", &ProfilePictureUploaded::file_key, FieldKind::free_text));
 };
 
 /// EventDispatcher's `profile_picture_uploaded` and `dispatch_profile_picture_uploaded()`.
@@ -475,7 +475,7 @@ struct ProfilePictureDeleted {
     User user; ///< The user concerned.
 
     /// The description: one line per field, in order.
-    static constexpr auto fields = detail::field_tuple(field("user", &ProfilePictureDeleted::user));
+    static constexpr auto fields = field_list(field("user", &ProfilePictureDeleted::user));
 };
 
 /// EventDispatcher's `profile_picture_deleted` and `dispatch_profile_picture_deleted()`.

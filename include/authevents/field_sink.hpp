@@ -109,9 +109,9 @@ namespace detail {
 
 template <class T, class = void> struct visitable : std::false_type {};
 
-template <class Tuple> struct fields_visitable;
+template <class Pack> struct fields_visitable;
 template <class... Fs>
-struct fields_visitable<std::tuple<Fs...>>
+struct fields_visitable<FieldList<Fs...>>
     : std::bool_constant<(visitable<typename Fs::member_type>::value && ...)> {};
 
 template <class T>
@@ -122,7 +122,7 @@ template <class T> struct visitable<std::optional<T>> : visitable<T> {};
 template <class T, class A> struct visitable<std::vector<T, A>> : visitable<T> {};
 template <class T>
 struct visitable<T, std::enable_if_t<std::is_class_v<T> && is_described_v<T>>>
-    : fields_visitable<std::remove_cv_t<std::remove_reference_t<decltype(fields_of<T>())>>> {};
+    : fields_visitable<field_pack_t<std::remove_reference_t<decltype(fields_of<T>())>>> {};
 
 } // namespace detail
 
@@ -214,8 +214,8 @@ template <class T> void write_object(const T& object, FieldSink& sink) {
 template <class T> void write_fields(const T& object, FieldSink& sink) {
     static_assert(is_described_v<T>,
                   "authevents::write_fields<T>: T has no description: add `static constexpr "
-                  "auto fields = std::make_tuple(authevents::field(\"name\", &T::member), ...);` "
-                  "or specialise authevents::Describe<T>");
+                  "auto fields = authevents::field_list(authevents::field(\"name\", &T::member), "
+                  "...);` or specialise authevents::Describe<T>");
     static_assert(is_visitable_v<T>,
                   "authevents::write_fields<T>: a field of T has a type a FieldSink cannot "
                   "receive: fields must be bool, numbers, std::string, enums, described types, "

@@ -43,11 +43,6 @@
 
 namespace authevents::detail {
 
-/// A user-supplied string, formatted raw when harmless, else quoted and escaped.
-struct Untrusted {
-    std::string_view text;
-};
-
 /// True when `text` can go into a log line unquoted.
 constexpr bool is_plain_word(std::string_view text) noexcept {
     if (text.empty()) {
@@ -101,17 +96,21 @@ template <class T> void append_decimal(std::string& out, T value) {
     out.append(begin, end);
 }
 
-/// `text` quoted and escaped as fmt's `{:?}` writes it. Through fmt::vformat with a run-time
-/// format string: no compile-time check of a constant one to instantiate in every unit.
-/// @throws std::bad_alloc.
-inline std::string quoted(std::string_view text) {
-    return fmt::vformat("{:?}", fmt::make_format_args(text));
-}
-
 /// True for the string types a field may hold.
 template <class T>
 inline constexpr bool is_string_like_v =
     std::is_same_v<T, std::string> || std::is_same_v<T, std::string_view>;
+
+/// `text` (a std::string or std::string_view) quoted and escaped as fmt's `{:?}` writes it.
+/// Through fmt::vformat with a run-time format string: no compile-time check of a constant one
+/// to instantiate in every unit. A template whose argument type is a parameter, so that its fmt
+/// argument store is compiled only in a unit that writes a line, not in every unit that
+/// includes this header (clang compiles a constexpr call with non-dependent arguments where it
+/// is written). @throws std::bad_alloc.
+template <class Text> std::string quoted(const Text& text) {
+    static_assert(is_string_like_v<Text>, "authevents::detail::quoted: a string or string_view");
+    return fmt::vformat("{:?}", fmt::make_format_args(text));
+}
 
 /// Writes described values as log text into a buffer: verbatim (no policy: user strings
 /// quoted and escaped unless they are plain words) or redacted by a RedactionPolicy (each
@@ -211,14 +210,15 @@ public:
         }
     }
 
-    /// Writes a user-supplied string of `kind`: verbatim-escaped, or as redact() shows it
-    /// (quoted, with `"` escaped, when it is not a plain word).
-    void text(std::string_view value, FieldKind kind) {
+    /// Writes a user-supplied string (std::string or std::string_view) of `kind`:
+    /// verbatim-escaped, or as redact() shows it (quoted, with `"` escaped, when it is not a
+    /// plain word). A template, as quoted() is, for the units that never write a line.
+    template <class Text> void text(const Text& value, FieldKind kind) {
         if (policy_ == nullptr) {
             if (is_plain_word(value)) {
                 put(value);
             } else {
-                put(quoted(value));
+                put(detail::quoted(value)); // qualified: not std::quoted by ADL
             }
             return;
         }
@@ -267,21 +267,6 @@ struct is_described_event<T, std::void_t<decltype(T::name)>>
     : std::bool_constant<is_described_v<T>> {};
 
 } // namespace authevents::detail
-
-/// Formats an Untrusted string: raw when it is a plain word, else quoted and escaped.
-template <>
-struct fmt::formatter<authevents::detail::Untrusted> : authevents::detail::EmptySpecFormatter {
-    /// Writes the text, quoting it (with `{:?}` escapes) unless it is a plain word.
-    template <class Context>
-    auto format(const authevents::detail::Untrusted& value, Context& ctx) const
-        -> decltype(ctx.out()) {
-        if (authevents::detail::is_plain_word(value.text)) {
-            return std::copy(value.text.begin(), value.text.end(), ctx.out());
-        }
-        const std::string text = authevents::detail::quoted(value.text);
-        return std::copy(text.begin(), text.end(), ctx.out());
-    }
-};
 
 /// Formats a LoginFailureReason as its to_string() word.
 template <>
