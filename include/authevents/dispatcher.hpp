@@ -202,8 +202,10 @@ private:
         if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
             return report; // disabled
         }
-        auto failed = [&ch, &report, this](SlotError&& failure) {
-            handler_failed(ch, std::move(failure), report);
+        // Finds its channel again (the same object) on the rare failure path: one capture less
+        // for the common path to store.
+        auto failed = [&report, this](SlotError&& failure) {
+            handler_failed(channel<Event>(), std::move(failure), report);
         };
         report.handlers_called =
             detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
