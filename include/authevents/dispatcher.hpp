@@ -195,11 +195,14 @@ private:
     template <class Event>
     AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch_on(detail::Channel<Event>& ch,
                                                         const Event& event, SenderId sender) {
+        DispatchReport report; // the one object every path returns: built in place (NRVO)
         const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
         if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
-            return dispatch_unheard(ch);
+            count_unheard(ch);
+        } else {
+            run_dispatch(report, ch, event, sender, flags);
         }
-        return run_dispatch(ch, event, sender, flags);
+        return report;
     }
 
     /// dispatch() of a custom event: finds (or makes) its channel first.
@@ -210,19 +213,17 @@ private:
 
     /// A dispatch with no handler to call and no flag set: counted, nothing of the emission is
     /// set up. One function for every event type.
-    AUTHEVENTS_DETAIL_NOINLINE static DispatchReport dispatch_unheard(detail::ChannelBase& ch) {
+    AUTHEVENTS_DETAIL_NOINLINE static void count_unheard(detail::ChannelBase& ch) noexcept {
         ch.counters.add(detail::ChannelCounters::dispatched);
-        return DispatchReport{};
     }
 
     /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero.
     template <class Event>
-    AUTHEVENTS_DETAIL_NOINLINE DispatchReport run_dispatch(detail::Channel<Event>& ch,
-                                                           const Event& event, SenderId sender,
-                                                           std::uint32_t flags) {
-        DispatchReport report; // the one object every path returns: built in place (NRVO)
+    AUTHEVENTS_DETAIL_NOINLINE void run_dispatch(DispatchReport& report, detail::Channel<Event>& ch,
+                                                 const Event& event, SenderId sender,
+                                                 std::uint32_t flags) {
         if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
-            return report; // disabled
+            return; // disabled
         }
         HandlerFailed<Event> failed{this, &report};
         const std::size_t called =
@@ -234,7 +235,6 @@ private:
         failed.dispatcher->template channel<Event>().counters.add(
             detail::ChannelCounters::dispatched, 1, detail::ChannelCounters::handlers_called,
             called);
-        return report;
     }
 
     /// Why a dispatch cannot take its common path: bits of flags_, each kept up to date by
