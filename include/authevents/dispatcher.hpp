@@ -164,14 +164,14 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Inline, it only picks one of two out-of-line functions (the choice is one load of a
-    /// flag word and the signal's one load): dispatch_unheard(), one for every event type, which
-    /// completes a dispatch without handlers on the common path (enabled, a logger that drops
-    /// info lines and says so, observers() never called: a per-thread count, in a function that
-    /// saves no register), or run_dispatch(), one per event type, with the handlers' loop
-    /// inlined. No locked instruction on either; the log line, the observers, a disabled
-    /// dispatch and a failing handler are out of line. (A custom event's channel is looked up
-    /// first, in one more out-of-line function.)
+    /// Inline, it builds the empty report in place and picks one of two out-of-line functions
+    /// (the choice is one load of a flag word and the signal's one load): count_unheard(), one
+    /// for every event type, which completes a dispatch without handlers on the common path
+    /// (enabled, a logger that drops info lines and says so, observers() never called: a
+    /// per-thread count, in a function that saves no register), or run_dispatch(), one per
+    /// event type, with the handlers' loop inlined, which fills the report. No locked instruction
+    /// on either; the log line, the observers, a disabled dispatch and a failing handler are out of
+    /// line. (A custom event's channel is looked up first, in one more out-of-line function.)
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
@@ -190,8 +190,9 @@ public:
     }
 
 private:
-    /// dispatch() on the channel of `event`'s type: the choice between dispatch_unheard() and
-    /// run_dispatch() (the report is built in place by the one chosen).
+    /// dispatch() on the channel of `event`'s type: the choice between count_unheard() and
+    /// run_dispatch(). The report is built here, in the caller's return slot, and filled by
+    /// run_dispatch(), which then keeps no register for it across the handlers' calls.
     template <class Event>
     AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch_on(detail::Channel<Event>& ch,
                                                         const Event& event, SenderId sender) {
@@ -217,7 +218,8 @@ private:
         ch.counters.add(detail::ChannelCounters::dispatched);
     }
 
-    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero.
+    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero:
+    /// fills `report` (empty when called).
     template <class Event>
     AUTHEVENTS_DETAIL_NOINLINE void run_dispatch(DispatchReport& report, detail::Channel<Event>& ch,
                                                  const Event& event, SenderId sender,
