@@ -746,6 +746,47 @@ TEST_CASE("per-event counters count dispatches, handler calls and failures",
     CHECK(d.stats<UserPasswordChanged>().dispatched == 0);
 }
 
+TEST_CASE("the common path (no flag set) reports and counts failures, also of custom events",
+          "[dispatcher][stats][custom]") {
+    // A logger that keeps warnings and errors only: no flag is set, so every dispatch here
+    // takes the common path, whose failure receiver finds the channel again.
+    EventDispatcher d;
+    LogCapture log;
+    d.set_logger(log.logger(), LogLevel::warning);
+
+    CHECK(d.dispatch(ApiKeyCreated{7, "ak"}).handlers_called == 0); // no handler yet
+    int calls = 0;
+    d.connect<ApiKeyCreated>([&calls](const ApiKeyCreated&) { ++calls; });
+    d.connect<ApiKeyCreated>([](const ApiKeyCreated&) { throw std::runtime_error("boom"); },
+                             ConnectOptions{"thrower"});
+    d.connect<ApiKeyCreated>([&calls](const ApiKeyCreated&) { ++calls; });
+    d.connect<UserRegistered>([](const UserRegistered&) { throw std::runtime_error("bang"); });
+
+    const DispatchReport custom = d.dispatch(ApiKeyCreated{42, "ak_live"});
+    CHECK(custom.handlers_called == 3);
+    CHECK(calls == 2);
+    REQUIRE(custom.failures.size() == 1);
+    CHECK(custom.failures.front().connection.dispatch_uid() == "thrower");
+    CHECK(custom.observer_failures.empty());
+
+    const DispatchReport builtin = d.dispatch(samples::user_registered());
+    CHECK(builtin.handlers_called == 1);
+    CHECK(builtin.failures.size() == 1);
+
+    const EventStats custom_stats = d.stats<ApiKeyCreated>();
+    CHECK(custom_stats.dispatched == 2);
+    CHECK(custom_stats.handlers_called == 3);
+    CHECK(custom_stats.handler_failures == 1);
+    const EventStats builtin_stats = d.stats<UserRegistered>();
+    CHECK(builtin_stats.dispatched == 1);
+    CHECK(builtin_stats.handlers_called == 1);
+    CHECK(builtin_stats.handler_failures == 1);
+    CHECK(log.texts(LogLevel::info).empty());
+    CHECK(log.texts(LogLevel::error) ==
+          std::vector<std::string>{"[EVENT] api_key_created handler 'thrower' failed: boom",
+                                   "[EVENT] user_registered handler failed: bang"});
+}
+
 TEST_CASE("observers see every dispatch first, enabled or not, and are not handlers",
           "[dispatcher][observers]") {
     EventDispatcher d;

@@ -164,52 +164,79 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Two out-of-line functions per event type: this one, which completes a dispatch of an
-    /// event without handlers on the common path (enabled, a logger that drops info lines and
-    /// says so, observers() never called: one load of a flag word, the signal's one load and a
-    /// per-thread count, in a function that saves no register), and run_dispatch(), which it
-    /// calls otherwise, with the handlers' loop inlined. No locked instruction on either; the
-    /// log line, the observers, a disabled dispatch and a failing handler are out of line.
+    /// Inline, it builds the empty report in place and picks one of two out-of-line functions
+    /// (the choice is one load of a flag word and the signal's one load): count_unheard(), one
+    /// for every event type, which completes a dispatch without handlers on the common path
+    /// (enabled, a logger that drops info lines and says so, observers() never called: a
+    /// per-thread count, in a function that saves no register), or run_dispatch(), one per
+    /// event type, with the handlers' loop inlined, which fills the report. No locked instruction
+    /// on either; the log line, the observers, a disabled dispatch and a failing handler are out of
+    /// line. (A custom event's channel is looked up first, in one more out-of-line function.)
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
     /// @throws std::bad_alloc if memory runs out.
-    template <class Event>
-    AUTHEVENTS_DETAIL_NOINLINE DispatchReport dispatch(const Event& event, SenderId sender) {
+    template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
-        if constexpr (detail::is_event_v<Event>) {
-            auto& ch = channel<Event>();
-            const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
-            if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
-                ch.counters.add(detail::ChannelCounters::dispatched);
-                return DispatchReport{}; // no handler: nothing of the emission is set up
-            }
-            return run_dispatch(ch, event, sender, flags); // built in place
+        if constexpr (detail::is_builtin_event_v<Event>) {
+            return dispatch_on(std::get<detail::Channel<Event>>(builtins_), event, sender);
+        } else if constexpr (detail::is_event_v<Event>) {
+            return dispatch_custom(event, sender);
         } else {
             return DispatchReport{};
         }
     }
 
 private:
-    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero.
+    /// dispatch() on the channel of `event`'s type: the choice between count_unheard() and
+    /// run_dispatch(). The report is built here, in the caller's return slot, and filled by
+    /// run_dispatch(), which then keeps no register for it across the handlers' calls.
     template <class Event>
-    AUTHEVENTS_DETAIL_NOINLINE DispatchReport run_dispatch(detail::Channel<Event>& ch,
-                                                           const Event& event, SenderId sender,
-                                                           std::uint32_t flags) {
+    AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch_on(detail::Channel<Event>& ch,
+                                                        const Event& event, SenderId sender) {
         DispatchReport report; // the one object every path returns: built in place (NRVO)
-        if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
-            return report; // disabled
+        const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
+        if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
+            count_unheard(ch);
+        } else {
+            run_dispatch(report, ch, event, sender, flags);
         }
-        auto failed = [&ch, &report, this](SlotError&& failure) {
-            handler_failed(ch, std::move(failure), report);
-        };
-        report.handlers_called =
-            detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
-        ch.counters.add(detail::ChannelCounters::dispatched, 1,
-                        detail::ChannelCounters::handlers_called, report.handlers_called);
         return report;
+    }
+
+    /// dispatch() of a custom event: finds (or makes) its channel first.
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE DispatchReport dispatch_custom(const Event& event, SenderId sender) {
+        return dispatch_on(channel<Event>(), event, sender);
+    }
+
+    /// A dispatch with no handler to call and no flag set: counted, nothing of the emission is
+    /// set up. One function for every event type.
+    AUTHEVENTS_DETAIL_NOINLINE static void count_unheard(detail::ChannelBase& ch) noexcept {
+        ch.counters.add(detail::ChannelCounters::dispatched);
+    }
+
+    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero:
+    /// fills `report` (empty when called).
+    template <class Event>
+    AUTHEVENTS_DETAIL_NOINLINE void run_dispatch(DispatchReport& report, detail::Channel<Event>& ch,
+                                                 const Event& event, SenderId sender,
+                                                 std::uint32_t flags) {
+        if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
+            return; // disabled
+        }
+        HandlerFailed<Event> failed{this, &report};
+        const std::size_t called =
+            detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
+        // What follows the handlers' calls is reached through `failed`, whose address the
+        // emission took: the compiler reloads it instead of keeping the dispatcher, the channel
+        // and the report in registers across every call (the loop keeps its own values there).
+        failed.report->handlers_called = called;
+        failed.dispatcher->template channel<Event>().counters.add(
+            detail::ChannelCounters::dispatched, 1, detail::ChannelCounters::handlers_called,
+            called);
     }
 
     /// Why a dispatch cannot take its common path: bits of flags_, each kept up to date by
@@ -240,6 +267,18 @@ private:
         }
         return on;
     }
+
+    /// Receives run_dispatch()'s failing handlers: finds the channel again (the same object)
+    /// on that rare path, so that the common path stores two pointers.
+    template <class Event> struct HandlerFailed {
+        EventDispatcher* dispatcher;
+        DispatchReport* report;
+
+        void operator()(SlotError&& failure) const {
+            dispatcher->handler_failed(dispatcher->template channel<Event>(), std::move(failure),
+                                       *report);
+        }
+    };
 
     /// A handler's failure in dispatch(): counted, logged at error and reported.
     template <class Event>

@@ -314,6 +314,9 @@ namespace detail {
 struct FailureSink {
     void (*report)(void* context, SlotError&& failure);
     void* context;
+
+    /// Hands `failure` on. @throws what the receiver throws.
+    void operator()(SlotError&& failure) const { report(context, std::move(failure)); }
 };
 
 /// A sink calling `on_error(SlotError&&)`, which must outlive the sink.
@@ -594,13 +597,17 @@ private:
     /// (SignalCore::resume_robust(), report_failure()).
     AUTHEVENTS_DETAIL_NOINLINE AUTHEVENTS_DETAIL_LINE_ALIGNED std::size_t
     emit_robust(const void* sender, detail::FailureSink sink, Args&... args) {
-        return emit_robust_inline(sender, sink, args...);
+        const detail::FailureSink& erased = sink;
+        return emit_robust_inline(sender, erased, args...);
     }
 
     /// emit_robust(), inlined into its caller: for a caller that is itself one out-of-line
-    /// function per signature (see detail::InlineRobustSend).
-    AUTHEVENTS_DETAIL_INLINE std::size_t
-    emit_robust_inline(const void* sender, const detail::FailureSink& sink, Args&... args) {
+    /// function per signature (see detail::InlineRobustSend). `sink(SlotError&&)` receives the
+    /// failures; only its address is kept, so that setting up the failure handling costs the
+    /// common path one store.
+    template <class Sink>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_inline(const void* sender, Sink& sink,
+                                                            Args&... args) {
         auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         auto failed = [&sink](const Entry& entry) { report_failure(sink, entry); };
         return core_->emit_robust(sender, call, failed);
@@ -609,13 +616,13 @@ private:
     /// Hands the exception being handled, thrown by `entry`'s slot, to `sink` as a SlotError.
     /// Finds the signal through the slot's node, so that the loop keeps no register for it.
     /// @throws what the sink throws (e.g. std::bad_alloc).
-    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(const detail::FailureSink& sink,
-                                                          const Entry& entry) {
+    template <class Sink>
+    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(Sink& sink, const Entry& entry) {
         // The emission runs inside a member of the signal: its core is alive.
         const std::shared_ptr<detail::SlotOwner> owner = entry.node->owner.lock();
         std::shared_ptr<detail::SlotNode> node =
             owner != nullptr ? static_cast<const Core&>(*owner).share(*entry.node) : nullptr;
-        sink.report(sink.context, SlotError{Connection(std::move(node)), std::current_exception()});
+        sink(SlotError{Connection(std::move(node)), std::current_exception()});
     }
 
     std::vector<SlotError> collect_failures(const void* sender, Args&... args) {
@@ -655,12 +662,14 @@ template <class... Args> bool has_slots(const Signal<Args...>& signal) noexcept 
 /// Signal<Args...>::send_robust_each() with the emission inlined into the caller, for a caller
 /// that is itself one out-of-line function per signature, so that one function holds the
 /// caller's own steps and the slot loop (EventDispatcher::dispatch()). Same semantics and
-/// exceptions as send_robust_each(); `on_error(SlotError&&)` stays out of line.
+/// exceptions as send_robust_each(); `on_error(SlotError&&)` is called out of line (one
+/// report_failure() per OnError type, not type-erased: the caller is one function per event
+/// type already, and the loop then keeps only the address of `on_error`).
 template <class... Args> struct InlineRobustSend {
     template <class OnError>
     AUTHEVENTS_DETAIL_INLINE static std::size_t run(Signal<Args...>& signal, SenderId sender,
                                                     OnError& on_error, Args&... args) {
-        return signal.emit_robust_inline(sender.key(), failure_sink(on_error), args...);
+        return signal.emit_robust_inline(sender.key(), on_error, args...);
     }
 };
 } // namespace detail

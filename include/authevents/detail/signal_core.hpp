@@ -144,7 +144,7 @@ public:
             try {
                 stopped = run_clean(frame, snapshot, end, call);
             } catch (...) {
-                return resume_robust(frame, snapshot, end, sender, call, failed);
+                return resume_robust(frame, snapshot, end, call, failed);
             }
             const typename Guarded<Call, Failed>::Target target{call, failed};
             return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
@@ -221,17 +221,21 @@ public:
     /// emit_robust() once a slot of the clean prefix threw (called inside the catch): reports
     /// the slot (the one at the frame's progress, the first while there is none: see
     /// EmissionScope::passed(); every slot before it ran), then runs the rest checked, each
-    /// call guarded. Returns how many slots ran in all.
+    /// call guarded. Returns how many slots ran in all. The emission's sender is read back from
+    /// `frame` (EmissionScope::enter() stored it there): six arguments, all in registers, so
+    /// that its caller needs no frame pointer.
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t
-    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end,
-                  const void* sender, Call& call, Failed& failed) {
+    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end, Call& call,
+                  Failed& failed) {
         const void* passed = frame.passed.load(std::memory_order_relaxed);
         const Entry* failing =
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
         failed(*failing);
         const typename Guarded<Call, Failed>::Target target{call, failed};
-        return run_rest(frame, snapshot, failing + 1, end, sender, Guarded<Call, Failed>{&target});
+        return run_rest(frame, snapshot, failing + 1, end,
+                        frame.sender.load(std::memory_order_relaxed),
+                        Guarded<Call, Failed>{&target});
     }
 
     /// Publishes `node` (with its `entry`) unless a live slot has the same key; returns the
