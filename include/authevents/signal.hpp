@@ -341,10 +341,13 @@ namespace detail {
 /// stores built it, would load it with wide loads that wait for those stores: a
 /// store-forwarding stall) and inserts it into `core`. Returns the node now connected under
 /// the slot's key. On an exception `core` is unchanged.
+/// A template on the core's type (always SignalCore) only so that it is compiled where a unit
+/// connects, not wherever the header is included.
 /// @throws std::invalid_argument for an executor on a signal whose arguments cannot be copied.
 /// @throws std::bad_alloc if memory runs out.
-AUTHEVENTS_DETAIL_NOINLINE inline std::shared_ptr<SlotNode>
-connect_erased(const std::shared_ptr<SignalCore>& core, SlotEntry& entry,
+template <class Core>
+AUTHEVENTS_DETAIL_NOINLINE std::shared_ptr<SlotNode>
+connect_erased(const std::shared_ptr<Core>& core, SlotEntry& entry,
                std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
                SlotEntry::ErasedInvoker queued_invoke) {
     if (given == nullptr && callable == nullptr) {

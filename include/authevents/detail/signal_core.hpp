@@ -61,7 +61,12 @@ private:
 /// published snapshot without locking; connect, disconnect and reclamation serialise on `writer_`,
 /// which is never held while user code (a slot, or a callable's destructor) runs. Owned by a
 /// shared_ptr so that Connection handles can outlive the Signal.
-class SignalCore final : public SlotOwner {
+///
+/// Used as SignalCore, its one instance. It is a template only so that a unit compiles the
+/// members it uses and nothing else: a unit that includes the header without connecting (most
+/// units that include the dispatcher) then compiles none of the writers' code, nor the
+/// standard templates it instantiates (node allocation, vector growth, std::function).
+template <class Unused = void> class BasicSignalCore final : public SlotOwner {
 public:
     using Entry = SlotEntry;
     using EntrySnapshot = Snapshot<Entry>;
@@ -71,10 +76,10 @@ public:
     /// Retired snapshots that wait for one process-wide barrier together (see reclaim()).
     static constexpr std::size_t reclaim_batch = 32;
 
-    SignalCore() = default;
-    SignalCore(const SignalCore&) = delete;
-    SignalCore& operator=(const SignalCore&) = delete;
-    ~SignalCore() override {
+    BasicSignalCore() = default;
+    BasicSignalCore(const BasicSignalCore&) = delete;
+    BasicSignalCore& operator=(const BasicSignalCore&) = delete;
+    ~BasicSignalCore() override {
         for (const auto& node : live_) {
             node->apply({slot_state::disconnected, 0}); // no emission can run: nothing to unlist
         }
@@ -261,8 +266,8 @@ public:
     /// instruction to free one and make another). Sets `entry.node`. `self` owns this core.
     /// Strong guarantee.
     /// @throws std::bad_alloc if memory runs out, changing nothing.
-    std::shared_ptr<SlotNode> insert_plain(const std::shared_ptr<SignalCore>& self, Entry& entry,
-                                           std::string&& uid, FunctionId function,
+    std::shared_ptr<SlotNode> insert_plain(const std::shared_ptr<BasicSignalCore>& self,
+                                           Entry& entry, std::string&& uid, FunctionId function,
                                            const void* sender, int priority,
                                            std::weak_ptr<const void> track, bool tracked) {
         std::vector<std::shared_ptr<SlotNode>> released;
@@ -1106,5 +1111,8 @@ private:
     bool churned_ = false; // see rebuild()
     FailureHandler queued_failure_handler_;
 };
+
+/// The signal core of every signature (see BasicSignalCore).
+using SignalCore = BasicSignalCore<>;
 
 } // namespace authevents::detail
