@@ -181,7 +181,7 @@ public:
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
         if constexpr (detail::is_builtin_event_v<Event>) {
-            return dispatch_on(std::get<detail::Channel<Event>>(builtins_), event, sender);
+            return dispatch_on(channel<Event>(), event, sender); // a built-in one: std::get
         } else if constexpr (detail::is_event_v<Event>) {
             return dispatch_custom(event, sender);
         } else {

@@ -770,12 +770,9 @@ private:
             return;
         }
         const std::size_t count = current->size();
-        std::size_t index = node.position_hint;
-        if (index >= count || (*current)[index].node != &node) {
-            index = current->find(&node); // not where it was put: rare
-            if (index == count) {
-                return; // dropped already
-            }
+        const std::size_t index = current->find(&node, count);
+        if (index == count) {
+            return; // dropped already
         }
         auto [first, last] = current->dead_run();
         if (first == last) {
@@ -824,16 +821,9 @@ private:
     void unlist_locked(const SlotNode& node) const noexcept {
         for_each_snapshot([&node](EntrySnapshot& snapshot) {
             const std::size_t clean = std::min(snapshot.clean_count(), snapshot.size());
-            const std::size_t hint = node.position_hint;
-            if (hint < clean && snapshot[hint].node == &node) {
-                snapshot.set_clean_count(hint); // the current snapshot: no scan
-                return;
-            }
-            for (std::size_t index = 0; index < clean; ++index) {
-                if (snapshot[index].node == &node) {
-                    snapshot.set_clean_count(index);
-                    return;
-                }
+            const std::size_t index = snapshot.find(&node, clean); // the current one: no scan
+            if (index != clean) {
+                snapshot.set_clean_count(index);
             }
         });
     }

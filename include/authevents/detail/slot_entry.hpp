@@ -206,9 +206,19 @@ public:
 
     /// Index of the entry for `node`, or size() when absent.
     [[nodiscard]] std::size_t find(const SlotNode* node) const noexcept {
-        const std::size_t count = size();
+        return find(node, size());
+    }
+
+    /// Index of the entry for `node` among the first `limit` (at most size()), or `limit` when
+    /// absent. Looks at `node->position_hint` first (where a writer put the entry: O(1) in the
+    /// snapshot it was put in), then scans.
+    [[nodiscard]] std::size_t find(const SlotNode* node, std::size_t limit) const noexcept {
+        const std::size_t hint = node->position_hint;
+        if (hint < limit && entries()[hint].node == node) {
+            return hint;
+        }
         std::size_t index = 0;
-        while (index < count && entries()[index].node != node) {
+        while (index < limit && entries()[index].node != node) {
             ++index;
         }
         return index;
