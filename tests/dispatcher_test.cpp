@@ -856,6 +856,56 @@ TEST_CASE("observer failures are in the report; a DispatchAborted stops the disp
                                    "[EVENT] user_registered observer failed: outbox full"});
 }
 
+TEST_CASE("observer_failures is a SlotErrorList: empty without allocating, a list like a vector",
+          "[dispatcher][errors]") {
+    static_assert(sizeof(SlotErrorList) == sizeof(void*), "one pointer wide");
+    SlotErrorList list;
+    CHECK(list.empty());
+    CHECK(list.size() == 0);
+    CHECK(list.begin() == list.end());
+    CHECK(list.to_vector().empty());
+    CHECK_THROWS_WITH(list[0], "authevents::SlotErrorList: index 0 is not below the size 0");
+
+    Signal<> signal;
+    const Connection first = signal.connect([] {});
+    const Connection second = signal.connect([] {});
+    list.push_back(SlotError{first, std::make_exception_ptr(std::runtime_error("one"))});
+    list.push_back(SlotError{second, std::make_exception_ptr(std::runtime_error("two"))});
+    REQUIRE(list.size() == 2);
+    CHECK_FALSE(list.empty());
+    CHECK(list[0].connection == first);
+    CHECK(list.at(1).connection == second);
+    CHECK_THROWS_AS(list.at(2), std::out_of_range);
+    std::vector<Connection> seen;
+    for (const SlotError& failure : list) {
+        seen.push_back(failure.connection);
+    }
+    CHECK(seen == std::vector<Connection>{first, second});
+
+    SlotErrorList copy = list; // deep: the copy outlives the original's entries
+    list.clear();
+    CHECK(list.empty());
+    REQUIRE(copy.size() == 2);
+    CHECK_THROWS_WITH(std::rethrow_exception(copy[1].error), "two");
+    const std::vector<SlotError> as_vector = copy.to_vector();
+    REQUIRE(as_vector.size() == 2);
+    CHECK(as_vector[0].connection == first);
+
+    SlotErrorList moved = std::move(copy);
+    CHECK(moved.size() == 2);
+    CHECK(copy.empty()); // NOLINT(bugprone-use-after-move): a moved-from list is empty
+    copy = moved;
+    CHECK(copy.size() == 2);
+    moved = SlotErrorList();
+    CHECK(moved.empty());
+
+    DispatchReport report;
+    report.observer_failures = copy;
+    const DispatchReport copied_report = report; // a report stays a copyable value
+    CHECK(copied_report.observer_failures.size() == 2);
+    CHECK(copied_report.ok()); // observer failures are not handler failures
+}
+
 TEST_CASE("an EventView of a non-copyable event copies to an empty any", "[dispatcher]") {
     const Unique event{std::make_unique<int>(3)};
     const EventView view(event, SenderId::any(), true);

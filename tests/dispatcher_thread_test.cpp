@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
@@ -219,4 +220,41 @@ TEST_CASE("switch, log level and observers changed while other threads dispatch:
     const EventStats stats = d.stats<User2faEnabled>();
     CHECK(stats.dispatched + stats.suppressed == static_cast<std::uint64_t>(dispatched.load()));
     CHECK(stats.handlers_called == static_cast<std::uint64_t>(calls.load()));
+}
+
+TEST_CASE("dispatches without handlers are counted exactly by more live threads than the first "
+          "sixteen counter cells",
+          "[thread][stats]") {
+    // 24 threads alive at once hold 24 thread records: the first 16 count through the inline
+    // path, the others through the cells of an allocated chunk. Every thread's first count
+    // also registers its record. No handler: each dispatch takes the inline counting path.
+    constexpr int threads = 24;
+    constexpr int dispatches = 200;
+    EventDispatcher d;
+    d.set_logger({});
+    std::atomic<int> started{0};
+    std::vector<std::thread> workers;
+    workers.reserve(threads);
+    for (int t = 0; t < threads; ++t) {
+        workers.emplace_back([&] {
+            started.fetch_add(1);
+            while (started.load() < threads) {
+                std::this_thread::yield(); // all alive together: no record is reused
+            }
+            for (int i = 0; i < dispatches; ++i) {
+                const DispatchReport report = d.dispatch_user_2fa_enabled(ana());
+                if (report.handlers_called != 0 || !report.failures.empty() ||
+                    !report.observer_failures.empty()) {
+                    throw std::logic_error("a dispatch without handlers reported something");
+                }
+            }
+        });
+    }
+    for (std::thread& worker : workers) {
+        worker.join();
+    }
+    const EventStats stats = d.stats<User2faEnabled>();
+    CHECK(stats.dispatched == std::uint64_t{threads} * dispatches);
+    CHECK(stats.handlers_called == 0);
+    CHECK(stats.suppressed == 0);
 }

@@ -9,10 +9,118 @@
 #include <cstdint>
 #include <exception>
 #include <stdexcept>
+#include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace authevents {
+
+/// A list of SlotError that is one pointer wide and allocates nothing while it is empty: the
+/// type of DispatchReport::observer_failures, which is almost always empty, so that building
+/// and destroying a report costs one store and one test for it, where a std::vector costs
+/// three stores and two loads. Iterate it, index it and ask its size() as a
+/// `std::vector<SlotError>` (to_vector() gives one). A value type: copies are deep, moves
+/// steal. Thread-safety as a std::vector: const members may be called concurrently, a
+/// modification may not overlap any other use.
+class SlotErrorList {
+public:
+    using value_type = SlotError;
+    using size_type = std::size_t;
+    using reference = SlotError&;
+    using const_reference = const SlotError&;
+    using iterator = SlotError*;
+    using const_iterator = const SlotError*;
+
+    /// An empty list (allocates nothing).
+    SlotErrorList() noexcept = default;
+    /// A deep copy. @throws std::bad_alloc.
+    SlotErrorList(const SlotErrorList& other)
+        : items_(other.empty() ? nullptr : new std::vector<SlotError>(*other.items_)) {}
+    /// Takes `other`'s entries; `other` is left empty.
+    SlotErrorList(SlotErrorList&& other) noexcept : items_(other.items_) { other.items_ = nullptr; }
+    /// A deep copy (strong guarantee). @throws std::bad_alloc.
+    SlotErrorList& operator=(const SlotErrorList& other) {
+        if (this != &other) {
+            SlotErrorList copy(other);
+            swap(copy);
+        }
+        return *this;
+    }
+    /// Takes `other`'s entries; `other` is left empty.
+    SlotErrorList& operator=(SlotErrorList&& other) noexcept {
+        SlotErrorList taken(std::move(other));
+        swap(taken);
+        return *this;
+    }
+    ~SlotErrorList() {
+        if (!AUTHEVENTS_DETAIL_LIKELY(items_ == nullptr)) {
+            free_items(items_); // out of line: an empty list's destruction is a load and a test
+        }
+    }
+
+    /// True when the list holds no entry.
+    [[nodiscard]] bool empty() const noexcept { return items_ == nullptr || items_->empty(); }
+    /// How many entries the list holds.
+    [[nodiscard]] size_type size() const noexcept { return items_ == nullptr ? 0 : items_->size(); }
+
+    [[nodiscard]] iterator begin() noexcept { return items_ == nullptr ? nullptr : items_->data(); }
+    [[nodiscard]] iterator end() noexcept { return begin() + size(); }
+    [[nodiscard]] const_iterator begin() const noexcept {
+        return items_ == nullptr ? nullptr : items_->data();
+    }
+    [[nodiscard]] const_iterator end() const noexcept { return begin() + size(); }
+
+    /// Entry `index`. @throws std::out_of_range when `index` is not below size().
+    [[nodiscard]] reference operator[](size_type index) { return at(index); }
+    /// Entry `index`. @throws std::out_of_range when `index` is not below size().
+    [[nodiscard]] const_reference operator[](size_type index) const {
+        return const_cast<SlotErrorList&>(*this).at(index);
+    }
+    /// Entry `index`. @throws std::out_of_range when `index` is not below size().
+    [[nodiscard]] reference at(size_type index) {
+        if (index >= size()) {
+            throw std::out_of_range("authevents::SlotErrorList: index " + std::to_string(index) +
+                                    " is not below the size " + std::to_string(size()));
+        }
+        return (*items_)[index];
+    }
+    /// Entry `index`. @throws std::out_of_range when `index` is not below size().
+    [[nodiscard]] const_reference at(size_type index) const {
+        return const_cast<SlotErrorList&>(*this).at(index);
+    }
+
+    /// Appends `error` (the first entry allocates). @throws std::bad_alloc, and then the list
+    /// is unchanged.
+    void push_back(SlotError error) {
+        if (items_ == nullptr) {
+            items_ = new std::vector<SlotError>();
+        }
+        items_->push_back(std::move(error));
+    }
+
+    /// Removes every entry and frees their memory.
+    void clear() noexcept {
+        std::vector<SlotError>* items = items_;
+        items_ = nullptr;
+        free_items(items);
+    }
+
+    /// Exchanges the entries of the two lists.
+    void swap(SlotErrorList& other) noexcept { std::swap(items_, other.items_); }
+
+    /// The entries as a std::vector, in order. @throws std::bad_alloc.
+    [[nodiscard]] std::vector<SlotError> to_vector() const {
+        return empty() ? std::vector<SlotError>() : *items_;
+    }
+
+private:
+    AUTHEVENTS_DETAIL_NOINLINE static void free_items(std::vector<SlotError>* items) noexcept {
+        delete items;
+    }
+
+    std::vector<SlotError>* items_ = nullptr; // null until the first entry
+};
 
 /// What one dispatch did: how many handlers ran and which of them threw, and which
 /// observers threw.
@@ -23,8 +131,9 @@ struct DispatchReport {
     std::vector<SlotError> failures;
     /// One entry per observer (EventDispatcher::observers()) that threw, in the order they ran,
     /// also when handlers are disabled: e.g. a bus publisher whose outbox append failed, so
-    /// the event was not published. Not looked at by ok().
-    std::vector<SlotError> observer_failures;
+    /// the event was not published. Not looked at by ok(). One pointer wide, empty without an
+    /// allocation (see SlotErrorList).
+    SlotErrorList observer_failures;
 
     /// True when no handler threw.
     [[nodiscard]] bool ok() const noexcept { return failures.empty(); }

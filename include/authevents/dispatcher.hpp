@@ -164,14 +164,15 @@ public:
     /// observer_failures; if one threw a DispatchAborted, dispatch rethrows it once every
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
-    /// Inline, it builds the empty report in place and picks one of two out-of-line functions
-    /// (the choice is one load of a flag word and the signal's one load): count_unheard(), one
-    /// for every event type, which completes a dispatch without handlers on the common path
-    /// (enabled, a logger that drops info lines and says so, observers() never called: a
-    /// per-thread count, in a function that saves no register), or run_dispatch(), one per
-    /// event type, with the handlers' loop inlined, which fills the report. No locked instruction
-    /// on either; the log line, the observers, a disabled dispatch and a failing handler are out of
-    /// line. (A custom event's channel is looked up first, in one more out-of-line function.)
+    /// Inline, it builds the empty report in place (its observer_failures is one pointer) and
+    /// takes one of two paths (the choice is one load of a flag word and the signal's one
+    /// load): a dispatch without handlers on the common path (enabled, a logger that drops
+    /// info lines and says so, observers() never called) is completed inline by a per-thread
+    /// count (one thread-local load, a compare, a load and a store: no call); otherwise
+    /// run_dispatch(), one out-of-line function per event type with the handlers' loop inlined,
+    /// fills the report. No locked instruction on either; the log line, the observers, a
+    /// disabled dispatch and a failing handler are out of line. (A custom event's channel is
+    /// looked up first, in one more out-of-line function.)
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
@@ -190,16 +191,16 @@ public:
     }
 
 private:
-    /// dispatch() on the channel of `event`'s type: the choice between count_unheard() and
-    /// run_dispatch(). The report is built here, in the caller's return slot, and filled by
-    /// run_dispatch(), which then keeps no register for it across the handlers' calls.
+    /// dispatch() on the channel of `event`'s type: the inline count of a dispatch without
+    /// handlers, or run_dispatch(). The report is built here, in the caller's return slot, and
+    /// filled by run_dispatch(), which then keeps no register for it across the handlers' calls.
     template <class Event>
     AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch_on(detail::Channel<Event>& ch,
                                                         const Event& event, SenderId sender) {
         DispatchReport report; // the one object every path returns: built in place (NRVO)
         const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
-        if (AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !detail::has_slots(ch.signal)) {
-            count_unheard(ch);
+        if (AUTHEVENTS_DETAIL_LIKELY(flags == 0 && !detail::has_slots(ch.signal))) {
+            ch.counters.add(detail::ChannelCounters::dispatched); // inline: no call
         } else {
             run_dispatch(report, ch, event, sender, flags);
         }
@@ -210,12 +211,6 @@ private:
     template <class Event>
     AUTHEVENTS_DETAIL_NOINLINE DispatchReport dispatch_custom(const Event& event, SenderId sender) {
         return dispatch_on(channel<Event>(), event, sender);
-    }
-
-    /// A dispatch with no handler to call and no flag set: counted, nothing of the emission is
-    /// set up. One function for every event type.
-    AUTHEVENTS_DETAIL_NOINLINE static void count_unheard(detail::ChannelBase& ch) noexcept {
-        ch.counters.add(detail::ChannelCounters::dispatched);
     }
 
     /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero:

@@ -27,7 +27,9 @@ struct ChannelCounters {
 
     explicit ChannelCounters(std::string_view event_name) noexcept : name(event_name) {}
 
-    void add(Counter which, std::uint64_t amount = 1) noexcept { counts.add(which, amount); }
+    AUTHEVENTS_DETAIL_INLINE void add(Counter which, std::uint64_t amount = 1) noexcept {
+        counts.add(which, amount);
+    }
     void add(Counter first, std::uint64_t first_amount, Counter second,
              std::uint64_t second_amount) noexcept {
         counts.add(first, first_amount, second, second_amount);

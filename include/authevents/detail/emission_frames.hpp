@@ -200,6 +200,10 @@ inline ThreadRegistry thread_registry;
 /// reading it costs a plain thread-local load.
 inline thread_local ThreadRecord* this_thread_record_ptr = nullptr;
 
+/// The index of this thread's record (this_thread_record_ptr->index) while it has one, else
+/// SIZE_MAX: one thread-local load, no pointer to follow (per-thread counters index by it).
+inline thread_local std::size_t this_thread_record_index = SIZE_MAX;
+
 /// Set once this thread's ThreadRecordReturner has been destroyed (the thread is exiting).
 inline thread_local bool this_thread_exiting = false;
 
@@ -213,6 +217,7 @@ struct ThreadRecordReturner {
         this_thread_exiting = true;
         if (record != nullptr && record->idle()) {
             this_thread_record_ptr = nullptr;
+            this_thread_record_index = SIZE_MAX;
             record->in_use.store(false, std::memory_order_release);
         }
     }
@@ -222,6 +227,7 @@ inline ThreadRecord& register_this_thread() {
     asymmetric_fence::choose(); // before this thread's first pin reads the mode
     ThreadRecord& record = thread_registry.acquire();
     this_thread_record_ptr = &record;
+    this_thread_record_index = record.index;
     if (!this_thread_exiting) {
         thread_local ThreadRecordReturner returner;
         returner.record = &record;

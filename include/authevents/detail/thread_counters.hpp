@@ -31,13 +31,17 @@ public:
     /// Adds `amount` to counter `which` for this thread. Never throws: if no cell can be had
     /// (out of memory, or more than 1024 thread records) the count goes to a shared counter
     /// (one locked add).
-    void add(std::size_t which, std::uint64_t amount) noexcept {
-        std::atomic<std::uint64_t>* counters = own_cell();
-        if (counters == nullptr) {
-            shared_[which].fetch_add(amount, std::memory_order_relaxed);
+    ///
+    /// Inline, for the first 16 thread records (whose cells are members) it is one thread-local
+    /// load (the record's index), a compare and the cell's load and store: no call, no pointer
+    /// to follow. Other threads, and a thread's first count anywhere, take add_slow().
+    AUTHEVENTS_DETAIL_INLINE void add(std::size_t which, std::uint64_t amount) noexcept {
+        const std::size_t index = this_thread_record_index; // SIZE_MAX: no record yet
+        if (AUTHEVENTS_DETAIL_LIKELY(index < chunk_cells)) {
+            bump(first_.cells[index].counters[which], amount);
             return;
         }
-        bump(counters[which], amount);
+        add_slow(which, amount);
     }
 
     /// add(first, first_amount) and add(second, second_amount) in one go.
@@ -82,20 +86,27 @@ private:
         counter.store(counter.load(std::memory_order_relaxed) + amount, std::memory_order_relaxed);
     }
 
+    /// add() for a thread whose record is not one of the first 16 or that has none yet.
+    AUTHEVENTS_DETAIL_NOINLINE void add_slow(std::size_t which, std::uint64_t amount) noexcept {
+        std::atomic<std::uint64_t>* counters = own_cell();
+        if (counters == nullptr) {
+            shared_[which].fetch_add(amount, std::memory_order_relaxed);
+            return;
+        }
+        bump(counters[which], amount);
+    }
+
     /// This thread's cell (its counters), or nullptr if none can be had. The first threads'
-    /// cells are members (no pointer to follow, no allocation): a count is then a load of
-    /// the thread's record, of its index, and the cell's load and store.
+    /// cells are members (no pointer to follow, no allocation): a count is then a thread-local
+    /// load of the record's index, and the cell's load and store.
     std::atomic<std::uint64_t>* own_cell() noexcept {
-        const ThreadRecord* record = this_thread_record_ptr;
-        if (record != nullptr) {
-            const std::size_t index = record->index;
-            if (index < chunk_cells) {
-                return first_.cells[index].counters.data();
-            }
-            if (index < chunk_cells * chunk_count) {
-                if (Chunk* chunk = chunks_[index / chunk_cells].load(std::memory_order_acquire)) {
-                    return chunk->cells[index % chunk_cells].counters.data();
-                }
+        const std::size_t index = this_thread_record_index; // SIZE_MAX: no record yet
+        if (index < chunk_cells) {
+            return first_.cells[index].counters.data();
+        }
+        if (index < chunk_cells * chunk_count) {
+            if (Chunk* chunk = chunks_[index / chunk_cells].load(std::memory_order_acquire)) {
+                return chunk->cells[index % chunk_cells].counters.data();
             }
         }
         return own_cell_slow();
