@@ -147,7 +147,7 @@ public:
 
     /// Dispatches `event` from its default sender (EventSender<Event>): see the overload
     /// taking a sender.
-    template <class Event> DispatchReport dispatch(const Event& event) {
+    template <class Event> AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch(const Event& event) {
         return dispatch(event, EventSender<Event>::get(event));
     }
 
@@ -177,7 +177,8 @@ public:
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
     /// @throws std::bad_alloc if memory runs out.
-    template <class Event> DispatchReport dispatch(const Event& event, SenderId sender) {
+    template <class Event>
+    AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch(const Event& event, SenderId sender) {
         static_assert(detail::is_event_v<Event>,
                       "authevents::EventDispatcher::dispatch: an event must be a class type with "
                       "a static member `name` convertible to std::string_view");
