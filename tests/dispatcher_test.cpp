@@ -861,7 +861,7 @@ TEST_CASE("observer_failures is a SlotErrorList: empty without allocating, a lis
     static_assert(sizeof(SlotErrorList) == sizeof(void*), "one pointer wide");
     SlotErrorList list;
     CHECK(list.empty());
-    CHECK(list.size() == 0);
+    CHECK(list.size() == 0U); // NOLINT(readability-container-size-empty): size() is tested
     CHECK(list.begin() == list.end());
     CHECK(list.to_vector().empty());
     CHECK_THROWS_WITH(list[0], "authevents::SlotErrorList: index 0 is not below the size 0");
@@ -876,33 +876,37 @@ TEST_CASE("observer_failures is a SlotErrorList: empty without allocating, a lis
     CHECK(list[0].connection == first);
     CHECK(list.at(1).connection == second);
     CHECK_THROWS_AS(list.at(2), std::out_of_range);
+    const SlotError copied_in{first, std::make_exception_ptr(std::runtime_error("three"))};
+    list.push_back(copied_in);
+    REQUIRE(list.size() == 3);
+    CHECK(list[2].connection == first);
     std::vector<Connection> seen;
     for (const SlotError& failure : list) {
         seen.push_back(failure.connection);
     }
-    CHECK(seen == std::vector<Connection>{first, second});
+    CHECK(seen == std::vector<Connection>{first, second, first});
 
     SlotErrorList copy = list; // deep: the copy outlives the original's entries
     list.clear();
     CHECK(list.empty());
-    REQUIRE(copy.size() == 2);
+    REQUIRE(copy.size() == 3);
     CHECK_THROWS_WITH(std::rethrow_exception(copy[1].error), "two");
     const std::vector<SlotError> as_vector = copy.to_vector();
-    REQUIRE(as_vector.size() == 2);
+    REQUIRE(as_vector.size() == 3);
     CHECK(as_vector[0].connection == first);
 
     SlotErrorList moved = std::move(copy);
-    CHECK(moved.size() == 2);
+    CHECK(moved.size() == 3);
     CHECK(copy.empty()); // NOLINT(bugprone-use-after-move): a moved-from list is empty
     copy = moved;
-    CHECK(copy.size() == 2);
+    CHECK(copy.size() == 3);
     moved = SlotErrorList();
     CHECK(moved.empty());
 
     DispatchReport report;
     report.observer_failures = copy;
     const DispatchReport copied_report = report; // a report stays a copyable value
-    CHECK(copied_report.observer_failures.size() == 2);
+    CHECK(copied_report.observer_failures.size() == 3);
     CHECK(copied_report.ok()); // observer failures are not handler failures
 }
 

@@ -27,10 +27,6 @@ class SlotErrorList {
 public:
     using value_type = SlotError;
     using size_type = std::size_t;
-    using reference = SlotError&;
-    using const_reference = const SlotError&;
-    using iterator = SlotError*;
-    using const_iterator = const SlotError*;
 
     /// An empty list (allocates nothing).
     SlotErrorList() noexcept = default;
@@ -53,6 +49,7 @@ public:
         swap(taken);
         return *this;
     }
+    /// Frees the entries, if any.
     ~SlotErrorList() {
         if (!AUTHEVENTS_DETAIL_LIKELY(items_ == nullptr)) {
             free_items(items_); // out of line: an empty list's destruction is a load and a test
@@ -64,40 +61,39 @@ public:
     /// How many entries the list holds.
     [[nodiscard]] size_type size() const noexcept { return items_ == nullptr ? 0 : items_->size(); }
 
-    [[nodiscard]] iterator begin() noexcept { return items_ == nullptr ? nullptr : items_->data(); }
-    [[nodiscard]] iterator end() noexcept { return begin() + size(); }
-    [[nodiscard]] const_iterator begin() const noexcept {
+    /// The entries in order, as a range of SlotError (pointers; null and null when empty).
+    [[nodiscard]] SlotError* begin() noexcept {
         return items_ == nullptr ? nullptr : items_->data();
     }
-    [[nodiscard]] const_iterator end() const noexcept { return begin() + size(); }
+    /// The end of the range begin() starts.
+    [[nodiscard]] SlotError* end() noexcept { return begin() + size(); }
+    /// The entries in order, as a range of const SlotError.
+    [[nodiscard]] const SlotError* begin() const noexcept {
+        return items_ == nullptr ? nullptr : items_->data();
+    }
+    /// The end of the range begin() starts.
+    [[nodiscard]] const SlotError* end() const noexcept { return begin() + size(); }
 
     /// Entry `index`. @throws std::out_of_range when `index` is not below size().
-    [[nodiscard]] reference operator[](size_type index) { return at(index); }
+    [[nodiscard]] SlotError& operator[](size_type index) { return at(index); }
     /// Entry `index`. @throws std::out_of_range when `index` is not below size().
-    [[nodiscard]] const_reference operator[](size_type index) const {
-        return const_cast<SlotErrorList&>(*this).at(index);
-    }
+    [[nodiscard]] const SlotError& operator[](size_type index) const { return at(index); }
     /// Entry `index`. @throws std::out_of_range when `index` is not below size().
-    [[nodiscard]] reference at(size_type index) {
-        if (index >= size()) {
-            throw std::out_of_range("authevents::SlotErrorList: index " + std::to_string(index) +
-                                    " is not below the size " + std::to_string(size()));
-        }
+    [[nodiscard]] SlotError& at(size_type index) {
+        check_index(index);
         return (*items_)[index];
     }
     /// Entry `index`. @throws std::out_of_range when `index` is not below size().
-    [[nodiscard]] const_reference at(size_type index) const {
-        return const_cast<SlotErrorList&>(*this).at(index);
+    [[nodiscard]] const SlotError& at(size_type index) const {
+        check_index(index);
+        return (*items_)[index];
     }
 
     /// Appends `error` (the first entry allocates). @throws std::bad_alloc, and then the list
-    /// is unchanged.
-    void push_back(SlotError error) {
-        if (items_ == nullptr) {
-            items_ = new std::vector<SlotError>();
-        }
-        items_->push_back(std::move(error));
-    }
+    /// holds what it held.
+    void push_back(SlotError&& error) { items()->push_back(std::move(error)); }
+    /// Appends a copy of `error`. @throws std::bad_alloc, and then the list holds what it held.
+    void push_back(const SlotError& error) { items()->push_back(error); }
 
     /// Removes every entry and frees their memory.
     void clear() noexcept {
@@ -115,6 +111,20 @@ public:
     }
 
 private:
+    std::vector<SlotError>* items() {
+        if (items_ == nullptr) {
+            items_ = new std::vector<SlotError>();
+        }
+        return items_;
+    }
+
+    void check_index(size_type index) const {
+        if (index >= size()) {
+            throw std::out_of_range("authevents::SlotErrorList: index " + std::to_string(index) +
+                                    " is not below the size " + std::to_string(size()));
+        }
+    }
+
     AUTHEVENTS_DETAIL_NOINLINE static void free_items(std::vector<SlotError>* items) noexcept {
         delete items;
     }
