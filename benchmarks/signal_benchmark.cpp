@@ -187,16 +187,28 @@ double voluntary_switches() {
 #endif
 }
 
+/// What the writer of a churn case shares with the sender: the library and the writer's
+/// progress, each on cache lines of their own, on the heap. On the sender's stack they shared
+/// lines with the sender's locals (the argument it sends, stored on every send): the writer's
+/// reads of the library and stores of its progress then cost every send misses that no real
+/// sender pays: more than half of what churn added to a send (see docs/performance.md).
+template <class Library> struct ChurnShared {
+    alignas(64) Library library;
+    alignas(64) std::atomic<bool> stop{false};
+    std::atomic<std::uint64_t> writes{0};
+};
+
 /// One thread emits while another connects and disconnects a slot nonstop. Besides the time,
 /// reports how hard the writer churned (`writes_per_send`: connect+disconnect pairs per send,
 /// which a busy machine lowers: the writer then gets a fraction of a CPU) and how often the
 /// sender waited (`sender_waits_per_1k`: its voluntary context switches per 1000 sends, e.g.
 /// sleeping on a lock): the CPU time of the sender does not count its waits, wall time does.
 template <class Library> void emit_under_churn(benchmark::State& state) {
-    Library library;
+    const auto shared = std::make_unique<ChurnShared<Library>>();
+    Library& library = shared->library;
     library.connect_many(slot_count(state));
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> writes{0};
+    std::atomic<bool>& stop = shared->stop;
+    std::atomic<std::uint64_t>& writes = shared->writes;
     std::thread writer([&] {
         std::uint64_t pairs = 0;
         while (!stop.load(std::memory_order_relaxed)) {
@@ -253,10 +265,11 @@ double clock_overhead() {
 /// there is no writer: the quiet baseline, timed the same way. Manual time per batch:
 /// table.py divides by `sends_per_iteration`. Reports the writer's pairs per send achieved.
 template <class Library> void emit_paced(benchmark::State& state, std::uint64_t pairs_per_send) {
-    Library library;
+    const auto shared = std::make_unique<ChurnShared<Library>>();
+    Library& library = shared->library;
     library.connect_many(slot_count(state));
-    std::atomic<bool> stop{false};
-    std::atomic<std::uint64_t> writes{0};
+    std::atomic<bool>& stop = shared->stop;
+    std::atomic<std::uint64_t>& writes = shared->writes;
     std::thread writer;
     if (pairs_per_send != 0) {
         writer = std::thread([&] {
