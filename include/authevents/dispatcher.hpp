@@ -165,14 +165,15 @@ public:
     /// observer has run, before any handler runs (nothing counted as dispatched).
     ///
     /// Inline, it builds the empty report in place (its observer_failures is one pointer) and
-    /// takes one of two paths (the choice is one load of a flag word and the signal's one
-    /// load): a dispatch without handlers on the common path (enabled, a logger that drops
-    /// info lines and says so, observers() never called) is completed inline by a per-thread
-    /// count (one thread-local load, a compare, a load and a store: no call); otherwise
-    /// run_dispatch(), one out-of-line function per event type with the handlers' loop inlined,
-    /// fills the report. No locked instruction on either; the log line, the observers, a
-    /// disabled dispatch and a failing handler are out of line. (A custom event's channel is
-    /// looked up first, in one more out-of-line function.)
+    /// reads a flag word and the signal's snapshot. On the common path (enabled, a logger that
+    /// drops info lines and says so, observers() never called) a dispatch without handlers is
+    /// completed by a per-thread count (one thread-local load, a compare, a load and a store:
+    /// no call), and one with handlers runs them inline (run_handlers(), the robust loop a
+    /// send_robust() runs, filling the report). Otherwise run_dispatch(), one out-of-line
+    /// function per event type, writes the log line, shows the observers, then runs the
+    /// handlers unless disabled. No locked instruction on any path; a failing handler is out
+    /// of line too. (A custom event's channel is looked up first, in one more out-of-line
+    /// function.)
     ///
     /// Thread-safe and re-entrant.
     /// @throws DispatchAborted the first one an observer threw, if any.
@@ -193,15 +194,19 @@ public:
 
 private:
     /// dispatch() on the channel of `event`'s type: the inline count of a dispatch without
-    /// handlers, or run_dispatch(). The report is built here, in the caller's return slot, and
-    /// filled by run_dispatch(), which then keeps no register for it across the handlers' calls.
+    /// handlers, run_handlers(), or run_dispatch(). The report is built here, in the caller's
+    /// return slot, and filled in place.
     template <class Event>
     AUTHEVENTS_DETAIL_INLINE DispatchReport dispatch_on(detail::Channel<Event>& ch,
                                                         const Event& event, SenderId sender) {
         DispatchReport report; // the one object every path returns: built in place (NRVO)
         const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
-        if (AUTHEVENTS_DETAIL_LIKELY(flags == 0 && !detail::has_slots(ch.signal))) {
-            ch.counters.add(detail::ChannelCounters::dispatched); // inline: no call
+        if (AUTHEVENTS_DETAIL_LIKELY(flags == 0)) {
+            if (!detail::has_slots(ch.signal)) {
+                ch.counters.add(detail::ChannelCounters::dispatched); // inline: no call
+            } else {
+                run_handlers(report, ch, event, sender);
+            }
         } else {
             run_dispatch(report, ch, event, sender, flags);
         }
@@ -214,15 +219,26 @@ private:
         return dispatch_on(channel<Event>(), event, sender);
     }
 
-    /// dispatch() once it has handlers to call or `flags` (flags_ as it read them) is not zero:
-    /// fills `report` (empty when called).
+    /// dispatch() once `flags` (flags_ as it read them) is not zero: announces the event (log
+    /// line, observers) and, unless disabled, runs the handlers into `report` (empty when
+    /// called). Out of line: one function per event type.
     template <class Event>
     AUTHEVENTS_DETAIL_NOINLINE void run_dispatch(DispatchReport& report, detail::Channel<Event>& ch,
                                                  const Event& event, SenderId sender,
                                                  std::uint32_t flags) {
-        if (!AUTHEVENTS_DETAIL_LIKELY(flags == 0) && !announce(ch, event, sender, flags, report)) {
-            return; // disabled
+        if (announce(ch, event, sender, flags, report)) {
+            run_handlers(report, ch, event, sender);
         }
+    }
+
+    /// Calls the handlers of `ch` for `event` (send_robust semantics) and fills `report`
+    /// (empty when called) and the counters. Inline: on the common path (no flag set) it is
+    /// part of the caller, as a send's loop is, so a dispatch pays no call of its own and no
+    /// saved registers per dispatch; a failing handler, the log line and the observers stay
+    /// out of line.
+    template <class Event>
+    AUTHEVENTS_DETAIL_INLINE void run_handlers(DispatchReport& report, detail::Channel<Event>& ch,
+                                               const Event& event, SenderId sender) {
         HandlerFailed<Event> failed{this, &report};
         const std::size_t called =
             detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
