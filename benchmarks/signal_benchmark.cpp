@@ -11,6 +11,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include "paired.hpp"
+
 #if defined(__linux__)
 #include <sys/resource.h>
 #include <time.h>
@@ -379,6 +381,113 @@ void dispatch_quiet_logger(benchmark::State& state) {
     }
 }
 
+// --- Paired cases: each target's two sides in alternating batches (see paired.hpp) ----------
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// `ops` sends of `library`, timed (wall seconds): one out-of-line loop per library, as
+/// send_loop.
+template <class Library> BENCH_NOINLINE double emit_batch(Library& library, std::uint64_t ops) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t op = 0; op < ops; ++op) {
+        library.emit(1);
+    }
+    return seconds_since(start);
+}
+
+/// `ops` calls of the 8 std::functions of the dispatch floor, timed.
+BENCH_NOINLINE double
+handlers_batch(const std::vector<std::function<void(const authevents::UserRegistered&)>>& handlers,
+               const authevents::UserRegistered& event, std::uint64_t ops) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t op = 0; op < ops; ++op) {
+        for (const auto& handler : handlers) {
+            handler(event);
+        }
+    }
+    return seconds_since(start);
+}
+
+/// `ops` dispatches of `event`, timed.
+BENCH_NOINLINE double dispatch_batch(authevents::EventDispatcher& dispatcher,
+                                     const authevents::UserRegistered& event, std::uint64_t ops) {
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t op = 0; op < ops; ++op) {
+        benchmark::DoNotOptimize(dispatcher.dispatch(event));
+    }
+    return seconds_since(start);
+}
+
+/// The emission targets: N slots of authevents (candidate) beside N of the floor (baseline).
+void paired_emit(benchmark::State& state) {
+    const auto floor = std::make_unique<ChurnShared<Floor>>();
+    const auto ours = std::make_unique<ChurnShared<Authevents>>();
+    floor->library.connect_many(slot_count(state));
+    ours->library.connect_many(slot_count(state));
+    auto baseline = [&](std::uint64_t ops) { return emit_batch(floor->library, ops); };
+    auto candidate = [&](std::uint64_t ops) { return emit_batch(ours->library, ops); };
+    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+}
+
+/// Two threads sending to one signal (candidate: each thread's time per send, averaged) beside
+/// one thread sending to it alone while the other sleeps (baseline).
+template <class Library> void paired_two_threads(benchmark::State& state) {
+    const auto shared = std::make_unique<ChurnShared<Library>>();
+    Library& library = shared->library;
+    library.connect_many(slot_count(state));
+    paired::Companion companion;
+    auto baseline = [&](std::uint64_t ops) { return emit_batch(library, ops); };
+    auto candidate = [&](std::uint64_t ops) {
+        double beside = 0;
+        const double own =
+            companion.beside([&](const std::atomic<bool>&) { beside = emit_batch(library, ops); },
+                             [&] { return emit_batch(library, ops); });
+        return (own + beside) / 2;
+    };
+    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+}
+
+/// The dispatch targets. N=8: a dispatch to 8 handlers (candidate) beside the floor's 8 calls
+/// (baseline). N=0: a dispatch without handlers, logging off (candidate) beside an empty
+/// Signal::send (baseline).
+void paired_dispatch(benchmark::State& state) {
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger(nullptr);
+    std::vector<std::function<void(const authevents::UserRegistered&)>> handlers;
+    for (std::size_t index = 0; index < slot_count(state); ++index) {
+        auto handler = [slot = slot_for(index)](const authevents::UserRegistered& event) {
+            slot(static_cast<int>(event.user.id));
+        };
+        handlers.emplace_back(handler);
+        dispatcher.connect<authevents::UserRegistered>(handler);
+    }
+    const auto empty = std::make_unique<ChurnShared<Authevents>>();
+    const authevents::UserRegistered event = sample_event();
+    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
+    if (slot_count(state) == 0) {
+        auto baseline = [&](std::uint64_t ops) { return emit_batch(empty->library, ops); };
+        paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+    } else {
+        auto baseline = [&](std::uint64_t ops) { return handlers_batch(handlers, event, ops); };
+        paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+    }
+}
+
+/// A dispatch without handlers and a logger keeping warnings (candidate) beside an empty
+/// Signal::send (baseline).
+void paired_quiet_logger(benchmark::State& state) {
+    authevents::EventDispatcher dispatcher;
+    dispatcher.set_logger([](authevents::LogLevel, std::string_view) {},
+                          authevents::LogLevel::warning);
+    const auto empty = std::make_unique<ChurnShared<Authevents>>();
+    const authevents::UserRegistered event = sample_event();
+    auto baseline = [&](std::uint64_t ops) { return emit_batch(empty->library, ops); };
+    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
+    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+}
+
 // --- The machine: what a full fence costs, and the writers' process-wide barrier ------------
 
 /// One full fence per iteration: `xchg` with memory (what a sequentially consistent store
@@ -452,6 +561,26 @@ const bool registered = [] {
     benchmark::RegisterBenchmark("dispatch/floor", &dispatch_floor)->Arg(8);
     benchmark::RegisterBenchmark("dispatch/authevents", &dispatch_authevents)->Arg(0)->Arg(8);
     benchmark::RegisterBenchmark("dispatch/quiet_logger", &dispatch_quiet_logger)->Arg(0);
+    benchmark::RegisterBenchmark("paired/emit", &paired_emit)
+        ->Arg(1)
+        ->Arg(8)
+        ->Arg(64)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark("paired/two_threads", &paired_two_threads<Authevents>)
+        ->Arg(1)
+        ->Arg(8)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark("paired/two_threads_floor", &paired_two_threads<Floor>)
+        ->Arg(1)
+        ->Arg(8)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark("paired/dispatch", &paired_dispatch)
+        ->Arg(0)
+        ->Arg(8)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark("paired/quiet_logger", &paired_quiet_logger)
+        ->Arg(0)
+        ->UseManualTime();
     benchmark::RegisterBenchmark("machine/fence", &fence)->Arg(0)->Arg(1);
     benchmark::RegisterBenchmark("machine/process_barrier", &heavy_barrier)->Arg(0);
 #ifdef AUTHEVENTS_BENCH_BOOST
