@@ -182,9 +182,17 @@ def main():
         value = pair_ratio if pair_ratio is not None else separate
         verdict = "" if value is None else ("met" if value <= limit else "MISSED")
         print(f"| {name} | {shown(value)} | {shown(separate)} | {limit}x | {verdict} |")
-    if any(value is not None for value in floor_two):
-        print(f"| (the floor's own 2 threads / 1 thread, paired: N=1 {shown(floor_two[0])}, "
-              f"N=8 {shown(floor_two[1])}) | | | | |")
+    for count, floor_value in zip(("1", "8"), floor_two):
+        ours_value = paired("two_threads", count)
+        if floor_value is None or ours_value is None:
+            continue
+        # Two threads on two CPUs can slow each other in the hardware (a shared core, power or
+        # memory budget): then the floor, which shares nothing writable, slows down too, and
+        # no library can do better than it. Ours beside the floor's own slowdown:
+        relative = ours_value / floor_value
+        print(f"| 2 threads / 1 thread, N={count}, beside the floor's own (the floor's: "
+              f"{floor_value:.2f}x) | {relative:.2f}x | | 1.2x | "
+              f"{'met' if relative <= 1.2 else 'MISSED'} |")
     cpu = [
         ("2 threads / 1 thread, N=1, CPU time",
          ratio(("cpu:emit_two_threads", ours, "1"), ("cpu:emit", ours, "1")), 1.2),
