@@ -34,11 +34,11 @@ constexpr double batch_seconds = 50e-6;
 constexpr std::size_t stack_span = 128;
 
 /// How many operations make a batch of `run_batch` (which returns its seconds) last about
-/// `seconds`.
-template <class Batch> std::uint64_t calibrate(Batch& run_batch, double seconds = batch_seconds) {
+/// batch_seconds.
+template <class Batch> std::uint64_t calibrate(Batch& run_batch) {
     std::uint64_t ops = 16;
     while (ops < (std::uint64_t{1} << 30)) {
-        if (run_batch(ops) >= seconds) {
+        if (run_batch(ops) >= batch_seconds) {
             break;
         }
         ops *= 2;
@@ -134,14 +134,12 @@ public:
         thread_.join();
     }
 
-    /// Runs `job(stop)` on the companion and `batch()` here, started together (the companion
-    /// is running its job, spinning on the start flag, before `batch` begins), then raises
-    /// `stop` and waits for `job` to return. Returns what `batch` returned.
-    template <class Batch>
-    auto beside(std::function<void(const std::atomic<bool>& stop)> job, Batch&& batch) {
+    /// Runs `job()` on the companion and `batch()` here, started together (the companion is
+    /// spinning on the start flag before `batch` begins), then waits for `job` to return.
+    /// Returns what `batch` returned.
+    template <class Batch> auto beside(std::function<void()> job, Batch&& batch) {
         ready_.store(false, std::memory_order_relaxed);
         go_.store(false, std::memory_order_relaxed);
-        stop_.store(false, std::memory_order_relaxed);
         {
             const std::lock_guard<std::mutex> lock(mutex_);
             job_ = std::move(job);
@@ -152,7 +150,6 @@ public:
         }
         go_.store(true, std::memory_order_release);
         auto result = batch();
-        stop_.store(true, std::memory_order_release);
         std::unique_lock<std::mutex> lock(mutex_);
         done_.wait(lock, [this] { return finished_; });
         return result;
@@ -166,7 +163,7 @@ private:
             if (quit_) {
                 return;
             }
-            const std::function<void(const std::atomic<bool>&)> job = std::move(job_);
+            const std::function<void()> job = std::move(job_);
             job_ = nullptr;
             lock.unlock();
             ready_.store(true, std::memory_order_release);
@@ -174,7 +171,7 @@ private:
             }
             // The companion's stack steps through the offsets too (see run_pairs()).
             auto run_job = [&] {
-                job(stop_);
+                job();
                 return 0.0;
             };
             at_stack_offset(16 * (jobs_++ % (stack_span / 16)), run_job);
@@ -187,13 +184,12 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     std::condition_variable done_;
-    std::function<void(const std::atomic<bool>&)> job_;
+    std::function<void()> job_;
     std::size_t jobs_ = 0; // jobs run so far (the companion's own)
     bool finished_ = false;
     bool quit_ = false;
     alignas(64) std::atomic<bool> ready_{false};
     alignas(64) std::atomic<bool> go_{false};
-    alignas(64) std::atomic<bool> stop_{false};
     std::thread thread_; // last: starts once every member above is built
 };
 

@@ -441,9 +441,8 @@ template <class Library> void paired_two_threads(benchmark::State& state) {
     auto baseline = [&](std::uint64_t ops) { return emit_batch(library, ops); };
     auto candidate = [&](std::uint64_t ops) {
         double beside = 0;
-        const double own =
-            companion.beside([&](const std::atomic<bool>&) { beside = emit_batch(library, ops); },
-                             [&] { return emit_batch(library, ops); });
+        const double own = companion.beside([&] { beside = emit_batch(library, ops); },
+                                            [&] { return emit_batch(library, ops); });
         return (own + beside) / 2;
     };
     paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
