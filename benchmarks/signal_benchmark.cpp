@@ -339,12 +339,17 @@ authevents::UserRegistered sample_event() {
     return event;
 }
 
+/// Handler `index` of the dispatch cases: passes the user's id to slot_for(index).
+auto handler_for(std::size_t index) {
+    return [slot = slot_for(index)](const authevents::UserRegistered& event) {
+        slot(static_cast<int>(event.user.id));
+    };
+}
+
 void dispatch_floor(benchmark::State& state) {
     std::vector<std::function<void(const authevents::UserRegistered&)>> handlers;
     for (std::size_t index = 0; index < slot_count(state); ++index) {
-        handlers.emplace_back([slot = slot_for(index)](const authevents::UserRegistered& event) {
-            slot(static_cast<int>(event.user.id));
-        });
+        handlers.emplace_back(handler_for(index));
     }
     const authevents::UserRegistered event = sample_event();
     for (auto _ : state) {
@@ -358,10 +363,7 @@ void dispatch_authevents(benchmark::State& state) {
     authevents::EventDispatcher dispatcher;
     dispatcher.set_logger(nullptr);
     for (std::size_t index = 0; index < slot_count(state); ++index) {
-        dispatcher.connect<authevents::UserRegistered>(
-            [slot = slot_for(index)](const authevents::UserRegistered& event) {
-                slot(static_cast<int>(event.user.id));
-            });
+        dispatcher.connect<authevents::UserRegistered>(handler_for(index));
     }
     const authevents::UserRegistered event = sample_event();
     for (auto _ : state) {
@@ -448,6 +450,15 @@ template <class Library> void paired_two_threads(benchmark::State& state) {
     paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
 }
 
+/// A dispatch of `dispatcher` (candidate) beside an empty Signal::send (baseline).
+void paired_beside_empty_send(benchmark::State& state, authevents::EventDispatcher& dispatcher) {
+    const auto empty = std::make_unique<ChurnShared<Authevents>>();
+    const authevents::UserRegistered event = sample_event();
+    auto baseline = [&](std::uint64_t ops) { return emit_batch(empty->library, ops); };
+    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
+    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+}
+
 /// The dispatch targets. N=8: a dispatch to 8 handlers (candidate) beside the floor's 8 calls
 /// (baseline). N=0: a dispatch without handlers, logging off (candidate) beside an empty
 /// Signal::send (baseline).
@@ -456,22 +467,17 @@ void paired_dispatch(benchmark::State& state) {
     dispatcher.set_logger(nullptr);
     std::vector<std::function<void(const authevents::UserRegistered&)>> handlers;
     for (std::size_t index = 0; index < slot_count(state); ++index) {
-        auto handler = [slot = slot_for(index)](const authevents::UserRegistered& event) {
-            slot(static_cast<int>(event.user.id));
-        };
-        handlers.emplace_back(handler);
-        dispatcher.connect<authevents::UserRegistered>(handler);
+        handlers.emplace_back(handler_for(index));
+        dispatcher.connect<authevents::UserRegistered>(handler_for(index));
     }
-    const auto empty = std::make_unique<ChurnShared<Authevents>>();
-    const authevents::UserRegistered event = sample_event();
-    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
     if (slot_count(state) == 0) {
-        auto baseline = [&](std::uint64_t ops) { return emit_batch(empty->library, ops); };
-        paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
-    } else {
-        auto baseline = [&](std::uint64_t ops) { return handlers_batch(handlers, event, ops); };
-        paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+        paired_beside_empty_send(state, dispatcher);
+        return;
     }
+    const authevents::UserRegistered event = sample_event();
+    auto baseline = [&](std::uint64_t ops) { return handlers_batch(handlers, event, ops); };
+    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
+    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
 }
 
 /// A dispatch without handlers and a logger keeping warnings (candidate) beside an empty
@@ -480,11 +486,7 @@ void paired_quiet_logger(benchmark::State& state) {
     authevents::EventDispatcher dispatcher;
     dispatcher.set_logger([](authevents::LogLevel, std::string_view) {},
                           authevents::LogLevel::warning);
-    const auto empty = std::make_unique<ChurnShared<Authevents>>();
-    const authevents::UserRegistered event = sample_event();
-    auto baseline = [&](std::uint64_t ops) { return emit_batch(empty->library, ops); };
-    auto candidate = [&](std::uint64_t ops) { return dispatch_batch(dispatcher, event, ops); };
-    paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
+    paired_beside_empty_send(state, dispatcher);
 }
 
 // --- The machine: what a full fence costs, and the writers' process-wide barrier ------------
