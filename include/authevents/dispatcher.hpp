@@ -202,10 +202,11 @@ private:
         DispatchReport report; // the one object every path returns: built in place (NRVO)
         const std::uint32_t flags = flags_.load(std::memory_order_relaxed);
         if (AUTHEVENTS_DETAIL_LIKELY(flags == 0)) {
-            if (!detail::has_slots(ch.signal)) {
+            const auto seen = Emission<Event>::peek(ch.signal); // loaded once for both paths
+            if (seen == nullptr) {
                 ch.counters.add(detail::ChannelCounters::dispatched); // inline: no call
             } else {
-                run_handlers(report, ch, event, sender);
+                run_handlers(report, ch, event, sender, seen);
             }
         } else {
             run_dispatch(report, ch, event, sender, flags);
@@ -227,28 +228,28 @@ private:
                                                  const Event& event, SenderId sender,
                                                  std::uint32_t flags) {
         if (announce(ch, event, sender, flags, report)) {
-            run_handlers(report, ch, event, sender);
+            run_handlers(report, ch, event, sender, Emission<Event>::peek(ch.signal));
         }
     }
 
+    /// The handlers' emission of an Event's signal, inlined into dispatch().
+    template <class Event> using Emission = detail::InlineRobustSend<const Event&>;
+
     /// Calls the handlers of `ch` for `event` (send_robust semantics) and fills `report`
-    /// (empty when called) and the counters. Inline: on the common path (no flag set) it is
-    /// part of the caller, as a send's loop is, so a dispatch pays no call of its own and no
-    /// saved registers per dispatch; a failing handler, the log line and the observers stay
-    /// out of line.
+    /// (empty when called) and the counters; `seen` is the signal's snapshot as the caller
+    /// loaded it (Emission::peek(), nullptr: no handler). Inline: on the common path (no flag
+    /// set) it is part of the caller, as a send's loop is, so a dispatch pays no call of its own
+    /// and no saved registers per dispatch; a failing handler, the log line and the observers
+    /// stay out of line.
     template <class Event>
     AUTHEVENTS_DETAIL_INLINE void run_handlers(DispatchReport& report, detail::Channel<Event>& ch,
-                                               const Event& event, SenderId sender) {
+                                               const Event& event, SenderId sender,
+                                               typename Emission<Event>::Seen seen) {
         HandlerFailed<Event> failed{this, &report};
-        const std::size_t called =
-            detail::InlineRobustSend<const Event&>::run(ch.signal, sender, failed, event);
-        // What follows the handlers' calls is reached through `failed`, whose address the
-        // emission took: the compiler reloads it instead of keeping the dispatcher, the channel
-        // and the report in registers across every call (the loop keeps its own values there).
-        failed.report->handlers_called = called;
-        failed.dispatcher->template channel<Event>().counters.add(
-            detail::ChannelCounters::dispatched, 1, detail::ChannelCounters::handlers_called,
-            called);
+        const std::size_t called = Emission<Event>::run(ch.signal, seen, sender, failed, event);
+        report.handlers_called = called;
+        ch.counters.add(detail::ChannelCounters::dispatched, 1,
+                        detail::ChannelCounters::handlers_called, called);
     }
 
     /// Why a dispatch cannot take its common path: bits of flags_, each kept up to date by
@@ -280,8 +281,9 @@ private:
         return on;
     }
 
-    /// Receives run_dispatch()'s failing handlers: finds the channel again (the same object)
-    /// on that rare path, so that the common path stores two pointers.
+    /// Receives a dispatch's failing handlers: finds the channel again (the same object) on
+    /// that rare path, so that it is two pointers, which the emission copies (see
+    /// Signal::emit_robust_inline()) and the common path never stores.
     template <class Event> struct HandlerFailed {
         EventDispatcher* dispatcher;
         DispatchReport* report;

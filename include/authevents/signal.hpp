@@ -112,6 +112,15 @@ class Connection {
 public:
     /// An empty handle: connected() is false and every operation does nothing.
     Connection() noexcept = default;
+    Connection(const Connection&) noexcept = default;
+    Connection(Connection&&) noexcept = default;
+    Connection& operator=(const Connection&) noexcept = default;
+    Connection& operator=(Connection&&) noexcept = default;
+
+    /// Releases the handle (the slot stays connected). Out of line, so that code that may
+    /// destroy handles, such as the failure list of a report, keeps no register for the
+    /// reference count's inline fast path.
+    AUTHEVENTS_DETAIL_NOINLINE ~Connection() {} // NOLINT(modernize-use-equals-default)
 
     /// True while the slot is connected: not disconnected, its track (if any) not expired,
     /// and its Signal alive. A blocked slot is still connected.
@@ -605,22 +614,32 @@ private:
     }
 
     /// emit_robust(), inlined into its caller: for a caller that is itself one out-of-line
-    /// function per signature (see detail::InlineRobustSend). `sink(SlotError&&)` receives the
-    /// failures; only its address is kept, so that setting up the failure handling costs the
-    /// common path one store.
+    /// function per signature (see detail::InlineRobustSend). `sink(SlotError&&)` (a const
+    /// call) receives the failures; the emission keeps a copy (Sink is small and trivially
+    /// copyable), so that no object of the common path has its address taken and the
+    /// compiler keeps in registers what it chooses.
     template <class Sink>
-    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_inline(const void* sender, Sink& sink,
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_inline(const void* sender, const Sink& sink,
                                                             Args&... args) {
+        return emit_robust_inline(core_->peek(), sender, sink, args...);
+    }
+
+    /// emit_robust_inline() once the caller has `seen` the published snapshot (Core::peek()).
+    template <class Sink>
+    AUTHEVENTS_DETAIL_INLINE std::size_t
+    emit_robust_inline(const typename Core::EntrySnapshot* seen, const void* sender,
+                       const Sink& sink, Args&... args) {
+        static_assert(std::is_trivially_copyable_v<Sink>);
         auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
-        auto failed = [&sink](const Entry& entry) { report_failure(sink, entry); };
-        return core_->emit_robust(sender, call, failed);
+        auto failed = [sink](const Entry& entry) { report_failure(sink, entry); };
+        return core_->emit_robust_seen(seen, sender, call, failed);
     }
 
     /// Hands the exception being handled, thrown by `entry`'s slot, to `sink` as a SlotError.
     /// Finds the signal through the slot's node, so that the loop keeps no register for it.
     /// @throws what the sink throws (e.g. std::bad_alloc).
     template <class Sink>
-    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(Sink& sink, const Entry& entry) {
+    AUTHEVENTS_DETAIL_NOINLINE static void report_failure(const Sink& sink, const Entry& entry) {
         // The emission runs inside a member of the signal: its core is alive.
         const std::shared_ptr<detail::SlotOwner> owner = entry.node->owner.lock();
         std::shared_ptr<detail::SlotNode> node =
@@ -669,10 +688,20 @@ template <class... Args> bool has_slots(const Signal<Args...>& signal) noexcept 
 /// report_failure() per OnError type, not type-erased: the caller is one function per event
 /// type already, and the loop then keeps only the address of `on_error`).
 template <class... Args> struct InlineRobustSend {
+    /// What peek() returns: the signal's published snapshot, or nullptr.
+    using Seen = const typename Signal<Args...>::Core::EntrySnapshot*;
+
+    /// The signal's published snapshot, nullptr when it has no slot (one load): a caller that
+    /// decides on it hands it to run(), which then does not load it again.
+    static Seen peek(const Signal<Args...>& signal) noexcept { return signal.core_->peek(); }
+
+    /// Emits `args` to the slots of `seen` (peek() of `signal`, nullptr: none), each failure
+    /// to `on_error`. Returns how many slots ran.
     template <class OnError>
-    AUTHEVENTS_DETAIL_INLINE static std::size_t run(Signal<Args...>& signal, SenderId sender,
-                                                    OnError& on_error, Args&... args) {
-        return signal.emit_robust_inline(sender.key(), on_error, args...);
+    AUTHEVENTS_DETAIL_INLINE static std::size_t run(Signal<Args...>& signal, Seen seen,
+                                                    SenderId sender, const OnError& on_error,
+                                                    Args&... args) {
+        return signal.emit_robust_inline(seen, sender.key(), on_error, args...);
     }
 };
 } // namespace detail

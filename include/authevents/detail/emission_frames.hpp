@@ -254,7 +254,9 @@ public:
     static EmissionFrame& enter(const void* sender) {
         ThreadRecord* record = this_thread_record_ptr;
         EmissionFrame* frame = record != nullptr ? &record->first.frames[0] : nullptr;
-        if (frame == nullptr || frame->pinned.load(std::memory_order_relaxed) != nullptr) {
+        // The hint keeps the common case (registered, not nested) on the straight path.
+        if (!AUTHEVENTS_DETAIL_LIKELY(frame != nullptr &&
+                                      frame->pinned.load(std::memory_order_relaxed) == nullptr)) {
             frame = &enter_nested();
         }
         // Becomes visible with the pin (a release store), which also marks the frame in use;

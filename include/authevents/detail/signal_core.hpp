@@ -142,6 +142,16 @@ public:
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
                                                      Failed& failed) {
+        return emit_robust_seen(peek(), sender, call, failed);
+    }
+
+    /// emit_robust() once the caller has `seen` the published snapshot (peek(); nullptr: no
+    /// slot, and nothing runs), for a caller that looked before deciding to emit: the
+    /// snapshot is loaded once.
+    template <class Call, class Failed>
+    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_seen(const EntrySnapshot* seen,
+                                                          const void* sender, const Call& call,
+                                                          const Failed& failed) {
         const auto run = [&](EmissionFrame& frame,
                              const EntrySnapshot& snapshot) AUTHEVENTS_DETAIL_INLINE_LAMBDA {
             const Entry* const end = snapshot.end();
@@ -149,12 +159,13 @@ public:
             try {
                 stopped = run_clean(frame, snapshot, end, call);
             } catch (...) {
-                return resume_robust(frame, snapshot, end, call, failed);
+                const typename Guarded<Call, Failed>::Target target{call, failed};
+                return owner_of(snapshot).template resume_robust<Call, Failed>(frame, snapshot, end,
+                                                                               target);
             }
             const typename Guarded<Call, Failed>::Target target{call, failed};
             return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
         };
-        const EntrySnapshot* seen = current_.load(std::memory_order_relaxed);
         return seen == nullptr ? 0 : emit_pinned(seen, sender, run);
     }
 
@@ -174,7 +185,15 @@ public:
     run_rest(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* const from,
              const Entry* const end, const void* sender, Call&& call) {
         const auto called = static_cast<std::size_t>(from - snapshot.begin());
-        return from == end ? called : called + emit_checked(from, end, sender, call, frame);
+        return from == end
+                   ? called
+                   : called + owner_of(snapshot).emit_checked(from, end, sender, call, frame);
+    }
+
+    /// The state `snapshot` belongs to: this one, found through the snapshot, so that an
+    /// emission's code after its slot loop, and its exception path, need no register for it.
+    static BasicSignalCore& owner_of(const EntrySnapshot& snapshot) noexcept {
+        return *static_cast<BasicSignalCore*>(snapshot.owner());
     }
 
     /// Calls the slots of `snapshot`'s clean prefix, up to `end`; returns the entry where it
@@ -208,10 +227,13 @@ public:
 
     /// A call that hands its slot's exception to `failed(entry)` (emit_robust()'s rare paths).
     /// One pointer, so that the call of emit_checked() passes every argument in a register.
+    /// Its target holds copies of the emission's `call` and `failed` (lambdas holding
+    /// references), built only on those paths: the common path takes neither's address, so
+    /// the compiler keeps what they refer to in registers or spills as it sees fit.
     template <class Call, class Failed> struct Guarded {
         struct Target {
-            Call& call;
-            Failed& failed;
+            Call call;
+            Failed failed;
         };
         const Target* target;
         void operator()(const Entry& entry) const {
@@ -225,19 +247,18 @@ public:
 
     /// emit_robust() once a slot of the clean prefix threw (called inside the catch): reports
     /// the slot (the one at the frame's progress, the first while there is none: see
-    /// EmissionScope::passed(); every slot before it ran), then runs the rest checked, each
-    /// call guarded. Returns how many slots ran in all. The emission's sender is read back from
-    /// `frame` (EmissionScope::enter() stored it there): six arguments, all in registers, so
-    /// that its caller needs no frame pointer.
+    /// EmissionScope::passed(); every slot before it ran) to `target.failed`, then runs the
+    /// rest checked, each call guarded. Returns how many slots ran in all. The emission's
+    /// sender is read back from `frame` (EmissionScope::enter() stored it there): five
+    /// arguments, all in registers, so that its caller needs no frame pointer.
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_NOINLINE std::size_t
-    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end, Call& call,
-                  Failed& failed) {
+    resume_robust(EmissionFrame& frame, const EntrySnapshot& snapshot, const Entry* end,
+                  const typename Guarded<Call, Failed>::Target& target) {
         const void* passed = frame.passed.load(std::memory_order_relaxed);
         const Entry* failing =
             passed != nullptr ? static_cast<const Entry*>(passed) : snapshot.begin();
-        failed(*failing);
-        const typename Guarded<Call, Failed>::Target target{call, failed};
+        target.failed(*failing);
         return run_rest(frame, snapshot, failing + 1, end,
                         frame.sender.load(std::memory_order_relaxed),
                         Guarded<Call, Failed>{&target});
@@ -550,8 +571,12 @@ public:
     }
 
     /// False when the signal has no slot (an emission would return at once).
-    [[nodiscard]] bool published() const noexcept {
-        return current_.load(std::memory_order_relaxed) != nullptr;
+    [[nodiscard]] bool published() const noexcept { return peek() != nullptr; }
+
+    /// The published snapshot (nullptr when the signal has no slot), as an emission first
+    /// reads it: a relaxed load, valid only to hand to emit_robust_seen(), which pins it.
+    [[nodiscard]] const EntrySnapshot* peek() const noexcept {
+        return current_.load(std::memory_order_relaxed);
     }
 
     [[nodiscard]] bool blocked() const noexcept {
@@ -955,7 +980,7 @@ private:
             snapshot->clear();
             return snapshot;
         }
-        return EntrySnapshot::create(capacity);
+        return EntrySnapshot::create(capacity, this);
     }
 
     /// Keeps an unused snapshot for reuse (the larger of it and the spare), frees the other.

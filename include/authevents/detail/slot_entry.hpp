@@ -111,11 +111,16 @@ template <class Entry> class Snapshot {
     static_assert(std::is_trivially_copyable_v<Entry>);
 
 public:
-    /// Allocates an empty snapshot with room for `capacity` entries.
-    static Snapshot* create(std::size_t capacity) {
+    /// Allocates an empty snapshot with room for `capacity` entries, belonging to `owner` (the
+    /// signal state that publishes it, see owner()).
+    static Snapshot* create(std::size_t capacity, void* owner) {
         void* memory = ::operator new(sizeof(Snapshot) + capacity * sizeof(Entry));
-        return ::new (memory) Snapshot(capacity);
+        return ::new (memory) Snapshot(capacity, owner);
     }
+
+    /// The signal state that made the snapshot and publishes it: an emission's rare paths find
+    /// it here rather than keep a register for it through the slot loop. Immutable.
+    [[nodiscard]] void* owner() const noexcept { return owner_; }
 
     static void destroy(const Snapshot* snapshot) noexcept {
         if (snapshot != nullptr) {
@@ -225,7 +230,7 @@ public:
     }
 
 private:
-    explicit Snapshot(std::size_t capacity) noexcept : capacity_(capacity) {
+    Snapshot(std::size_t capacity, void* owner) noexcept : capacity_(capacity), owner_(owner) {
         end_.store(entries(), std::memory_order_relaxed);
         clean_end_.store(entries(), std::memory_order_relaxed);
     }
@@ -233,9 +238,12 @@ private:
     Entry* entries() noexcept { return reinterpret_cast<Entry*>(this + 1); }
     const Entry* entries() const noexcept { return reinterpret_cast<const Entry*>(this + 1); }
 
-    alignas(Entry) std::atomic<const Entry*> end_{nullptr}; // entries() + size()
+    // entries() + clean_count(). First, so that its address is the snapshot's: the slot loop,
+    // which re-reads it before each call, then needs no register of its own for it.
+    alignas(Entry) std::atomic<const Entry*> clean_end_{nullptr};
+    std::atomic<const Entry*> end_{nullptr}; // entries() + size()
     std::size_t capacity_;
-    std::atomic<const Entry*> clean_end_{nullptr}; // entries() + clean_count()
+    void* owner_;
     // dead_run(), packed: first | last << 32 (one load reads both; on the line of end_, which
     // every emission reads anyway).
     std::atomic<std::uint64_t> dead_run_{0};
