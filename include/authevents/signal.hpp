@@ -629,7 +629,9 @@ private:
     AUTHEVENTS_DETAIL_INLINE std::size_t
     emit_robust_inline(const typename Core::EntrySnapshot* seen, const void* sender,
                        const Sink& sink, Args&... args) {
-        static_assert(std::is_trivially_copyable_v<Sink>);
+        static_assert(std::is_trivially_copyable_v<Sink>,
+                      "authevents: a robust emission's failure sink is copied into its rare "
+                      "paths, so it must be small and trivially copyable (hold pointers)");
         auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         auto failed = [sink](const Entry& entry) { report_failure(sink, entry); };
         return core_->emit_robust_seen(seen, sender, call, failed);
@@ -681,12 +683,11 @@ template <class... Args> bool has_slots(const Signal<Args...>& signal) noexcept 
     return signal.core_->published();
 }
 
-/// Signal<Args...>::send_robust_each() with the emission inlined into the caller, for a caller
-/// that is itself one out-of-line function per signature, so that one function holds the
-/// caller's own steps and the slot loop (EventDispatcher::dispatch()). Same semantics and
-/// exceptions as send_robust_each(); `on_error(SlotError&&)` is called out of line (one
-/// report_failure() per OnError type, not type-erased: the caller is one function per event
-/// type already, and the loop then keeps only the address of `on_error`).
+/// Signal<Args...>::send_robust_each() with the emission inlined into the caller, so that one
+/// function holds the caller's own steps and the slot loop (EventDispatcher::dispatch()). Same
+/// semantics and exceptions as send_robust_each(); `on_error(SlotError&&)`, a const call on a
+/// small trivially copyable object, is called out of line (one report_failure() per OnError
+/// type, not type-erased) on a copy that only the rare paths hold.
 template <class... Args> struct InlineRobustSend {
     /// What peek() returns: the signal's published snapshot, or nullptr.
     using Seen = const typename Signal<Args...>::Core::EntrySnapshot*;
