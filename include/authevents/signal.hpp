@@ -609,22 +609,15 @@ private:
     /// (SignalCore::resume_robust(), report_failure()).
     AUTHEVENTS_DETAIL_NOINLINE AUTHEVENTS_DETAIL_LINE_ALIGNED std::size_t
     emit_robust(const void* sender, detail::FailureSink sink, Args&... args) {
-        const detail::FailureSink& erased = sink;
-        return emit_robust_inline(sender, erased, args...);
-    }
-
-    /// emit_robust(), inlined into its caller: for a caller that is itself one out-of-line
-    /// function per signature (see detail::InlineRobustSend). `sink(SlotError&&)` (a const
-    /// call) receives the failures; the emission keeps a copy (Sink is small and trivially
-    /// copyable), so that no object of the common path has its address taken and the
-    /// compiler keeps in registers what it chooses.
-    template <class Sink>
-    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_inline(const void* sender, const Sink& sink,
-                                                            Args&... args) {
         return emit_robust_inline(core_->peek(), sender, sink, args...);
     }
 
-    /// emit_robust_inline() once the caller has `seen` the published snapshot (Core::peek()).
+    /// emit_robust(), inlined into its caller: for a caller that is itself one out-of-line
+    /// function per signature (see detail::InlineRobustSend), from `seen`, the published
+    /// snapshot as the caller loaded it (Core::peek()). `sink(SlotError&&)` (a const call)
+    /// receives the failures; the emission keeps a copy (Sink is small and trivially
+    /// copyable), so that no object of the common path has its address taken and the
+    /// compiler keeps in registers what it chooses.
     template <class Sink>
     AUTHEVENTS_DETAIL_INLINE std::size_t
     emit_robust_inline(const typename Core::EntrySnapshot* seen, const void* sender,

@@ -139,15 +139,8 @@ public:
     /// ones included. The clean prefix runs send()'s loop inside a single try: no landing pad
     /// inside the loop, so nothing the loop changes (its cursor) is live on an exception
     /// edge, which would keep it in memory. The rare paths guard each call instead.
-    template <class Call, class Failed>
-    AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust(const void* sender, Call& call,
-                                                     Failed& failed) {
-        return emit_robust_seen(peek(), sender, call, failed);
-    }
-
-    /// emit_robust() once the caller has `seen` the published snapshot (peek(); nullptr: no
-    /// slot, and nothing runs), for a caller that looked before deciding to emit: the
-    /// snapshot is loaded once.
+    /// `seen` is the published snapshot as the caller loaded it (peek(); nullptr: no slot, and
+    /// nothing runs): a caller that looks before deciding to emit loads it once.
     template <class Call, class Failed>
     AUTHEVENTS_DETAIL_INLINE std::size_t emit_robust_seen(const EntrySnapshot* seen,
                                                           const void* sender, const Call& call,
@@ -574,7 +567,7 @@ public:
     [[nodiscard]] bool published() const noexcept { return peek() != nullptr; }
 
     /// The published snapshot (nullptr when the signal has no slot), as an emission first
-    /// reads it: a relaxed load, valid only to hand to emit_robust_seen(), which pins it.
+    /// reads it: a relaxed load, valid only to hand to an emission, which pins it.
     [[nodiscard]] const EntrySnapshot* peek() const noexcept {
         return current_.load(std::memory_order_relaxed);
     }
