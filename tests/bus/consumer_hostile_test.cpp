@@ -364,14 +364,16 @@ TEST_CASE("consumer: a handler slower than claim_min_idle keeps its claim and ru
     std::atomic<bool> finished{false};
     dispatcher.user_registered.connect([&](const UserRegistered&) {
         ++calls;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1500)); // 5 x claim_min_idle
+        std::this_thread::sleep_for(std::chrono::milliseconds(2500)); // 5 x claim_min_idle
         finished = true;
     });
     // Separate in-memory inboxes: only the refreshed claim keeps the other member off.
     MemoryDedupStore first_inbox;
     MemoryDedupStore second_inbox;
     ConsumerOptions options = fast_options("worker-1");
-    options.claim_min_idle = std::chrono::milliseconds(300); // refreshed every 100 ms
+    // Refreshed every 167 ms: the margin rides out a stall of the keeper's Redis writes, each
+    // waiting for an fsync (appendfsync always) that a busy disk can make slow.
+    options.claim_min_idle = std::chrono::milliseconds(500);
     StreamConsumer first(server.endpoint(), dispatcher, first_inbox, options);
     options.consumer = "worker-2";
     StreamConsumer second(server.endpoint(), dispatcher, second_inbox, options);
@@ -396,20 +398,26 @@ TEST_CASE("consumer: a duplicate entry reaching another member mid-run waits, th
     RedisDedupStore inbox(server.endpoint());
     test_bus::QuietDispatcher dispatcher;
     std::atomic<int> calls{0};
-    std::atomic<bool> release{false};
+    test_sync::Gate release;
     dispatcher.user_registered.connect([&](const UserRegistered&) {
         ++calls;
-        while (!release) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
+        // Bounded: if a claim lapsed and the second member ran this on the test's own thread,
+        // waiting for `release` forever would hang the run instead of failing `calls == 1`.
+        release.wait_for(std::chrono::seconds(20));
     });
-    StreamConsumer first(server.endpoint(), dispatcher, inbox, fast_options("worker-1"));
+    // The claims must outlast any stall of the machine: each write waits for Redis's fsync
+    // (appendfsync always), which takes tens of milliseconds on a busy disk, and a claim that
+    // lapses lets the other member run the event too (at-least-once, a failure here).
+    ConsumerOptions options = fast_options("worker-1");
+    options.claim_min_idle = std::chrono::seconds(3);
+    StreamConsumer first(server.endpoint(), dispatcher, inbox, options);
     first.start();
     REQUIRE(test_sync::eventually([&] { return calls == 1; }));
     add(redis, event); // the relay's duplicate, read by the other member while the first runs
-    StreamConsumer second(server.endpoint(), dispatcher, inbox, fast_options("worker-2"));
+    options.consumer = "worker-2";
+    StreamConsumer second(server.endpoint(), dispatcher, inbox, options);
     CHECK(poll_until(second, [&] { return second.stats().busy >= 1; }));
-    release = true;
+    release.open();
     // Either member may skip the duplicate (the first one's own scan may claim the idle entry
     // first), and a scan may also skip the original when it takes that entry between the first
     // member's inbox record and its acknowledgement: count skips, never handler calls, twice.
