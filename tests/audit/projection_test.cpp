@@ -11,6 +11,7 @@
 #include "../bus/redis_server.hpp"
 #include "../catch_compat.hpp"
 #include "../log_capture.hpp"
+#include "../text_helpers.hpp"
 
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -396,9 +397,7 @@ std::int64_t checkpoint_of(ProjectionRunner& runner, const std::string& name) {
     return -1;
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using test_text::contains;
 
 // Runs every case below against one store factory.
 template <class MakeStore> void projection_cases(MakeStore make_store) {

@@ -7,6 +7,7 @@
 #include "audit/store_contract.hpp"
 #include "bus/sqlite_test_helpers.hpp"
 #include "catch_compat.hpp"
+#include "text_helpers.hpp"
 
 #include <sqlite3.h>
 
@@ -41,9 +42,7 @@ template <class Exception, class Body> std::string error_of(Body&& body) {
     return "";
 }
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using test_text::contains;
 
 using bus_test::file_bytes;
 

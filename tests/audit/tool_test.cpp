@@ -13,6 +13,7 @@
 #include "audit/tool_runner.hpp"
 #include "bus/sqlite_test_helpers.hpp"
 #include "catch_compat.hpp"
+#include "text_helpers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -37,9 +38,7 @@ using authevents::User;
 using bus_test::file_bytes;
 using bus_test::TempDir;
 
-bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using test_text::contains;
 
 std::vector<nlohmann::json> json_lines(const std::string& text) {
     std::vector<nlohmann::json> lines;

@@ -5,6 +5,7 @@
 #include "event_samples.hpp"
 #include "redis_server.hpp"
 #include "sqlite_test_helpers.hpp"
+#include "text_helpers.hpp"
 
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/relay_options.hpp>
@@ -44,10 +45,7 @@ template <class Action> std::string error_of(Action&& action) {
     return "<no exception>";
 }
 
-/// True when `text` contains `part`.
-inline bool contains(const std::string& text, const std::string& part) {
-    return text.find(part) != std::string::npos;
-}
+using test_text::contains;
 
 /// One entry read back with XRANGE: its id and its fields in order.
 struct Entry {

@@ -27,38 +27,36 @@ using std::chrono::milliseconds;
 
 namespace {
 
-DedupKey key(const std::string& id, const std::string& group = "notifications") {
-    return DedupKey{"events", group, id};
-}
+using bus_test::dedup_key;
 
 constexpr milliseconds long_lease{60000};
 
 /// Claims then completes `id`, as a consumer does after its handlers succeeded.
 void handle(DedupStore& store, const std::string& id) {
-    REQUIRE(store.claim(key(id), "worker-1", long_lease) == ClaimState::claimed);
-    store.complete(key(id));
+    REQUIRE(store.claim(dedup_key(id), "worker-1", long_lease) == ClaimState::claimed);
+    store.complete(dedup_key(id));
 }
 
 /// The inbox contract every store keeps.
 void check_contract(DedupStore& store) {
     // A claim excludes other owners until released, completed or expired.
-    CHECK(store.claim(key("a"), "worker-1", long_lease) == ClaimState::claimed);
-    CHECK(store.claim(key("a"), "worker-2", long_lease) == ClaimState::in_progress);
-    CHECK_FALSE(store.done(key("a")));
+    CHECK(store.claim(dedup_key("a"), "worker-1", long_lease) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("a"), "worker-2", long_lease) == ClaimState::in_progress);
+    CHECK_FALSE(store.done(dedup_key("a")));
     // Only the holder releases; then a retry claims it again.
-    store.release(key("a"), "worker-2");
-    CHECK(store.claim(key("a"), "worker-2", long_lease) == ClaimState::in_progress);
-    store.release(key("a"), "worker-1");
-    CHECK(store.claim(key("a"), "worker-2", long_lease) == ClaimState::claimed);
-    store.complete(key("a"));
-    store.complete(key("a")); // idempotent
-    CHECK(store.done(key("a")));
-    CHECK(store.claim(key("a"), "worker-1", long_lease) == ClaimState::done);
-    store.release(key("a"), "worker-2"); // no effect on a done key
-    CHECK(store.done(key("a")));
+    store.release(dedup_key("a"), "worker-2");
+    CHECK(store.claim(dedup_key("a"), "worker-2", long_lease) == ClaimState::in_progress);
+    store.release(dedup_key("a"), "worker-1");
+    CHECK(store.claim(dedup_key("a"), "worker-2", long_lease) == ClaimState::claimed);
+    store.complete(dedup_key("a"));
+    store.complete(dedup_key("a")); // idempotent
+    CHECK(store.done(dedup_key("a")));
+    CHECK(store.claim(dedup_key("a"), "worker-1", long_lease) == ClaimState::done);
+    store.release(dedup_key("a"), "worker-2"); // no effect on a done key
+    CHECK(store.done(dedup_key("a")));
 
     // Keys are per group (and stream): another group's done key hides nothing.
-    CHECK(store.claim(key("a", "analytics"), "worker-1", long_lease) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("a", "analytics"), "worker-1", long_lease) == ClaimState::claimed);
     CHECK(store.claim(DedupKey{"other", "notifications", "a"}, "w", long_lease) ==
           ClaimState::claimed);
     // ':' in names cannot make two keys collide.
@@ -67,16 +65,16 @@ void check_contract(DedupStore& store) {
     CHECK(store.claim(DedupKey{"a", "b:c", "d"}, "x", long_lease) == ClaimState::claimed);
 
     // An expired lease can be taken over; the holder's own name re-takes it (a restart).
-    CHECK(store.claim(key("b"), "worker-1", milliseconds(1)) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("b"), "worker-1", milliseconds(1)) == ClaimState::claimed);
     std::this_thread::sleep_for(milliseconds(20));
-    CHECK(store.claim(key("b"), "worker-2", long_lease) == ClaimState::claimed);
-    CHECK(store.claim(key("b"), "worker-2", long_lease) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("b"), "worker-2", long_lease) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("b"), "worker-2", long_lease) == ClaimState::claimed);
     // extend() keeps a short lease alive for its owner only.
-    CHECK(store.claim(key("c"), "worker-1", milliseconds(50)) == ClaimState::claimed);
-    store.extend(key("c"), "worker-1", long_lease);
-    store.extend(key("c"), "worker-2", milliseconds(1));
+    CHECK(store.claim(dedup_key("c"), "worker-1", milliseconds(50)) == ClaimState::claimed);
+    store.extend(dedup_key("c"), "worker-1", long_lease);
+    store.extend(dedup_key("c"), "worker-2", milliseconds(1));
     std::this_thread::sleep_for(milliseconds(80));
-    CHECK(store.claim(key("c"), "worker-2", long_lease) == ClaimState::in_progress);
+    CHECK(store.claim(dedup_key("c"), "worker-2", long_lease) == ClaimState::in_progress);
 }
 
 } // namespace
@@ -98,19 +96,19 @@ TEST_CASE("a memory store forgets the oldest done keys beyond its capacity") {
     for (const char* id : {"1", "2", "3"}) {
         handle(store, id);
     }
-    store.complete(key("1")); // already done: does not count as new
+    store.complete(dedup_key("1")); // already done: does not count as new
     handle(store, "4");
     CHECK(store.size() == 3);
-    CHECK_FALSE(store.done(key("1")));
-    CHECK(store.done(key("2")));
-    CHECK(store.done(key("3")));
-    CHECK(store.done(key("4")));
+    CHECK_FALSE(store.done(dedup_key("1")));
+    CHECK(store.done(dedup_key("2")));
+    CHECK(store.done(dedup_key("3")));
+    CHECK(store.done(dedup_key("4")));
     for (int i = 0; i < 1000; ++i) {
         handle(store, "x" + std::to_string(i));
     }
     CHECK(store.size() == 3);
-    CHECK(store.done(key("x999")));
-    CHECK_FALSE(store.done(key("x996")));
+    CHECK(store.done(dedup_key("x999")));
+    CHECK_FALSE(store.done(dedup_key("x996")));
 }
 
 TEST_CASE("a memory store of capacity 0 is rejected") {
@@ -123,19 +121,19 @@ TEST_CASE("an SQLite store survives reopening") {
     {
         SqliteDedupStore store(path);
         CHECK(store.path() == path);
-        CHECK_FALSE(store.done(key("a")));
+        CHECK_FALSE(store.done(dedup_key("a")));
         handle(store, "a");
         handle(store, "b");
         CHECK(store.size() == 2);
     }
     SqliteDedupStore reopened(path);
-    CHECK(reopened.done(key("a")));
-    CHECK(reopened.done(key("b")));
-    CHECK_FALSE(reopened.done(key("c")));
+    CHECK(reopened.done(dedup_key("a")));
+    CHECK(reopened.done(dedup_key("b")));
+    CHECK_FALSE(reopened.done(dedup_key("c")));
     CHECK(reopened.size() == 2);
 
     SqliteDedupStore other_table(path, "other_consumer");
-    CHECK_FALSE(other_table.done(key("a")));
+    CHECK_FALSE(other_table.done(dedup_key("a")));
 }
 
 TEST_CASE("an SQLite store refuses a table of the old layout, naming the migration") {
@@ -160,13 +158,13 @@ TEST_CASE("an SQLite store prunes old done keys only") {
     SqliteDedupStore store(dir.file("dedup.db"));
     handle(store, "a");
     handle(store, "b");
-    CHECK(store.claim(key("running"), "worker-1", long_lease) == ClaimState::claimed);
+    CHECK(store.claim(dedup_key("running"), "worker-1", long_lease) == ClaimState::claimed);
     CHECK(store.prune(std::chrono::hours(1)) == 0);
-    CHECK(store.done(key("a")));
+    CHECK(store.done(dedup_key("a")));
     CHECK(store.prune(milliseconds(0)) == 2); // the live claim stays
-    CHECK_FALSE(store.done(key("a")));
+    CHECK_FALSE(store.done(dedup_key("a")));
     CHECK(store.size() == 0);
-    CHECK(store.claim(key("running"), "worker-2", long_lease) == ClaimState::in_progress);
+    CHECK(store.claim(dedup_key("running"), "worker-2", long_lease) == ClaimState::in_progress);
     CHECK_THROWS_AS(store.prune(milliseconds(-1)), std::invalid_argument);
 }
 
@@ -178,7 +176,7 @@ TEST_CASE("an SQLite store validates its table name and path; :memory: works") {
     CHECK_THROWS_AS(SqliteDedupStore(dir.file("missing/dedup.db")), authevents::bus::SqliteError);
     SqliteDedupStore memory(":memory:");
     handle(memory, "a");
-    CHECK(memory.done(key("a")));
+    CHECK(memory.done(dedup_key("a")));
 }
 
 TEST_CASE("dedup stores give each event to exactly one of many concurrent claimers") {
@@ -199,7 +197,7 @@ TEST_CASE("dedup stores give each event to exactly one of many concurrent claime
         DedupStore& mine = second_connection && t % 2 == 1 ? *second_connection : *store;
         const std::string owner = "worker-" + std::to_string(t);
         for (int i = 0; i < events; ++i) {
-            const DedupKey id = key("event-" + std::to_string(i));
+            const DedupKey id = dedup_key("event-" + std::to_string(i));
             if (mine.claim(id, owner, long_lease) == ClaimState::claimed) {
                 ++runs[static_cast<std::size_t>(i)];
                 mine.complete(id);
@@ -209,6 +207,6 @@ TEST_CASE("dedup stores give each event to exactly one of many concurrent claime
     for (int i = 0; i < events; ++i) {
         INFO(i);
         CHECK(runs[static_cast<std::size_t>(i)] == 1);
-        CHECK(store->done(key("event-" + std::to_string(i))));
+        CHECK(store->done(dedup_key("event-" + std::to_string(i))));
     }
 }

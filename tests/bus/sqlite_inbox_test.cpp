@@ -33,9 +33,7 @@ using std::chrono::milliseconds;
 
 namespace {
 
-DedupKey key(const std::string& id, const std::string& group = "notifications") {
-    return DedupKey{"events", group, id};
-}
+using bus_test::dedup_key;
 
 using test_bus::exec_sql;
 
@@ -79,24 +77,25 @@ TEST_CASE("sqlite inbox: a handler failing after writing rolls back; the retry c
         });
     const UserRegistered event = samples::user_registered();
 
-    const Delivery first = deliver(f.inbox, f.events, key("e1"), event);
+    const Delivery first = deliver(f.inbox, f.events, dedup_key("e1"), event);
     CHECK(first.state == ClaimState::claimed);
     CHECK_FALSE(first.report.ok());
     CHECK(f.credits() == 0); // the write was rolled back with the inbox row
-    CHECK_FALSE(f.inbox.done(key("e1")));
+    CHECK_FALSE(f.inbox.done(dedup_key("e1")));
 
-    const Delivery retry = deliver(f.inbox, f.events, key("e1"), event);
+    const Delivery retry = deliver(f.inbox, f.events, dedup_key("e1"), event);
     CHECK(retry.state == ClaimState::claimed);
     CHECK(retry.report.ok());
     CHECK(f.credits() == 1);
-    CHECK(f.inbox.done(key("e1")));
+    CHECK(f.inbox.done(dedup_key("e1")));
 
     // Redelivered (a relay duplicate, or a crash before XACK): skipped, nothing written.
-    CHECK(deliver(f.inbox, f.events, key("e1"), event).state == ClaimState::done);
+    CHECK(deliver(f.inbox, f.events, dedup_key("e1"), event).state == ClaimState::done);
     CHECK(f.credits() == 1);
     CHECK(attempts == 2);
     // Keys are per group: another group runs it too.
-    CHECK(deliver(f.inbox, f.events, key("e1", "analytics"), event).state == ClaimState::claimed);
+    CHECK(deliver(f.inbox, f.events, dedup_key("e1", "analytics"), event).state ==
+          ClaimState::claimed);
     CHECK(f.credits() == 2);
     CHECK(f.inbox.size() == 2);
 }
@@ -115,10 +114,11 @@ TEST_CASE("sqlite inbox: every transactional handler of an event shares one tran
                 throw std::runtime_error("second handler failed");
             }
         });
-    CHECK_FALSE(deliver(f.inbox, f.events, key("e1"), samples::user_registered()).report.ok());
+    CHECK_FALSE(
+        deliver(f.inbox, f.events, dedup_key("e1"), samples::user_registered()).report.ok());
     CHECK(f.credits() == 0); // the first handler's write is undone too
     fail = false;
-    CHECK(deliver(f.inbox, f.events, key("e1"), samples::user_registered()).report.ok());
+    CHECK(deliver(f.inbox, f.events, dedup_key("e1"), samples::user_registered()).report.ok());
     CHECK(f.credits() == 2);
 }
 
@@ -150,10 +150,10 @@ TEST_CASE("sqlite inbox: a commit that fails leaves nothing and the key not done
                      "ROLLBACK"); // a handler ending the transaction itself: refused at commit
             exec_sql(tx.connection(), "INSERT INTO credits VALUES (2, 2)");
         });
-    REQUIRE(f.inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
+    REQUIRE(f.inbox.claim(dedup_key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
     CHECK(f.events.dispatch(samples::user_registered()).ok());
-    CHECK_THROWS_AS(f.inbox.complete(key("e1")), SqliteError);
-    CHECK_FALSE(f.inbox.done(key("e1")));
+    CHECK_THROWS_AS(f.inbox.complete(dedup_key("e1")), SqliteError);
+    CHECK_FALSE(f.inbox.done(dedup_key("e1")));
     // The handler's second insert ran outside any transaction: the commit refused rather than
     // recording the event as handled with half its effects.
     CHECK(f.credits() == 1);
@@ -167,11 +167,11 @@ TEST_CASE("sqlite inbox: a write lock held by another connection makes the claim
     SqliteInbox inbox(path, options);
     bus_test::Db other(path);
     other.exec("BEGIN IMMEDIATE");
-    CHECK(inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::in_progress);
+    CHECK(inbox.claim(dedup_key("e1"), "worker-1", milliseconds(1000)) == ClaimState::in_progress);
     other.exec("COMMIT");
-    CHECK(inbox.claim(key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
-    inbox.complete(key("e1"));
-    CHECK(inbox.done(key("e1")));
+    CHECK(inbox.claim(dedup_key("e1"), "worker-1", milliseconds(1000)) == ClaimState::claimed);
+    inbox.complete(dedup_key("e1"));
+    CHECK(inbox.done(dedup_key("e1")));
 }
 
 TEST_CASE("sqlite inbox: threads sharing one inbox handle one event at a time") {
@@ -193,7 +193,7 @@ TEST_CASE("sqlite inbox: threads sharing one inbox handle one event at a time") 
         threads.emplace_back([&, t] {
             for (int i = 0; i < per_thread; ++i) {
                 // Each event delivered twice, as duplicates across threads would be.
-                const DedupKey k = key("e" + std::to_string(i));
+                const DedupKey k = dedup_key("e" + std::to_string(i));
                 (void)deliver(f.inbox, f.events, k, samples::user_registered());
                 if (t == 2) {
                     CHECK(f.events.dispatch(samples::user_registered()).ok()); // local
@@ -240,10 +240,10 @@ TEST_CASE("sqlite inbox: prune forgets old rows; a handler's slot goes with its 
         SqliteInbox inbox(dir.file("app.db"));
         inbox.connect<UserRegistered>(
             events, [&](const UserRegistered&, SqliteInbox::Transaction&) { ++calls; });
-        REQUIRE(inbox.claim(key("old"), "w", milliseconds(1000)) == ClaimState::claimed);
-        inbox.complete(key("old"));
-        inbox.complete(key("marked")); // without a claim: recorded on its own
-        CHECK(inbox.done(key("marked")));
+        REQUIRE(inbox.claim(dedup_key("old"), "w", milliseconds(1000)) == ClaimState::claimed);
+        inbox.complete(dedup_key("old"));
+        inbox.complete(dedup_key("marked")); // without a claim: recorded on its own
+        CHECK(inbox.done(dedup_key("marked")));
         CHECK(inbox.prune(milliseconds(3600000)) == 0);
         CHECK(inbox.prune(milliseconds(0)) == 2);
         CHECK(inbox.size() == 0);

@@ -2,6 +2,8 @@
 // plain sqlite3 connection standing for the service's own.
 #pragma once
 
+#include <authevents/bus/dedup.hpp>
+
 #include <sqlite3.h>
 
 #include <atomic>
@@ -16,7 +18,12 @@
 
 namespace bus_test {
 
-// A fresh, uniquely named directory under the system temp directory; removed with its files.
+/// The key the dedup store and inbox tests use for event `id` (stream "events").
+inline authevents::bus::DedupKey dedup_key(const std::string& id,
+                                           const std::string& group = "notifications") {
+    return authevents::bus::DedupKey{"events", group, id};
+}
+
 // Every byte of the file at `path` (empty when it cannot be read).
 inline std::string file_bytes(const std::string& path) {
     std::ifstream in(path, std::ios::binary);
@@ -25,6 +32,7 @@ inline std::string file_bytes(const std::string& path) {
     return bytes.str();
 }
 
+// A fresh, uniquely named directory under the system temp directory; removed with its files.
 class TempDir {
 public:
     TempDir() {
