@@ -266,8 +266,8 @@ TEST_CASE("postgres outbox: three relays on one outbox publish each record once,
 
 TEST_CASE("postgres outbox: a relay killed mid-batch loses nothing; the next relay publishes its "
           "batch again") {
-    // No Watchdog of its own: the child is forked while the only other thread is the hang
-    // watch's (hang_watch.cpp), which holds no lock the child needs.
+    // No Watchdog of its own: the child is forked while the only other thread is the test
+    // case's watchdog (hang_watch.cpp), which holds no lock the child needs.
     test_redis::RedisServer redis_server;
     const std::string info = test_postgres::shared_server().create_database();
     {

@@ -379,7 +379,7 @@ TEST_CASE("relay: when the active relay's process is killed, the waiting relay t
     RelayOptions options = test_bus::fast_relay_options(4);
     options.lease_duration = std::chrono::milliseconds(3000);
     // The active relay runs in a child process, forked before this test starts a thread (the
-    // hang watch's thread, hang_watch.cpp, holds no lock the child needs).
+    // test case's watchdog, hang_watch.cpp, holds no lock the child needs).
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
