@@ -481,11 +481,13 @@ public:
 
     /// Calls, in order, every slot connected for any sender.
     /// @throws the first exception a slot throws; the remaining slots then do not run.
-    void send(Args... args) { emit(nullptr, args...); }
+    AUTHEVENTS_DETAIL_INLINE void send(Args... args) { emit(nullptr, args...); }
 
     /// Calls, in order, every slot connected for any sender or for `sender`.
     /// @throws the first exception a slot throws; the remaining slots then do not run.
-    void send_from(SenderId sender, Args... args) { emit(sender.key(), args...); }
+    AUTHEVENTS_DETAIL_INLINE void send_from(SenderId sender, Args... args) {
+        emit(sender.key(), args...);
+    }
 
     /// Like send(), but every slot runs: each exception is caught and returned, in slot order.
     std::vector<SlotError> send_robust(Args... args) { return collect_failures(nullptr, args...); }
@@ -598,7 +600,7 @@ private:
             detail::connect_erased(core_, entry, std::move(callable), function, given, queued));
     }
 
-    void emit(const void* sender, Args&... args) {
+    AUTHEVENTS_DETAIL_INLINE void emit(const void* sender, Args&... args) {
         auto call = [&args...](const Entry& entry) { entry.template call<Args...>(args...); };
         core_->emit(sender, call);
     }
