@@ -209,13 +209,21 @@ public:
         // one store fewer than slots, none for a single slot. Through `frame`, not the scope,
         // which lives in memory (for its destructor) and would be reloaded before each store.
         if (entry < snapshot.clean_end()) {
+            // The cursor is an address held as an integer: clang turns the atomic store of a
+            // pointer into a store of an integer, and with a pointer cursor kept both, one more
+            // register and one more add per slot (in a dispatch, the frame then went to the
+            // stack and was reloaded before each store). g++ makes the same code either way.
+            auto at = reinterpret_cast<std::uintptr_t>(entry);
+            const auto stop = reinterpret_cast<std::uintptr_t>(end);
             for (;;) { // one call site, so that `call` is inlined once
-                call(*entry);
-                if (++entry == end || entry >= snapshot.clean_end()) {
+                call(*reinterpret_cast<const Entry*>(at));
+                at += sizeof(Entry);
+                if (at == stop || at >= reinterpret_cast<std::uintptr_t>(snapshot.clean_end())) {
                     break;
                 }
-                EmissionScope::passed(frame, entry);
+                EmissionScope::passed(frame, reinterpret_cast<const void*>(at));
             }
+            entry = reinterpret_cast<const Entry*>(at);
         }
         return entry;
     }
