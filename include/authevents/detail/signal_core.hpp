@@ -318,7 +318,7 @@ public:
                 insert_locked(node, entry, released);
             } catch (...) {
                 if (reused) {
-                    unfreed_.push_back(std::move(node)); // back where it was: no reallocation
+                    unfreed_.push_back(Doomed{std::move(node)}); // where it was: no reallocation
                 }
                 throw;
             }
@@ -330,7 +330,7 @@ public:
     /// Disconnects the live slots matching `match(node)`; returns how many.
     template <class Match> std::size_t disconnect_matching(Match&& match) {
         std::vector<std::shared_ptr<SlotNode>> released;
-        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
+        std::vector<Doomed> unfreed; // freed after the unlock
         std::size_t disconnected = 0;
         {
             const std::lock_guard<WriterLock> lock(writer_);
@@ -524,19 +524,20 @@ public:
         if (found != live_.end()) {
             return *found;
         }
-        for (const Doomed& doomed : doomed_) {
-            if (doomed.node.get() == &node) {
-                return doomed.node;
+        for (const std::vector<Doomed>* list : {&doomed_, &unfreed_}) {
+            for (const Doomed& doomed : *list) {
+                if (doomed.node.get() == &node) {
+                    return doomed.node;
+                }
             }
         }
-        found = std::find_if(unfreed_.begin(), unfreed_.end(), same);
-        return found != unfreed_.end() ? *found : nullptr;
+        return nullptr;
     }
 
     /// Disconnects every slot; used by disconnect_all() and by ~Signal.
     void disconnect_all() {
         std::vector<std::shared_ptr<SlotNode>> released;
-        std::vector<std::shared_ptr<SlotNode>> unfreed; // freed after the unlock
+        std::vector<Doomed> unfreed; // freed after the unlock
         {
             const std::lock_guard<WriterLock> lock(writer_);
             // Unlisted first: once a slot reads as disconnected, no emission calls it unchecked.
@@ -594,6 +595,8 @@ private:
         /// from now on is visible to a scan (see reclaim()).
         bool fenced = false;
     };
+    /// A node dropped from the published list, waiting until no snapshot an emission may read
+    /// holds it (doomed_), then reclaimed (unfreed_).
     struct Doomed {
         std::shared_ptr<SlotNode> node;
         std::uint64_t generation = 0; // last generation of snapshots that may still contain it
@@ -621,7 +624,7 @@ private:
         if (unfreed_.empty()) {
             return nullptr;
         }
-        std::shared_ptr<SlotNode> node = std::move(unfreed_.back());
+        std::shared_ptr<SlotNode> node = std::move(unfreed_.back().node);
         unfreed_.pop_back();
         return node;
     }
@@ -671,7 +674,7 @@ private:
             // tombstones of a signal connected and disconnected nonstop stay one run.
             if (count != 0 && ((*current)[count - 1].node->state.load(std::memory_order_relaxed) &
                                slot_state::gone) != 0) {
-                add_to_dead_run_locked(*(*current)[count - 1].node);
+                extend_dead_run_locked(*current, count - 1);
             }
             node->position_hint = count;
             current->push_back(entry); // in place: emissions under way keep their size
@@ -760,7 +763,7 @@ private:
     void compact_and_unlock(std::unique_lock<WriterLock>& lock) noexcept {
         compact_or_defer();
         std::vector<std::shared_ptr<SlotNode>> released = reclaim_or_defer();
-        const std::vector<std::shared_ptr<SlotNode>> unfreed = std::move(unfreed_);
+        const std::vector<Doomed> unfreed = std::move(unfreed_);
         unfreed_.clear();
         lock.unlock();
         release(released);
@@ -797,12 +800,17 @@ private:
         if (current == nullptr) {
             return;
         }
-        const std::size_t count = current->size();
-        const std::size_t index = current->find(&node, count);
-        if (index == count) {
-            return; // dropped already
+        const std::size_t index = current->find(&node);
+        if (index != current->size()) { // else dropped already
+            extend_dead_run_locked(*current, index);
         }
-        auto [first, last] = current->dead_run();
+    }
+
+    /// add_to_dead_run_locked() for the entry at `index` of the current snapshot `current`
+    /// (a gone slot's), when the caller knows where it is. Writers only.
+    static void extend_dead_run_locked(EntrySnapshot& current, std::size_t index) noexcept {
+        const std::size_t count = current.size();
+        auto [first, last] = current.dead_run();
         if (first == last) {
             first = index;
             last = index + 1;
@@ -813,9 +821,9 @@ private:
         } else {
             return; // inside the run already, or apart from it
         }
-        const auto gone = [current](std::size_t at) {
-            return ((*current)[at].node->state.load(std::memory_order_relaxed) &
-                    slot_state::gone) != 0;
+        const auto gone = [&current](std::size_t at) {
+            return (current[at].node->state.load(std::memory_order_relaxed) & slot_state::gone) !=
+                   0;
         };
         while (last < count && gone(last)) {
             ++last;
@@ -823,7 +831,7 @@ private:
         while (first > 0 && gone(first - 1)) {
             --first;
         }
-        current->set_dead_run(first, last);
+        current.set_dead_run(first, last);
     }
 
     /// Calls `visit(EntrySnapshot&)` for every snapshot an emission may read. Writers only.
@@ -905,12 +913,13 @@ private:
         // Room to grow: connects append in place until it is full, so a rebuild happens about
         // once per `alive` connects, whatever the number of disconnects in between. A signal
         // whose snapshot filled up with tombstones (slots connected and disconnected again)
-        // gets room for at least churn_room appends from then on: every copy costs its
-        // emitters a cache miss per line, far more than skipping the tombstones.
+        // gets twice that room, and at least churn_room appends, from then on: a copy costs the
+        // writer every live entry and its emitters a cache miss per line, far more than
+        // skipping the tombstones does, so a churning signal copies once per 2 * `alive` pairs.
         const bool churning =
             added != nullptr && current != nullptr && count == current->capacity() && alive < count;
         churned_ = churned_ || churning;
-        const std::size_t room = std::max(alive + 1, churned_ ? churn_room : std::size_t{0});
+        const std::size_t room = churned_ ? std::max(2 * (alive + 1), churn_room) : alive + 1;
         EntrySnapshot* next = take_snapshot(std::max<std::size_t>(4, alive + 1 + room));
 
         // From here on nothing throws. Each slot is judged alive or not exactly once, so a
@@ -1036,12 +1045,6 @@ private:
                 return released; // nothing to judge yet
             }
         }
-        if (!doomed_.empty()) { // the only steps that may throw come first
-            if (doomed_owning_ != 0) {
-                released.reserve(doomed_owning_);
-            }
-            reserve_for(unfreed_, unfreed_.size() + doomed_.size() - doomed_owning_);
-        }
         std::size_t kept = 0;
         std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
         for (const Retired& retired : retired_) {
@@ -1053,6 +1056,22 @@ private:
             }
         }
         retired_.resize(kept);
+        if (doomed_.empty()) {
+            return released;
+        }
+        if (kept == 0 && doomed_owning_ == 0 && unfreed_.empty()) {
+            // Every doomed node is reclaimed and none owns a callable: the list changes hands
+            // whole (a signal connected and disconnected nonstop, whose connects took every
+            // node of the last batch, gets here every time).
+            unfreed_.swap(doomed_);
+            return released;
+        }
+        // The only steps that may throw. If they do, the doomed nodes wait for the next
+        // reclaim(), which finds them reclaimable (their snapshots are freed by now).
+        if (doomed_owning_ != 0) {
+            released.reserve(doomed_owning_);
+        }
+        reserve_for(unfreed_, unfreed_.size() + doomed_.size() - doomed_owning_);
         std::size_t still_doomed = 0;
         for (Doomed& doomed : doomed_) {
             if (doomed.generation < oldest_kept) {
@@ -1062,7 +1081,7 @@ private:
                     --doomed_owning_;
                     released.push_back(std::move(doomed.node));
                 } else {
-                    unfreed_.push_back(std::move(doomed.node));
+                    unfreed_.push_back(std::move(doomed));
                 }
             } else {
                 doomed_[still_doomed++] = std::move(doomed);
@@ -1122,8 +1141,10 @@ private:
     EntrySnapshot* spare_ = nullptr;              // a reclaimed snapshot, kept for reuse
     std::vector<Retired> retired_;
     std::vector<Doomed> doomed_;
-    std::size_t doomed_owning_ = 0;                  // how many of doomed_ own a callable
-    std::vector<std::shared_ptr<SlotNode>> unfreed_; // reclaimed, owning nothing: to free
+    std::size_t doomed_owning_ = 0; // how many of doomed_ own a callable
+    // Reclaimed nodes that own nothing, to reuse or free (their generation and `owning` no
+    // longer matter: kept as Doomed so that reclaim() can hand over doomed_ whole).
+    std::vector<Doomed> unfreed_;
     std::uint64_t generation_ = 0;
     std::size_t waiters_ = 0;
     bool churned_ = false; // see rebuild()
