@@ -603,14 +603,24 @@ private:
         bool owning = false;          // node->owns_callable()
     };
 
-    /// The live slot connected under this key, or null. Writers only.
-    std::shared_ptr<SlotNode> find_key_locked(const std::string& uid, FunctionId function,
-                                              const void* sender) const noexcept {
-        if (!uid.empty() || function != nullptr) {
-            for (const auto& existing : live_) {
-                if (existing->has_key(uid, function, sender) && existing->alive()) {
-                    return existing;
-                }
+    /// The live slot connected under this key, or null. Writers only. A slot connected without
+    /// a dispatch_uid or a function's identity has no key: the common connect returns at once,
+    /// without a call (clang++ called this function for it).
+    AUTHEVENTS_DETAIL_INLINE std::shared_ptr<SlotNode>
+    find_key_locked(const std::string& uid, FunctionId function,
+                    const void* sender) const noexcept {
+        if (uid.empty() && function == nullptr) {
+            return nullptr;
+        }
+        return find_keyed_locked(uid, function, sender);
+    }
+
+    /// find_key_locked() for a slot that has a key.
+    std::shared_ptr<SlotNode> find_keyed_locked(const std::string& uid, FunctionId function,
+                                                const void* sender) const noexcept {
+        for (const auto& existing : live_) {
+            if (existing->has_key(uid, function, sender) && existing->alive()) {
+                return existing;
             }
         }
         return nullptr;
