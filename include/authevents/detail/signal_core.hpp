@@ -1,60 +1,24 @@
-// The shared state behind one Signal: the published snapshot, the writers' side, reclamation.
+// The shared state behind one Signal: the published snapshot and the writers' side.
 #pragma once
 
 #include <authevents/detail/emission_frames.hpp>
 #include <authevents/detail/function.hpp>
+#include <authevents/detail/reclamation.hpp>
 #include <authevents/detail/slot_entry.hpp>
 #include <authevents/detail/slot_node.hpp>
+#include <authevents/detail/writer_lock.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
-#include <limits>
 #include <memory>
 #include <mutex>
 #include <utility>
 #include <vector>
 
 namespace authevents::detail {
-
-/// The writers' lock of one signal: an exchange takes it, a plain release store gives it back
-/// (std::mutex's unlock is a second locked instruction, about 9 ns on some machines, paid by
-/// every connect and disconnect). Writers hold it briefly and never while user code runs, so a
-/// writer that finds it taken spins a little, then yields and sleeps (PollBackoff) until it is
-/// free. Not fair; never throws. Satisfies Lockable (std::lock_guard, std::unique_lock).
-class WriterLock {
-public:
-    WriterLock() = default;
-    WriterLock(const WriterLock&) = delete;
-    WriterLock& operator=(const WriterLock&) = delete;
-
-    void lock() noexcept {
-        if (locked_.exchange(true, std::memory_order_acquire)) {
-            lock_contended();
-        }
-    }
-
-    [[nodiscard]] bool try_lock() noexcept {
-        return !locked_.load(std::memory_order_relaxed) &&
-               !locked_.exchange(true, std::memory_order_acquire);
-    }
-
-    void unlock() noexcept { locked_.store(false, std::memory_order_release); }
-
-private:
-    AUTHEVENTS_DETAIL_NOINLINE void lock_contended() noexcept {
-        PollBackoff backoff;
-        for (int spins = 0; !try_lock(); ++spins) {
-            if (spins >= 100) {
-                backoff.pause(); // the holder may be waiting for this CPU
-            }
-        }
-    }
-
-    std::atomic<bool> locked_{false};
-};
 
 /// The state of one Signal<Args...>, whatever its Args (so compiled once, not per signature:
 /// only the emission functions are templates, on the call of one entry). Emitters read the
@@ -70,11 +34,11 @@ template <class Unused = void> class BasicSignalCore final : public SlotOwner {
 public:
     using Entry = SlotEntry;
     using EntrySnapshot = Snapshot<Entry>;
+    using Reclaimer = Reclamation<Entry>;
+    using Doomed = typename Reclaimer::Doomed;
 
     /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
     static constexpr std::size_t churn_room = 32;
-    /// Retired snapshots that wait for one process-wide barrier together (see reclaim()).
-    static constexpr std::size_t reclaim_batch = 32;
 
     BasicSignalCore() = default;
     BasicSignalCore(const BasicSignalCore&) = delete;
@@ -84,17 +48,10 @@ public:
             node->apply({slot_state::disconnected, 0}); // no emission can run: nothing to unlist
         }
         EntrySnapshot::destroy(current_.load(std::memory_order_relaxed));
-        EntrySnapshot::destroy(spare_);
-        for (const Retired& retired : retired_) {
-            EntrySnapshot::destroy(retired.snapshot);
-        }
         for (const auto& node : live_) {
             node->release_callable();
         }
-        for (const Doomed& doomed : doomed_) {
-            doomed.node->release_callable();
-        }
-    }
+    } // then reclamation_ frees the retired snapshots and the doomed nodes' callables
 
     /// Runs `call(entry)` for each slot that an emission from `sender` reaches, in order, and
     /// returns how many ran. Exceptions from `call` propagate; the emission then ends.
@@ -278,10 +235,10 @@ public:
             if (auto existing = find_key_locked(node->uid(), node->function(), node->sender())) {
                 return existing;
             }
-            freed = take_unfreed_locked();
+            freed = reclamation_.take_unfreed();
             insert_locked(node, entry, released);
         }
-        release(released);
+        Reclaimer::release(released);
         return node;
     }
 
@@ -302,7 +259,7 @@ public:
             if (auto existing = find_key_locked(uid, function, sender)) {
                 return existing;
             }
-            freed = take_unfreed_locked();
+            freed = reclamation_.take_unfreed();
             const bool reused = sole_owner(freed);
             if (reused) {
                 node = std::move(freed);
@@ -318,12 +275,12 @@ public:
                 insert_locked(node, entry, released);
             } catch (...) {
                 if (reused) {
-                    unfreed_.push_back(Doomed{std::move(node)}); // where it was: no reallocation
+                    reclamation_.put_back(std::move(node));
                 }
                 throw;
             }
         }
-        release(released);
+        Reclaimer::release(released);
         return node;
     }
 
@@ -341,11 +298,11 @@ public:
             }
             if (disconnected != 0) {
                 compact_or_defer();
-                released = reclaim();
-                unfreed.swap(unfreed_);
+                released = reclamation_.reclaim();
+                unfreed = reclamation_.take_all_unfreed();
             }
         }
-        release(released);
+        Reclaimer::release(released);
         return disconnected;
     }
 
@@ -396,7 +353,7 @@ public:
             compact_or_defer(); // so that no emission starting now pins a snapshot holding it
             // The slot's disconnect (its state, its unlisting) and this compaction, then the
             // barrier, then the scan: an emission whose pin this scan misses sees them all.
-            fence_retired_locked();
+            reclamation_.fence();
             const ThreadRecord* self = this_thread_record_ptr;
             thread_registry.for_each_record([&](const ThreadRecord& record) {
                 if (&record == self) {
@@ -420,7 +377,7 @@ public:
             if (watches.empty()) {
                 return; // (the retired snapshots are fenced: the next reclaim() is cheap)
             }
-            ++waiters_; // keeps watched snapshots (and so their addresses) from being reused
+            reclamation_.pause(); // keeps watched snapshots (and so their addresses) from reuse
         }
         // An emission has not passed the slot while `passed` is null or at most its entry.
         const auto not_passed = [](const Watch& watch) {
@@ -454,10 +411,10 @@ public:
         std::vector<std::shared_ptr<SlotNode>> released;
         {
             const std::lock_guard<WriterLock> lock(writer_);
-            --waiters_;
-            released = reclaim_or_defer();
+            reclamation_.resume();
+            released = reclamation_.reclaim_or_defer();
         }
-        release(released);
+        Reclaimer::release(released);
     }
 
     /// The slots (their SlotNodes) this thread is inside now, of any signal: in each of its
@@ -524,14 +481,7 @@ public:
         if (found != live_.end()) {
             return *found;
         }
-        for (const std::vector<Doomed>* list : {&doomed_, &unfreed_}) {
-            for (const Doomed& doomed : *list) {
-                if (doomed.node.get() == &node) {
-                    return doomed.node;
-                }
-            }
-        }
-        return nullptr;
+        return reclamation_.share(node);
     }
 
     /// Disconnects every slot; used by disconnect_all() and by ~Signal.
@@ -546,10 +496,10 @@ public:
                 node->apply({slot_state::disconnected, 0});
             }
             compact_or_defer();
-            released = reclaim_or_defer();
-            unfreed.swap(unfreed_);
+            released = reclamation_.reclaim_or_defer();
+            unfreed = reclamation_.take_all_unfreed();
         }
-        release(released);
+        Reclaimer::release(released);
     }
 
     /// Calls `visit(const SlotNode&)` for every slot still in the published list.
@@ -588,21 +538,6 @@ public:
     }
 
 private:
-    struct Retired {
-        EntrySnapshot* snapshot = nullptr;
-        std::uint64_t generation = 0;
-        /// A process-wide barrier has run since it was replaced: every emission that pins it
-        /// from now on is visible to a scan (see reclaim()).
-        bool fenced = false;
-    };
-    /// A node dropped from the published list, waiting until no snapshot an emission may read
-    /// holds it (doomed_), then reclaimed (unfreed_).
-    struct Doomed {
-        std::shared_ptr<SlotNode> node;
-        std::uint64_t generation = 0; // last generation of snapshots that may still contain it
-        bool owning = false;          // node->owns_callable()
-    };
-
     /// The live slot connected under this key, or null. Writers only. A slot connected without
     /// a dispatch_uid or a function's identity has no key: the common connect returns at once,
     /// without a call (clang++ called this function for it).
@@ -624,19 +559,6 @@ private:
             }
         }
         return nullptr;
-    }
-
-    /// Takes one reclaimed node that owns nothing (see reclaim()), if any: one per connect, so
-    /// that a signal connected and disconnected nonstop reuses them (see sole_owner()) or
-    /// frees them while the allocator's per-thread cache can hand their memory to the next
-    /// connect. The caller frees it after the unlock unless it reuses it. Writers only.
-    std::shared_ptr<SlotNode> take_unfreed_locked() noexcept {
-        if (unfreed_.empty()) {
-            return nullptr;
-        }
-        std::shared_ptr<SlotNode> node = std::move(unfreed_.back().node);
-        unfreed_.pop_back();
-        return node;
     }
 
     /// True when `node` (a reclaimed one: no snapshot holds it, and nothing makes new owners
@@ -699,7 +621,7 @@ private:
         rebuild(&entry, position, node);
         // Published: from here on nothing may throw (reclamation that cannot allocate waits
         // for the next write).
-        released = reclaim_or_defer();
+        released = reclamation_.reclaim_or_defer();
     }
 
     /// The rest of an emission from `sender`, from `entry` on, past the clean prefix or once it
@@ -772,11 +694,10 @@ private:
     /// unlocks and releases the callables of the reclaimed slots. Never throws.
     void compact_and_unlock(std::unique_lock<WriterLock>& lock) noexcept {
         compact_or_defer();
-        std::vector<std::shared_ptr<SlotNode>> released = reclaim_or_defer();
-        const std::vector<Doomed> unfreed = std::move(unfreed_);
-        unfreed_.clear();
+        std::vector<std::shared_ptr<SlotNode>> released = reclamation_.reclaim_or_defer();
+        const std::vector<Doomed> unfreed = reclamation_.take_all_unfreed();
         lock.unlock();
-        release(released);
+        Reclaimer::release(released);
     } // the reclaimed nodes that own nothing are freed here, after the unlock
 
     /// disturb_listed() for a writer that holds the lock: unlists `node` if it is listed,
@@ -849,9 +770,7 @@ private:
         if (EntrySnapshot* current = current_.load(std::memory_order_relaxed)) {
             visit(*current);
         }
-        for (const Retired& retired : retired_) {
-            visit(*retired.snapshot);
-        }
+        reclamation_.for_each_retired(visit);
     }
 
     /// Empties the clean prefix of every snapshot: sends read every slot's state (see
@@ -917,9 +836,8 @@ private:
         if (added == nullptr && alive == count) {
             return;
         }
-        reserve_for(doomed_, doomed_.size() + count);
-        reserve_for(retired_, retired_.size() + 1);
-        reserve_for(live_, count + 1);
+        reclamation_.reserve(count);
+        reserve_geometric(live_, count + 1);
         // Room to grow: connects append in place until it is full, so a rebuild happens about
         // once per `alive` connects, whatever the number of disconnects in between. A signal
         // whose snapshot filled up with tombstones (slots connected and disconnected again)
@@ -930,11 +848,12 @@ private:
             added != nullptr && current != nullptr && count == current->capacity() && alive < count;
         churned_ = churned_ || churning;
         const std::size_t room = churned_ ? std::max(2 * (alive + 1), churn_room) : alive + 1;
-        EntrySnapshot* next = take_snapshot(std::max<std::size_t>(4, alive + 1 + room));
+        EntrySnapshot* next =
+            reclamation_.take_snapshot(std::max<std::size_t>(4, alive + 1 + room), this);
 
         // From here on nothing throws. Each slot is judged alive or not exactly once, so a
         // concurrent disconnect cannot make the live list and the snapshot disagree.
-        const std::uint64_t generation = ++generation_;
+        const std::uint64_t generation = reclamation_.next_generation();
         bool clean = blocked_.load(std::memory_order_seq_cst) == 0;
         std::size_t clean_count = 0; // the longest prefix of slots callable unchecked
         const auto add = [&](const Entry& entry, SlotNode& slot) {
@@ -957,9 +876,7 @@ private:
                 }
                 ++kept;
             } else {
-                const bool owning = live_[index]->owns_callable();
-                doomed_owning_ += owning ? std::size_t{1} : 0U;
-                doomed_.push_back(Doomed{std::move(live_[index]), generation, owning});
+                reclamation_.doom(std::move(live_[index]), generation);
             }
         }
         live_.resize(kept);
@@ -971,7 +888,7 @@ private:
             live_.insert(live_.begin() + static_cast<std::ptrdiff_t>(insert_at), node);
         }
         if (next->size() == 0) {
-            give_back(next);
+            reclamation_.give_back(next);
             next = nullptr;
         } else {
             next->set_clean_count(clean_count);
@@ -981,36 +898,7 @@ private:
             // Emissions that pinned it before the exchange read every slot's state from here
             // on, so that unlisting a slot (unlist_locked()) never has to scan it again.
             previous->set_clean_count(0);
-            retired_.push_back(Retired{previous, generation});
-        }
-    }
-
-    /// Makes room for `size` elements in `list`, growing it geometrically: an exact reserve()
-    /// on every write would copy the whole list each time (the doomed nodes of a churning
-    /// signal pile up to thousands between two barriers).
-    /// @throws std::bad_alloc only, changing nothing.
-    template <class List> static void reserve_for(List& list, std::size_t size) {
-        if (size > list.capacity()) {
-            list.reserve(std::max(size, 2 * list.capacity()));
-        }
-    }
-
-    /// An empty snapshot with room for `capacity` entries: the spare one if big enough.
-    EntrySnapshot* take_snapshot(std::size_t capacity) {
-        if (spare_ != nullptr && spare_->capacity() >= capacity) {
-            EntrySnapshot* snapshot = std::exchange(spare_, nullptr);
-            snapshot->clear();
-            return snapshot;
-        }
-        return EntrySnapshot::create(capacity, this);
-    }
-
-    /// Keeps an unused snapshot for reuse (the larger of it and the spare), frees the other.
-    void give_back(EntrySnapshot* snapshot) noexcept {
-        if (spare_ == nullptr || spare_->capacity() < snapshot->capacity()) {
-            EntrySnapshot::destroy(std::exchange(spare_, snapshot));
-        } else {
-            EntrySnapshot::destroy(snapshot);
+            reclamation_.retire(previous, generation);
         }
     }
 
@@ -1023,109 +911,6 @@ private:
         }
     }
 
-    /// Runs the process-wide barrier (asymmetric_fence::heavy()) for every retired snapshot:
-    /// an emission that pins one of them from now on has a pin that any later scan sees, since
-    /// its re-check of the current snapshot comes after the barrier and sees the replacement.
-    /// Writers only.
-    void fence_retired_locked() noexcept {
-        asymmetric_fence::heavy();
-        for (Retired& retired : retired_) {
-            retired.fenced = true;
-        }
-    }
-
-    /// Frees retired snapshots no emission pins, and hands back the nodes no snapshot can
-    /// reach any more (their callables are released outside the lock). A snapshot is judged
-    /// only once a process-wide barrier has run since it was replaced (before that, a pin may
-    /// sit unseen in a sender's store buffer). The barrier costs microseconds, so it runs for
-    /// a batch: once reclaim_batch snapshots wait, or at once when a disconnected slot owns a
-    /// callable (captures are released promptly); until then the snapshots just wait.
-    std::vector<std::shared_ptr<SlotNode>> reclaim() {
-        std::vector<std::shared_ptr<SlotNode>> released;
-        if (waiters_ != 0 || retired_.empty()) {
-            return released;
-        }
-        const std::size_t unfenced = static_cast<std::size_t>(
-            std::count_if(retired_.begin(), retired_.end(),
-                          [](const Retired& retired) { return !retired.fenced; }));
-        if (unfenced != 0) {
-            if (doomed_owning_ != 0 || unfenced >= reclaim_batch) {
-                fence_retired_locked();
-            } else if (unfenced == retired_.size()) {
-                return released; // nothing to judge yet
-            }
-        }
-        std::size_t kept = 0;
-        std::uint64_t oldest_kept = std::numeric_limits<std::uint64_t>::max();
-        for (const Retired& retired : retired_) {
-            if (!retired.fenced || is_pinned(retired.snapshot)) {
-                retired_[kept++] = retired;
-                oldest_kept = std::min(oldest_kept, retired.generation);
-            } else {
-                give_back(retired.snapshot);
-            }
-        }
-        retired_.resize(kept);
-        if (doomed_.empty()) {
-            return released;
-        }
-        if (kept == 0 && doomed_owning_ == 0 && unfreed_.empty()) {
-            // Every doomed node is reclaimed and none owns a callable: the list changes hands
-            // whole (a signal connected and disconnected nonstop, whose connects took every
-            // node of the last batch, gets here every time).
-            unfreed_.swap(doomed_);
-            return released;
-        }
-        // The only steps that may throw. If they do, the doomed nodes wait for the next
-        // reclaim(), which finds them reclaimable (their snapshots are freed by now).
-        if (doomed_owning_ != 0) {
-            released.reserve(doomed_owning_);
-        }
-        reserve_for(unfreed_, unfreed_.size() + doomed_.size() - doomed_owning_);
-        std::size_t still_doomed = 0;
-        for (Doomed& doomed : doomed_) {
-            if (doomed.generation < oldest_kept) {
-                // A node that owns nothing is freed later, one per connect (see insert()).
-                // (`owning` is kept beside the node: the node's own line is not read here.)
-                if (doomed.owning) {
-                    --doomed_owning_;
-                    released.push_back(std::move(doomed.node));
-                } else {
-                    unfreed_.push_back(std::move(doomed));
-                }
-            } else {
-                doomed_[still_doomed++] = std::move(doomed);
-            }
-        }
-        doomed_.resize(still_doomed);
-        return released;
-    }
-
-    std::vector<std::shared_ptr<SlotNode>> reclaim_or_defer() noexcept {
-        try {
-            return reclaim();
-        } catch (...) {
-            return {}; // out of memory: the next write reclaims
-        }
-    }
-
-    static void release(std::vector<std::shared_ptr<SlotNode>>& nodes) noexcept {
-        for (const auto& node : nodes) {
-            node->release_callable();
-        }
-        nodes.clear();
-    }
-
-    static bool is_pinned(const void* snapshot) noexcept {
-        bool pinned = false;
-        thread_registry.for_each_record([&](const ThreadRecord& record) {
-            record.for_each_frame([&](const EmissionFrame& frame) {
-                pinned = pinned || frame.pinned.load(std::memory_order_seq_cst) == snapshot;
-            });
-        });
-        return pinned;
-    }
-
     /// `pinned` as one of this signal's snapshots, or nullptr if it belongs to another signal.
     const EntrySnapshot* owned_snapshot(const void* pinned) const noexcept {
         if (pinned == nullptr) {
@@ -1134,12 +919,7 @@ private:
         if (pinned == current_.load(std::memory_order_relaxed)) {
             return static_cast<const EntrySnapshot*>(pinned);
         }
-        for (const Retired& retired : retired_) {
-            if (retired.snapshot == pinned) {
-                return retired.snapshot;
-            }
-        }
-        return nullptr;
+        return reclamation_.find_retired(pinned);
     }
 
     // What emissions read, on a cache line of its own: writers change it only to publish a
@@ -1148,16 +928,8 @@ private:
     std::atomic<std::uint32_t> blocked_{0}; // 0 or 1
     alignas(64) mutable WriterLock writer_;
     std::vector<std::shared_ptr<SlotNode>> live_; // parallel to *current_
-    EntrySnapshot* spare_ = nullptr;              // a reclaimed snapshot, kept for reuse
-    std::vector<Retired> retired_;
-    std::vector<Doomed> doomed_;
-    std::size_t doomed_owning_ = 0; // how many of doomed_ own a callable
-    // Reclaimed nodes that own nothing, to reuse or free (their generation and `owning` no
-    // longer matter: kept as Doomed so that reclaim() can hand over doomed_ whole).
-    std::vector<Doomed> unfreed_;
-    std::uint64_t generation_ = 0;
-    std::size_t waiters_ = 0;
-    bool churned_ = false; // see rebuild()
+    Reclaimer reclamation_; // what writers replaced or dropped, until no emission reaches it
+    bool churned_ = false;  // see rebuild()
     FailureHandler queued_failure_handler_;
 };
 
