@@ -115,6 +115,9 @@ public:
                 return owner_of(snapshot).template resume_robust<Call, Failed>(frame, snapshot, end,
                                                                                target);
             }
+            if (stopped == end) { // every slot ran: the common case builds no target
+                return static_cast<std::size_t>(end - snapshot.begin());
+            }
             const typename Guarded<Call, Failed>::Target target{call, failed};
             return run_rest(frame, snapshot, stopped, end, sender, Guarded<Call, Failed>{&target});
         };
