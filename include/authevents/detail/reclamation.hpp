@@ -82,7 +82,9 @@ public:
     }
 
     /// Hands over a node dropped by the copy of generation `generation` (room reserved).
-    void doom(std::shared_ptr<SlotNode>&& node, std::uint64_t generation) noexcept {
+    /// Inline: called once per dropped entry in the copy's loop (clang++ called it).
+    AUTHEVENTS_DETAIL_INLINE void doom(std::shared_ptr<SlotNode>&& node,
+                                       std::uint64_t generation) noexcept {
         const bool owning = node->owns_callable();
         doomed_owning_ += owning ? std::size_t{1} : 0U;
         doomed_.push_back(Doomed{std::move(node), generation, owning});
