@@ -17,7 +17,10 @@ function(authevents_target_sanitizers target)
     if(NOT AUTHEVENTS_SANITIZE)
         return()
     endif()
-    set(flags -fsanitize=${AUTHEVENTS_SANITIZE} -fno-omit-frame-pointer -g)
+    # Reports need line numbers: line tables (-g1) when the build type gives no debug info;
+    # Debug and RelWithDebInfo keep their own -g level (tests/run lowers it to -g1).
+    set(flags -fsanitize=${AUTHEVENTS_SANITIZE} -fno-omit-frame-pointer
+        "$<$<NOT:$<OR:$<CONFIG:Debug>,$<CONFIG:RelWithDebInfo>>>:-g1>")
     if(AUTHEVENTS_SANITIZE STREQUAL "address,undefined")
         # Make every UBSan finding fail the test instead of printing and going on.
         list(APPEND flags -fno-sanitize-recover=all)

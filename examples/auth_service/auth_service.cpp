@@ -47,7 +47,8 @@ std::string_view to_string(ApplicationStatus status) noexcept {
 
 AuthService::AuthService(authevents::EventDispatcher& events, Mailer mailer, Clock clock,
                          AuthServiceOptions options)
-    : events_(events), mailer_(std::move(mailer)), clock_(std::move(clock)), options_(options) {}
+    : events_(events), mailer_(std::move(mailer)), clock_(std::move(clock)), options_(options),
+      hasher_(options.password_cost) {}
 
 authevents::User AuthService::register_user(const Registration& request,
                                             std::optional<std::string> ip_address) {

@@ -40,6 +40,8 @@ struct AuthServiceOptions {
     std::chrono::minutes sign_in_code_ttl{5}; ///< How long a 2FA code is valid.
     int max_sign_in_code_attempts = 3;        ///< Wrong codes before the challenge is dropped.
     std::size_t max_picture_bytes = 5 * 1024 * 1024;
+    /// What a password hash costs; PasswordCost::minimum only in tests and load demos.
+    PasswordCost password_cost = PasswordCost::interactive;
 };
 
 /// A sign-up request.

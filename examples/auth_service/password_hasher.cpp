@@ -17,9 +17,11 @@ void ensure_sodium() {
 
 } // namespace
 
-PasswordHasher::PasswordHasher()
-    : opslimit_(crypto_pwhash_opslimit_interactive()),
-      memlimit_(crypto_pwhash_memlimit_interactive()) {
+PasswordHasher::PasswordHasher(PasswordCost cost)
+    : opslimit_(cost == PasswordCost::minimum ? crypto_pwhash_opslimit_min()
+                                              : crypto_pwhash_opslimit_interactive()),
+      memlimit_(cost == PasswordCost::minimum ? crypto_pwhash_memlimit_min()
+                                              : crypto_pwhash_memlimit_interactive()) {
     ensure_sodium();
 }
 

@@ -8,14 +8,23 @@
 
 namespace authsvc {
 
+/// How much memory and time one password hash costs.
+enum class PasswordCost {
+    /// libsodium's crypto_pwhash_*_INTERACTIVE: about 64 MiB and a few tens of milliseconds,
+    /// suited to logins. The one to use in production.
+    interactive,
+    /// libsodium's crypto_pwhash_*_MIN: a few KiB and microseconds. Offers no protection; only
+    /// for tests and load demos that create hundreds of accounts.
+    minimum,
+};
+
 /// Hashes and verifies passwords with crypto_pwhash_str / crypto_pwhash_str_verify.
 /// Thread-safe (stateless after construction).
 class PasswordHasher {
 public:
-    /// Interactive limits (libsodium's crypto_pwhash_*_INTERACTIVE: about 64 MiB and a few
-    /// tens of milliseconds), suited to logins. Throws std::runtime_error if libsodium cannot
-    /// be initialised.
-    PasswordHasher();
+    /// A hasher with the given cost. Throws std::runtime_error if libsodium cannot be
+    /// initialised.
+    explicit PasswordHasher(PasswordCost cost = PasswordCost::interactive);
 
     /// A new salted hash string of `password`. Throws std::runtime_error when out of memory.
     [[nodiscard]] std::string hash(std::string_view password) const;

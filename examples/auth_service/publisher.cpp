@@ -55,6 +55,7 @@ constexpr std::string_view program = "auth_service_publisher";
 constexpr const char* usage =
     "usage: auth_service_publisher --redis-port P [--redis-host H] --outbox PATH --users N\n"
     "                              [--stream S] [--pace-ms M] [--drain-timeout-s T]\n"
+    "                              [--password-cost interactive|minimum]\n"
     "       auth_service_publisher --count-only --users N\n";
 
 // ---- command line ---------------------------------------------------------------------------
@@ -68,6 +69,8 @@ struct Options {
     long pace_ms = 0;
     long drain_timeout_s = 60;
     bool count_only = false;
+    // minimum: hundreds of accounts in seconds (a test of the bus, not of the hashing).
+    authsvc::PasswordCost password_cost = authsvc::PasswordCost::interactive;
 };
 
 Options parse_options(int argc, char** argv) {
@@ -91,6 +94,15 @@ Options parse_options(int argc, char** argv) {
             options.pace_ms = args.number(0, 60'000);
         } else if (flag == "--drain-timeout-s") {
             options.drain_timeout_s = args.number(1, 3600);
+        } else if (flag == "--password-cost") {
+            const std::string cost = args.value();
+            if (cost == "interactive") {
+                options.password_cost = authsvc::PasswordCost::interactive;
+            } else if (cost == "minimum") {
+                options.password_cost = authsvc::PasswordCost::minimum;
+            } else {
+                args.fail(fmt::format("--password-cost is interactive or minimum, not '{}'", cost));
+            }
         } else {
             args.unknown();
         }
@@ -196,9 +208,11 @@ private:
 // counter), and every email carries the run's tag, so no two events have equal content.
 class Workload {
 public:
-    explicit Workload(EventDispatcher& dispatcher)
-        : auth_(dispatcher,
-                [this](const authsvc::mail::Message& message) { inbox_.deliver(message); }),
+    Workload(EventDispatcher& dispatcher, authsvc::PasswordCost password_cost)
+        : auth_(
+              dispatcher,
+              [this](const authsvc::mail::Message& message) { inbox_.deliver(message); },
+              authsvc::system_clock(), password_options(password_cost)),
           tag_(authsvc::random_hex(3)) {} // after auth_, whose hasher initialises libsodium
 
     // Registers the admin who decides on seller applications.
@@ -266,6 +280,12 @@ private:
             auth_.submit_seller_application(user.id, "business");
         }
         auth_.approve_seller_application(application.id, admin_id_);
+    }
+
+    static authsvc::AuthServiceOptions password_options(authsvc::PasswordCost cost) {
+        authsvc::AuthServiceOptions options;
+        options.password_cost = cost;
+        return options;
     }
 
     static void expect_failure(const authsvc::LoginResult& result) {
@@ -362,7 +382,7 @@ int publish(const Options& options) {
                options.outbox_path);
     std::fflush(stdout);
 
-    Workload workload(dispatcher);
+    Workload workload(dispatcher, options.password_cost);
     workload.prepare();
     for (long i = 1; i <= options.users; ++i) {
         workload.run_user(i);

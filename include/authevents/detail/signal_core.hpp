@@ -734,8 +734,9 @@ private:
         if (current == nullptr) {
             return;
         }
-        const std::size_t index = current->find(&node);
-        if (index != current->size()) { // else dropped already
+        const std::size_t count = current->size();
+        const std::size_t index = current->find(&node, count);
+        if (index != count) { // else dropped already
             extend_dead_run_locked(*current, index);
         }
     }
