@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -328,6 +329,36 @@ TEST_CASE("relay: wait_until_drained reports a timeout while Redis stays down") 
     relay.stop();
     RedisConnection redis(server.endpoint());
     CHECK(ids_in(redis) == numbered_ids(3));
+}
+
+TEST_CASE("relay: an outage's warnings name the Redis endpoint as configured, not redacted") {
+    test_redis::RedisServer server;
+    test_bus::TempDatabase db;
+    SqliteOutbox outbox(db.path());
+    LogCapture log;
+    const authevents::bus::RedisEndpoint endpoint = server.endpoint();
+    OutboxRelay relay(outbox, endpoint, test_bus::fast_relay_options(), log.logger());
+    server.stop();
+    relay.start();
+    append_numbered(outbox, 0, 1);
+    CHECK(test_sync::eventually([&] { return !log.texts(authevents::LogLevel::warning).empty(); }));
+    relay.stop();
+    const std::string warning = log.texts(authevents::LogLevel::warning).front();
+    INFO(warning);
+    CHECK(test_bus::contains(warning, endpoint.host + ":" + std::to_string(endpoint.port)));
+    CHECK_FALSE(test_bus::contains(warning, "/24"));
+}
+
+TEST_CASE("relay: failure_text quotes a Redis connection failure as it is, and redacts others") {
+    using authevents::detail::failure_text;
+    const authevents::RedactionPolicy policy; // the default: e-mails masked, IPs truncated
+    const authevents::bus::RedisConnectionError outage(
+        "redis XADD on 10.0.4.7:6379: the server closed the connection");
+    CHECK(failure_text(outage, policy, 256) == outage.what());
+    const std::runtime_error refused("UNIQUE constraint failed: ana@example.com from 10.0.4.7");
+    CHECK(failure_text(refused, policy, 256) ==
+          "UNIQUE constraint failed: a***@example.com from 10.0.4.0/24");
+    CHECK(failure_text(outage, policy, 20).size() <= 20); // still capped
 }
 
 TEST_CASE("relay: two relays on one outbox publish each record once, in order; the waiting one "

@@ -10,6 +10,7 @@
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/delivery.hpp>
 #include <authevents/bus/detail/claim_keeper.hpp>
+#include <authevents/bus/detail/failure_text.hpp>
 #include <authevents/bus/detail/stream_entries.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
@@ -97,11 +98,12 @@ public:
           options_(detail::checked_consumer_options(std::move(options))),
           registry_(std::move(registry)), logger_(std::move(logger)),
           keeper_(endpoint_, options_, dedup_, options_.claim_refresh_interval,
-                  [this](const std::string& error) {
+                  [this](const std::exception& error) {
                       log(LogLevel::warning,
-                          safe("stream consumer: refreshing the claim of the entries in hand "
-                               "failed: " +
-                               error));
+                          escape_untrusted("stream consumer: refreshing the claim of the entries "
+                                           "in hand failed: " +
+                                               failure(error),
+                                           options_.max_reason_bytes));
                   }) {}
 
     StreamConsumer(const StreamConsumer&) = delete;
@@ -543,8 +545,10 @@ private:
                 failing = true;
                 const std::chrono::milliseconds pause = backoff.next();
                 log(LogLevel::warning,
-                    safe(fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",
-                                     options_.stream, pause.count(), e.what())));
+                    escape_untrusted(
+                        fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",
+                                    options_.stream, pause.count(), failure(e)),
+                        options_.max_reason_bytes));
                 sleep_unless_stopping(pause);
             }
         }
@@ -562,6 +566,11 @@ private:
     /// escaped, capped at max_reason_bytes.
     [[nodiscard]] std::string safe(std::string_view text) const {
         return redact_text(text, options_.redaction, options_.max_reason_bytes);
+    }
+
+    /// `error` as a log line may quote it (see detail::failure_text()).
+    [[nodiscard]] std::string failure(const std::exception& error) const {
+        return detail::failure_text(error, options_.redaction, options_.max_reason_bytes);
     }
 
     void log(LogLevel level, const std::string& line) const noexcept {

@@ -53,7 +53,9 @@ struct ConsumerOptions {
                                                  ///< each log line built from an entry.
     /// What dead-letter reasons and log lines may show of personal data found in them
     /// (e-mail and IP addresses in exception messages, ...); they are always escaped and
-    /// capped at max_reason_bytes. Default: e-mail local parts masked, IPs truncated.
+    /// capped at max_reason_bytes. A Redis connection failure's text (the configured endpoint
+    /// and the socket's reason) is quoted as it is. Default: e-mail local parts masked, IPs
+    /// truncated.
     RedactionPolicy redaction{};
     /// Accept only events signed with one of these keys (bus/signing.hpp). Empty (default):
     /// signatures are not checked. Otherwise an unsigned event, one signed with a key id not

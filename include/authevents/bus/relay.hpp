@@ -6,6 +6,7 @@
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
+#include <authevents/bus/detail/failure_text.hpp>
 #include <authevents/bus/outbox_source.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/relay_options.hpp>
@@ -210,7 +211,7 @@ public:
                 log(LogLevel::warning,
                     fmt::format("outbox relay '{}': cannot release the lease (it expires in "
                                 "at most {} ms): {}",
-                                options_.relay_id, options_.lease_duration.count(), e.what()));
+                                options_.relay_id, options_.lease_duration.count(), failure(e)));
             }
         }
     }
@@ -425,7 +426,7 @@ private:
             outbox_.record_failure(sequences, error);
         } catch (const std::exception& e) {
             log(LogLevel::error,
-                fmt::format("outbox relay: cannot record a failure: {}", e.what()));
+                fmt::format("outbox relay: cannot record a failure: {}", failure(e)));
         }
     }
 
@@ -461,7 +462,7 @@ private:
                 log(LogLevel::warning,
                     fmt::format("outbox relay: publish to stream '{}' failed, retrying in {} ms "
                                 "on a new connection: {}",
-                                options_.stream, pause.count(), e.what()));
+                                options_.stream, pause.count(), failure(e)));
             }
             std::unique_lock<std::mutex> lock(wake_mutex_);
             const bool backing_off = attempts_failed_;
@@ -473,10 +474,16 @@ private:
         }
     }
 
+    /// `error` as a log line may quote it (see detail::failure_text()).
+    [[nodiscard]] std::string failure(const std::exception& error) const {
+        return detail::failure_text(error, options_.redaction, options_.max_log_bytes);
+    }
+
+    /// Logs `line`, escaped and capped: its parts from outside (errors) are failure() texts.
     void log(LogLevel level, const std::string& line) const noexcept {
         if (logger_) {
             try {
-                logger_(level, redact_text(line, options_.redaction, options_.max_log_bytes));
+                logger_(level, escape_untrusted(line, options_.max_log_bytes));
             } catch (...) {
                 // A failing logger has nowhere to report to.
             }

@@ -64,9 +64,11 @@ struct RelayOptions {
     int wait_replicas = 0;
     /// The WAIT timeout; must be positive and below RedisEndpoint::command_timeout.
     std::chrono::milliseconds wait_timeout{1000};
-    /// What the relay's log lines may show of personal data (they quote Redis and SQLite
-    /// errors, which may quote what they refused): redacted by this policy, escaped and cut to
-    /// max_log_bytes. Default: e-mail local parts masked, IP addresses truncated.
+    /// What the relay's log lines may show of personal data in the errors they quote (an
+    /// outbox's database or Redis may quote what they refused): redacted by this policy. A
+    /// connection failure's text (the configured Redis endpoint and the socket's reason) is
+    /// quoted as it is. Every line is escaped and cut to max_log_bytes. Default: e-mail local
+    /// parts masked, IP addresses truncated.
     RedactionPolicy redaction{};
     std::size_t max_log_bytes = 2048; ///< Cap of one log line (see redaction).
 };

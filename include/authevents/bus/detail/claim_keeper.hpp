@@ -36,7 +36,8 @@ using bus::RedisEndpoint;
 /// stopped by the destructor.
 class ClaimKeeper {
 public:
-    using Report = std::function<void(const std::string&)>;
+    /// Told of each failed refresh, on the keeper's thread.
+    using Report = std::function<void(const std::exception&)>;
 
     ClaimKeeper(RedisEndpoint endpoint, const ConsumerOptions& options, DedupStore& dedup,
                 std::chrono::milliseconds interval, Report report)
@@ -111,7 +112,7 @@ private:
                 }
                 refreshes_.fetch_add(1, std::memory_order_relaxed);
             } catch (const std::exception& e) {
-                report_(e.what());
+                report_(e);
             }
             lock.lock();
         }
