@@ -1,6 +1,8 @@
 // The shared, mutable state of one connected slot: what Connection handles point at.
 #pragma once
 
+#include <authevents/detail/hints.hpp>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -94,9 +96,10 @@ public:
     /// reuses, its key and options, and a fresh state. Only while no one else can reach it.
     /// Moves from `dispatch_uid` only when either uid is non-empty (a reused node usually had
     /// none, and gets none).
-    void set_key(std::string&& dispatch_uid, FunctionId function_id, const void* sender_key,
-                 int slot_priority, std::weak_ptr<const void> tracked_object,
-                 bool is_tracked) noexcept {
+    AUTHEVENTS_DETAIL_INLINE void set_key(std::string&& dispatch_uid, FunctionId function_id,
+                                          const void* sender_key, int slot_priority,
+                                          std::weak_ptr<const void> tracked_object,
+                                          bool is_tracked) noexcept {
         if (!dispatch_uid.empty() || !uid_.empty()) {
             uid_ = std::move(dispatch_uid);
         }
@@ -151,7 +154,7 @@ public:
     /// disturb() for a caller that already holds the node's signal (`signal`, the object
     /// `owner` names): no second reference is taken (two locked instructions). Null: the
     /// caller holds none, and one is taken if needed.
-    std::uint32_t disturb(StateChange change, SlotOwner* signal) noexcept {
+    AUTHEVENTS_DETAIL_INLINE std::uint32_t disturb(StateChange change, SlotOwner* signal) noexcept {
         std::uint32_t previous = state.load(std::memory_order_seq_cst);
         while ((previous & slot_state::listed) == 0) {
             if (state.compare_exchange_weak(previous, change.applied_to(previous),
