@@ -349,16 +349,20 @@ TEST_CASE("relay: an outage's warnings name the Redis endpoint as configured, no
     CHECK_FALSE(test_bus::contains(warning, "/24"));
 }
 
-TEST_CASE("relay: failure_text quotes a Redis connection failure as it is, and redacts others") {
-    using authevents::detail::failure_text;
+TEST_CASE("relay: failure_line keeps a Redis connection failure unredacted, redacts others, and "
+          "escapes once") {
+    using authevents::detail::failure_line;
     const authevents::RedactionPolicy policy; // the default: e-mails masked, IPs truncated
     const authevents::bus::RedisConnectionError outage(
         "redis XADD on 10.0.4.7:6379: the server closed the connection");
-    CHECK(failure_text(outage, policy, 256) == outage.what());
+    CHECK(failure_line(outage.what(), outage, policy, 256) == outage.what());
     const std::runtime_error refused("UNIQUE constraint failed: ana@example.com from 10.0.4.7");
-    CHECK(failure_text(refused, policy, 256) ==
+    CHECK(failure_line(refused.what(), refused, policy, 256) ==
           "UNIQUE constraint failed: a***@example.com from 10.0.4.0/24");
-    CHECK(failure_text(outage, policy, 20).size() <= 20); // still capped
+    CHECK(failure_line(outage.what(), outage, policy, 20).size() <= 20); // still capped
+    const authevents::bus::RedisConnectionError garbled("redis XADD on 10.0.4.7:6379: bad\nreply");
+    CHECK(failure_line(std::string("relay: ") + garbled.what(), garbled, policy, 256) ==
+          "relay: redis XADD on 10.0.4.7:6379: bad\\nreply");
 }
 
 TEST_CASE("relay: two relays on one outbox publish each record once, in order; the waiting one "

@@ -10,7 +10,7 @@
 #include <authevents/bus/dedup.hpp>
 #include <authevents/bus/delivery.hpp>
 #include <authevents/bus/detail/claim_keeper.hpp>
-#include <authevents/bus/detail/failure_text.hpp>
+#include <authevents/bus/detail/failure_line.hpp>
 #include <authevents/bus/detail/stream_entries.hpp>
 #include <authevents/bus/envelope.hpp>
 #include <authevents/bus/redis.hpp>
@@ -100,10 +100,10 @@ public:
           keeper_(endpoint_, options_, dedup_, options_.claim_refresh_interval,
                   [this](const std::exception& error) {
                       log(LogLevel::warning,
-                          escape_untrusted("stream consumer: refreshing the claim of the entries "
-                                           "in hand failed: " +
-                                               failure(error),
-                                           options_.max_reason_bytes));
+                          failure_line(std::string("stream consumer: refreshing the claim of the "
+                                                   "entries in hand failed: ") +
+                                           error.what(),
+                                       error));
                   }) {}
 
     StreamConsumer(const StreamConsumer&) = delete;
@@ -545,10 +545,10 @@ private:
                 failing = true;
                 const std::chrono::milliseconds pause = backoff.next();
                 log(LogLevel::warning,
-                    escape_untrusted(
+                    failure_line(
                         fmt::format("stream consumer: reading '{}' failed, retrying in {} ms: {}",
-                                    options_.stream, pause.count(), failure(e)),
-                        options_.max_reason_bytes));
+                                    options_.stream, pause.count(), e.what()),
+                        e));
                 sleep_unless_stopping(pause);
             }
         }
@@ -568,9 +568,10 @@ private:
         return redact_text(text, options_.redaction, options_.max_reason_bytes);
     }
 
-    /// `error` as a log line may quote it (see detail::failure_text()).
-    [[nodiscard]] std::string failure(const std::exception& error) const {
-        return detail::failure_text(error, options_.redaction, options_.max_reason_bytes);
+    /// `line`, which quotes `error`, as a log line may show it (see detail::failure_line()).
+    [[nodiscard]] std::string failure_line(std::string_view line,
+                                           const std::exception& error) const {
+        return detail::failure_line(line, error, options_.redaction, options_.max_reason_bytes);
     }
 
     void log(LogLevel level, const std::string& line) const noexcept {

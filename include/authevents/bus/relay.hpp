@@ -6,7 +6,7 @@
 #pragma once
 
 #include <authevents/bus/backoff.hpp>
-#include <authevents/bus/detail/failure_text.hpp>
+#include <authevents/bus/detail/failure_line.hpp>
 #include <authevents/bus/outbox_source.hpp>
 #include <authevents/bus/redis.hpp>
 #include <authevents/bus/relay_options.hpp>
@@ -211,7 +211,8 @@ public:
                 log(LogLevel::warning,
                     fmt::format("outbox relay '{}': cannot release the lease (it expires in "
                                 "at most {} ms): {}",
-                                options_.relay_id, options_.lease_duration.count(), failure(e)));
+                                options_.relay_id, options_.lease_duration.count(), e.what()),
+                    &e);
             }
         }
     }
@@ -425,8 +426,8 @@ private:
         try {
             outbox_.record_failure(sequences, error);
         } catch (const std::exception& e) {
-            log(LogLevel::error,
-                fmt::format("outbox relay: cannot record a failure: {}", failure(e)));
+            log(LogLevel::error, fmt::format("outbox relay: cannot record a failure: {}", e.what()),
+                &e);
         }
     }
 
@@ -462,7 +463,8 @@ private:
                 log(LogLevel::warning,
                     fmt::format("outbox relay: publish to stream '{}' failed, retrying in {} ms "
                                 "on a new connection: {}",
-                                options_.stream, pause.count(), failure(e)));
+                                options_.stream, pause.count(), e.what()),
+                    &e);
             }
             std::unique_lock<std::mutex> lock(wake_mutex_);
             const bool backing_off = attempts_failed_;
@@ -474,16 +476,17 @@ private:
         }
     }
 
-    /// `error` as a log line may quote it (see detail::failure_text()).
-    [[nodiscard]] std::string failure(const std::exception& error) const {
-        return detail::failure_text(error, options_.redaction, options_.max_log_bytes);
-    }
-
-    /// Logs `line`, escaped and capped: its parts from outside (errors) are failure() texts.
-    void log(LogLevel level, const std::string& line) const noexcept {
+    /// Logs `line` redacted by options_.redaction, escaped and capped at max_log_bytes; a line
+    /// that quotes an error passes it as `quoted`, which decides on the redaction (see
+    /// detail::failure_line()).
+    void log(LogLevel level, const std::string& line,
+             const std::exception* quoted = nullptr) const noexcept {
         if (logger_) {
             try {
-                logger_(level, escape_untrusted(line, options_.max_log_bytes));
+                logger_(level, quoted != nullptr
+                                   ? detail::failure_line(line, *quoted, options_.redaction,
+                                                          options_.max_log_bytes)
+                                   : redact_text(line, options_.redaction, options_.max_log_bytes));
             } catch (...) {
                 // A failing logger has nowhere to report to.
             }
