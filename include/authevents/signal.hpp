@@ -202,13 +202,20 @@ private:
         // A slot whose callable is trivial stays in the signal as a tombstone that emissions
         // skip and the next write drops; one owning captures is dropped now, releasing them.
         if (disconnected_now && node_->owns_callable()) {
-            if (owner != nullptr) {
-                owner->remove_inactive();
-            } else if (auto held = node_->owner.lock()) {
-                held->remove_inactive();
-            }
+            drop_from_signal(owner);
         }
         return disconnected_now;
+    }
+
+    /// Drops the disconnected slot (which owns its callable) from its signal (`owner`, or
+    /// the node's if null) at once. Out of line: disconnect()'s common path saves no
+    /// registers for it.
+    AUTHEVENTS_DETAIL_NOINLINE void drop_from_signal(detail::SlotOwner* owner) noexcept {
+        if (owner != nullptr) {
+            owner->remove_inactive();
+        } else if (auto held = node_->owner.lock()) {
+            held->remove_inactive();
+        }
     }
 
     template <class... Args> friend class Signal;
@@ -343,8 +350,10 @@ template <class... Args> struct InlineRobustSend;
 namespace detail {
 /// Signal::connect() once the slot is type-erased, for every signature alike (so compiled once
 /// per translation unit, not once per signature): `entry` calls the slot, `callable`, if not
-/// null, is the node that owns it (a CallableNode made without a key), and `queued_invoke`
-/// is the signature's thunk for queued calls (null when its arguments cannot be copied).
+/// null, holds the node that owns it (a CallableNode made without a key; moved from here), and
+/// `queued_invoke` is the signature's thunk for queued calls (null when its arguments cannot
+/// be copied). A pointer rather than a `std::shared_ptr` by value: the common connect (a small
+/// callable, stored in the entry) then builds, passes and destroys no empty one.
 /// Makes the slot's node (queued, or the callable's own; a plain one is made or reused by
 /// `core`), completes `entry` in place (a copy made here, right after the caller's narrow
 /// stores built it, would load it with wide loads that wait for those stores: a
@@ -357,14 +366,10 @@ namespace detail {
 template <class Core>
 AUTHEVENTS_DETAIL_NOINLINE std::shared_ptr<SlotNode>
 connect_erased(const std::shared_ptr<Core>& core, SlotEntry& entry,
-               std::shared_ptr<SlotNode> callable, FunctionId function, ConnectOptions* given,
+               std::shared_ptr<SlotNode>* callable, FunctionId function, ConnectOptions* given,
                SlotEntry::ErasedInvoker queued_invoke) {
-    if (given == nullptr && callable == nullptr) {
-        // The common connect: a small callable, no options (none to build and destroy).
-        entry.sender = nullptr;
-        return core->insert_plain(core, entry, std::string(), function, nullptr, 0,
-                                  std::weak_ptr<const void>(), false);
-    }
+    std::shared_ptr<SlotNode> owned =
+        callable != nullptr ? std::move(*callable) : std::shared_ptr<SlotNode>();
     ConnectOptions defaults;
     ConnectOptions& options = given != nullptr ? *given : defaults;
     const std::weak_ptr<const void> untracked;
@@ -380,17 +385,17 @@ connect_erased(const std::shared_ptr<Core>& core, SlotEntry& entry,
                 "copied");
         }
         auto queued = std::make_shared<QueuedNode<QueuedSlot>>(
-            std::make_shared<QueuedSlot>(entry, std::move(callable), std::move(options.executor)),
+            std::make_shared<QueuedSlot>(entry, std::move(owned), std::move(options.executor)),
             std::move(options.dispatch_uid), function, sender, options.priority,
             std::move(options.track), tracked);
         entry.storage.object = queued->queue();
         entry.invoke = queued_invoke;
         queued->queue()->set_node(queued);
         node = std::move(queued);
-    } else if (callable != nullptr) {
-        callable->set_key(std::move(options.dispatch_uid), function, sender, options.priority,
-                          std::move(options.track), tracked);
-        node = std::move(callable);
+    } else if (owned != nullptr) {
+        owned->set_key(std::move(options.dispatch_uid), function, sender, options.priority,
+                       std::move(options.track), tracked);
+        node = std::move(owned);
     } else {
         entry.sender = sender;
         return core->insert_plain(core, entry, std::move(options.dispatch_uid), function, sender,
@@ -400,6 +405,18 @@ connect_erased(const std::shared_ptr<Core>& core, SlotEntry& entry,
     entry.sender = sender;
     node->owner = core;
     return core->insert(std::move(node), entry);
+}
+
+/// connect_erased() of the common connect: a callable stored in its entry, no options. A
+/// function of its own, with none of the other connects' registers to save (none of their
+/// options to build and destroy either).
+/// @throws std::bad_alloc if memory runs out.
+template <class Core>
+AUTHEVENTS_DETAIL_NOINLINE std::shared_ptr<SlotNode>
+connect_plain(const std::shared_ptr<Core>& core, SlotEntry& entry, FunctionId function) {
+    entry.sender = nullptr;
+    return core->insert_plain(core, entry, std::string(), function, nullptr, 0,
+                              std::weak_ptr<const void>(), false);
 }
 } // namespace detail
 
@@ -579,9 +596,10 @@ private:
                 Entry entry = Thunks::inline_callable(static_cast<const Fn&>(slot));
                 return connect_entry(entry, nullptr, function, options);
             } else {
-                auto node = std::make_shared<detail::CallableNode<Fn>>(std::forward<F>(slot));
-                Entry entry = Thunks::owned_callable(*node);
-                return connect_entry(entry, std::move(node), function, options);
+                auto made = std::make_shared<detail::CallableNode<Fn>>(std::forward<F>(slot));
+                Entry entry = Thunks::owned_callable(*made);
+                std::shared_ptr<detail::SlotNode> node = std::move(made);
+                return connect_entry(entry, &node, function, options);
             }
         } else {
             return Connection();
@@ -589,15 +607,20 @@ private:
     }
 
     /// connect() once the slot is type-erased (see detail::connect_erased()). Only the thunk
-    /// of a queued call depends on the signature here.
-    Connection connect_entry(Entry& entry, std::shared_ptr<detail::SlotNode> callable,
-                             detail::FunctionId function, ConnectOptions* given) {
+    /// of a queued call depends on the signature here. Inline: a call of its own would cost
+    /// every connect more than its body does.
+    AUTHEVENTS_DETAIL_INLINE Connection connect_entry(Entry& entry,
+                                                      std::shared_ptr<detail::SlotNode>* callable,
+                                                      detail::FunctionId function,
+                                                      ConnectOptions* given) {
+        if (given == nullptr && callable == nullptr) {
+            return Connection(detail::connect_plain(core_, entry, function));
+        }
         Entry::ErasedInvoker queued = nullptr;
         if constexpr (detail::queueable_arguments<Args...>) {
             queued = Thunks::template queued_invoker<detail::QueuedSlot>();
         }
-        return Connection(
-            detail::connect_erased(core_, entry, std::move(callable), function, given, queued));
+        return Connection(detail::connect_erased(core_, entry, callable, function, given, queued));
     }
 
     AUTHEVENTS_DETAIL_INLINE void emit(const void* sender, Args&... args) {

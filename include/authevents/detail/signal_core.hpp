@@ -235,8 +235,9 @@ public:
         std::shared_ptr<SlotNode> freed; // freed after the unlock
         {
             const std::lock_guard<WriterLock> lock(writer_);
-            if (auto existing = find_key_locked(node->uid(), node->function(), node->sender())) {
-                return existing;
+            if (const auto* existing =
+                    find_key_locked(node->uid(), node->function(), node->sender())) {
+                return *existing;
             }
             freed = reclamation_.take_unfreed();
             insert_locked(node, entry, released);
@@ -255,20 +256,23 @@ public:
                                            const void* sender, int priority,
                                            std::weak_ptr<const void> track, bool tracked) {
         std::vector<std::shared_ptr<SlotNode>> released;
-        std::shared_ptr<SlotNode> freed; // freed after the unlock
-        std::shared_ptr<SlotNode> node;
+        std::shared_ptr<SlotNode> dropped; // a reclaimed node not reused: freed after the unlock
+        std::shared_ptr<SlotNode> node;    // the one object returned (no copy on return)
         {
             const std::lock_guard<WriterLock> lock(writer_);
-            if (auto existing = find_key_locked(uid, function, sender)) {
-                return existing;
+            if (const auto* existing = find_key_locked(uid, function, sender)) {
+                node = *existing;
+                return node;
             }
-            freed = reclamation_.take_unfreed();
-            const bool reused = sole_owner(freed);
+            // The reclaimed node is taken into `node` itself: reusing it (the common case)
+            // then moves no reference count between two variables.
+            node = reclamation_.take_unfreed();
+            const bool reused = sole_owner(node);
             if (reused) {
-                node = std::move(freed);
                 node->set_key(std::move(uid), function, sender, priority, std::move(track),
                               tracked);
             } else {
+                dropped = std::move(node);
                 node = std::make_shared<SlotNode>(std::move(uid), function, sender, priority,
                                                   std::move(track), tracked);
                 node->owner = self;
@@ -541,10 +545,12 @@ public:
     }
 
 private:
-    /// The live slot connected under this key, or null. Writers only. A slot connected without
-    /// a dispatch_uid or a function's identity has no key: the common connect returns at once,
-    /// without a call (clang++ called this function for it).
-    AUTHEVENTS_DETAIL_INLINE std::shared_ptr<SlotNode>
+    /// The live slot connected under this key (its entry in the live list), or null. Writers
+    /// only. A pointer, not a copy: the common connect, which finds none, then builds and
+    /// destroys no empty `std::shared_ptr`. A slot connected without a dispatch_uid or a
+    /// function's identity has no key: the common connect returns at once, without a call
+    /// (clang++ called this function for it).
+    AUTHEVENTS_DETAIL_INLINE const std::shared_ptr<SlotNode>*
     find_key_locked(const std::string& uid, FunctionId function,
                     const void* sender) const noexcept {
         if (uid.empty() && function == nullptr) {
@@ -554,11 +560,11 @@ private:
     }
 
     /// find_key_locked() for a slot that has a key.
-    std::shared_ptr<SlotNode> find_keyed_locked(const std::string& uid, FunctionId function,
-                                                const void* sender) const noexcept {
+    const std::shared_ptr<SlotNode>* find_keyed_locked(const std::string& uid, FunctionId function,
+                                                       const void* sender) const noexcept {
         for (const auto& existing : live_) {
             if (existing->has_key(uid, function, sender) && existing->alive()) {
-                return existing;
+                return &existing;
             }
         }
         return nullptr;

@@ -162,6 +162,13 @@ public:
                 return previous;
             }
         }
+        return disturb_listed_slot(change, signal);
+    }
+
+    /// disturb() of a listed slot: through its signal, under the writers' lock. Out of line,
+    /// so that the common disturb() (one compare-exchange) saves no registers for it.
+    AUTHEVENTS_DETAIL_NOINLINE std::uint32_t disturb_listed_slot(StateChange change,
+                                                                 SlotOwner* signal) noexcept {
         if (signal != nullptr) {
             return signal->disturb_listed(*this, change);
         }
