@@ -170,11 +170,12 @@ def main():
     # process: its paired ratio where there is one, else its ratio of the separate cases)
     targets = []
     for name, pair, numerator, denominator, limit in goals:
-        each = paired_each(*pair) if pair is not None else []
-        if not each:
-            each = ratios_per_run(runs, numerator, denominator)
-        targets.append((name, paired(*pair) if pair is not None else None,
-                        ratio(numerator, denominator), limit, each))
+        paired_values = paired_each(*pair) if pair is not None else []
+        separate_values = ratios_per_run(runs, numerator, denominator)
+        targets.append((name,
+                        statistics.median(paired_values) if paired_values else None,
+                        statistics.median(separate_values) if separate_values else None,
+                        limit, paired_values or separate_values))
     machine = [("xchg", ("machine", "fence", "0")), ("mfence", ("machine", "fence", "1")),
                ("process-wide barrier (writers)", ("machine", "process_barrier", "0"))]
     costs = [f"{name} {medians[key]:.1f} ns" for name, key in machine if key in medians]
