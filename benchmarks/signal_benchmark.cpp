@@ -201,6 +201,54 @@ template <class Library> struct ChurnShared {
     alignas(64) Library library;
     alignas(64) std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> writes{0};
+    /// Set by the sender to have the writer bounce `ball` with it (see LineBounce).
+    alignas(64) std::atomic<bool> bounce_requested{false};
+    alignas(64) std::atomic<std::uint64_t> ball{0};
+};
+
+/// What moving one cache line from one CPU to another costs, measured between the two threads
+/// of a churn case: the sender stores an odd number into `ball`, the writer answers with the
+/// next even one, `rounds` times. On a shared host this is no constant: the host places the
+/// two virtual CPUs close (sharing a core's caches) or apart, and moves them. On the 2-vCPU
+/// machine of docs/performance.md it read 40 ns in one second and 250 ns in the next, and what
+/// churn costs a send followed it: every line a connect or disconnect writes and a send reads
+/// moves once per observed change.
+struct LineBounce {
+    static constexpr std::uint64_t rounds = 256;
+
+    /// The sender's side: one-way ns per move, averaged over the rounds after the first (which
+    /// waits for the writer to finish its pair and answer).
+    template <class Shared> static double measure(Shared& shared) {
+        shared.ball.store(0, std::memory_order_relaxed);
+        shared.bounce_requested.store(true, std::memory_order_release);
+        auto start = std::chrono::steady_clock::now();
+        for (std::uint64_t round = 0; round < rounds; ++round) {
+            shared.ball.store(2 * round + 1, std::memory_order_release);
+            while (shared.ball.load(std::memory_order_acquire) != 2 * round + 2) {
+            }
+            if (round == 0) {
+                start = std::chrono::steady_clock::now();
+            }
+        }
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        while (shared.bounce_requested.load(std::memory_order_acquire)) {
+        }
+        return seconds * 1e9 / static_cast<double>(2 * (rounds - 1));
+    }
+
+    /// The writer's side, between two pairs: answers when asked (one load otherwise).
+    template <class Shared> static void serve_if_asked(Shared& shared) {
+        if (!shared.bounce_requested.load(std::memory_order_acquire)) {
+            return;
+        }
+        for (std::uint64_t round = 0; round < rounds; ++round) {
+            while (shared.ball.load(std::memory_order_acquire) != 2 * round + 1) {
+            }
+            shared.ball.store(2 * round + 2, std::memory_order_release);
+        }
+        shared.bounce_requested.store(false, std::memory_order_release);
+    }
 };
 
 /// One thread emits while another connects and disconnects a slot nonstop. Besides the time,
@@ -263,12 +311,18 @@ double clock_overhead() {
     return tries[50];
 }
 
+/// Batches of the paced churn case between two measurements of the line transfer.
+constexpr std::uint64_t batches_per_bounce = 64;
+
 /// Emission under churn at a known churn rate. The sender times a batch of paced_batch sends
 /// (its own CPU time), then, untimed, waits until the writer, which connects and disconnects
 /// nonstop, has made at least `pairs_per_send` pairs for every send so far: however busy the
 /// machine, the sends are measured with that much writer work going on beside them. With 0
 /// there is no writer: the quiet baseline, timed the same way. Manual time per batch:
-/// table.py divides by `sends_per_iteration`. Reports the writer's pairs per send achieved.
+/// table.py divides by `sends_per_iteration`. Reports the writer's pairs per send achieved
+/// (`writes_per_send`), those made while a batch was timed (`concurrent_pairs_per_send`: the
+/// churn the timed sends saw), and, untimed every batches_per_bounce batches, what moving a
+/// cache line between the two threads costs (`line_transfer_ns`, the median; LineBounce).
 template <class Library> void emit_paced(benchmark::State& state, std::uint64_t pairs_per_send) {
     const auto shared = std::make_unique<ChurnShared<Library>>();
     Library& library = shared->library;
@@ -280,6 +334,7 @@ template <class Library> void emit_paced(benchmark::State& state, std::uint64_t 
         writer = std::thread([&] {
             std::uint64_t pairs = 0;
             while (!stop.load(std::memory_order_relaxed)) {
+                LineBounce::serve_if_asked(*shared);
                 library.connect_disconnect();
                 writes.store(++pairs, std::memory_order_release);
             }
@@ -289,12 +344,19 @@ template <class Library> void emit_paced(benchmark::State& state, std::uint64_t 
     const std::uint64_t writes_before = writes.load(std::memory_order_acquire);
     std::uint64_t target = writes_before;
     std::uint64_t batches = 0;
+    std::uint64_t concurrent_pairs = 0;
+    std::vector<double> transfers;
     for (auto _ : state) {
+        if (writer.joinable() && batches % batches_per_bounce == 0) {
+            transfers.push_back(LineBounce::measure(*shared));
+        }
+        const std::uint64_t pairs_before = writes.load(std::memory_order_acquire);
         const double start = thread_seconds();
         for (std::uint64_t send = 0; send < paced_batch; ++send) {
             library.emit(1);
         }
         state.SetIterationTime(std::max(thread_seconds() - start - overhead, 1e-9));
+        concurrent_pairs += writes.load(std::memory_order_acquire) - pairs_before;
         ++batches;
         target += paced_batch * pairs_per_send;
         while (writes.load(std::memory_order_acquire) < target) {
@@ -309,6 +371,13 @@ template <class Library> void emit_paced(benchmark::State& state, std::uint64_t 
     const auto sends = static_cast<double>(batches * paced_batch);
     state.counters["sends_per_iteration"] = static_cast<double>(paced_batch);
     state.counters["writes_per_send"] = sends > 0 ? pairs / sends : 0;
+    if (!transfers.empty()) {
+        state.counters["concurrent_pairs_per_send"] =
+            sends > 0 ? static_cast<double>(concurrent_pairs) / sends : 0;
+        const auto middle = transfers.begin() + static_cast<std::ptrdiff_t>(transfers.size() / 2);
+        std::nth_element(transfers.begin(), middle, transfers.end());
+        state.counters["line_transfer_ns"] = *middle;
+    }
 }
 
 template <class Library> void emit_paced_quiet(benchmark::State& state) {

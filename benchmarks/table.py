@@ -63,7 +63,8 @@ def load_run(path):
         if not paced:
             medians[("cpu:" + case, library, count)] = \
                 run["cpu_time"] * scale / run.get("threads", 1)
-        for counter in ("writes_per_send", "sender_waits_per_1k"):
+        for counter in ("writes_per_send", "sender_waits_per_1k", "concurrent_pairs_per_send",
+                        "line_transfer_ns"):
             if counter in run:
                 medians[(counter + ":" + case, library, count)] = run[counter]
         # A paired case (paired.hpp): the median over its pairs of candidate / baseline.
@@ -99,6 +100,26 @@ def median_ratio(runs, numerator, denominator):
     """Median over the runs of numerator / denominator within each run (None if never both)."""
     ratios = ratios_per_run(runs, numerator, denominator)
     return statistics.median(ratios) if ratios else None
+
+
+def churn_line_costs(runs, library):
+    """For each process that measured the paced churn with its line transfer, lowest transfer
+    first: (L: ns to move a cache line between the two threads, p: pairs the writer made per
+    send while the sends were timed, T: lines each of those pairs cost the sender, the ratio
+    churned / quiet that a send paying one line per pair would read). A change the writer makes
+    reaches the sender as at least one line moved between their CPUs, so on a host whose L is
+    several quiet sends no library's churned send stays near its quiet one."""
+    costs = []
+    for m, _ in runs:
+        quiet = m.get(("emit_paced_quiet", library, "8"))
+        churned = m.get(("emit_paced_churn", library, "8"))
+        line = m.get(("line_transfer_ns:emit_paced_churn", library, "8"))
+        pairs = m.get(("concurrent_pairs_per_send:emit_paced_churn", library, "8"))
+        if not quiet or churned is None or not line or not pairs:
+            continue
+        costs.append((line, pairs, (churned - quiet) / (pairs * line),
+                      1 + pairs * line / quiet))
+    return sorted(costs)
 
 
 def cell(runs, medians, case, library, count):
@@ -182,6 +203,14 @@ def main():
     if costs:
         print("\nThe machine: a full fence costs " + ", ".join(costs) +
               f" (the floor's N=1 send: {medians.get(('emit', 'floor', '1'), float('nan')):.1f} ns)")
+    transfers = sorted(m[("line_transfer_ns:emit_paced_churn", ours, "8")] for m, _ in runs
+                       if ("line_transfer_ns:emit_paced_churn", ours, "8") in m)
+    if transfers:
+        print("Moving a cache line from one CPU to the other (the churn case's two threads, "
+              f"one way): {statistics.median(transfers):.0f} ns, each process "
+              + ", ".join(f"{value:.0f}" for value in transfers) +
+              " ns. Churn costs a send in proportion to it, and a shared host changes it "
+              "when it moves the virtual CPUs.")
     floor_two = [paired("two_threads_floor", count) for count in ("1", "8")]
     print("\nTargets. \"measured\" is the paired figure where there is one: both sides timed in "
           "alternating batches of about 50 us within one case, at stack offsets stepping "
@@ -228,6 +257,14 @@ def main():
     paced = medians.get(("writes_per_send:emit_paced_churn", ours, "8"))
     if paced is not None:
         print(f"| (paced: the writer made {paced:.3f} connect+disconnect pairs per send) | | | | | |")
+    churn_lines = churn_line_costs(runs, ours)
+    if churn_lines:
+        print("| (paced, each process: L, what moving a cache line between the sender's and the "
+              "writer's CPUs cost; p, the pairs made while sends were timed, per send; T, the "
+              "lines each such pair cost a send, (churned - quiet) / (p L); and 1 + p L / quiet, "
+              "the ratio a send that paid one line per pair would read) | | | | | " +
+              "; ".join(f"L {line:.0f} ns, p {pairs:.2f}, T {lines:.1f}, one line: {bound:.2f}x"
+                        for line, pairs, lines, bound in churn_lines) + " |")
     writes = medians.get(("writes_per_send:emit_under_churn", ours, "8"))
     waits = medians.get(("sender_waits_per_1k:emit_under_churn", ours, "8"))
     if writes is not None:

@@ -1,7 +1,7 @@
 /// @file
 /// Compiler hints for the hot paths (internal): keep a rare path out of line, force a step
-/// inline, mark the likely branch, align a function. Each falls back to nothing (or plain
-/// `inline`) on a compiler that has no such attribute.
+/// inline, mark the likely branch, align a function, fetch a line early. Each falls back to
+/// nothing (or plain `inline`) on a compiler that has no such attribute.
 #pragma once
 
 /// Keeps a rarely taken path out of the hot function that calls it (internal).
@@ -48,4 +48,12 @@
 #define AUTHEVENTS_DETAIL_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define AUTHEVENTS_DETAIL_INLINE_LAMBDA
+#endif
+
+/// Starts fetching the cache line at `address` for a read that comes later (internal): a hint,
+/// no access (never faults), nothing where the compiler has no such builtin.
+#if defined(__GNUC__) || defined(__clang__)
+#define AUTHEVENTS_DETAIL_PREFETCH(address) __builtin_prefetch(address)
+#else
+#define AUTHEVENTS_DETAIL_PREFETCH(address) static_cast<void>(address)
 #endif

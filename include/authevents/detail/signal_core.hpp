@@ -645,6 +645,9 @@ private:
                                                         EmissionFrame& frame) {
         const auto* const pinned =
             static_cast<const EntrySnapshot*>(frame.pinned.load(std::memory_order_relaxed));
+        if (const SlotNode* newest = pinned->newest_node()) {
+            AUTHEVENTS_DETAIL_PREFETCH(&newest->state); // see Snapshot::newest_node()
+        }
         // The snapshot's size as the emission read it.
         const auto count = static_cast<std::size_t>(end - pinned->begin());
         std::size_t called = 0;

@@ -107,6 +107,11 @@ private:
 /// which reads the size once, sees a fixed list; any other change is made in a new snapshot
 /// (copy-on-write). One allocation holds the header and room for `capacity()` entries, so a
 /// reclaimed snapshot can be refilled.
+///
+/// The header keeps apart, on cache lines of their own, what an emission re-reads before every
+/// call (the clean prefix's end) and what every append writes (the end, the newest node, the
+/// dead run). On one line, each append made on another CPU while a send ran took away the line
+/// that send re-reads before every call (see docs/performance.md, round 17).
 template <class Entry> class Snapshot {
     static_assert(std::is_trivially_copyable_v<Entry>);
 
@@ -133,12 +138,24 @@ public:
     void push_back(const Entry& entry) noexcept {
         Entry* const slot = entries() + size();
         ::new (static_cast<void*>(slot)) Entry(entry);
+        newest_node_.store(entry.node, std::memory_order_relaxed);
         end_.store(slot + 1, std::memory_order_release);
+    }
+
+    /// The node of the entry appended last (null before the first): a hint, read without
+    /// ordering, on the line every append writes. An emission past the clean prefix starts
+    /// fetching that node's state with it, rather than after the entry that points to it: on
+    /// a signal connected and disconnected nonstop both lines have just been written on
+    /// another CPU, and fetched one after the other they cost a send two transfers in a row.
+    /// Always the node of one of this snapshot's entries, so alive while the snapshot is pinned.
+    [[nodiscard]] const SlotNode* newest_node() const noexcept {
+        return newest_node_.load(std::memory_order_relaxed);
     }
 
     /// Empties an unpublished snapshot for refilling.
     void clear() noexcept {
         end_.store(entries(), std::memory_order_relaxed);
+        newest_node_.store(nullptr, std::memory_order_relaxed);
         clean_end_.store(entries(), std::memory_order_relaxed);
         dead_run_.store(0, std::memory_order_relaxed);
         appended_.store(false, std::memory_order_relaxed);
@@ -231,6 +248,8 @@ public:
 
 private:
     Snapshot(std::size_t capacity, void* owner) noexcept : capacity_(capacity), owner_(owner) {
+        // The read group with its padding (64 bytes), the write group (24), its padding (64).
+        static_assert(sizeof(Snapshot) == 64 + 24 + 64, "the header's groups moved: recheck");
         end_.store(entries(), std::memory_order_relaxed);
         clean_end_.store(entries(), std::memory_order_relaxed);
     }
@@ -238,16 +257,25 @@ private:
     Entry* entries() noexcept { return reinterpret_cast<Entry*>(this + 1); }
     const Entry* entries() const noexcept { return reinterpret_cast<const Entry*>(this + 1); }
 
+    // Two groups of fields, each at least a cache line (64 bytes) from the other and from the
+    // entries, whatever the allocation's alignment (an aligned allocation cost a
+    // connect+disconnect 20 instructions more on a small signal).
+    //
+    // The first group: read by every emission, written only when the clean prefix changes.
     // entries() + clean_count(). First, so that its address is the snapshot's: the slot loop,
     // which re-reads it before each call, then needs no register of its own for it.
     alignas(Entry) std::atomic<const Entry*> clean_end_{nullptr};
-    std::atomic<const Entry*> end_{nullptr}; // entries() + size()
     std::size_t capacity_;
     void* owner_;
+    std::atomic<bool> appended_{false}; // written once per snapshot
+    std::array<char, 64 - 3 * sizeof(void*) - sizeof(std::atomic<bool>)> after_read_group_{};
+    // The second group: written by every append.
+    std::atomic<const Entry*> end_{nullptr}; // entries() + size()
+    std::atomic<const SlotNode*> newest_node_{nullptr};
     // dead_run(), packed: first | last << 32 (one load reads both; on the line of end_, which
     // every emission reads anyway).
     std::atomic<std::uint64_t> dead_run_{0};
-    std::atomic<bool> appended_{false};
+    std::array<char, 64> after_write_group_{};
 };
 
 } // namespace authevents::detail
