@@ -43,8 +43,12 @@ public:
     using EntrySnapshot = Snapshot<Entry>;
     using Nodes = std::vector<std::shared_ptr<SlotNode>>;
 
-    /// Retired snapshots that wait for one process-wide barrier together (see reclaim()).
+    /// Retired snapshots that wait for one process-wide barrier together (see reclaim()), and
+    /// the room for entries that they may hold between them before the barrier runs anyway:
+    /// large snapshots (a churning signal's) and the slots dropped with them wait in smaller
+    /// batches.
     static constexpr std::size_t batch = 32;
+    static constexpr std::size_t batch_entries = 1024;
 
     /// A node dropped from the published list: doomed while a snapshot an emission may read
     /// can hold it, then reclaimed (the generation and `owning` of a reclaimed one no longer
@@ -157,20 +161,25 @@ public:
     /// hold any more; returns those that own a callable (to release outside the lock). A
     /// snapshot is judged only once a process-wide barrier has run since it was replaced
     /// (before that, a pin may sit unseen in a sender's store buffer). The barrier costs
-    /// microseconds, so it runs for a batch: once `batch` snapshots wait, or at once when a
-    /// doomed node owns a callable (captures are released promptly); until then the
-    /// snapshots just wait.
+    /// microseconds, so it runs for a batch: once `batch` snapshots wait, or snapshots with
+    /// room for `batch_entries` entries, or at once when a doomed node owns a callable
+    /// (captures are released promptly); until then the snapshots just wait.
     /// @throws std::bad_alloc if memory runs out; the nodes then wait for the next call.
     Nodes reclaim() {
         Nodes released;
         if (pauses_ != 0 || retired_.empty()) {
             return released;
         }
-        const auto unfenced = static_cast<std::size_t>(
-            std::count_if(retired_.begin(), retired_.end(),
-                          [](const Retired& retired) { return !retired.fenced; }));
+        std::size_t unfenced = 0;
+        std::size_t unfenced_room = 0;
+        for (const Retired& retired : retired_) {
+            if (!retired.fenced) {
+                ++unfenced;
+                unfenced_room += retired.snapshot->capacity();
+            }
+        }
         if (unfenced != 0) {
-            if (doomed_owning_ != 0 || unfenced >= batch) {
+            if (doomed_owning_ != 0 || unfenced >= batch || unfenced_room >= batch_entries) {
                 fence();
             } else if (unfenced == retired_.size()) {
                 return released; // nothing to judge yet

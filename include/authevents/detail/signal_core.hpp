@@ -38,7 +38,7 @@ public:
     using Doomed = typename Reclaimer::Doomed;
 
     /// Appends a snapshot has room for, at least, once its signal has churned (see rebuild()).
-    static constexpr std::size_t churn_room = 32;
+    static constexpr std::size_t churn_room = 128;
 
     BasicSignalCore() = default;
     BasicSignalCore(const BasicSignalCore&) = delete;
@@ -856,7 +856,9 @@ private:
         // whose snapshot filled up with tombstones (slots connected and disconnected again)
         // gets twice that room, and at least churn_room appends, from then on: a copy costs the
         // writer every live entry and its emitters a cache miss per line, far more than
-        // skipping the tombstones does, so a churning signal copies once per 2 * `alive` pairs.
+        // skipping the tombstones does, so a churning signal copies once per 2 * `alive` pairs,
+        // or per churn_room. (With room for 32, the lines of each new copy were a tenth of the
+        // lines a churned send waited for; the reclamation bounds what the larger copies hold.)
         const bool churning =
             added != nullptr && current != nullptr && count == current->capacity() && alive < count;
         churned_ = churned_ || churning;
