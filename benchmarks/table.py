@@ -102,6 +102,11 @@ def median_ratio(runs, numerator, denominator):
     return statistics.median(ratios) if ratios else None
 
 
+def line_transfer_key(library):
+    """The key of the paced churn case's line transfer (LineBounce) in a run's figures."""
+    return ("line_transfer_ns:emit_paced_churn", library, "8")
+
+
 def churn_line_costs(runs, library):
     """For each process that measured the paced churn with its line transfer, lowest transfer
     first: (L: ns to move a cache line between the two threads, p: pairs the writer made per
@@ -113,7 +118,7 @@ def churn_line_costs(runs, library):
     for m, _ in runs:
         quiet = m.get(("emit_paced_quiet", library, "8"))
         churned = m.get(("emit_paced_churn", library, "8"))
-        line = m.get(("line_transfer_ns:emit_paced_churn", library, "8"))
+        line = m.get(line_transfer_key(library))
         pairs = m.get(("concurrent_pairs_per_send:emit_paced_churn", library, "8"))
         if not quiet or churned is None or not line or not pairs:
             continue
@@ -203,8 +208,7 @@ def main():
     if costs:
         print("\nThe machine: a full fence costs " + ", ".join(costs) +
               f" (the floor's N=1 send: {medians.get(('emit', 'floor', '1'), float('nan')):.1f} ns)")
-    transfers = sorted(m[("line_transfer_ns:emit_paced_churn", ours, "8")] for m, _ in runs
-                       if ("line_transfer_ns:emit_paced_churn", ours, "8") in m)
+    transfers = sorted(m[line_transfer_key(ours)] for m, _ in runs if line_transfer_key(ours) in m)
     if transfers:
         print("Moving a cache line from one CPU to the other (the churn case's two threads, "
               f"one way): {statistics.median(transfers):.0f} ns, each process "

@@ -857,8 +857,9 @@ private:
         // gets twice that room, and at least churn_room appends, from then on: a copy costs the
         // writer every live entry and its emitters a cache miss per line, far more than
         // skipping the tombstones does, so a churning signal copies once per 2 * `alive` pairs,
-        // or per churn_room. (With room for 32, the lines of each new copy were a tenth of the
-        // lines a churned send waited for; the reclamation bounds what the larger copies hold.)
+        // or per churn_room. (With room for 32, the lines of each new copy were, by estimate,
+        // a tenth of the lines a churned send waited for; the reclamation bounds what the
+        // larger copies hold.)
         const bool churning =
             added != nullptr && current != nullptr && count == current->capacity() && alive < count;
         churned_ = churned_ || churning;
