@@ -505,18 +505,29 @@ void paired_emit(benchmark::State& state) {
     paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
 }
 
+/// `ops` sends of `library`, timed on the calling thread's CPU clock (thread_seconds()): time
+/// the thread spent waiting for a CPU does not count.
+template <class Library> double emit_batch_cpu(Library& library, std::uint64_t ops) {
+    const double start = thread_seconds();
+    emit_batch(library, ops);
+    return thread_seconds() - start;
+}
+
 /// Two threads sending to one signal (candidate: each thread's time per send, averaged) beside
-/// one thread sending to it alone while the other sleeps (baseline).
-template <class Library> void paired_two_threads(benchmark::State& state) {
+/// one thread sending to it alone while the other sleeps (baseline), each batch timed by
+/// `Batch`: emit_batch (wall time) or emit_batch_cpu (each thread's CPU time, which on a
+/// machine with more runnable threads than CPUs does not count waiting for one).
+template <class Library, double (*Batch)(Library&, std::uint64_t)>
+void paired_two_threads(benchmark::State& state) {
     const auto shared = std::make_unique<ChurnShared<Library>>();
     Library& library = shared->library;
     library.connect_many(slot_count(state));
     paired::Companion companion;
-    auto baseline = [&](std::uint64_t ops) { return emit_batch(library, ops); };
+    auto baseline = [&](std::uint64_t ops) { return Batch(library, ops); };
     auto candidate = [&](std::uint64_t ops) {
         double beside = 0;
-        const double own = companion.beside([&] { beside = emit_batch(library, ops); },
-                                            [&] { return emit_batch(library, ops); });
+        const double own = companion.beside([&] { beside = Batch(library, ops); },
+                                            [&] { return Batch(library, ops); });
         return (own + beside) / 2;
     };
     paired::run_pairs(state, baseline, candidate, paired::calibrate(baseline));
@@ -639,11 +650,18 @@ const bool registered = [] {
         ->Arg(8)
         ->Arg(64)
         ->UseManualTime();
-    benchmark::RegisterBenchmark("paired/two_threads", &paired_two_threads<Authevents>)
+    benchmark::RegisterBenchmark("paired/two_threads",
+                                 &paired_two_threads<Authevents, &emit_batch<Authevents>>)
         ->Arg(1)
         ->Arg(8)
         ->UseManualTime();
-    benchmark::RegisterBenchmark("paired/two_threads_floor", &paired_two_threads<Floor>)
+    benchmark::RegisterBenchmark("paired/two_threads_floor",
+                                 &paired_two_threads<Floor, &emit_batch<Floor>>)
+        ->Arg(1)
+        ->Arg(8)
+        ->UseManualTime();
+    benchmark::RegisterBenchmark("paired/two_threads_cpu",
+                                 &paired_two_threads<Authevents, &emit_batch_cpu<Authevents>>)
         ->Arg(1)
         ->Arg(8)
         ->UseManualTime();
