@@ -102,6 +102,17 @@ def median_ratio(runs, numerator, denominator):
     return statistics.median(ratios) if ratios else None
 
 
+def judged_figure(pair_ratio, separate):
+    """The figure a target is judged on: its paired ratio where it has one, else the ratio of
+    its separate cases (None when neither was measured)."""
+    return pair_ratio if pair_ratio is not None else separate
+
+
+def verdict(value, limit):
+    """"met" or "MISSED" for a figure against its limit; empty when there is no figure."""
+    return "" if value is None else ("met" if value <= limit else "MISSED")
+
+
 def line_transfer_key(library):
     """The key of the paced churn case's line transfer (LineBounce) in a run's figures."""
     return ("line_transfer_ns:emit_paced_churn", library, "8")
@@ -230,11 +241,10 @@ def main():
         return "n/a" if value is None else f"{value:.2f}x"
 
     for name, pair_ratio, separate, limit, each in targets:
-        value = pair_ratio if pair_ratio is not None else separate
-        verdict = "" if value is None else ("met" if value <= limit else "MISSED")
+        value = judged_figure(pair_ratio, separate)
         spread = ", ".join(f"{figure:.2f}" for figure in sorted(each))
-        print(f"| {name} | {shown(value)} | {shown(separate)} | {limit}x | {verdict} | "
-              f"{spread} |")
+        print(f"| {name} | {shown(value)} | {shown(separate)} | {limit}x | "
+              f"{verdict(value, limit)} | {spread} |")
     for count, floor_value in zip(("1", "8"), floor_two):
         ours_value = paired("two_threads", count)
         if floor_value is None or ours_value is None:
@@ -244,8 +254,7 @@ def main():
         # no library can do better than it. Ours beside the floor's own slowdown:
         relative = ours_value / floor_value
         print(f"| 2 threads / 1 thread, N={count}, beside the floor's own (the floor's: "
-              f"{floor_value:.2f}x) | {relative:.2f}x | | 1.2x | "
-              f"{'met' if relative <= 1.2 else 'MISSED'} | |")
+              f"{floor_value:.2f}x) | {relative:.2f}x | | 1.2x | {verdict(relative, 1.2)} | |")
     # (target, paired ratio on CPU time or None, ratio of the separate cases' CPU times, limit)
     cpu = [
         ("2 threads / 1 thread, N=1, CPU time", paired("two_threads_cpu", "1"),
@@ -256,12 +265,12 @@ def main():
          ratio(("cpu:emit_under_churn", ours, "8"), ("cpu:emit", ours, "8")), 3.0),
     ]
     for name, pair_ratio, separate, limit in cpu:
-        value = pair_ratio if pair_ratio is not None else separate
+        value = judged_figure(pair_ratio, separate)
         if value is None:
             continue
         print(f"| {name} (wall time counts waiting for a CPU on a busy machine) | "
               f"{'' if pair_ratio is None else shown(pair_ratio)} | {shown(separate)} | "
-              f"{limit}x | {'met' if value <= limit else 'MISSED'} | |")
+              f"{limit}x | {verdict(value, limit)} | |")
     paced = medians.get(("writes_per_send:emit_paced_churn", ours, "8"))
     if paced is not None:
         print(f"| (paced: the writer made {paced:.3f} connect+disconnect pairs per send) | | | | | |")
@@ -282,7 +291,7 @@ def main():
     pair = medians.get(("connect_disconnect", ours, "64"))
     if pair is not None:
         print(f"| connect+disconnect, 64 slots | {pair:.1f} ns | | 100 ns | "
-              f"{'met' if pair <= 100 else 'MISSED'} | |")
+              f"{verdict(pair, 100)} | |")
 
 
 if __name__ == "__main__":
